@@ -1,0 +1,172 @@
+/**
+ * Core tables of the decision service (drizzle, pg-core). Other modules add their own tables in
+ * `schema-*.ts` next to this file; drizzle.config.ts takes the glob `./src/store/schema*.ts`.
+ *
+ * arm_stats holds the sufficient statistics of each arm (`ArmStats` in strategies/types.ts) as
+ * commutative sums, so several service processes add their increments without losing updates
+ * (`n = arm_stats.n + excluded.n`, arrays added element-wise in SQL).
+ */
+import { sql } from "drizzle-orm";
+import {
+  boolean,
+  doublePrecision,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+export const workspaces = pgTable("workspaces", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull(),
+  createdAt: createdAt(),
+});
+
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    /** sha-256 of the whole key, hex: the key itself is shown once and never stored. */
+    hash: text("hash").notNull(),
+    /** First characters of the key, to recognise it in listings and logs. */
+    prefix: text("prefix").notNull(),
+    createdAt: createdAt(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
+  },
+  (t) => [uniqueIndex("api_keys_hash_idx").on(t.hash)],
+);
+
+export type CampaignKind = "creative" | "send_time" | "channel";
+export type Objective = "conversions" | "revenue" | "profit";
+export type CampaignStatus = "active" | "paused" | "archived";
+export type ArmRowStatus = "active" | "paused" | "archived";
+/** Same shape as strategies/features.ts `FeatureSpec`. */
+export interface ContextFeatureSpec {
+  name: string;
+  type: "numeric" | "categorical";
+  values?: string[];
+  buckets?: number;
+}
+
+export const campaigns = pgTable(
+  "campaigns",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    workspaceId: uuid("workspace_id")
+      .notNull()
+      .references(() => workspaces.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    kind: text("kind").$type<CampaignKind>().notNull(),
+    objective: text("objective").$type<Objective>().notNull(),
+    /** `{type, ...params}` as given by the client (params validated by the strategy). */
+    strategy: jsonb("strategy").$type<{ type: string } & Record<string, unknown>>().notNull(),
+    status: text("status").$type<CampaignStatus>().notNull().default("active"),
+    attributionWindowHours: doublePrecision("attribution_window_hours").notNull().default(168),
+    explorationFloor: doublePrecision("exploration_floor").notNull().default(0),
+    contextFeatures: jsonb("context_features").$type<ContextFeatureSpec[]>().notNull().default(sql`'[]'::jsonb`),
+    /** Bumped by every change of configuration or arms; logged with each decision as its strategy version. */
+    version: integer("version").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("campaigns_workspace_idx").on(t.workspaceId)],
+);
+
+export const arms = pgTable(
+  "arms",
+  {
+    campaignId: uuid("campaign_id")
+      .notNull()
+      .references(() => campaigns.id, { onDelete: "cascade" }),
+    key: text("key").notNull(),
+    name: text("name"),
+    cost: doublePrecision("cost").notNull().default(0),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    status: text("status").$type<ArmRowStatus>().notNull().default("active"),
+    /** Index in the strategy state: stable, so a key is never reused and slots never move. */
+    position: integer("position").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.key] })],
+);
+
+export const armStats = pgTable(
+  "arm_stats",
+  {
+    campaignId: uuid("campaign_id")
+      .notNull()
+      .references(() => campaigns.id, { onDelete: "cascade" }),
+    armKey: text("arm_key").notNull(),
+    n: doublePrecision("n").notNull().default(0),
+    sum: doublePrecision("sum").notNull().default(0),
+    sumSq: doublePrecision("sum_sq").notNull().default(0),
+    xx: doublePrecision("xx").array(),
+    xr: doublePrecision("xr").array(),
+  },
+  (t) => [primaryKey({ columns: [t.campaignId, t.armKey] })],
+);
+
+export const decisions = pgTable(
+  "decisions",
+  {
+    id: uuid("id").primaryKey(),
+    workspaceId: uuid("workspace_id").notNull(),
+    campaignId: uuid("campaign_id")
+      .notNull()
+      .references(() => campaigns.id, { onDelete: "cascade" }),
+    armKey: text("arm_key").notNull(),
+    propensity: doublePrecision("propensity").notNull(),
+    context: jsonb("context").$type<Record<string, unknown>>(),
+    unitId: text("unit_id"),
+    /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
+    position: integer("position"),
+    strategyVersion: integer("strategy_version").notNull(),
+    createdAt: createdAt(),
+    /** Running reward of this decision per the campaign objective (attributed, valid events only). */
+    reward: doublePrecision("reward").notNull().default(0),
+    converted: boolean("converted").notNull().default(false),
+  },
+  (t) => [index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt)],
+);
+
+export type EventType = "impression" | "click" | "conversion";
+
+export const events = pgTable(
+  "events",
+  {
+    workspaceId: uuid("workspace_id").notNull(),
+    /** The sender's idempotency key. */
+    eventId: text("event_id").notNull(),
+    decisionId: uuid("decision_id").notNull(),
+    campaignId: uuid("campaign_id").notNull(),
+    armKey: text("arm_key").notNull(),
+    type: text("type").$type<EventType>().notNull(),
+    value: doublePrecision("value").notNull().default(0),
+    cost: doublePrecision("cost").notNull().default(0),
+    occurredAt: timestamp("occurred_at", { withTimezone: true, mode: "date" }).notNull(),
+    receivedAt: timestamp("received_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    sourceIp: text("source_ip"),
+    sourceUserAgent: text("source_user_agent"),
+    sourcePublisher: text("source_publisher"),
+    sourcePlacement: text("source_placement"),
+    /** Inside the campaign's attribution window. */
+    attributed: boolean("attributed").notNull(),
+    /** Set by the fraud gate (or later by a scan): the event teaches nothing and counts in no ROI. */
+    invalidReason: text("invalid_reason"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.eventId] }),
+    index("events_decision_idx").on(t.decisionId),
+    index("events_campaign_time_idx").on(t.campaignId, t.occurredAt),
+  ],
+);
