@@ -1,0 +1,172 @@
+/**
+ * The campaign ROI report as a pure function of stored aggregates: per arm and for the campaign, per period
+ * (hour or day, UTC) and in total; P(best), expected loss and regret (bandit.ts); IPS lift over an even
+ * split; invalid-traffic credits by reason, shown beside the clean figures.
+ *
+ * Input cells are additive (roi.ts), so cells from the hourly rollup table or from a direct query over the
+ * events give the same report. Posteriors for P(best) follow the campaign objective: conversions per
+ * decision (Beta), or revenue / profit per decision (normal, from the per-unit second moments).
+ */
+import { Mulberry32 } from "../../strategies/rng.ts";
+import { bestArmAnalysis, betaPosterior, ipsLift, normalPosterior, type ArmPosterior, type IpsSums, type Lift } from "./bandit.ts";
+import { addInto, emptyAggregate, metrics, type Aggregate, type Estimate, type Metrics, type RateMethod } from "./roi.ts";
+
+export type Granularity = "hour" | "day";
+export type Objective = "conversions" | "revenue" | "profit";
+
+export interface ReportCell extends Aggregate {
+  armKey: string;
+  /** Start of the cell's period in epoch ms (an hour; re-bucketed to days when asked). */
+  periodStart: number;
+}
+
+export interface InvalidCell {
+  reason: string;
+  impressions: number;
+  clicks: number;
+  conversions: number;
+  revenue: number;
+  cost: number;
+}
+
+export interface ReportInput {
+  campaignId: string;
+  from: number;
+  to: number;
+  granularity: Granularity;
+  objective: Objective;
+  armKeys: readonly string[];
+  cells: readonly ReportCell[];
+  invalid: readonly InvalidCell[];
+  /** IPS sums over the decisions in [from, to) with the objective's reward; null when not available. */
+  ips: IpsSums | null;
+  level?: number;
+  rateMethod?: RateMethod;
+  /** Seed of the Monte Carlo for P(best): the same data gives the same report. */
+  seed?: number;
+  draws?: number;
+}
+
+export interface ArmRow extends Metrics {
+  armKey: string;
+  /** Share of the period's decisions that went to this arm. */
+  share: number | null;
+}
+
+export interface ArmTotalRow extends ArmRow {
+  /** Null for arms without enough decisions to have a posterior (they are left out of the comparison). */
+  probabilityBest: number | null;
+  expectedLoss: number | null;
+}
+
+export interface PeriodReport {
+  start: string;
+  arms: ArmRow[];
+  campaign: Metrics;
+}
+
+export interface CampaignReport {
+  campaignId: string;
+  from: string;
+  to: string;
+  granularity: Granularity;
+  objective: Objective;
+  level: number;
+  periods: PeriodReport[];
+  total: { arms: ArmTotalRow[]; campaign: Metrics };
+  earned: { method: "ips"; lift: Lift; regret: Estimate };
+  invalid: { byReason: InvalidCell[]; total: Omit<InvalidCell, "reason"> };
+}
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+export function periodStart(ms: number, granularity: Granularity): number {
+  const size = granularity === "hour" ? HOUR : DAY;
+  return Math.floor(ms / size) * size;
+}
+
+/** The arm's posterior for the objective; null without decisions (a prior alone would win P(best) by spread). */
+export function posteriorFor(objective: Objective, a: Aggregate): ArmPosterior | null {
+  if (a.decisions === 0) return null;
+  if (objective === "conversions") return betaPosterior(a.conversions, a.decisions);
+  if (objective === "revenue") return normalPosterior(a.decisions, a.revenue, a.sumRevenueSq);
+  const sumSq = a.sumRevenueSq - 2 * a.sumRevenueCost + a.sumCostSq;
+  return normalPosterior(a.decisions, a.revenue - a.cost, sumSq);
+}
+
+export function buildReport(input: ReportInput): CampaignReport {
+  const level = input.level ?? 0.95;
+  const method = input.rateMethod ?? "jeffreys";
+  const armKeys = [...input.armKeys];
+  for (const c of input.cells) if (!armKeys.includes(c.armKey)) armKeys.push(c.armKey);
+
+  const byPeriod = new Map<number, Map<string, Aggregate>>();
+  const armTotals = new Map<string, Aggregate>(armKeys.map((k) => [k, emptyAggregate()]));
+  for (const c of input.cells) {
+    const p = periodStart(c.periodStart, input.granularity);
+    let arms = byPeriod.get(p);
+    if (!arms) byPeriod.set(p, (arms = new Map()));
+    let agg = arms.get(c.armKey);
+    if (!agg) arms.set(c.armKey, (agg = emptyAggregate()));
+    addInto(agg, c);
+    addInto(armTotals.get(c.armKey)!, c);
+  }
+
+  const rows = (arms: Map<string, Aggregate>): { arms: ArmRow[]; campaign: Metrics } => {
+    const campaign = emptyAggregate();
+    for (const a of arms.values()) addInto(campaign, a);
+    return {
+      arms: armKeys.map((key) => {
+        const a = arms.get(key) ?? emptyAggregate();
+        return { armKey: key, share: campaign.decisions > 0 ? a.decisions / campaign.decisions : null, ...metrics(a, level, method) };
+      }),
+      campaign: metrics(campaign, level, method),
+    };
+  };
+
+  const periods = [...byPeriod.keys()]
+    .sort((x, y) => x - y)
+    .map((p) => ({ start: new Date(p).toISOString(), ...rows(byPeriod.get(p)!) }));
+
+  const total = rows(armTotals);
+  const posteriors = armKeys.map((k) => posteriorFor(input.objective, armTotals.get(k)!));
+  const compared = armKeys.map((_, i) => i).filter((i) => posteriors[i] !== null);
+  const best = bestArmAnalysis(
+    compared.map((i) => posteriors[i]!),
+    compared.map((i) => armTotals.get(armKeys[i])!.decisions),
+    new Mulberry32(input.seed ?? 0x5eed),
+    input.draws ?? 10_000,
+  );
+  const slot = new Map(compared.map((i, j) => [i, j]));
+
+  const byReason = new Map<string, InvalidCell>();
+  const invalidTotal = { impressions: 0, clicks: 0, conversions: 0, revenue: 0, cost: 0 };
+  for (const c of input.invalid) {
+    let r = byReason.get(c.reason);
+    if (!r) byReason.set(c.reason, (r = { reason: c.reason, impressions: 0, clicks: 0, conversions: 0, revenue: 0, cost: 0 }));
+    for (const f of ["impressions", "clicks", "conversions", "revenue", "cost"] as const) {
+      r[f] += c[f];
+      invalidTotal[f] += c[f];
+    }
+  }
+
+  return {
+    campaignId: input.campaignId,
+    from: new Date(input.from).toISOString(),
+    to: new Date(input.to).toISOString(),
+    granularity: input.granularity,
+    objective: input.objective,
+    level,
+    periods,
+    total: {
+      arms: total.arms.map((r, i) => {
+        const j = slot.get(i);
+        return { ...r, probabilityBest: j === undefined ? null : best.probabilityBest[j], expectedLoss: j === undefined ? null : best.expectedLoss[j] };
+      }),
+      campaign: total.campaign,
+    },
+    earned: { method: "ips", lift: ipsLift(input.ips ?? { n: 0, sumReward: 0, sumEven: 0, sumDiffSq: 0 }, level), regret: best.regret },
+    invalid: { byReason: [...byReason.values()].sort((a, b) => a.reason.localeCompare(b.reason)), total: invalidTotal },
+  };
+}
