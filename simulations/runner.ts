@@ -1,0 +1,308 @@
+/**
+ * Drives one strategy through one repetition's environment and accumulates the figures.
+ *
+ * Learning follows the service: without delays the reward teaches right after the decision (or at the end
+ * of a block of `learning.updateEvery` decisions, all chosen from the same posterior). With conversion
+ * delays, a context-free strategy counts the trial when the decision is made and adds the success when the
+ * conversion arrives inside the attribution window (kept as arm totals and synced through `setArmStats`,
+ * exactly as the engine syncs from the database); a contextual strategy learns each decision once it
+ * resolves (at its conversion, or at the window's close with reward 0), since its per-context statistics
+ * cannot be patched afterwards. Invalid (fraud) events teach unless the service flags them.
+ *
+ * Fast path: a context-free strategy whose feedback arrives in blocks chooses the whole block from one
+ * posterior, so its choices are i.i.d. from `probabilities()`; we compute that pmf once per block and draw by
+ * inverse CDF instead of calling `choose` per decision (same distribution when the pmf is exact).
+ * The inner loop allocates nothing per decision (typed arrays, scratch buffers).
+ */
+import { Mulberry32 } from "../strategies/rng.ts";
+import type { BaseState, Strategy } from "../strategies/types.ts";
+import type { Environment } from "./environment.ts";
+import { deriveSeed } from "./random.ts";
+
+export type StrategyResolver = (type: string) => Strategy;
+
+export type RunPath = "choose-online" | "choose-block" | "pmf-block";
+
+export interface StrategyRun {
+  label: string;
+  path: RunPath;
+  totals: {
+    decisions: number;
+    regret: number;
+    conversions: number;
+    revenue: number;
+    cost: number;
+    profit: number;
+    /** Fake conversions reported by invalid traffic (counted in no figure above). */
+    invalidConversions: number;
+    /** Share of decisions on arms in the worst quartile (by expected objective at that moment). */
+    wastedShare: number;
+    /** First round from which the best arm gets ≥ half of every later checkpoint window; −1 = never. */
+    timeToBest: number;
+  };
+  /** Cumulative values at the end of each checkpoint window. */
+  series: { regret: Float64Array; conversions: Float64Array; revenue: Float64Array; cost: Float64Array };
+  /** Decisions per arm in each checkpoint window, C·K. */
+  armCounts: Int32Array;
+  /** Share of decisions on the round's best arm, per window. */
+  bestShare: Float64Array;
+}
+
+export interface RunOptions {
+  checkpoints: number;
+  updateEvery: number;
+  /** Use the per-block pmf fast path where it applies (default true). */
+  pmfFastPath?: boolean;
+}
+
+/** Round at which checkpoint window w ends (exclusive). */
+export function windowEnd(w: number, C: number, T: number): number {
+  return Math.floor(((w + 1) * T) / C);
+}
+
+export function runStrategy(
+  env: Environment,
+  strategy: Strategy,
+  params: unknown,
+  label: string,
+  seed: number,
+  opts: RunOptions,
+): StrategyRun {
+  const { K, T, u, mu, muStride, kVal, kCost, best, bestArm, worstThreshold, arms, objective } = env;
+  const rng = new Mulberry32(deriveSeed(seed, label));
+  const parsed = strategy.parseParams(params);
+  const contextual = strategy.contextual;
+  const dim = contextual ? env.layout.dim : 0;
+  const state: BaseState = strategy.init(
+    arms.map((a) => a.key),
+    parsed,
+    dim,
+  );
+  const xs = env.x;
+  const xbuf = new Float64Array(dim);
+  const C = opts.checkpoints;
+  const B = opts.updateEvery;
+  const delayed = env.delayRounds !== null;
+  const statsPath = delayed && !contextual;
+  const path: RunPath =
+    !contextual && !delayed && B > 1 && opts.pmfFastPath !== false ? "pmf-block" : B > 1 ? "choose-block" : "choose-online";
+
+  const costs = new Float64Array(K);
+  const values = new Float64Array(K);
+  const sigmas = new Float64Array(K);
+  for (let a = 0; a < K; a++) {
+    costs[a] = arms[a].cost;
+    values[a] = arms[a].value;
+    sigmas[a] = arms[a].valueSigma;
+  }
+  const isConv = objective === "conversions";
+  const isProfit = objective === "profit";
+
+  const series = { regret: new Float64Array(C), conversions: new Float64Array(C), revenue: new Float64Array(C), cost: new Float64Array(C) };
+  const armCounts = new Int32Array(C * K);
+  const bestShare = new Float64Array(C);
+
+  // Block buffers (updateBatch) and the pmf of the pmf-block path.
+  const blockArms = new Int32Array(B);
+  const blockRewards = new Float64Array(B);
+  const blockRounds = new Int32Array(B);
+  let blockLen = 0;
+  const cdf = new Float64Array(K);
+
+  // Delayed feedback: a calendar queue of pending events (due round → linked list in typed arrays).
+  const fraud = env.fraud;
+  const delays = env.delayRounds;
+  const horizonQ = delayed ? Math.min(T, env.windowRounds + 2) : 1;
+  const qHead = new Int32Array(horizonQ).fill(-1);
+  const poolSize = delayed ? Math.min(T, env.windowRounds + 2) + B + 1 : 1;
+  const qNext = new Int32Array(poolSize);
+  const qArm = new Int32Array(poolSize);
+  const qRound = new Int32Array(poolSize);
+  const qReward = new Float64Array(poolSize);
+  let qFree = 0;
+  for (let i = 0; i < poolSize; i++) qNext[i] = i + 1 < poolSize ? i + 1 : -1;
+  const schedule = (due: number, arm: number, round: number, reward: number) => {
+    if (due >= T) return; // resolves after the horizon: teaches nothing within the run
+    const i = qFree;
+    if (i < 0) throw new Error("delay queue overflow");
+    qFree = qNext[i];
+    qArm[i] = arm;
+    qRound[i] = round;
+    qReward[i] = reward;
+    const slot = due % horizonQ;
+    qNext[i] = qHead[slot];
+    qHead[slot] = i;
+  };
+  // Arm totals for the trial-at-decision path.
+  const stN = new Float64Array(K);
+  const stSum = new Float64Array(K);
+  const stSumSq = new Float64Array(K);
+  const dirty = new Uint8Array(K);
+  const syncArm = (a: number) => strategy.setArmStats(state, a, { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] });
+
+  const deliver = (t: number) => {
+    // Events due at round t (delayed path).
+    const slot = t % horizonQ;
+    let i = qHead[slot];
+    qHead[slot] = -1;
+    while (i >= 0) {
+      const nxt = qNext[i];
+      const a = qArm[i];
+      if (statsPath) {
+        // The trial was counted at decision with its decision-time reward; the conversion adds its value.
+        const r0 = isProfit ? -costs[a] : 0;
+        const r1 = qReward[i];
+        stSum[a] += r1 - r0;
+        stSumSq[a] += r1 * r1 - r0 * r0;
+        dirty[a] = 1;
+      } else {
+        if (contextual) xbuf.set(xs.subarray(qRound[i] * dim, (qRound[i] + 1) * dim));
+        strategy.update(state, a, qReward[i], contextual ? xbuf : undefined);
+      }
+      qNext[i] = qFree;
+      qFree = i;
+      i = nxt;
+    }
+  };
+  const flushDirty = () => {
+    for (let a = 0; a < K; a++)
+      if (dirty[a]) {
+        dirty[a] = 0;
+        syncArm(a);
+      }
+  };
+
+  let regret = 0;
+  let conversions = 0;
+  let revenue = 0;
+  let cost = 0;
+  let invalid = 0;
+  let wasted = 0;
+  let bestHits = 0;
+  let w = 0;
+  let wEnd = windowEnd(0, C, T);
+  let wStart = 0;
+
+  for (let t = 0; t < T; t++) {
+    const blockStart = t % B === 0;
+    if (blockStart) {
+      if (blockLen > 0) {
+        if (contextual) {
+          for (let i = 0; i < blockLen; i++) {
+            xbuf.set(xs.subarray(blockRounds[i] * dim, (blockRounds[i] + 1) * dim));
+            strategy.update(state, blockArms[i], blockRewards[i], xbuf);
+          }
+        } else strategy.updateBatch(state, blockArms.subarray(0, blockLen), blockRewards.subarray(0, blockLen));
+        blockLen = 0;
+      }
+      if (statsPath) flushDirty();
+      if (path === "pmf-block") {
+        const p = strategy.probabilities(state, undefined, rng);
+        let acc = 0;
+        for (let a = 0; a < K; a++) cdf[a] = acc += p[a];
+      }
+    }
+    if (delayed) {
+      deliver(t);
+      if (B === 1 && statsPath) flushDirty();
+    }
+
+    // Decide.
+    let a: number;
+    if (path === "pmf-block") {
+      const r = rng.next() * cdf[K - 1];
+      a = 0;
+      while (a < K - 1 && r >= cdf[a]) a++;
+    } else if (contextual) {
+      xbuf.set(xs.subarray(t * dim, (t + 1) * dim));
+      a = strategy.choose(state, xbuf, rng).arm;
+    } else a = strategy.choose(state, undefined, rng).arm;
+
+    // Outcome (common random numbers: the uniform belongs to (t, a), not to the strategy).
+    const mi = t * muStride + a;
+    const bi = muStride === 0 ? 0 : t;
+    const eo = mu[mi] * kVal[a] - kCost[a];
+    regret += best[bi] - eo;
+    if (eo <= worstThreshold[bi]) wasted++;
+    if (a === bestArm[bi]) bestHits++;
+    armCounts[w * K + a]++;
+    cost += costs[a];
+
+    let converted = u[t * K + a] < mu[mi];
+    let fake = false;
+    if (fraud !== null && fraud.fakeRate[t] > 0) {
+      fake = (fraud.arm[t] < 0 || fraud.arm[t] === a) && fraud.u[t] < fraud.fakeRate[t];
+      if (fake) invalid++;
+    }
+    const d = delays === null ? 0 : delays[t];
+    const attributed = converted && d !== Infinity;
+    let value = 0;
+    if (attributed) {
+      value = env.valueZ === null || sigmas[a] === 0 ? values[a] : values[a] * Math.exp(sigmas[a] * env.valueZ[t] - (sigmas[a] * sigmas[a]) / 2);
+      conversions++;
+      revenue += value;
+    }
+    // What the strategy is told: a fake conversion looks like a real one unless the service flags it.
+    const teaches = !(fake && fraud!.detected[t] === 1);
+    const seen = attributed || (fake && teaches);
+    const seenValue = attributed ? value : fake ? values[a] : 0;
+    const reward = (isConv ? (seen ? 1 : 0) : seen ? seenValue : 0) - (isProfit ? costs[a] : 0);
+    converted = seen;
+
+    if (!delayed) {
+      if (B === 1) {
+        if (contextual) strategy.update(state, a, reward, xbuf);
+        else strategy.update(state, a, reward);
+      } else {
+        blockArms[blockLen] = a;
+        blockRewards[blockLen] = reward;
+        blockRounds[blockLen] = t;
+        blockLen++;
+      }
+    } else if (statsPath) {
+      const r0 = isProfit ? -costs[a] : 0;
+      stN[a] += 1;
+      stSum[a] += r0;
+      stSumSq[a] += r0 * r0;
+      dirty[a] = 1;
+      if (converted) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
+    } else {
+      // Contextual: learns at resolution (conversion arrival, or the window's close with no conversion).
+      const due = converted ? t + (d === Infinity || fake ? 1 : d) : t + env.windowRounds;
+      schedule(due, a, t, reward);
+    }
+
+    if (t + 1 === wEnd) {
+      series.regret[w] = regret;
+      series.conversions[w] = conversions;
+      series.revenue[w] = revenue;
+      series.cost[w] = cost;
+      bestShare[w] = bestHits / (wEnd - wStart);
+      bestHits = 0;
+      w++;
+      wStart = wEnd;
+      if (w < C) wEnd = windowEnd(w, C, T);
+    }
+  }
+
+  let firstGood = -1;
+  for (let i = C - 1; i >= 0 && bestShare[i] >= 0.5; i--) firstGood = i;
+  return {
+    label,
+    path,
+    totals: {
+      decisions: T,
+      regret,
+      conversions,
+      revenue,
+      cost,
+      profit: revenue - cost,
+      invalidConversions: invalid,
+      wastedShare: wasted / T,
+      timeToBest: firstGood < 0 ? -1 : firstGood === 0 ? 0 : windowEnd(firstGood - 1, C, T),
+    },
+    series,
+    armCounts,
+    bestShare,
+  };
+}
