@@ -1,0 +1,278 @@
+/**
+ * HTTP benchmark of the decision service (`npm run bench:http`).
+ *
+ * Starts the service (`src/server.ts`) in a child process on a fresh PostgreSQL database, creates a
+ * workspace and a Thompson-sampling campaign of 10 arms, and drives it with autocannon at a fixed
+ * concurrency: single decisions (decisions/s, p50/p99 latency), then event batches (events/s). A bare hono
+ * JSON endpoint, in its own child process and measured the same way, gives the ceiling of this machine and
+ * stack; the ratio to it says how much the service's own work costs. Finally it checks that the number of
+ * decisions logged in the database equals the number answered 201.
+ *
+ * Each measured run asks a fixed number of requests sized from a short calibration run (≈ the target
+ * duration), so every request is answered and "answered 201" is exact (a duration-bounded run aborts
+ * requests in flight at the end). Target from the issue: ≥ 5,000 decisions/s, p99 ≤ 25 ms, each logged.
+ *
+ * Env: DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS
+ * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100).
+ */
+import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import postgres from "postgres";
+import { createDatabase } from "../test/helpers/db.ts";
+import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const EVENT_BATCH = Number(process.env.BENCH_EVENT_BATCH ?? 100);
+const ADMIN = `bench-admin-${randomUUID()}`;
+
+// ---- the ceiling: a bare hono JSON endpoint, run as `tsx bench/http.ts --ceiling` --------------------------
+if (process.argv.includes("--ceiling")) {
+  const { Hono } = await import("hono");
+  const { serve } = await import("@hono/node-server");
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.post("/decide", async (c) => {
+    const body = (await c.req.json()) as Record<string, unknown>;
+    return c.json(
+      { decisionId: randomUUID(), campaignId: body.campaignId ?? null, arm: { key: "a3", name: "arm 3", metadata: {} }, propensity: 0.1 },
+      201,
+    );
+  });
+  const server = serve({ fetch: app.fetch, port: Number(process.env.PORT), hostname: "127.0.0.1" });
+  const stop = () => server.close(() => process.exit(0));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+} else {
+  await main();
+}
+
+interface Run {
+  answered2xx: number;
+  non2xx: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+// autocannon ships no type declarations: the part of its API used here.
+interface RequestSpec {
+  method?: string;
+  path?: string;
+  body?: string;
+  setupRequest?: (req: Record<string, unknown>, context: Record<string, unknown>) => Record<string, unknown>;
+  onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
+}
+interface AutocannonResult {
+  "2xx": number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  latency: { p50: number; p99: number };
+}
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  amount?: number;
+  duration?: number;
+  headers: Record<string, string>;
+  requests: RequestSpec[];
+  timeout: number;
+}) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
+
+async function cannon(url: string, headers: Record<string, string>, request: RequestSpec, amount?: number, duration?: number): Promise<Run> {
+  const started = process.hrtime.bigint();
+  const r = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    ...(amount ? { amount } : { duration: duration ?? 2 }),
+    headers: { "content-type": "application/json", ...headers },
+    requests: [request],
+    timeout: 10,
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const answered2xx = r["2xx"];
+  return {
+    answered2xx,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    seconds,
+    rps: answered2xx / seconds,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+  };
+}
+
+/** Calibrate for ~1.5 s, then ask as many requests as fit in SECONDS at that rate. */
+async function measured(url: string, headers: Record<string, string>, request: RequestSpec): Promise<Run> {
+  const cal = await cannon(url, headers, request, undefined, 2);
+  const amount = Math.max(CONNECTIONS * 10, Math.round(cal.rps * SECONDS));
+  return cannon(url, headers, request, amount);
+}
+
+async function main(): Promise<void> {
+  const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  const db = await createDatabase(base, "adbandit_bench_");
+  const procs: ServerProcess[] = [];
+  const cleanup = async () => {
+    for (const p of procs) await p.stop("SIGTERM").catch(() => null);
+    await db.drop().catch((e) => console.error("could not drop", db.name, e));
+  };
+  process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+  try {
+    // ---- ceiling first, alone on the machine ----
+    const ceilingServer = await spawnCeiling();
+    procs.push(ceilingServer);
+    const ceiling = await measured(`${ceilingServer.url}/decide`, {}, { method: "POST", body: JSON.stringify({ campaignId: "x", unitId: "u" }) });
+    await ceilingServer.stop("SIGTERM");
+    procs.splice(procs.indexOf(ceilingServer), 1);
+
+    // ---- the service ----
+    const svc = await spawnServer({
+      env: { DATABASE_URL: db.url, ADBANDIT_ADMIN_KEY: ADMIN, LOG_LEVEL: "warn", ADBANDIT_LOG_LEVEL: "warn", NODE_ENV: "production" },
+    });
+    procs.push(svc);
+    const ws = await http(svc.url, "POST", "/v1/workspaces", ADMIN, { name: "bench" });
+    if (ws.status !== 201) throw new Error(`workspace: ${ws.status} ${ws.text}`);
+    const key = ws.body.apiKey as string;
+    const auth = { authorization: `Bearer ${key}` };
+    const campaign = async (name: string) => {
+      const r = await http(svc.url, "POST", "/v1/campaigns", key, {
+        name,
+        kind: "creative",
+        objective: "conversions",
+        strategy: { type: "thompson" },
+        arms: Array.from({ length: 10 }, (_, i) => ({ key: `a${i}`, name: `arm ${i}` })),
+      });
+      if (r.status !== 201) throw new Error(`campaign: ${r.status} ${r.text}`);
+      return r.body.id as string;
+    };
+    const decisionsCampaign = await campaign("bench decisions");
+    const warmCampaign = await campaign("bench warm-up");
+    const eventsCampaign = await campaign("bench events");
+
+    // warm-up on its own campaign (JIT, pools), not counted
+    await cannon(`${svc.url}/v1/campaigns/${warmCampaign}/decisions`, auth, { method: "POST", body: "{}" }, undefined, 2);
+
+    // decisions
+    const decisionsCal = await cannon(
+      `${svc.url}/v1/campaigns/${warmCampaign}/decisions`,
+      auth,
+      { method: "POST", body: JSON.stringify({ unitId: "u" }) },
+      undefined,
+      2,
+    );
+    const amount = Math.max(CONNECTIONS * 10, Math.round(decisionsCal.rps * SECONDS));
+    const decisions = await cannon(
+      `${svc.url}/v1/campaigns/${decisionsCampaign}/decisions`,
+      auth,
+      { method: "POST", body: JSON.stringify({ unitId: "u" }) },
+      amount,
+    );
+
+    // a pool of decisions to send feedback for
+    const pool: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await http(svc.url, "POST", "/v1/decisions/batch", key, {
+        requests: Array.from({ length: 1000 }, (_, j) => ({ campaignId: eventsCampaign, unitId: `p${i}-${j}` })),
+      });
+      if (r.status !== 200) throw new Error(`batch: ${r.status} ${r.text}`);
+      for (const d of r.body.decisions) pool.push(d.decisionId);
+    }
+
+    // events, in batches of EVENT_BATCH, every id unique
+    let seq = 0;
+    let accepted = 0;
+    const eventRequest: RequestSpec = {
+      method: "POST",
+      path: "/v1/events",
+      setupRequest: (req) => {
+        const events = [];
+        for (let i = 0; i < EVENT_BATCH; i++) {
+          const k = seq++;
+          events.push({
+            id: `e${k}`,
+            decisionId: pool[(k * 7919) % pool.length],
+            type: k % 2 ? "click" : "conversion",
+            ...(k % 2 ? { cost: 0.01 } : { value: 1 }),
+          });
+        }
+        return { ...req, body: JSON.stringify({ events }) };
+      },
+      onResponse: (status, body) => {
+        if (status === 200) accepted += (JSON.parse(body) as { accepted: number }).accepted;
+      },
+    };
+    const eventsRun = await measured(svc.url, auth, eventRequest);
+    const eventsPerSecond = (eventsRun.answered2xx * EVENT_BATCH) / eventsRun.seconds;
+
+    // every decision answered 201 is logged (durably before the answer: count before and after stopping)
+    const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const count = async () =>
+      (await sql<{ n: number }[]>`select count(*)::int as n from decisions where campaign_id = ${decisionsCampaign}`)[0].n;
+    const loggedBeforeStop = await count();
+    const exitCode = await svc.stop("SIGTERM");
+    procs.splice(procs.indexOf(svc), 1);
+    const loggedAfterStop = await count();
+    const eventsStored = (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n;
+    await sql.end();
+
+    const rows: Array<[string, string]> = [
+      ["connections", String(CONNECTIONS)],
+      ["ceiling (bare hono JSON) req/s", fmt(ceiling.rps)],
+      ["ceiling p50 / p99 ms", `${ceiling.p50} / ${ceiling.p99}`],
+      ["decisions/s", fmt(decisions.rps)],
+      ["decisions p50 / p99 ms", `${decisions.p50} / ${decisions.p99}`],
+      ["decisions: ratio to ceiling", (decisions.rps / ceiling.rps).toFixed(3)],
+      ["decisions answered 201", String(decisions.answered2xx)],
+      ["decisions non-2xx / errors", `${decisions.non2xx} / ${decisions.errors}`],
+      ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
+      [`events/s (batches of ${EVENT_BATCH})`, fmt(eventsPerSecond)],
+      ["event batches p50 / p99 ms", `${eventsRun.p50} / ${eventsRun.p99}`],
+      ["events accepted / stored", `${accepted} / ${eventsStored}`],
+      ["events non-2xx / errors", `${eventsRun.non2xx} / ${eventsRun.errors}`],
+      ["service exit code on SIGTERM", String(exitCode)],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    console.log(`\nadbandit HTTP benchmark — PostgreSQL, ${CONNECTIONS} connections, ~${SECONDS} s per run\n`);
+    for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+    console.log("");
+
+    const line = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
+      console.log(JSON.stringify({ bench: "http", metric, value: round(value), unit, connections: CONNECTIONS, ...extra }));
+    line("ceiling_requests_per_s", ceiling.rps, "req/s", { p50_ms: ceiling.p50, p99_ms: ceiling.p99 });
+    line("decisions_per_s", decisions.rps, "decisions/s", { p50_ms: decisions.p50, p99_ms: decisions.p99, answered_201: decisions.answered2xx });
+    line("decisions_ratio_to_ceiling", decisions.rps / ceiling.rps, "ratio");
+    line("events_per_s", eventsPerSecond, "events/s", { batch: EVENT_BATCH, p50_ms: eventsRun.p50, p99_ms: eventsRun.p99 });
+    line("decisions_logged", loggedAfterStop, "rows", { answered_201: decisions.answered2xx, before_stop: loggedBeforeStop });
+
+    const problems: string[] = [];
+    if (loggedBeforeStop !== decisions.answered2xx) problems.push(`decisions logged before stop ${loggedBeforeStop} ≠ answered 201 ${decisions.answered2xx}`);
+    if (loggedAfterStop !== decisions.answered2xx) problems.push(`decisions logged after stop ${loggedAfterStop} ≠ answered 201 ${decisions.answered2xx}`);
+    if (decisions.non2xx + decisions.errors > 0) problems.push("some decisions failed");
+    if (eventsRun.non2xx + eventsRun.errors > 0) problems.push("some event batches failed");
+    if (accepted !== eventsStored) problems.push(`events accepted ${accepted} ≠ stored ${eventsStored}`);
+    if (exitCode !== 0) problems.push(`service exited with ${exitCode} on SIGTERM`);
+    if (problems.length > 0) {
+      for (const p of problems) console.error(`FAIL: ${p}`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await cleanup();
+  }
+}
+
+function spawnCeiling(): Promise<ServerProcess> {
+  return spawnServer({ entry: "bench/http.ts", args: ["--ceiling"], env: { NODE_ENV: "production" } });
+}
+
+function fmt(x: number): string {
+  return Math.round(x).toLocaleString("en-US");
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
