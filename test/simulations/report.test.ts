@@ -1,0 +1,72 @@
+/**
+ * The HTML report opens in a real headless browser (Debian's chromium through playwright-core) with no
+ * console errors and non-empty charts; it makes no network request. Fails loudly when chromium is missing.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseScenario } from "../../simulations/scenario.ts";
+import { simulate } from "../../simulations/simulate.ts";
+import { writeResults } from "../../simulations/report/write.ts";
+import { doubles } from "./doubles.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const dir = mkdtempSync(join(tmpdir(), "adbandit-report-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("HTML report", () => {
+  it("renders every chart in headless chromium without console errors", async () => {
+    expect(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install Debian's chromium package to run the report test`).toBe(true);
+    const s = parseScenario({
+      name: "report-test",
+      objective: "profit",
+      arms: [
+        { key: "a", rate: 0.02, value: 40, cost: 0.5 },
+        { key: "b", rate: 0.05, value: 40, cost: 0.8 },
+        { key: "c", rate: 0.03, value: 40, cost: 0.2 },
+      ],
+      traffic: { rounds: 3000, perHour: 100 },
+      repetitions: 3,
+      checkpoints: 30,
+      strategies: [{ type: "thompson" }, { name: "even split", type: "uniform" }],
+    });
+    const result = await simulate(s, { workers: 0, resolve: doubles });
+    const { dir: out } = writeResults(result, join(dir, "report-test-1"));
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).not.toMatch(/<script[^>]+src=/);
+
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      const requests: string[] = [];
+      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+      page.on("pageerror", (e) => errors.push(e.message));
+      page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
+      await page.goto(`file://${join(out, "report.html")}`);
+      await page.waitForSelector("body[data-rendered=yes]", { timeout: 20_000 });
+      expect(errors).toEqual([]);
+      expect(requests).toEqual([]);
+      // Each canvas has drawn pixels: some non-transparent alpha in its bitmap.
+      const painted = await page.$$eval("canvas", (cs) =>
+        cs.map((c) => {
+          const cv = c as HTMLCanvasElement;
+          const data = cv.getContext("2d")!.getImageData(0, 0, cv.width, cv.height).data;
+          let n = 0;
+          for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n++;
+          return { id: cv.id, w: cv.width, h: cv.height, painted: n };
+        }),
+      );
+      // regret, conversions, revenue, profit, roi + one share chart per strategy
+      expect(painted.map((p) => p.id)).toEqual(["regret", "conversions", "revenue", "profit", "roi", "share-0", "share-1"]);
+      for (const p of painted) {
+        expect(p.w * p.h, p.id).toBeGreaterThan(0);
+        expect(p.painted, `canvas ${p.id} is blank`).toBeGreaterThan(500);
+      }
+    } finally {
+      await browser.close();
+    }
+  });
+});
