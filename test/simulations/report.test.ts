@@ -52,8 +52,9 @@ describe("HTML report", () => {
       // Each canvas has drawn pixels: some non-transparent alpha in its bitmap.
       const painted = await page.$$eval("canvas", (cs) =>
         cs.map((c) => {
-          const cv = c as HTMLCanvasElement;
-          const data = cv.getContext("2d")!.getImageData(0, 0, cv.width, cv.height).data;
+          // No DOM lib in this tsconfig: the canvas API typed structurally.
+          const cv = c as unknown as { id: string; width: number; height: number; getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+          const data = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
           let n = 0;
           for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n++;
           return { id: cv.id, w: cv.width, h: cv.height, painted: n };
