@@ -1,0 +1,72 @@
+/**
+ * Builds the whole HTTP app (no listening): middleware (503 while the database is down, auth, body
+ * limit, metrics), one route module per resource, the OpenAPI document at /openapi.json and the docs
+ * page at /docs, and one error format for everything.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { requireWorkspace } from "./auth.ts";
+import type { AppDeps, AppEnv } from "./env.ts";
+import { ApiError, errorBody, invalid, onError } from "./errors.ts";
+import { register as arms } from "./routes/arms.ts";
+import { register as campaigns } from "./routes/campaigns.ts";
+import { register as decisions } from "./routes/decisions.ts";
+import { register as events } from "./routes/events.ts";
+import { register as health } from "./routes/health.ts";
+import { register as workspaces } from "./routes/workspaces.ts";
+
+/** Largest accepted body: 1000 events or decision requests with generous contexts fit well inside. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const e = invalid(result.error.issues);
+        return c.json(errorBody(e.code, e.message, e.details), 400);
+      }
+    },
+  });
+
+  app.use("*", async (c, next) => {
+    c.set("logger", deps.logger);
+    const t0 = performance.now();
+    await next();
+    deps.metrics.httpDuration.observe({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) }, (performance.now() - t0) / 1000);
+  });
+
+  app.use("/v1/*", async (c, next) => {
+    if (!deps.ready()) throw new ApiError("unavailable", "database unavailable");
+    await next();
+  });
+  const auth = requireWorkspace(deps);
+  app.use("/v1/*", async (c, next) => (c.req.method === "POST" && c.req.path === "/v1/workspaces" ? next() : auth(c, next)));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  health(app, deps);
+  workspaces(app, deps);
+  campaigns(app, deps);
+  arms(app, deps);
+  decisions(app, deps);
+  events(app, deps);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "Workspace API key (admin key for POST /v1/workspaces)" });
+  app.doc("/openapi.json", {
+    openapi: "3.0.3",
+    info: { title: "adbandit decision service", version: "1.0.0", description: "Campaigns, decisions and feedback; learns continuously." },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,29 @@
+/**
+ * Prometheus metrics (prom-client), one registry per service instance so that several services in
+ * one process (tests) do not collide: decisions, events by status, HTTP latency per route.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  decisions: Counter<string>;
+  events: Counter<"status">;
+  httpDuration: Histogram<"method" | "route" | "status">;
+}
+
+export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    decisions: new Counter({ name: "adbandit_decisions_total", help: "Decisions served and logged.", registers: [registry] }),
+    events: new Counter({ name: "adbandit_events_total", help: "Events received, by status (accepted, duplicate, rejected, invalid).", labelNames: ["status"], registers: [registry] }),
+    httpDuration: new Histogram({
+      name: "adbandit_http_request_duration_seconds",
+      help: "HTTP request latency by route.",
+      labelNames: ["method", "route", "status"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,90 @@
+/** Arms: add mid-flight, pause/resume/archive, and the per-arm learning report. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
+import { armView } from "../../engine/engine.ts";
+import { posteriors, probabilityBest } from "../../engine/report.ts";
+import { rows } from "../../store/db.ts";
+import type { App, AppDeps } from "../env.ts";
+import { ArmIn, ArmOut, ArmParam, ArmPatchIn, ArmReport, body, errors, IdParam, json } from "../schemas.ts";
+
+export function register(app: App, deps: AppDeps): void {
+  const security = [{ bearer: [] }];
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/campaigns/{id}/arms",
+      tags: ["arms"],
+      summary: "Add an arm mid-flight (starts at the prior)",
+      security,
+      request: { params: IdParam, ...body(ArmIn) },
+      responses: { 201: json(ArmOut, "Created"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+    }),
+    async (c) => c.json(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 201),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/campaigns/{id}/arms/{key}",
+      tags: ["arms"],
+      summary: "Pause, resume or archive an arm (archived is final; keys are never reused)",
+      security,
+      request: { params: ArmParam, ...body(ArmPatchIn) },
+      responses: { 200: json(ArmOut, "Arm"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+    }),
+    async (c) => {
+      const p = c.req.valid("param");
+      return c.json(await deps.engine.patchArm(c.get("workspaceId"), p.id, p.key, c.req.valid("json")), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/campaigns/{id}/arms",
+      tags: ["arms"],
+      summary: "Per arm: counts, posterior mean and 95% interval, P(best), traffic share",
+      security,
+      request: { params: IdParam },
+      responses: { 200: json(z.object({ arms: z.array(ArmReport) }), "Arms"), 401: errors[401], 404: errors[404], 503: errors[503] },
+    }),
+    async (c) => {
+      const engine = deps.engine;
+      const camp = await engine.campaign(c.get("workspaceId"), c.req.valid("param").id);
+      const agg = await rows<{ arm_key: string; conversions: number; revenue: number; event_cost: number }>(
+        deps.db,
+        sql`select arm_key, count(distinct decision_id) filter (where type = 'conversion')::int as conversions,
+              coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as revenue, coalesce(sum(cost), 0)::float8 as event_cost
+            from events where campaign_id = ${camp.id}::uuid and attributed and invalid_reason is null group by arm_key`,
+      );
+      const byKey = new Map(agg.map((r) => [r.arm_key, r]));
+      const post = posteriors(camp.objective, camp.stats);
+      const active = camp.arms.map((a) => a.status === "active");
+      const pBest = probabilityBest(post, active, engine.statsRng(1));
+      let share: ArrayLike<number>;
+      try {
+        share = camp.impl.probabilities(camp.state, camp.encoder?.encode({}), engine.statsRng(2));
+      } catch {
+        const total = camp.stats.reduce((s, x, i) => s + (active[i] ? x.n : 0), 0);
+        share = camp.stats.map((x, i) => (active[i] ? (total ? x.n / total : 1 / active.filter(Boolean).length) : 0));
+      }
+      const arms = camp.arms.map((a) => {
+        const s = camp.stats[a.index];
+        const r = byKey.get(a.key);
+        const decisions = Math.round(s.n);
+        return {
+          ...armView(a),
+          decisions,
+          conversions: Number(r?.conversions ?? 0),
+          revenue: Number(r?.revenue ?? 0),
+          cost: a.cost * decisions + Number(r?.event_cost ?? 0),
+          posteriorMean: post[a.index].mean,
+          interval95: [post[a.index].low, post[a.index].high] as [number, number],
+          probabilityBest: pBest[a.index],
+          trafficShare: Number(share[a.index] ?? 0),
+        };
+      });
+      return c.json({ arms }, 200);
+    },
+  );
+}

@@ -1,0 +1,115 @@
+/** Decisions: one, a batch (per-item errors), and the decision log export (JSONL / CSV, streamed). */
+import { createRoute, z } from "@hono/zod-openapi";
+import { stream } from "hono/streaming";
+import { decisionPages, type ExportRow } from "../../store/decision-export.ts";
+import type { App, AppDeps } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { BatchIn, BatchOut, body, DecisionIn, DecisionOut, errors, IdParam, json } from "../schemas.ts";
+
+export function register(app: App, deps: AppDeps): void {
+  const security = [{ bearer: [] }];
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/campaigns/{id}/decisions",
+      tags: ["decisions"],
+      summary: "Choose an arm; the decision is logged (with its propensity) before the answer",
+      security,
+      request: { params: IdParam, ...body(DecisionIn) },
+      responses: { 201: json(DecisionOut, "Decision"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+    }),
+    async (c) => {
+      const d = await deps.engine.decide(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"));
+      return c.json(d, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/decisions/batch",
+      tags: ["decisions"],
+      summary: "Up to 1000 decisions; a failing request gets an `error` in its place",
+      security,
+      request: body(BatchIn),
+      responses: { 200: json(BatchOut, "Decisions in request order"), 400: errors[400], 401: errors[401], 413: errors[413], 503: errors[503] },
+    }),
+    async (c) => c.json({ decisions: await deps.engine.decideBatch(c.get("workspaceId"), c.req.valid("json").requests) }, 200),
+  );
+
+  const ExportQuery = z.object({
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    format: z.enum(["jsonl", "csv"]).default("jsonl"),
+  });
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/campaigns/{id}/decisions/export",
+      tags: ["decisions"],
+      summary: "The decision log with propensities and rewards, for off-policy evaluation",
+      security,
+      request: { params: IdParam, query: ExportQuery },
+      responses: {
+        200: {
+          description: "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV",
+          content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
+        },
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        503: errors[503],
+      },
+    }),
+    async (c) => {
+      const camp = await deps.engine.campaign(c.get("workspaceId"), c.req.valid("param").id);
+      const q = c.req.valid("query");
+      const from = q.from ? new Date(q.from) : undefined;
+      const to = q.to ? new Date(q.to) : undefined;
+      if (from && to && from > to) throw new ApiError("invalid_request", "from: must not be after to", [{ path: "from", message: "must not be after to" }]);
+      await deps.engine.flush();
+      const pages = decisionPages(deps.db, camp.id, from, to);
+      // Read the first page before answering, so a database error is still a proper error response.
+      const first = await pages.next();
+      const csv = q.format === "csv";
+      c.header("content-type", csv ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8");
+      return stream(c, async (s) => {
+        if (csv) await s.write("decision_id,timestamp,action,propensity,reward,context_json\n");
+        const write = async (page: ExportRow[]) => {
+          let out = "";
+          for (const r of page) out += csv ? csvLine(r) : jsonLine(camp.id, r);
+          await s.write(out);
+        };
+        if (!first.done) await write(first.value);
+        for await (const page of pages) await write(page);
+      }) as never;
+    },
+  );
+}
+
+function iso(t: Date | string): string {
+  return (t instanceof Date ? t : new Date(t)).toISOString();
+}
+
+function jsonLine(campaignId: string, r: ExportRow): string {
+  const row: Record<string, unknown> = {
+    decisionId: r.id,
+    timestamp: iso(r.created_at),
+    campaignId,
+    action: r.arm_key,
+    propensity: Number(r.propensity),
+    reward: Number(r.reward),
+    context: r.context ?? {},
+  };
+  if (r.unit_id !== null) row.unitId = r.unit_id;
+  if (r.position !== null) row.position = r.position;
+  return JSON.stringify(row) + "\n";
+}
+
+function csvField(s: string): string {
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function csvLine(r: ExportRow): string {
+  return [r.id, iso(r.created_at), csvField(r.arm_key), String(Number(r.propensity)), String(Number(r.reward)), csvField(JSON.stringify(r.context ?? {}))].join(",") + "\n";
+}

@@ -1,0 +1,183 @@
+/**
+ * Request and response schemas (zod, via @hono/zod-openapi): the same objects validate requests and
+ * produce /openapi.json.
+ */
+import { z } from "@hono/zod-openapi";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "invalid_request" }),
+      message: z.string(),
+      details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .openapi("Error");
+
+const err = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
+export const errors = {
+  400: err("Invalid request (details name the fields)"),
+  401: err("Missing or unknown API key"),
+  404: err("Unknown id, or an id of another workspace"),
+  409: err("Conflicting state"),
+  413: err("Body too large"),
+  503: err("Database unreachable"),
+} as const;
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+export const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+
+export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e" }) });
+export const ArmParam = IdParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" }, example: "a" }) });
+
+export const ArmKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1–64 characters of A–Z a–z 0–9 _ . : -")
+  .openapi({ example: "blue-banner" });
+
+export const ArmIn = z
+  .object({
+    key: ArmKey,
+    name: z.string().max(200).optional(),
+    cost: z.number().finite().min(0).optional().openapi({ description: "Cost of one decision served with this arm" }),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("ArmInput");
+
+export const ContextFeature = z
+  .object({
+    name: z.string().min(1).max(100),
+    type: z.enum(["numeric", "categorical"]),
+    values: z.array(z.string()).min(1).max(1000).optional(),
+    buckets: z.number().int().min(1).max(65536).optional(),
+  })
+  .openapi("ContextFeature");
+
+export const StrategyIn = z.looseObject({ type: z.string().min(1).max(64) }).openapi("Strategy", {
+  example: { type: "thompson" },
+  description: "`{type, ...params}`: thompson, gaussian_thompson, top_two_thompson, ucb1, epsilon_greedy, softmax, linucb, lin_ts, logistic_ts, …",
+});
+
+export const CampaignIn = z
+  .object({
+    name: z.string().min(1).max(200),
+    kind: z.enum(["creative", "send_time", "channel"]),
+    objective: z.enum(["conversions", "revenue", "profit"]),
+    strategy: StrategyIn,
+    arms: z.array(ArmIn).min(1).max(1000).optional().openapi({ description: "For send_time, defaults to the 24 hours of the day" }),
+    attributionWindowHours: z.number().finite().positive().max(24 * 366).optional(),
+    explorationFloor: z.number().min(0).max(1).optional(),
+    contextFeatures: z.array(ContextFeature).max(100).optional(),
+  })
+  .openapi("CampaignInput");
+
+export const CampaignPatchIn = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    status: z.enum(["active", "paused", "archived"]).optional(),
+    strategy: z.looseObject({ type: z.string().optional() }).optional().openapi({ description: "Params to change; the type cannot change" }),
+    explorationFloor: z.number().min(0).max(1).optional(),
+    attributionWindowHours: z.number().finite().positive().max(24 * 366).optional(),
+  })
+  .openapi("CampaignPatch");
+
+export const ArmOut = z
+  .object({ key: z.string(), name: z.string().nullable(), cost: z.number(), metadata: z.record(z.string(), z.unknown()), status: z.enum(["active", "paused", "archived"]) })
+  .openapi("Arm");
+
+export const CampaignOut = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    objective: z.string(),
+    strategy: z.record(z.string(), z.unknown()),
+    status: z.string(),
+    attributionWindowHours: z.number(),
+    explorationFloor: z.number(),
+    contextFeatures: z.array(ContextFeature),
+    version: z.number(),
+    arms: z.array(ArmOut),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Campaign");
+
+export const ArmPatchIn = z
+  .object({
+    status: z.enum(["active", "paused", "archived"]).optional(),
+    name: z.string().max(200).optional(),
+    cost: z.number().finite().min(0).optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi("ArmPatch");
+
+export const ArmReport = z
+  .object({
+    key: z.string(),
+    name: z.string().nullable(),
+    status: z.string(),
+    decisions: z.number(),
+    conversions: z.number(),
+    revenue: z.number(),
+    cost: z.number(),
+    posteriorMean: z.number(),
+    interval95: z.tuple([z.number(), z.number()]).openapi({ description: "95% posterior (or normal-approximation) interval, [low, high]" }),
+    probabilityBest: z.number(),
+    trafficShare: z.number(),
+  })
+  .openapi("ArmReport");
+
+const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-05-01T09:00:00Z" });
+
+export const DecisionIn = z
+  .object({
+    unitId: z.string().max(256).optional(),
+    context: z.record(z.string(), z.unknown()).optional(),
+    timezone: z.string().max(64).optional().openapi({ example: "Europe/Paris" }),
+    after: Instant.optional(),
+  })
+  .openapi("DecisionRequest");
+
+export const DecisionOut = z
+  .object({
+    decisionId: z.string(),
+    campaignId: z.string(),
+    arm: z.object({ key: z.string(), name: z.string().nullable(), metadata: z.record(z.string(), z.unknown()) }),
+    propensity: z.number(),
+    sendAt: z.string().optional(),
+  })
+  .openapi("Decision");
+
+export const BatchIn = z
+  .object({ requests: z.array(DecisionIn.extend({ campaignId: z.string().min(1).max(64) })).min(1).max(1000) })
+  .openapi("DecisionBatchRequest");
+
+export const BatchOut = z
+  .object({ decisions: z.array(z.union([DecisionOut, ErrorSchema])) })
+  .openapi("DecisionBatch");
+
+export const EventIn = z
+  .object({
+    id: z.string().min(1).max(200).openapi({ description: "The sender's idempotency key" }),
+    decisionId: z.string().min(1).max(64),
+    type: z.enum(["impression", "click", "conversion"]),
+    value: z.number().finite().optional(),
+    cost: z.number().finite().min(0).optional(),
+    occurredAt: Instant.optional(),
+    source: z
+      .object({ ip: z.string().max(64).optional(), userAgent: z.string().max(1000).optional(), publisher: z.string().max(200).optional(), placement: z.string().max(200).optional() })
+      .optional(),
+  })
+  .openapi("Event");
+
+export const EventsIn = z.object({ events: z.array(EventIn).min(1).max(1000) }).openapi("EventBatch");
+
+export const EventsOut = z
+  .object({
+    accepted: z.number(),
+    duplicates: z.number(),
+    rejected: z.number(),
+    results: z.array(z.object({ id: z.string(), status: z.enum(["accepted", "duplicate", "rejected"]), reason: z.string().optional() })),
+  })
+  .openapi("EventBatchResult");

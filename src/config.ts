@@ -1,0 +1,63 @@
+/**
+ * Configuration from the environment, validated once at start (zod) with one clear line per wrong
+ * value. ADBANDIT_ADMIN_KEY may be left unset outside production: a random one is generated and
+ * logged once (warn), so `npm start` works on a fresh clone.
+ */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const Env = z.object({
+  PORT: z.coerce.number({ message: "must be a number" }).int("must be an integer").min(1, "must be 1–65535").max(65535, "must be 1–65535").default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\/\S+$/, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  ADBANDIT_DATA_DIR: z.string().min(1, "must not be empty").default("./data"),
+  ADBANDIT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+  ADBANDIT_REFRESH_MS: z.coerce.number({ message: "must be a number" }).int().min(100, "must be at least 100 (ms)").default(2000),
+  ADBANDIT_POOL_SIZE: z.coerce.number({ message: "must be a number" }).int().min(1).max(200).default(10),
+  LOG_LEVEL: z.enum(LEVELS, { message: `must be one of ${LEVELS.join(", ")}` }).default("info"),
+  NODE_ENV: z.string().optional(),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl?: string;
+  dataDir: string;
+  adminKey: string;
+  adminKeyGenerated: boolean;
+  refreshIntervalMs: number;
+  poolSize: number;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most shells' `VAR= cmd`.
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const r = Env.safeParse(clean);
+  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}${i.path[0] && clean[String(i.path[0])] !== undefined ? ` (got "${clean[String(i.path[0])]}")` : ""}`));
+  const e = r.data;
+  if (!e.ADBANDIT_ADMIN_KEY && e.NODE_ENV === "production") throw new ConfigError(["ADBANDIT_ADMIN_KEY: required when NODE_ENV=production"]);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.ADBANDIT_DATA_DIR,
+    adminKey: e.ADBANDIT_ADMIN_KEY ?? `adm_${randomBytes(24).toString("base64url")}`,
+    adminKeyGenerated: !e.ADBANDIT_ADMIN_KEY,
+    refreshIntervalMs: e.ADBANDIT_REFRESH_MS,
+    poolSize: e.ADBANDIT_POOL_SIZE,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * A campaign as it lives in memory: its configuration, its arms, the strategy state built from the
+ * persisted sufficient statistics, and `pending` — the decision increments queued but not yet
+ * committed. Invariant (under the engine's mutex): stats[i] = database totals + pending[i].
+ */
+import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
+import type { ArmRowStatus, CampaignKind, CampaignStatus, ContextFeatureSpec, Objective } from "../store/schema.ts";
+import type { Encoder } from "./registry.ts";
+import { zeroStats } from "./stats.ts";
+
+export interface LiveArm {
+  key: string;
+  name: string | null;
+  cost: number;
+  metadata: Record<string, unknown>;
+  status: ArmRowStatus;
+  /** Index in state.arms (= arms.position). */
+  index: number;
+  createdAt: Date;
+}
+
+export interface CampaignConfig {
+  id: string;
+  workspaceId: string;
+  name: string;
+  kind: CampaignKind;
+  objective: Objective;
+  strategy: { type: string } & Record<string, unknown>;
+  status: CampaignStatus;
+  attributionWindowHours: number;
+  explorationFloor: number;
+  contextFeatures: ContextFeatureSpec[];
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface LiveCampaign extends CampaignConfig {
+  impl: Strategy;
+  state: BaseState;
+  encoder?: Encoder;
+  dim: number;
+  arms: LiveArm[];
+  armByKey: Map<string, LiveArm>;
+  stats: ArmStats[];
+  pending: ArmStats[];
+}
+
+export function strategyParams(strategy: { type: string } & Record<string, unknown>): Record<string, unknown> {
+  const { type: _type, ...params } = strategy;
+  return params;
+}
+
+export function toStrategyStatus(s: ArmRowStatus): "active" | "paused" | "removed" {
+  return s === "archived" ? "removed" : s;
+}
+
+/** Builds the live campaign at the prior, then loads each arm's totals. */
+export function buildLive(cfg: CampaignConfig, impl: Strategy, encoder: Encoder | undefined, arms: LiveArm[], totals: Map<string, ArmStats>): LiveCampaign {
+  const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
+  const ordered = [...arms].sort((a, b) => a.index - b.index);
+  const params = impl.parseParams(strategyParams(cfg.strategy));
+  const state = impl.init(
+    ordered.map((a) => a.key),
+    params,
+    dim,
+  );
+  state.explorationFloor = cfg.explorationFloor;
+  const live: LiveCampaign = {
+    ...cfg,
+    impl,
+    state,
+    encoder: impl.contextual ? encoder : undefined,
+    dim,
+    arms: ordered,
+    armByKey: new Map(ordered.map((a) => [a.key, a])),
+    stats: ordered.map(() => zeroStats(dim)),
+    pending: ordered.map(() => zeroStats(dim)),
+  };
+  for (const a of ordered) {
+    const t = totals.get(a.key);
+    if (t) {
+      live.stats[a.index] = t;
+      impl.setArmStats(state, a.index, t);
+    }
+    if (a.status !== "active") impl.setArmStatus(state, a.index, toStrategyStatus(a.status));
+  }
+  return live;
+}
+
+export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
+  return {
+    id: c.id,
+    name: c.name,
+    kind: c.kind,
+    objective: c.objective,
+    strategy: c.strategy,
+    status: c.status,
+    attributionWindowHours: c.attributionWindowHours,
+    explorationFloor: c.explorationFloor,
+    contextFeatures: c.contextFeatures,
+    version: c.version,
+    arms: c.arms.map((a) => ({ key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status })),
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+export type PublicCampaign = ReturnType<typeof publicCampaign>;

@@ -1,0 +1,73 @@
+/**
+ * Types the engine shares with the API, the fraud module and the jobs: an incoming event, a logged
+ * decision as stored, and the fraud gate the engine consults for each event before it may teach.
+ */
+export type EventType = "impression" | "click" | "conversion";
+
+export interface EventSource {
+  ip?: string;
+  userAgent?: string;
+  publisher?: string;
+  placement?: string;
+}
+
+export interface IncomingEvent {
+  /** The sender's idempotency key. */
+  id: string;
+  decisionId: string;
+  type: EventType;
+  value: number;
+  cost: number;
+  occurredAt: Date;
+  receivedAt: Date;
+  source: EventSource;
+}
+
+export interface DecisionRow {
+  id: string;
+  workspaceId: string;
+  campaignId: string;
+  armKey: string;
+  propensity: number;
+  context: Record<string, unknown> | null;
+  unitId: string | null;
+  createdAt: Date;
+  /** Running reward per the campaign objective, before this event. */
+  reward: number;
+  converted: boolean;
+}
+
+/**
+ * Decides, per event, whether it is invalid (a reason) or clean (null). An invalid event is stored
+ * with `invalid_reason`, teaches nothing and counts in no ROI. Must be synchronous and fast: it runs
+ * inside the ingest transaction.
+ */
+export interface FraudGate {
+  classify(ev: IncomingEvent, decision: DecisionRow): string | null;
+}
+
+export const allowAll: FraudGate = { classify: () => null };
+
+export interface DecisionRequest {
+  unitId?: string;
+  context?: Record<string, unknown>;
+  timezone?: string;
+  after?: string | Date;
+}
+
+export interface DecisionResult {
+  decisionId: string;
+  campaignId: string;
+  arm: { key: string; name: string | null; metadata: Record<string, unknown> };
+  propensity: number;
+  sendAt?: string;
+}
+
+export type EventStatus = "accepted" | "duplicate" | "rejected";
+
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: { id: string; status: EventStatus; reason?: string }[];
+}

@@ -1,0 +1,63 @@
+/**
+ * Entry point: config from the environment, buildService (migrate, engine, app), HTTP with
+ * @hono/node-server. SIGTERM/SIGINT: stop accepting connections, flush pending decisions, close the
+ * database, exit 0.
+ */
+import { serve } from "@hono/node-server";
+import { ConfigError, loadConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { buildService } from "./service.ts";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  if (config.adminKeyGenerated) logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
+
+  const service = await buildService({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    adminKey: config.adminKey,
+    refreshIntervalMs: config.refreshIntervalMs,
+    poolSize: config.poolSize,
+    logger,
+  });
+  const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) =>
+    logger.info({ port: info.port, host: config.host, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}` }, "listening"),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    const hard = setTimeout(() => {
+      logger.error("shutdown took longer than 15 s; exiting");
+      process.exit(1);
+    }, 15_000);
+    hard.unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
+      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+    });
+    await service.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

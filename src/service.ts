@@ -1,0 +1,153 @@
+/**
+ * buildService: opens the database (migrating it), starts the engine and builds the HTTP app — all
+ * without listening, so tests drive it through `app.request` and server.ts serves it.
+ *
+ * If the database cannot be reached at start, the service still comes up: every /v1 call and
+ * /healthz answer 503 at once, and the database is retried in the background until it answers.
+ */
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { createApp } from "./api/app.ts";
+import type { AppDeps } from "./api/env.ts";
+import { createMetrics } from "./api/metrics.ts";
+import { Engine } from "./engine/engine.ts";
+import { DomainError } from "./engine/errors.ts";
+import { loadRegistry, type StrategyRegistry } from "./engine/registry.ts";
+import type { FraudGate } from "./engine/types.ts";
+import { createLogger } from "./logger.ts";
+import { isUnavailable, openDatabase, type Database } from "./store/db.ts";
+import { workspaceIdForKey } from "./store/workspaces.ts";
+
+export interface ServiceOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  adminKey: string;
+  refreshIntervalMs?: number;
+  logLevel?: string;
+  seed?: number;
+  /** Pool size for PostgreSQL (default 10). */
+  poolSize?: number;
+  fraudGate?: FraudGate;
+  logger?: Logger;
+  registry?: StrategyRegistry;
+}
+
+export interface Service {
+  app: { request(input: string | Request, init?: RequestInit): Response | Promise<Response>; fetch(req: Request): Response | Promise<Response> };
+  close(): Promise<void>;
+  /** The wiring, for the entry point and for other modules (jobs, fraud) living in the same process. */
+  deps: AppDeps;
+}
+
+const RETRY_MS = 2000;
+const KEY_CACHE_MAX = 100_000;
+
+export async function buildService(opts: ServiceOptions): Promise<Service> {
+  const logger = opts.logger ?? createLogger(opts.logLevel ?? "info");
+  const metrics = createMetrics();
+  const registry = opts.registry ?? (await loadRegistry());
+  let database: Database | null = null;
+  let engine: Engine | null = null;
+  let closed = false;
+  let retry: NodeJS.Timeout | null = null;
+  let opening: Promise<void> | null = null;
+
+  const open = async () => {
+    const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, poolSize: opts.poolSize });
+    try {
+      const e = new Engine({
+        database: db,
+        registry,
+        logger,
+        seed: opts.seed ?? randomBytes(4).readUInt32LE(0),
+        refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
+        fraudGate: opts.fraudGate,
+        onDecisions: (n) => metrics.decisions.inc(n),
+        onEvents: (status, n) => metrics.events.inc({ status }, n),
+      });
+      await e.start();
+      if (closed) {
+        await e.close();
+        await db.close();
+        return;
+      }
+      database = db;
+      engine = e;
+      logger.info({ driver: db.driver }, "database open");
+    } catch (err) {
+      await db.close().catch(() => {});
+      throw err;
+    }
+  };
+
+  const scheduleRetry = () => {
+    retry = setTimeout(() => {
+      retry = null;
+      opening = open()
+        .catch((err) => {
+          logger.warn({ err: String(err) }, "database still unreachable");
+          if (!closed) scheduleRetry();
+        })
+        .finally(() => (opening = null));
+    }, RETRY_MS);
+    retry.unref();
+  };
+
+  try {
+    await open();
+  } catch (err) {
+    if (!isUnavailable(err)) throw err;
+    logger.error({ err: String(err) }, "database unreachable at start; answering 503 and retrying");
+    scheduleRetry();
+  }
+
+  const unavailable = () => new DomainError("unavailable", "database unavailable");
+  const keyCache = new Map<string, string>();
+  const deps: AppDeps = {
+    get engine() {
+      if (!engine) throw unavailable();
+      return engine;
+    },
+    get database() {
+      if (!database) throw unavailable();
+      return database;
+    },
+    get db() {
+      if (!database) throw unavailable();
+      return database.db;
+    },
+    logger,
+    metrics,
+    adminKey: opts.adminKey,
+    ready: () => database !== null,
+    async workspaceForKey(key) {
+      const hit = keyCache.get(key);
+      if (hit) return hit;
+      if (!database) throw unavailable();
+      const ws = await workspaceIdForKey(database.db, key);
+      if (ws) {
+        if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+        keyCache.set(key, ws);
+      }
+      return ws;
+    },
+  };
+
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await opening;
+      const e = engine;
+      const d = database;
+      engine = null;
+      if (e) await e.close().catch((err) => logger.error({ err }, "flush on close failed"));
+      database = null;
+      if (d) await d.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * arm_stats queries. Increments are commutative upserts (`n = arm_stats.n + excluded.n`, arrays added
+ * element-wise), applied in (campaign, arm) order so that concurrent transactions of several processes
+ * lock rows in the same order and cannot deadlock.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import { rows, type Db } from "./db.ts";
+
+export interface ArmIncrement {
+  campaignId: string;
+  armKey: string;
+  n: number;
+  sum: number;
+  sumSq: number;
+  xx?: ArrayLike<number>;
+  xr?: ArrayLike<number>;
+}
+
+export interface ArmStatsRow {
+  campaign_id: string;
+  arm_key: string;
+  n: number;
+  sum: number;
+  sum_sq: number;
+  xx: number[] | null;
+  xr: number[] | null;
+}
+
+/** A float8[] literal: numbers print in shortest round-trip form, so nothing is lost. */
+export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
+  if (!a) return null;
+  let s = "{";
+  for (let i = 0; i < a.length; i++) s += (i ? "," : "") + (Number.isFinite(a[i]) ? String(a[i]) : "0");
+  return s + "}";
+}
+
+const addArrays = (col: "xx" | "xr"): SQL =>
+  sql.raw(
+    `${col} = case when excluded.${col} is null then arm_stats.${col} when arm_stats.${col} is null then excluded.${col} ` +
+      `else array(select coalesce(a, 0) + coalesce(b, 0) from unnest(arm_stats.${col}, excluded.${col}) with ordinality as t(a, b, i) order by i) end`,
+  );
+
+export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
+  if (incs.length === 0) return;
+  const sorted = [...incs].sort((a, b) => (a.campaignId < b.campaignId ? -1 : a.campaignId > b.campaignId ? 1 : a.armKey < b.armKey ? -1 : a.armKey > b.armKey ? 1 : 0));
+  const values = sql.join(
+    sorted.map(
+      (i) => sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
+    ),
+    sql`, `,
+  );
+  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
+    on conflict (campaign_id, arm_key) do update set
+      n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq,
+      ${addArrays("xx")}, ${addArrays("xr")}`);
+}
+
+export async function readArmStats(db: Db, campaignIds?: string[]): Promise<ArmStatsRow[]> {
+  if (campaignIds && campaignIds.length === 0) return [];
+  const where = campaignIds ? sql`where campaign_id in (${sql.join(campaignIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
+  return rows<ArmStatsRow>(db, sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats ${where}`);
+}
+
+/** Overwrites totals (used by the exact rebuild). */
+export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
+  if (incs.length === 0) return;
+  const values = sql.join(
+    incs.map(
+      (i) => sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
+    ),
+    sql`, `,
+  );
+  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
+    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr`);
+}
