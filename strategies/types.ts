@@ -75,6 +75,11 @@ export interface Strategy<S extends BaseState = BaseState, P = Record<string, un
   probabilities(state: S, x: Features | undefined, rng: Rng): Float64Array;
   /** Choose an arm and return it with its propensity. */
   choose(state: S, x: Features | undefined, rng: Rng): Choice;
+  /**
+   * Optional fast path for simulations: an arm drawn from the same distribution as `choose`'s, without
+   * computing its propensity (e.g. Thompson sampling by drawing the posteriors). Where absent, use choose.
+   */
+  select?(state: S, x: Features | undefined, rng: Rng): number;
   /** Learn from one observed reward. */
   update(state: S, arm: number, reward: number, x?: Features): void;
   /** Learn from a batch of observations (same result as the updates one by one, where order does not matter). */

@@ -1,0 +1,336 @@
+/**
+ * P(arm a has the largest draw) for independent one-dimensional posteriors, by deterministic
+ * numerical integration — the propensity of every Thompson-sampling strategy here:
+ *
+ *     p_a = ∫ Π_{b≠a} F_b(x) dF_a(x).
+ *
+ * Each posterior becomes a `DistTable`: its CDF on N + 1 nodes uniform in θ, where x = m + s·tan θ
+ * (m, s: its location and scale). The tangent map puts half the nodes within one scale of the centre
+ * and still reaches the whole support (±∞, or [0, 1] for a Beta), so nothing is truncated. F at the
+ * nodes is the composite-Simpson integral of dF/dθ = f(x)·s·sec²θ, normalized to end at 1; between
+ * nodes F is the cubic Hermite interpolant in x (values and slopes f known; error O(h⁴)), or in θ on
+ * the two end intervals of an unbounded support. Densities with an infinite endpoint (Beta shapes < 1)
+ * are tabulated with jstat's regularized incomplete beta instead, linear between nodes.
+ *
+ * All competing arms' CDFs are then evaluated on one merged grid — the union of their nodes between L
+ * (below which some arm's F is 0, so nothing can be the max) and U (above which every F is 1) — so
+ * each arm's shape is resolved wherever it matters, however different the widths. On each merged
+ * interval ∫ g_a dF_a ≈ ΔF_a · (g_a(left) + g_a(right)) / 2, g_a = Π_{b≠a} F_b (trapezoid–Stieltjes).
+ * Finally p is divided by Σ p. Error: |p̂_a − p_a| < 1e-4 on the cases of test/strategies/argmax.test.ts
+ * (checked against a 400,000-node Simpson rule on jstat's CDFs); typically ~1e-5.
+ * Cost: O(C² N) for C competing arms (arms that cannot be the max are skipped), N = 64.
+ *
+ * After Stitch Fix's mab (thompson.go), which integrates the same formula with an injected integrator.
+ */
+import { jStat } from "./jstat.ts";
+
+export const GRID = 32;
+const EPS = 1e-12;
+
+export interface DistTable {
+  m: number;
+  s: number;
+  th0: number;
+  dth: number;
+  /** Node abscissae (length N+1; the ends of an unbounded support are huge but finite). */
+  xs: Float64Array;
+  /** CDF at the nodes. */
+  F: Float64Array;
+  /** Density f(x) at the nodes (empty when `singular`). */
+  fx: Float64Array;
+  /** dF/dθ at the nodes (for the unbounded end intervals). */
+  w: Float64Array;
+  singular: boolean;
+  unbounded: boolean;
+  /** F(x) = 0 below lo and 1 above hi, to 1e-15. */
+  lo: number;
+  hi: number;
+}
+
+/**
+ * Tabulates a density given through `rel(z)`, the density at x = m + s·z up to a constant factor (it
+ * cancels in the normalization). xmin/xmax: support bounds (both finite, or both infinite).
+ */
+export function tableFromDensity(m: number, s: number, xmin: number, xmax: number, rel: (z: number) => number, N = GRID): DistTable {
+  const unbounded = !Number.isFinite(xmin);
+  const th0 = unbounded ? -Math.PI / 2 : Math.atan((xmin - m) / s);
+  const th1 = unbounded ? Math.PI / 2 : Math.atan((xmax - m) / s);
+  const dth = (th1 - th0) / N;
+  const w = new Float64Array(N + 1);
+  const fx = new Float64Array(N + 1);
+  const xs = new Float64Array(N + 1);
+  const wAt = (t: number) => {
+    if (!Number.isFinite(t) || Math.abs(t) > 1e150) return 0;
+    const v = rel(t) * (1 + t * t);
+    return Number.isFinite(v) ? v : 0;
+  };
+  let prevT = 0;
+  const F = new Float64Array(N + 1);
+  for (let i = 0; i <= N; i++) {
+    const t = i === 0 && !unbounded ? (xmin - m) / s : i === N && !unbounded ? (xmax - m) / s : Math.tan(th0 + i * dth);
+    xs[i] = m + s * t;
+    w[i] = wAt(t);
+    fx[i] = w[i]! / (s * (1 + t * t));
+    if (!Number.isFinite(fx[i]!)) fx[i] = 0;
+    if (i > 0) {
+      const wm = wAt(Math.tan(th0 + (i - 0.5) * dth));
+      F[i] = F[i - 1]! + (dth / 6) * (w[i - 1]! + 4 * wm + w[i]!);
+    }
+    prevT = t;
+  }
+  void prevT;
+  const Z = F[N]!;
+  for (let i = 0; i <= N; i++) {
+    F[i] = F[i]! / Z;
+    w[i] = w[i]! / Z;
+    fx[i] = fx[i]! / Z;
+  }
+  if (!unbounded) {
+    xs[0] = xmin;
+    xs[N] = xmax;
+  }
+  return finish({ m, s, th0, dth, xs, F, fx, w, singular: false, unbounded, lo: xmin, hi: xmax });
+}
+
+/** Tabulates from an exact CDF on a bounded support (used for densities with an infinite endpoint). */
+export function tableFromCdf(m: number, s: number, xmin: number, xmax: number, cdf: (x: number) => number, N = GRID): DistTable {
+  const th0 = Math.atan((xmin - m) / s);
+  const th1 = Math.atan((xmax - m) / s);
+  const dth = (th1 - th0) / N;
+  const F = new Float64Array(N + 1);
+  const xs = new Float64Array(N + 1);
+  for (let i = 0; i <= N; i++) {
+    xs[i] = i === 0 ? xmin : i === N ? xmax : m + s * Math.tan(th0 + i * dth);
+    F[i] = i === 0 ? 0 : i === N ? 1 : Math.min(1, Math.max(0, cdf(xs[i]!)));
+  }
+  return finish({ m, s, th0, dth, xs, F, fx: new Float64Array(0), w: new Float64Array(0), singular: true, unbounded: false, lo: xmin, hi: xmax });
+}
+
+function finish(t: DistTable): DistTable {
+  const N = t.F.length - 1;
+  let i = 0;
+  while (i < N && t.F[i + 1]! <= 1e-15) i++;
+  t.lo = t.xs[i]!;
+  let j = N;
+  while (j > 0 && t.F[j - 1]! >= 1 - 1e-15) j--;
+  t.hi = t.xs[j]!;
+  return t;
+}
+
+/** F on node interval i (xs[i] ≤ x ≤ xs[i+1]). */
+function cdfIn(t: DistTable, i: number, x: number): number {
+  const F0 = t.F[i]!;
+  const F1 = t.F[i + 1]!;
+  if (F0 === F1) return F0;
+  const x0 = t.xs[i]!;
+  const h = t.xs[i + 1]! - x0;
+  let v: number;
+  if (t.singular) v = F0 + ((x - x0) / h) * (F1 - F0);
+  else if (t.unbounded && (i === 0 || i === t.F.length - 2)) {
+    // Hermite in θ where x-spacing is unbounded.
+    const r = (Math.atan((x - t.m) / t.s) - t.th0) / t.dth - i;
+    const r2 = r * r;
+    const r3 = r2 * r;
+    v = (2 * r3 - 3 * r2 + 1) * F0 + (r3 - 2 * r2 + r) * t.dth * t.w[i]! + (-2 * r3 + 3 * r2) * F1 + (r3 - r2) * t.dth * t.w[i + 1]!;
+  } else {
+    const r = (x - x0) / h;
+    const r2 = r * r;
+    const r3 = r2 * r;
+    v = (2 * r3 - 3 * r2 + 1) * F0 + (r3 - 2 * r2 + r) * h * t.fx[i]! + (-2 * r3 + 3 * r2) * F1 + (r3 - r2) * h * t.fx[i + 1]!;
+  }
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+/** F(x) from a table (binary search; the integrator walks the nodes instead). */
+export function tableCdf(t: DistTable, x: number): number {
+  if (x <= t.lo) return 0;
+  if (x >= t.hi) return 1;
+  let lo = 0;
+  let hi = t.xs.length - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (t.xs[mid]! <= x) lo = mid;
+    else hi = mid;
+  }
+  return cdfIn(t, lo, x);
+}
+
+/**
+ * p[a] = P(a's draw is the largest) for the tables given (null = arm not competing, p = 0).
+ * Writes into `out` and returns it; Σ out = 1 unless no table is given.
+ */
+export function probMax(tables: readonly (DistTable | null)[], out: Float64Array): Float64Array {
+  const K = tables.length;
+  out.fill(0);
+  let L = -Infinity;
+  let U = -Infinity;
+  let live = 0;
+  let only = -1;
+  for (let a = 0; a < K; a++) {
+    const t = tables[a];
+    if (!t) continue;
+    live++;
+    only = a;
+    if (t.lo > L) L = t.lo;
+    if (t.hi > U) U = t.hi;
+  }
+  if (live === 0) return out;
+  if (live === 1) {
+    out[only] = 1;
+    return out;
+  }
+  // Narrow [L, U] to where the max's CDF G = Π F_b runs from EPS to 1 − EPS. Since g_a ≤ g_a(L') below
+  // L', ∫_{x<L'} g_a dF_a ≤ g_a(L')F_a(L') = G(L') ≤ EPS; above U', ∫ g_a dF_a ≤ 1 − F_a(U') ≤ 1 − G(U') ≤ EPS.
+  const G = (x: number) => {
+    let p = 1;
+    for (let a = 0; a < K; a++) {
+      const t = tables[a];
+      if (t && x < t.hi) p *= tableCdf(t, x);
+    }
+    return p;
+  };
+  {
+    let a = L;
+    let b = U;
+    for (let it = 0; it < 30 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+      const mid = 0.5 * (a + b);
+      if (G(mid) <= EPS) a = mid;
+      else b = mid;
+    }
+    const L2 = a;
+    a = L2;
+    b = U;
+    for (let it = 0; it < 30 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+      const mid = 0.5 * (a + b);
+      if (G(mid) >= 1 - EPS) b = mid;
+      else a = mid;
+    }
+    L = L2;
+    U = b;
+  }
+  // An arm whose F is 1 from L on cannot be the max and multiplies g by 1: leave it out.
+  const comp: DistTable[] = [];
+  const idx: number[] = [];
+  for (let a = 0; a < K; a++) {
+    const t = tables[a];
+    if (t && t.hi > L) {
+      comp.push(t);
+      idx.push(a);
+    }
+  }
+  const C = comp.length;
+  if (C === 1) {
+    out[idx[0]!] = 1;
+    return out;
+  }
+  // Merge the sorted node lists (k-way, C is small) into one grid on (L, U).
+  const ptr = new Int32Array(C);
+  const next = new Int32Array(C); // table node pointers for the sweep
+  let total = 0;
+  const Fprev = new Float64Array(C);
+  const Fcur = new Float64Array(C);
+  const gprev = new Float64Array(C);
+  const gcur = new Float64Array(C);
+  const acc = new Float64Array(C);
+  const pre = new Float64Array(C + 1);
+  const others = (F: Float64Array, g: Float64Array) => {
+    // Products excluding each arm by prefix/suffix products (no division; exact zeros stay zeros).
+    pre[0] = 1;
+    for (let c = 0; c < C; c++) pre[c + 1] = pre[c]! * F[c]!;
+    let suf = 1;
+    for (let c = C - 1; c >= 0; c--) {
+      g[c] = pre[c]! * suf;
+      suf *= F[c]!;
+    }
+  };
+  const evalAt = (x: number, Fo: Float64Array) => {
+    for (let c = 0; c < C; c++) {
+      const t = comp[c]!;
+      if (x <= t.lo) Fo[c] = 0;
+      else if (x >= t.hi) Fo[c] = 1;
+      else {
+        let k = next[c]!;
+        const last = t.xs.length - 2;
+        while (k < last && t.xs[k + 1]! <= x) k++;
+        next[c] = k;
+        Fo[c] = cdfIn(t, k, x);
+      }
+    }
+  };
+  for (let c = 0; c < C; c++) {
+    const t = comp[c]!;
+    let k = 0;
+    while (k < t.xs.length && t.xs[k]! <= L) k++;
+    ptr[c] = k;
+    next[c] = Math.max(0, k - 1);
+  }
+  let xPrev = L;
+  evalAt(L, Fprev);
+  others(Fprev, gprev);
+  for (;;) {
+    // Smallest pending node among the arms, or U when all are past it.
+    let x = U;
+    let from = -1;
+    for (let c = 0; c < C; c++) {
+      const t = comp[c]!;
+      const k = ptr[c]!;
+      if (k < t.xs.length) {
+        const v = t.xs[k]!;
+        if (v < x) {
+          x = v;
+          from = c;
+        }
+      }
+    }
+    if (from >= 0) ptr[from] = ptr[from]! + 1;
+    if (x > xPrev) {
+      evalAt(x, Fcur);
+      others(Fcur, gcur);
+      for (let c = 0; c < C; c++) {
+        acc[c] = acc[c]! + (Fcur[c]! - Fprev[c]!) * 0.5 * (gcur[c]! + gprev[c]!);
+        Fprev[c] = Fcur[c]!;
+        gprev[c] = gcur[c]!;
+      }
+      xPrev = x;
+    }
+    if (from < 0 || x >= U) break;
+  }
+  for (let c = 0; c < C; c++) total += acc[c]!;
+  for (let c = 0; c < C; c++) out[idx[c]!] = total > 0 ? acc[c]! / total : 1 / C;
+  return out;
+}
+
+/** Beta(α, β) table: density ∝ x^(α−1)(1−x)^(β−1), or jstat's incomplete beta if a shape is < 1. */
+export function betaTable(alpha: number, beta: number, N = GRID): DistTable {
+  const m = alpha / (alpha + beta);
+  const s = Math.sqrt((alpha * beta) / ((alpha + beta) * (alpha + beta) * (alpha + beta + 1)));
+  if (alpha < 1 || beta < 1) return tableFromCdf(m, s, 0, 1, (x) => jStat.ibeta(x, alpha, beta), N);
+  const lm = Math.log(m);
+  const l1m = Math.log1p(-m);
+  return tableFromDensity(
+    m,
+    s,
+    0,
+    1,
+    (z) => {
+      // Relative to the density at the mean, so large shapes do not overflow. End nodes are clamped
+      // onto 0 / 1, where a shape of exactly 1 has a finite, non-zero density.
+      const x = Math.min(1, Math.max(0, m + s * z));
+      const lx = x === 0 ? (alpha === 1 ? 0 : -Infinity) : (alpha - 1) * (Math.log(x) - lm);
+      const l1x = x === 1 ? (beta === 1 ? 0 : -Infinity) : (beta - 1) * (Math.log1p(-x) - l1m);
+      return Math.exp(lx + l1x);
+    },
+    N,
+  );
+}
+
+/** Normal(m, s²) table. */
+export function normalTable(m: number, s: number, N = GRID): DistTable {
+  return tableFromDensity(m, s, -Infinity, Infinity, (z) => Math.exp(-0.5 * z * z), N);
+}
+
+/** Student-t with ν degrees of freedom, location m, scale s. */
+export function studentTable(m: number, s: number, nu: number, N = GRID): DistTable {
+  const e = -(nu + 1) / 2;
+  return tableFromDensity(m, s, -Infinity, Infinity, (z) => Math.pow(1 + (z * z) / nu, e), N);
+}

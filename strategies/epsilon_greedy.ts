@@ -1,0 +1,73 @@
+/**
+ * epsilon_greedy — with probability ε a uniformly random active arm, otherwise the arm with the highest
+ * empirical mean (Sutton & Barto 2018, §2.2). Exact pmf: ε/m for each of the m active arms plus
+ * (1 − ε) on the greedy arm (shared among exact ties, or on the lowest index with ties: "lowest"),
+ * then the exploration floor. An untried arm counts as the best, so the greedy step tries it first.
+ */
+import { z } from "zod";
+import type { Choice, Features, Strategy } from "./types.ts";
+import type { Rng } from "./rng.ts";
+import { activeCount, applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { addMeansArm, initMeans, means, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
+
+export const epsilonGreedyParams = z
+  .object({
+    epsilon: z.number().min(0).max(1).default(0.1),
+    ties: z.enum(["split", "lowest"]).default("split"),
+    explorationFloor: floorSchema,
+  })
+  .strict();
+export type EpsilonGreedyParams = z.infer<typeof epsilonGreedyParams>;
+export type EpsilonGreedyState = MeansState<EpsilonGreedyParams>;
+
+const cache = new PmfCache<EpsilonGreedyState>();
+
+function pmf(state: EpsilonGreedyState): Float64Array {
+  return cache.get(state, () => {
+    const K = state.arms.length;
+    const p = new Float64Array(K);
+    const m = activeCount(state.arms);
+    if (m === 0) return p;
+    const { epsilon } = state.params;
+    for (let a = 0; a < K; a++) if (state.arms[a]!.status === "active") p[a] = epsilon / m;
+    argmaxPmf(state.arms, means(state, Infinity, new Float64Array(K)), state.params.ties, p, 1 - epsilon);
+    return applyFloor(p, state.arms, state.params.explorationFloor);
+  });
+}
+
+export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> & { select(state: EpsilonGreedyState, x: Features | undefined, rng: Rng): number } = {
+  type: "epsilon_greedy",
+  contextual: false,
+  parseParams: (p) => parseWith(epsilonGreedyParams, p),
+  init: (keys, params) => initMeans("epsilon_greedy", keys, parseWith(epsilonGreedyParams, params)),
+  probabilities: (state) => Float64Array.from(pmf(state)),
+  choose(state, _x, rng): Choice {
+    const p = pmf(state);
+    const arm = sampleIndex(p, rng);
+    return { arm, propensity: p[arm]! };
+  },
+  select(state, _x, rng) {
+    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state), rng);
+    const K = state.arms.length;
+    if (rng.next() < state.params.epsilon) {
+      const m = activeCount(state.arms);
+      if (m === 0) return sampleIndex([], rng);
+      let j = Math.floor(rng.next() * m);
+      for (let a = 0; a < K; a++) if (state.arms[a]!.status === "active" && j-- === 0) return a;
+    }
+    const a = argmaxIndex(state.arms, means(state, Infinity, new Float64Array(K)), state.params.ties, rng);
+    return a >= 0 ? a : sampleIndex([], rng);
+  },
+  update: updateMeans,
+  updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
+  setArmStats: setMeansStats,
+  addArm: addMeansArm,
+  setArmStatus: setSlotStatus,
+  setParams(state, params) {
+    state.params = parseWith(epsilonGreedyParams, params);
+    state.explorationFloor = state.params.explorationFloor;
+    state.version++;
+  },
+  toJSON: meansToJSON,
+  fromJSON: (json) => meansFromJSON(json, "epsilon_greedy", (p) => parseWith(epsilonGreedyParams, p)),
+};
