@@ -37,7 +37,7 @@ export const thompsonDouble: Strategy<TsState> = {
   probabilities(st, _x, rng) {
     const K = st.arms.length;
     const p = new Float64Array(K);
-    const draws = 4000;
+    const draws = 300; // Monte Carlo: enough for tests
     for (let i = 0; i < draws; i++) p[this.choose(st, undefined, rng).arm] += 1 / draws;
     return p;
   },
