@@ -41,7 +41,20 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next();
   });
   const auth = requireWorkspace(deps);
-  app.use("/v1/*", async (c, next) => (c.req.method === "POST" && c.req.path === "/v1/workspaces" ? next() : auth(c, next)));
+  // Unknown paths skip auth so that they answer 404, not 401; the route table is read on first use,
+  // after every module (including those wired in later) has registered.
+  let known: { method: string; re: RegExp }[] | null = null;
+  const isRoute = (method: string, path: string) => {
+    known ??= app.routes
+      .filter((r) => !r.path.includes("*"))
+      .map((r) => ({ method: r.method, re: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`) }));
+    return known.some((r) => (r.method === method || r.method === "ALL") && r.re.test(path));
+  };
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.method === "POST" && c.req.path === "/v1/workspaces") return next();
+    if (!isRoute(c.req.method, c.req.path)) return next();
+    return auth(c, next);
+  });
   app.use(
     "/v1/*",
     bodyLimit({

@@ -69,7 +69,7 @@ export const CampaignIn = z
     explorationFloor: z.number().min(0).max(1).optional(),
     contextFeatures: z.array(ContextFeature).max(100).optional(),
   })
-  .openapi("CampaignInput");
+  .openapi({ description: "A campaign: arms, objective and the strategy that chooses among them" });
 
 export const CampaignPatchIn = z
   .object({

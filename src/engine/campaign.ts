@@ -81,7 +81,7 @@ export function buildLive(cfg: CampaignConfig, impl: Strategy, encoder: Encoder 
     const t = totals.get(a.key);
     if (t) {
       live.stats[a.index] = t;
-      impl.setArmStats(state, a.index, t);
+      syncArm(impl, state, a.index, t);
     }
     if (a.status !== "active") impl.setArmStatus(state, a.index, toStrategyStatus(a.status));
   }
@@ -106,3 +106,20 @@ export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
   };
 }
 export type PublicCampaign = ReturnType<typeof publicCampaign>;
+
+/**
+ * Hands an arm's totals to the strategy. A model of bounded rewards (Beta–Bernoulli Thompson) refuses
+ * totals outside its support, e.g. revenue sums on a `thompson` campaign; those are clamped into
+ * 0 ≤ sum ≤ n so the campaign keeps serving (it then learns "earned something" rather than how much —
+ * use gaussian_thompson for revenue and profit). The database keeps the exact totals either way.
+ */
+export function syncArm(impl: Strategy, state: BaseState, index: number, stats: ArmStats): void {
+  try {
+    impl.setArmStats(state, index, stats);
+  } catch (err) {
+    if (!(err instanceof Error && err.name === "StrategyParamError")) throw err;
+    const n = Math.max(0, stats.n);
+    const sum = Math.min(n, Math.max(0, stats.sum));
+    impl.setArmStats(state, index, { ...stats, n, sum, sumSq: Math.min(n, Math.max(0, stats.sumSq)) });
+  }
+}

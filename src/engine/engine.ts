@@ -21,7 +21,7 @@ import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
 import { applyEvent, baseReward } from "../store/rewards.ts";
 import { armStats, arms, campaigns, decisions, events, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
-import { buildLive, publicCampaign, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
+import { buildLive, publicCampaign, syncArm, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
 import { Mutex } from "./mutex.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
@@ -201,12 +201,16 @@ export class Engine {
   async createCampaign(workspaceId: string, input: CampaignInput) {
     const impl = resolveStrategy(this.opts.registry, input.strategy.type);
     const contextFeatures = input.contextFeatures ?? [];
+    if (impl.contextual && contextFeatures.length === 0)
+      throw new DomainError("invalid_request", `contextFeatures: strategy "${impl.type}" is contextual and needs at least one context feature`, [
+        { path: "contextFeatures", message: "required (non-empty) for a contextual strategy" },
+      ]);
     let encoder;
     try {
       impl.parseParams(strategyParams(input.strategy));
       if (impl.contextual || contextFeatures.length) encoder = this.opts.registry.createEncoder(contextFeatures);
     } catch (err) {
-      throw asDomainError(err, err instanceof Error && err.name === "StrategyParamError" && !impl.contextual ? "strategy" : "strategy") ?? err;
+      throw asDomainError(err, err instanceof Error && "field" in err && String((err as { field: unknown }).field).startsWith("features") ? "contextFeatures" : "strategy") ?? err;
     }
     let armsIn = input.arms;
     if (!armsIn || armsIn.length === 0) {
@@ -430,7 +434,7 @@ export class Engine {
         if (d.sum !== 0) for (let i = 0; i < d.x.length; i++) t.xr[i] += d.sum * d.x[i];
       }
     }
-    c.impl.setArmStats(c.state, index, c.stats[index]);
+    syncArm(c.impl, c.state, index, c.stats[index]);
   }
 
   private enqueue(e: QueuedDecision): Promise<void> {
@@ -528,7 +532,7 @@ export class Engine {
         for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) s.xx[i * d + j] -= x[i] * x[j];
         if (e.delta.sum !== 0) for (let i = 0; i < d; i++) s.xr[i] -= e.delta.sum * x[i];
       }
-      c.impl.setArmStats(c.state, a.index, s);
+      syncArm(c.impl, c.state, a.index, s);
     }
   }
 
@@ -660,6 +664,7 @@ export class Engine {
           if (isUnavailable(err)) throw new DomainError("unavailable", "database unavailable");
           throw err;
         }
+        // Committed: memory must follow even if one campaign's strategy objects (logged, not thrown).
         for (const m of memory) {
           const c = this.campaigns.get(m.campaignId);
           const a = c?.armByKey.get(m.armKey);
@@ -668,7 +673,11 @@ export class Engine {
           s.sum += m.delta.sum;
           s.sumSq += m.delta.sumSq;
           if (m.delta.x && s.xr) for (let i = 0; i < m.delta.x.length; i++) s.xr[i] += m.delta.sum * m.delta.x[i];
-          c.impl.setArmStats(c.state, a.index, s);
+          try {
+            syncArm(c.impl, c.state, a.index, s);
+          } catch (err) {
+            this.opts.logger.error({ err, campaignId: c.id, arm: a.key }, "strategy refused updated statistics");
+          }
         }
         if (invalid) this.opts.onEvents?.("invalid", invalid);
       });
@@ -718,7 +727,7 @@ export class Engine {
     const t = fromRow(r, c.dim);
     addStats(t, c.pending[a.index]);
     c.stats[a.index] = t;
-    c.impl.setArmStats(c.state, a.index, t);
+    syncArm(c.impl, c.state, a.index, t);
   }
 
   /** Rebuilds a campaign's statistics exactly from decisions + valid attributed events, then reloads memory. */
