@@ -1,24 +1,15 @@
 /**
  * Finds strategies by their stored type name through the strategy library's registry
- * (`getStrategy(type)` in strategies/index.ts). Imported lazily so that the simulator can also be driven by
- * an injected resolver (tests, or a library not yet built).
+ * (`getStrategy(type)` in strategies/index.ts). The simulator can also be driven by an injected resolver
+ * (tests); this is the default, and the one worker threads use.
  */
+import { getStrategy } from "../strategies/index.ts";
 import type { Strategy } from "../strategies/types.ts";
 import type { StrategyResolver } from "./runner.ts";
 
-let cached: StrategyResolver | null = null;
+export const libraryResolve: StrategyResolver = (type: string) => getStrategy(type) as unknown as Strategy;
 
+/** Kept async so callers need not change if the registry is ever loaded lazily. */
 export async function libraryResolver(): Promise<StrategyResolver> {
-  if (cached) return cached;
-  const spec = "../strategies/index.ts";
-  let mod: { getStrategy?: (type: string) => Strategy };
-  try {
-    mod = (await import(spec)) as typeof mod;
-  } catch (e) {
-    throw new Error(`cannot load the strategy registry (strategies/index.ts): ${(e as Error).message}`);
-  }
-  if (typeof mod.getStrategy !== "function") throw new Error("strategies/index.ts does not export getStrategy(type)");
-  const get = mod.getStrategy;
-  cached = (type: string) => get(type);
-  return cached;
+  return libraryResolve;
 }

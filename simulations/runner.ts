@@ -9,7 +9,8 @@
  * resolves (at its conversion, or at the window's close with reward 0), since its per-context statistics
  * cannot be patched afterwards. Invalid (fraud) events teach unless the service flags them.
  *
- * Fast path: a context-free strategy whose feedback arrives in blocks chooses the whole block from one
+ * Decisions use the strategy's `select` (its fast path: same distribution as `choose`, no propensity) when it
+ * has one, else `choose`. Block fast path: a context-free strategy whose feedback arrives in blocks chooses the whole block from one
  * posterior, so its choices are i.i.d. from `probabilities()`; we compute that pmf once per block and draw by
  * inverse CDF instead of calling `choose` per decision (same distribution when the pmf is exact).
  * The inner loop allocates nothing per decision (typed arrays, scratch buffers).
@@ -21,7 +22,8 @@ import { deriveSeed } from "./random.ts";
 
 export type StrategyResolver = (type: string) => Strategy;
 
-export type RunPath = "choose-online" | "choose-block" | "pmf-block";
+/** How decisions were drawn: per decision via `select` (the library's fast path) or `choose`, or per block from the pmf. */
+export type RunPath = "select-online" | "choose-online" | "select-block" | "choose-block" | "pmf-block";
 
 export interface StrategyRun {
   label: string;
@@ -84,8 +86,11 @@ export function runStrategy(
   const B = opts.updateEvery;
   const delayed = env.delayRounds !== null;
   const statsPath = delayed && !contextual;
+  const select = strategy.select?.bind(strategy);
   const path: RunPath =
-    !contextual && !delayed && B > 1 && opts.pmfFastPath !== false ? "pmf-block" : B > 1 ? "choose-block" : "choose-online";
+    !contextual && !delayed && B > 1 && opts.pmfFastPath !== false
+      ? "pmf-block"
+      : `${select ? "select" : "choose"}-${B > 1 ? "block" : "online"}`;
 
   const costs = new Float64Array(K);
   const values = new Float64Array(K);
@@ -215,8 +220,8 @@ export function runStrategy(
       while (a < K - 1 && r >= cdf[a]) a++;
     } else if (contextual) {
       xbuf.set(xs.subarray(t * dim, (t + 1) * dim));
-      a = strategy.choose(state, xbuf, rng).arm;
-    } else a = strategy.choose(state, undefined, rng).arm;
+      a = select ? select(state, xbuf, rng) : strategy.choose(state, xbuf, rng).arm;
+    } else a = select ? select(state, undefined, rng) : strategy.choose(state, undefined, rng).arm;
 
     // Outcome (common random numbers: the uniform belongs to (t, a), not to the strategy).
     const mi = t * muStride + a;

@@ -1,0 +1,50 @@
+/**
+ * Simulator benchmark: simulated rounds per second for each strategy of the creative scenario
+ * (simulations/scenarios/creative.json: 10 arms, 100,000 decisions), on one thread, environment generation
+ * excluded (it is shared by all strategies of a repetition). Each row says which decision path ran:
+ * "select" (the library's fast path: same distribution as choose, no propensity), "choose", or "pmf-block"
+ * (feedback in blocks: one exact pmf per block, then inverse-CDF draws). Median of 3 timed runs after a warm-up.
+ * Prints a table, then one JSON line per row (prefix "json ").
+ */
+import { fileURLToPath } from "node:url";
+import { buildEnvironment } from "../simulations/environment.ts";
+import { libraryResolve } from "../simulations/resolve.ts";
+import { runStrategy } from "../simulations/runner.ts";
+import { loadScenario, parseScenario, strategyLabel } from "../simulations/scenario.ts";
+
+const AIM = 1_000_000;
+
+export async function runSimulationBench(): Promise<void> {
+  const path = fileURLToPath(new URL("../simulations/scenarios/creative.json", import.meta.url));
+  const s = loadScenario(path);
+  const env = buildEnvironment(s, 0);
+  const T = s.traffic.rounds;
+  const cases = [
+    ...s.strategies.map((spec) => ({ label: strategyLabel(spec), type: spec.type, params: spec.params, updateEvery: 1 })),
+    { label: "thompson (feedback every 100)", type: "thompson", params: {}, updateEvery: 100 },
+    { label: "thompson (feedback every 1000)", type: "thompson", params: {}, updateEvery: 1000 },
+  ];
+  const rows: { scenario: string; strategy: string; path: string; updateEvery: number; rounds: number; roundsPerSec: number; regret: number }[] = [];
+  for (const c of cases) {
+    const strategy = libraryResolve(c.type);
+    const run = (seed: number) => runStrategy(env, strategy, c.params, c.label, seed, { checkpoints: s.checkpoints, updateEvery: c.updateEvery });
+    run(0); // warm-up (JIT)
+    const rates: number[] = [];
+    let last = run(0);
+    for (let i = 1; i <= 3; i++) {
+      const t0 = performance.now();
+      last = run(i);
+      rates.push(T / ((performance.now() - t0) / 1000));
+    }
+    rates.sort((a, b) => a - b);
+    rows.push({ scenario: s.name, strategy: c.label, path: last.path, updateEvery: c.updateEvery, rounds: T, roundsPerSec: Math.round(rates[1]), regret: Number(last.totals.regret.toFixed(2)) });
+  }
+  console.log(`\nsimulations: ${s.name} scenario (${env.K} arms, ${T.toLocaleString("en-US")} rounds), one thread, environment excluded, median of 3`);
+  console.log(["strategy".padEnd(32), "path".padEnd(14), "rounds/s".padStart(12), "regret".padStart(10)].join(" "));
+  for (const r of rows) console.log([r.strategy.padEnd(32), r.path.padEnd(14), r.roundsPerSec.toLocaleString("en-US").padStart(12), r.regret.toFixed(1).padStart(10)].join(" "));
+  const ts = rows.find((r) => r.strategy === "thompson" && r.updateEvery === 1);
+  if (ts) console.log(`thompson online: ${ts.roundsPerSec.toLocaleString("en-US")} rounds/s (aim ${AIM.toLocaleString("en-US")}: ${ts.roundsPerSec >= AIM ? "met" : "not met"})`);
+  for (const r of rows) console.log("json " + JSON.stringify({ bench: "simulations", ...r }));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await runSimulationBench();
