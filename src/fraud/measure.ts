@@ -9,21 +9,21 @@
 import { Command } from "commander";
 import { detectAll } from "./detect.ts";
 import { conversionLinks } from "./links.ts";
-import { FRAUD_PATTERNS, generateTraffic, type FraudPattern } from "./synthetic.ts";
+import { FRAUD_PATTERNS, generateTraffic, type FraudPattern, type SyntheticOptions } from "./synthetic.ts";
 
 export interface Measurement {
   detection: { pattern: FraudPattern; runs: number; detected: number }[];
   falseFlags: { entityType: string; flagged: number; clean: number; byDetector: Record<string, number> }[];
 }
 
-export function measure(reps: number, seed: number, onRun?: () => void): Measurement {
+export function measure(reps: number, seed: number, traffic: Partial<SyntheticOptions> = {}): Measurement {
   const types = ["ip", "user_agent", "publisher", "placement"] as const;
   const ff = Object.fromEntries(types.map((t) => [t, { flagged: 0, clean: 0, byDetector: {} as Record<string, number> }]));
   const detection: Measurement["detection"] = [];
   for (const pattern of [null, ...FRAUD_PATTERNS]) {
     let detected = 0;
     for (let r = 0; r < reps; r++) {
-      const run = generateTraffic({ seed: seed * 100_003 + r * 131 + (pattern ? FRAUD_PATTERNS.indexOf(pattern) + 1 : 0), fraud: pattern });
+      const run = generateTraffic({ ...traffic, seed: seed * 100_003 + r * 131 + (pattern ? FRAUD_PATTERNS.indexOf(pattern) + 1 : 0), fraud: pattern });
       const findings = detectAll(run.events, conversionLinks(run.events, run.decisions), run.end);
       const x = run.expected;
       if (x && findings.some((f) => f.detector === x.detector && f.entityType === x.entityType && f.entity === x.entity)) detected++;
@@ -39,7 +39,6 @@ export function measure(reps: number, seed: number, onRun?: () => void): Measure
         seen.add(key);
         slot.flagged++;
       }
-      onRun?.();
     }
     if (pattern) detection.push({ pattern, runs: reps, detected });
   }

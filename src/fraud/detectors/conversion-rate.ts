@@ -14,7 +14,7 @@ export const CVR_DEFAULTS: RateOutlierOptions = {
   minTrials: 100,
   minEntitiesForZ: 5,
   minScale: 0.25,
-  maxRatio: 3,
+  maxRatio: 2.5,
   tails: "both",
 };
 
