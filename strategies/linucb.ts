@@ -1,0 +1,85 @@
+/**
+ * linucb — disjoint LinUCB (Li, Chu, Langford & Schapire 2010, "A contextual-bandit approach to
+ * personalized news article recommendation", Algorithm 1): per-arm ridge regression (linear.ts) and
+ *
+ *     score_a(x) = θ̂_aᵀx + α · sqrt(xᵀ A_a⁻¹ x).
+ *
+ * Deterministic given the state and x: the pmf puts 1 on the argmax (exact ties split, or the lowest
+ * index with ties: "lowest"), then the exploration floor — so propensities are exact.
+ * Params: alpha (default 1), lambda (ridge, default 1). ArmStats: xx = Σxxᵀ, xr = Σrx (exact rebuild).
+ */
+import { z } from "zod";
+import type { Choice, Features, Strategy } from "./types.ts";
+import type { Rng } from "./rng.ts";
+import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, setSlotStatus, addSlot } from "./common.ts";
+import { checkX, dot, initRidge, quadForm, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
+
+export const linucbParams = z
+  .object({
+    alpha: z.number().min(0).finite().default(1),
+    lambda: z.number().positive().finite().default(1),
+    ties: z.enum(["split", "lowest"]).default("split"),
+    explorationFloor: floorSchema,
+  })
+  .strict();
+export type LinUcbParams = z.infer<typeof linucbParams>;
+export type LinUcbState = RidgeState<LinUcbParams>;
+
+const scratch = { u: new Float64Array(0), s: new Float64Array(0) };
+
+function scores(state: LinUcbState, x: ArrayLike<number>): Float64Array {
+  const d = state.dim;
+  const K = state.arms.length;
+  if (scratch.u.length !== d) scratch.u = new Float64Array(d);
+  if (scratch.s.length < K) scratch.s = new Float64Array(K);
+  const { alpha } = state.params;
+  for (let a = 0; a < K; a++) {
+    if (state.arms[a]!.status !== "active") continue;
+    const q = quadForm(state.ainv[a]!, x, d);
+    scratch.s[a] = dot(state.theta[a]!, x, d) + alpha * Math.sqrt(Math.max(0, q));
+  }
+  return scratch.s;
+}
+
+function pmf(state: LinUcbState, x: Features | undefined): Float64Array {
+  const p = new Float64Array(state.arms.length);
+  argmaxPmf(state.arms, scores(state, checkX(state, x)), state.params.ties, p);
+  return applyFloor(p, state.arms, state.params.explorationFloor);
+}
+
+export const linucb: Strategy<LinUcbState, LinUcbParams> & { select(state: LinUcbState, x: Features | undefined, rng: Rng): number } = {
+  type: "linucb",
+  contextual: true,
+  parseParams: (p) => parseWith(linucbParams, p),
+  init: (keys, params, d) => initRidge("linucb", keys, parseWith(linucbParams, params), d),
+  probabilities: (state, x) => pmf(state, x),
+  choose(state, x, rng): Choice {
+    const p = pmf(state, x);
+    const arm = sampleIndex(p, rng);
+    return { arm, propensity: p[arm]! };
+  },
+  select(state, x, rng) {
+    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
+    const a = argmaxIndex(state.arms, scores(state, checkX(state, x)), state.params.ties, rng);
+    return a >= 0 ? a : sampleIndex([], rng);
+  },
+  update: (state, arm, reward, x) => ridgeUpdate(state, arm, reward, x),
+  updateBatch: (state, arms, rewards, xs) => ridgeUpdateBatch(state, arms, rewards, xs),
+  setArmStats: ridgeSetStats,
+  addArm(state, key) {
+    const i = addSlot(state, key);
+    ridgeAddArm(state);
+    return i;
+  },
+  setArmStatus: setSlotStatus,
+  setParams(state, params) {
+    const p = parseWith(linucbParams, params);
+    const old = state.params.lambda;
+    state.params = p;
+    if (p.lambda !== old) ridgeChangeLambda(state, old);
+    state.explorationFloor = p.explorationFloor;
+    state.version++;
+  },
+  toJSON: ridgeToJSON,
+  fromJSON: (json) => ridgeFromJSON(json, "linucb", (p) => parseWith(linucbParams, p)),
+};

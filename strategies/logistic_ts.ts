@@ -1,0 +1,224 @@
+/**
+ * logistic_ts — Thompson sampling for logistic regression with a diagonal Laplace approximation
+ * (Chapelle & Li 2011, "An empirical evaluation of Thompson sampling", NIPS, Algorithm 3 — their
+ * display-advertising model). Per arm, w_j ~ N(m_j, 1/q_j) independently; prior m = 0, q = λ.
+ *
+ * Update on one observation (x, y), y ∈ [0, 1] (a click or a conversion; fractional y is the
+ * cross-entropy target): w = argmin ½ Σ q_j (w_j − m_j)² + ℓ(y, wᵀx). The minimizer lies on
+ * m + c·(x ⊘ q), so it is a one-dimensional problem: c = y − σ(mᵀx + c·s), s = Σ x_j²/q_j, solved by
+ * Newton's method (monotone, converges in a few steps). Then m ← w and q_j ← q_j + x_j² p(1 − p),
+ * p = σ(wᵀx) — Algorithm 3 applied one observation at a time (assumed density filtering), which is
+ * what updateBatch does too, in order.
+ *
+ * Decision: the score wᵀx is N(mᵀx, α² Σ x_j²/q_j) and independent across arms (α scales the
+ * exploration, default 1); σ is increasing, so the argmax of σ(w̃ᵀx) is that of w̃ᵀx and the propensity
+ * is the normal argmax integral of lin_ts (exact up to < 5e-4, no Monte Carlo).
+ *
+ * setArmStats cannot be exact: the Laplace posterior depends on the order and values of every x, not on
+ * Σxxᵀ and Σrx alone. It rebuilds one Newton step of the Laplace approximation at w = 0 (where p = ½):
+ * q = λ + ¼·diag(xx), m = (xr − ½·Σx) ⊘ q, taking Σx from row 0 of xx when the context has an intercept
+ * (x₀ ≡ 1, the encoder's default: then xx[0][j] = Σ x_j), else 0. That is the right scale and sign
+ * but not the sequential state: persist toJSON() for logistic_ts and use setArmStats as a fallback.
+ */
+import { z } from "zod";
+import type { ArmStats, Choice, Features, Strategy, BaseState } from "./types.ts";
+import type { Rng } from "./rng.ts";
+import { normal } from "./samplers.ts";
+import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
+import { checkContextStats, checkX, dot } from "./linear.ts";
+import { normalArgmaxPmf } from "./lin_ts.ts";
+import { StrategyParamError } from "./types.ts";
+
+export const logisticTsParams = z
+  .object({
+    alpha: z.number().min(0).finite().default(1),
+    lambda: z.number().positive().finite().default(1),
+    intercept: z.boolean().default(true),
+    explorationFloor: floorSchema,
+  })
+  .strict();
+export type LogisticTsParams = z.infer<typeof logisticTsParams>;
+
+export interface LogisticTsState extends BaseState {
+  type: "logistic_ts";
+  params: LogisticTsParams;
+  m: Float64Array[];
+  q: Float64Array[];
+  n: number[];
+  sum: number[];
+  sumSq: number[];
+}
+
+const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
+function learn(state: LogisticTsState, arm: number, y: number, x: ArrayLike<number>): void {
+  const d = state.dim;
+  const m = state.m[arm]!;
+  const q = state.q[arm]!;
+  let s = 0;
+  for (let j = 0; j < d; j++) s += (x[j]! * x[j]!) / q[j]!;
+  const z0 = dot(m, x, d);
+  // Newton on h(c) = c − y + σ(z0 + c s), h' = 1 + s σ(1 − σ) ≥ 1: a contraction-free, monotone solve.
+  let c = 0;
+  for (let it = 0; it < 50; it++) {
+    const p = sigmoid(z0 + c * s);
+    const step = (c - y + p) / (1 + s * p * (1 - p));
+    c -= step;
+    if (Math.abs(step) < 1e-12) break;
+  }
+  for (let j = 0; j < d; j++) m[j] = m[j]! + (c * x[j]!) / q[j]!;
+  const p = sigmoid(dot(m, x, d));
+  const w = p * (1 - p);
+  for (let j = 0; j < d; j++) q[j] = q[j]! + x[j]! * x[j]! * w;
+  state.n[arm] = state.n[arm]! + 1;
+  state.sum[arm] = state.sum[arm]! + y;
+  state.sumSq[arm] = state.sumSq[arm]! + y * y;
+}
+
+function moments(state: LogisticTsState, x: ArrayLike<number>, mean: Float64Array, sd: Float64Array): void {
+  const d = state.dim;
+  for (let a = 0; a < state.arms.length; a++) {
+    if (state.arms[a]!.status !== "active") continue;
+    const m = state.m[a]!;
+    const q = state.q[a]!;
+    let mu = 0;
+    let v = 0;
+    for (let j = 0; j < d; j++) {
+      mu += m[j]! * x[j]!;
+      v += (x[j]! * x[j]!) / q[j]!;
+    }
+    mean[a] = mu;
+    sd[a] = state.params.alpha * Math.sqrt(v);
+  }
+}
+
+function pmf(state: LogisticTsState, x: Features | undefined): Float64Array {
+  const K = state.arms.length;
+  const mean = new Float64Array(K);
+  const sd = new Float64Array(K);
+  moments(state, checkX(state, x), mean, sd);
+  return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
+}
+
+let mBuf = new Float64Array(0);
+let sBuf = new Float64Array(0);
+
+export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(state: LogisticTsState, x: Features | undefined, rng: Rng): number } = {
+  type: "logistic_ts",
+  contextual: true,
+  parseParams: (p) => parseWith(logisticTsParams, p),
+  init(keys, params, d) {
+    const p = parseWith(logisticTsParams, params);
+    if (!Number.isInteger(d) || d < 1) throw new StrategyParamError("dim", 'contextual strategy "logistic_ts" needs a context dimension ≥ 1');
+    const K = keys.length;
+    return {
+      type: "logistic_ts",
+      arms: makeSlots(keys),
+      explorationFloor: p.explorationFloor,
+      dim: d,
+      version: 0,
+      params: p,
+      m: Array.from({ length: K }, () => new Float64Array(d)),
+      q: Array.from({ length: K }, () => new Float64Array(d).fill(p.lambda)),
+      n: new Array(K).fill(0),
+      sum: new Array(K).fill(0),
+      sumSq: new Array(K).fill(0),
+    };
+  },
+  probabilities: (state, x) => pmf(state, x),
+  choose(state, x, rng): Choice {
+    const p = pmf(state, x);
+    const arm = sampleIndex(p, rng);
+    return { arm, propensity: p[arm]! };
+  },
+  select(state, x, rng) {
+    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
+    const K = state.arms.length;
+    if (mBuf.length < K) {
+      mBuf = new Float64Array(K);
+      sBuf = new Float64Array(K);
+    }
+    moments(state, checkX(state, x), mBuf, sBuf);
+    let best = -1;
+    let bestV = -Infinity;
+    for (let a = 0; a < K; a++) {
+      if (state.arms[a]!.status !== "active") continue;
+      const v = mBuf[a]! + sBuf[a]! * normal(rng);
+      if (v > bestV) {
+        bestV = v;
+        best = a;
+      }
+    }
+    return best >= 0 ? best : sampleIndex([], rng);
+  },
+  update(state, arm, reward, x) {
+    checkArm(state, arm);
+    checkReward01(reward);
+    learn(state, arm, reward, checkX(state, x));
+    state.version++;
+  },
+  updateBatch(state, arms, rewards, xs) {
+    if (arms.length !== rewards.length || !xs || xs.length !== arms.length) throw new RangeError("arms, rewards and contexts must have the same length");
+    for (let i = 0; i < arms.length; i++) {
+      checkArm(state, arms[i]!);
+      checkReward01(rewards[i]!);
+      checkX(state, xs[i]);
+    }
+    for (let i = 0; i < arms.length; i++) learn(state, arms[i]!, rewards[i]!, xs[i]!);
+    state.version++;
+  },
+  setArmStats(state, arm, stats: ArmStats) {
+    checkArm(state, arm);
+    const { xx, xr } = checkContextStats(state, stats);
+    const d = state.dim;
+    const m = new Float64Array(d);
+    const q = new Float64Array(d);
+    for (let j = 0; j < d; j++) {
+      q[j] = state.params.lambda + 0.25 * xx[j * d + j]!;
+      const sx = state.params.intercept ? xx[j]! : 0;
+      m[j] = (xr[j]! - 0.5 * sx) / q[j]!;
+    }
+    state.m[arm] = m;
+    state.q[arm] = q;
+    state.n[arm] = stats.n;
+    state.sum[arm] = stats.sum;
+    state.sumSq[arm] = stats.sumSq;
+    state.version++;
+  },
+  addArm(state, key) {
+    const i = addSlot(state, key);
+    state.m.push(new Float64Array(state.dim));
+    state.q.push(new Float64Array(state.dim).fill(state.params.lambda));
+    state.n.push(0);
+    state.sum.push(0);
+    state.sumSq.push(0);
+    return i;
+  },
+  setArmStatus: setSlotStatus,
+  setParams(state, params) {
+    const p = parseWith(logisticTsParams, params);
+    // λ is the prior precision already folded into q: move q by the difference.
+    if (p.lambda !== state.params.lambda) for (const q of state.q) for (let j = 0; j < q.length; j++) q[j] = q[j]! - state.params.lambda + p.lambda;
+    state.params = p;
+    state.explorationFloor = p.explorationFloor;
+    state.version++;
+  },
+  toJSON: (s) => ({ type: s.type, arms: s.arms.map((a) => ({ ...a })), explorationFloor: s.explorationFloor, dim: s.dim, version: s.version, params: { ...s.params }, m: s.m.map((v) => Array.from(v)), q: s.q.map((v) => Array.from(v)), n: [...s.n], sum: [...s.sum], sumSq: [...s.sumSq] }),
+  fromJSON(json) {
+    const o = checkBaseJSON(json, "logistic_ts") as unknown as Record<string, unknown> & { arms: LogisticTsState["arms"]; dim: number; version: number };
+    const p = parseWith(logisticTsParams, o.params);
+    const K = o.arms.length;
+    const d = Number(o.dim);
+    const mats = (f: string) => {
+      const v = o[f];
+      if (!Array.isArray(v) || v.length !== K || v.some((m) => !Array.isArray(m) || m.length !== d)) throw new StrategyParamError(`state.${f}`, `must hold one array of ${d} numbers per arm`);
+      return (v as number[][]).map((m) => Float64Array.from(m));
+    };
+    const vec = (f: string) => {
+      const v = o[f];
+      if (!Array.isArray(v) || v.length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
+      return [...(v as number[])];
+    };
+    return { type: "logistic_ts", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: d, version: Number(o.version) || 0, params: p, m: mats("m"), q: mats("q"), n: vec("n"), sum: vec("sum"), sumSq: vec("sumSq") };
+  },
+};
