@@ -1,0 +1,220 @@
+/**
+ * Feedback: POST /v1/events accepts, dedupes by the sender's idempotency key and rejects per item; what it
+ * accepts teaches the campaign at once (the next GET arms sees it), per objective — conversions count the
+ * first conversion of a decision, revenue adds the value, profit adds value − cost and subtracts the arm's
+ * cost per decision. A conversion after the attribution window is stored (a resend is a duplicate) but
+ * teaches nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  armsByKey,
+  createCampaign,
+  creativeCampaign,
+  decide,
+  eventId,
+  expectInvalid,
+  startHarness,
+  type Harness,
+  type Workspace,
+} from "../helpers/service.ts";
+
+let h: Harness;
+let ws: Workspace;
+beforeAll(async () => {
+  h = await startHarness({ seed: 5 });
+  ws = await h.workspace("events");
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+function postEvents(events: unknown[]) {
+  return ws.post("/v1/events", { events });
+}
+
+describe("POST /v1/events — accepted, duplicate, rejected", () => {
+  it("accepts events of every type and reports each", async () => {
+    const id = await createCampaign(ws);
+    const d = (await decide(ws, id)).body;
+    const events = [
+      { id: eventId(), decisionId: d.decisionId, type: "impression", source: { ip: "203.0.113.7", userAgent: "Mozilla/5.0", publisher: "pub-1", placement: "top" } },
+      { id: eventId(), decisionId: d.decisionId, type: "click", cost: 0.12 },
+      { id: eventId(), decisionId: d.decisionId, type: "conversion", value: 30, occurredAt: new Date().toISOString() },
+    ];
+    const r = await postEvents(events);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 3, duplicates: 0, rejected: 0 });
+    expect(r.body.results.map((x: { id: string }) => x.id)).toEqual(events.map((e) => e.id));
+    expect(r.body.results.every((x: { status: string }) => x.status === "accepted")).toBe(true);
+  });
+
+  it("an event sent twice counts once (idempotency key), across requests and within one", async () => {
+    const id = await createCampaign(ws);
+    const d = (await decide(ws, id)).body;
+    const ev = { id: eventId("dup"), decisionId: d.decisionId, type: "conversion" };
+    const first = await postEvents([ev]);
+    expect(first.body).toMatchObject({ accepted: 1, duplicates: 0, rejected: 0 });
+    const again = await postEvents([ev]);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ accepted: 0, duplicates: 1, rejected: 0 });
+    expect(again.body.results[0]).toMatchObject({ id: ev.id, status: "duplicate" });
+
+    const twin = { id: eventId("twin"), decisionId: d.decisionId, type: "click" };
+    const within = await postEvents([twin, twin]);
+    expect(within.body).toMatchObject({ accepted: 1, duplicates: 1 });
+
+    const arms = await armsByKey(ws, id);
+    expect(arms[d.arm.key].conversions).toBe(1);
+  });
+
+  it("the same idempotency key in two workspaces is two events", async () => {
+    const other = await h.workspace("other-events");
+    const id1 = await createCampaign(ws);
+    const id2 = await createCampaign(other);
+    const d1 = (await decide(ws, id1)).body;
+    const d2 = (await decide(other, id2)).body;
+    const key = eventId("shared");
+    expect((await postEvents([{ id: key, decisionId: d1.decisionId, type: "conversion" }])).body.accepted).toBe(1);
+    const r = await other.post("/v1/events", { events: [{ id: key, decisionId: d2.decisionId, type: "conversion" }] });
+    expect(r.body.accepted).toBe(1);
+  });
+
+  it("an unknown or foreign decision is rejected with a reason, without failing the others", async () => {
+    const other = await h.workspace("foreign-decisions");
+    const foreignId = await createCampaign(other);
+    const foreign = (await decide(other, foreignId)).body;
+    const id = await createCampaign(ws);
+    const d = (await decide(ws, id)).body;
+    const r = await postEvents([
+      { id: eventId(), decisionId: "00000000-0000-4000-8000-000000000000", type: "click" },
+      { id: eventId(), decisionId: foreign.decisionId, type: "conversion" },
+      { id: eventId(), decisionId: d.decisionId, type: "click" },
+    ]);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ accepted: 1, duplicates: 0, rejected: 2 });
+    expect(r.body.results[0].status).toBe("rejected");
+    expect(typeof r.body.results[0].reason).toBe("string");
+    expect(r.body.results[1].status).toBe("rejected");
+    expect(r.body.results[1].reason).toBe(r.body.results[0].reason);
+    expect(r.body.results[2].status).toBe("accepted");
+    const arms = await armsByKey(other, foreignId);
+    expect(arms[foreign.arm.key].conversions).toBe(0);
+  });
+});
+
+describe("POST /v1/events — 400 naming the field", () => {
+  const d = "00000000-0000-4000-8000-000000000000";
+  const cases: Array<[string, unknown, string]> = [
+    ["events missing", {}, "events"],
+    ["unknown type", { events: [{ id: "x", decisionId: d, type: "purchase" }] }, "type"],
+    ["id missing", { events: [{ decisionId: d, type: "click" }] }, "id"],
+    ["decisionId missing", { events: [{ id: "x", type: "click" }] }, "decisionId"],
+    ["value not a number", { events: [{ id: "x", decisionId: d, type: "conversion", value: "ten" }] }, "value"],
+    ["occurredAt not a date", { events: [{ id: "x", decisionId: d, type: "conversion", occurredAt: "soon" }] }, "occurredAt"],
+    ["1001 events", { events: Array.from({ length: 1001 }, (_, i) => ({ id: `e${i}`, decisionId: d, type: "click" })) }, "events"],
+  ];
+  for (const [label, body, field] of cases) {
+    it(label, async () => {
+      expectInvalid(await ws.post("/v1/events", body), field);
+    });
+  }
+});
+
+describe("learning from feedback, per objective", () => {
+  it("conversions: the first conversion of a decision counts 1, later ones nothing; clicks nothing", async () => {
+    const id = await createCampaign(ws);
+    const ds = [];
+    for (let i = 0; i < 6; i++) ds.push((await decide(ws, id)).body);
+    const first = ds[0];
+    await postEvents([
+      { id: eventId(), decisionId: first.decisionId, type: "click" },
+      { id: eventId(), decisionId: first.decisionId, type: "conversion", value: 5 },
+      { id: eventId(), decisionId: first.decisionId, type: "conversion", value: 7 },
+    ]);
+    const arms = await armsByKey(ws, id);
+    const total = Object.values(arms).reduce((s, a) => s + (a.decisions as number), 0);
+    expect(total).toBe(6);
+    expect(arms[first.arm.key].conversions).toBe(1);
+    for (const [k, a] of Object.entries(arms)) if (k !== first.arm.key) expect(a.conversions).toBe(0);
+  });
+
+  it("the next decision sees a conversion at once: a converting arm's posterior mean rises", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ arms: [{ key: "a" }, { key: "b" }] }));
+    const d = (await decide(ws, id)).body;
+    const before = await armsByKey(ws, id);
+    await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion" }]);
+    const after = await armsByKey(ws, id);
+    expect(after[d.arm.key].posteriorMean as number).toBeGreaterThan(before[d.arm.key].posteriorMean as number);
+  });
+
+  it("revenue: conversion values add up on the arm", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ objective: "revenue", arms: [{ key: "only" }] }));
+    const d1 = (await decide(ws, id)).body;
+    const d2 = (await decide(ws, id)).body;
+    // two conversions of one decision in one batch: both values count for revenue
+    const r = await postEvents([
+      { id: eventId(), decisionId: d1.decisionId, type: "conversion", value: 12.5 },
+      { id: eventId(), decisionId: d2.decisionId, type: "conversion", value: 7.5 },
+      { id: eventId(), decisionId: d2.decisionId, type: "conversion", value: 5 },
+    ]);
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.accepted).toBe(3);
+    const arms = await armsByKey(ws, id);
+    expect(arms.only.decisions).toBe(2);
+    expect(arms.only.revenue as number).toBeCloseTo(25, 9);
+    // per-decision rewards 12.5 and 12.5: the posterior mean of a Gaussian model sits near 12.5
+    expect(arms.only.posteriorMean as number).toBeGreaterThan(1);
+  });
+
+  it("profit: value − event cost − arm cost per decision", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ objective: "profit", arms: [{ key: "only", cost: 0.5 }] }));
+    const d1 = (await decide(ws, id)).body;
+    const d2 = (await decide(ws, id)).body;
+    const r = await postEvents([
+      { id: eventId(), decisionId: d1.decisionId, type: "click", cost: 0.25 },
+      { id: eventId(), decisionId: d1.decisionId, type: "conversion", value: 10 },
+    ]);
+    expect(r.body.accepted, r.text).toBe(2);
+    const arms = await armsByKey(ws, id);
+    expect(arms.only.revenue as number).toBeCloseTo(10, 9);
+    expect(arms.only.cost as number).toBeCloseTo(2 * 0.5 + 0.25, 9);
+    void d2;
+  });
+});
+
+describe("attribution window", () => {
+  it("a conversion after the window is stored (a resend is a duplicate) but teaches nothing", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    const d = (await decide(ws, id)).body;
+    const before = await armsByKey(ws, id);
+    const late = {
+      id: eventId("late"),
+      decisionId: d.decisionId,
+      type: "conversion",
+      value: 1,
+      occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString(),
+    };
+    const r = await postEvents([late]);
+    expect(r.status).toBe(200);
+    expect(r.body.results[0].status).toBe("accepted");
+    const after = await armsByKey(ws, id);
+    for (const k of Object.keys(before)) {
+      expect(pick(after[k])).toEqual(pick(before[k]));
+    }
+    const again = await postEvents([late]);
+    expect(again.body.results[0].status).toBe("duplicate");
+  });
+
+  it("a conversion inside the window teaches", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    const d = (await decide(ws, id)).body;
+    const inside = new Date(Date.now() + 30 * 60_000).toISOString();
+    await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion", occurredAt: inside }]);
+    expect((await armsByKey(ws, id))[d.arm.key].conversions).toBe(1);
+  });
+});
+
+/** The learned fields of an arm row (P(best) and share may be Monte Carlo estimates, so they are left out). */
+function pick(a: Record<string, unknown>) {
+  return { decisions: a.decisions, conversions: a.conversions, revenue: a.revenue, cost: a.cost, mean: a.posteriorMean };
+}
