@@ -40,9 +40,33 @@ const addArrays = (col: "xx" | "xr"): SQL =>
       `else array(select coalesce(a, 0) + coalesce(b, 0) from unnest(arm_stats.${col}, excluded.${col}) with ordinality as t(a, b, i) order by i) end`,
   );
 
+/** Sums increments of the same arm (one upsert may touch a row only once). */
+export function mergeIncrements(incs: ArmIncrement[]): ArmIncrement[] {
+  const by = new Map<string, ArmIncrement>();
+  for (const i of incs) {
+    const k = `${i.campaignId}\u0000${i.armKey}`;
+    const m = by.get(k);
+    if (!m) {
+      by.set(k, { ...i, xx: i.xx ? Array.from(i.xx) : undefined, xr: i.xr ? Array.from(i.xr) : undefined });
+      continue;
+    }
+    m.n += i.n;
+    m.sum += i.sum;
+    m.sumSq += i.sumSq;
+    for (const f of ["xx", "xr"] as const) {
+      const src = i[f];
+      if (!src) continue;
+      const dst = m[f] as number[] | undefined;
+      if (!dst) m[f] = Array.from(src);
+      else for (let j = 0; j < src.length; j++) dst[j] += src[j];
+    }
+  }
+  return [...by.values()];
+}
+
 export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
   if (incs.length === 0) return;
-  const sorted = [...incs].sort((a, b) => (a.campaignId < b.campaignId ? -1 : a.campaignId > b.campaignId ? 1 : a.armKey < b.armKey ? -1 : a.armKey > b.armKey ? 1 : 0));
+  const sorted = mergeIncrements(incs).sort((a, b) => (a.campaignId < b.campaignId ? -1 : a.campaignId > b.campaignId ? 1 : a.armKey < b.armKey ? -1 : a.armKey > b.armKey ? 1 : 0));
   const values = sql.join(
     sorted.map(
       (i) => sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
