@@ -228,8 +228,9 @@ export function runStrategy(
     const bi = muStride === 0 ? 0 : t;
     const eo = mu[mi] * kVal[a] - kCost[a];
     regret += best[bi] - eo;
-    if (eo <= worstThreshold[bi]) wasted++;
-    if (a === bestArm[bi]) bestHits++;
+    // Ties count as best and never as wasted (e.g. invalid traffic, where every arm is worth the same).
+    if (eo <= worstThreshold[bi] && eo < best[bi]) wasted++;
+    if (a === bestArm[bi] || eo >= best[bi]) bestHits++;
     armCounts[w * K + a]++;
     cost += costs[a];
 
