@@ -10,7 +10,8 @@
  * nodes is the composite-Simpson integral of dF/dθ = f(x)·s·sec²θ, normalized to end at 1; between
  * nodes F is the cubic Hermite interpolant in x (values and slopes f known; error O(h⁴)), or in θ on
  * the two end intervals of an unbounded support. Densities with an infinite endpoint (Beta shapes < 1)
- * are tabulated with jstat's regularized incomplete beta instead, linear between nodes.
+ * use jstat's regularized incomplete beta directly (slower; only while an arm with a prior shape < 1
+ * has seen no success or no failure).
  *
  * All competing arms' CDFs are then evaluated on one merged grid — the union of their nodes between L
  * (below which some arm's F is 0, so nothing can be the max) and U (above which every F is 1) — so
@@ -41,6 +42,8 @@ export interface DistTable {
   /** dF/dθ at the nodes (for the unbounded end intervals). */
   w: Float64Array;
   singular: boolean;
+  /** For `singular` tables: the exact CDF, evaluated directly (interpolation fails near x^α with α < 1). */
+  exact?: (x: number) => number;
   unbounded: boolean;
   /** F(x) = 0 below lo and 1 above hi, to 1e-15. */
   lo: number;
@@ -103,7 +106,7 @@ export function tableFromCdf(m: number, s: number, xmin: number, xmax: number, c
     xs[i] = i === 0 ? xmin : i === N ? xmax : m + s * Math.tan(th0 + i * dth);
     F[i] = i === 0 ? 0 : i === N ? 1 : Math.min(1, Math.max(0, cdf(xs[i]!)));
   }
-  return finish({ m, s, th0, dth, xs, F, fx: new Float64Array(0), w: new Float64Array(0), singular: true, unbounded: false, lo: xmin, hi: xmax });
+  return finish({ m, s, th0, dth, xs, F, fx: new Float64Array(0), w: new Float64Array(0), singular: true, exact: cdf, unbounded: false, lo: xmin, hi: xmax });
 }
 
 function finish(t: DistTable): DistTable {
@@ -125,7 +128,7 @@ function cdfIn(t: DistTable, i: number, x: number): number {
   const x0 = t.xs[i]!;
   const h = t.xs[i + 1]! - x0;
   let v: number;
-  if (t.singular) v = F0 + ((x - x0) / h) * (F1 - F0);
+  if (t.singular) v = t.exact!(x);
   else if (t.unbounded && (i === 0 || i === t.F.length - 2)) {
     // Hermite in θ where x-spacing is unbounded.
     const r = (Math.atan((x - t.m) / t.s) - t.th0) / t.dth - i;

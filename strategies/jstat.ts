@@ -12,6 +12,7 @@ export interface JStatSubset {
   beta: { cdf(x: number, a: number, b: number): number; pdf(x: number, a: number, b: number): number; inv(p: number, a: number, b: number): number };
   gamma: { cdf(x: number, shape: number, scale: number): number; inv(p: number, shape: number, scale: number): number };
   normal: { cdf(x: number, mean: number, sd: number): number; inv(p: number, mean: number, sd: number): number };
+  chisquare: { cdf(x: number, dof: number): number; inv(p: number, dof: number): number };
   studentt: { cdf(x: number, dof: number): number; inv(p: number, dof: number): number; pdf(x: number, dof: number): number };
 }
 
