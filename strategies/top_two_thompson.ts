@@ -7,7 +7,9 @@
  *
  *     q_a = β p_a + (1 − β) Σ_{i≠a} p_i · p_a / (1 − p_i),
  *
- * exact given p (argmax.ts). We draw from q — the same law, with no unbounded re-draw loop when one arm
+ * exact given p (argmax.ts). `choose` draws from q. `select` (fast path) runs the algorithm itself with
+ * Beta draws, re-drawing at most 64 times for a challenger; past that it draws the challenger from the
+ * exact conditional law p_a / (1 − p_I) — so its law is q too, without an unbounded loop when one arm
  * dominates (if Σ_{j≠i} p_j underflows to 0 the challenger is uniform over the other active arms).
  * Then the exploration floor. Params: β (`beta`, default ½) and the prior (`priorAlpha`, `priorBeta`).
  * Sufficient statistics as thompson's: α = α0 + sum, β = β0 + n − sum.
@@ -16,6 +18,7 @@ import { z } from "zod";
 import type { ArmStats, Choice, Strategy, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import { betaArgmaxPmf } from "./thompson.ts";
+import { beta as sampleBeta } from "./samplers.ts";
 import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
 
 export const topTwoParams = z
@@ -81,7 +84,36 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
     const arm = sampleIndex(p, rng);
     return { arm, propensity: p[arm]! };
   },
-  select: (state, _x, rng) => sampleIndex(pmf(state), rng),
+  select(state, _x, rng) {
+    const { priorAlpha, priorBeta, beta, explorationFloor } = state.params;
+    if (explorationFloor > 0) return sampleIndex(pmf(state), rng);
+    const draw = () => {
+      let best = -1;
+      let bestV = -Infinity;
+      for (let a = 0; a < state.arms.length; a++) {
+        if (state.arms[a]!.status !== "active") continue;
+        const v = sampleBeta(rng, priorAlpha + state.s[a]!, priorBeta + state.f[a]!);
+        if (v > bestV) {
+          bestV = v;
+          best = a;
+        }
+      }
+      return best;
+    };
+    const leader = draw();
+    if (leader < 0) return sampleIndex([], rng);
+    if (rng.next() < beta) return leader;
+    for (let i = 0; i < 64; i++) {
+      const j = draw();
+      if (j !== leader) return j;
+    }
+    // The leader dominates: draw the challenger from its exact conditional law given "not the leader".
+    const p = betaArgmaxPmf(state, state.s.map((s) => priorAlpha + s), state.f.map((f) => priorBeta + f));
+    const c = topTwoFromArgmax(Float64Array.from(p.map((v, a) => (a === leader ? 1 : 0))), state.arms.map((a) => a.status === "active"), 0);
+    const rest = p.reduce((t, v, a) => (a === leader ? t : t + v), 0);
+    const cond = rest > 1e-300 ? Float64Array.from(p.map((v, a) => (a === leader ? 0 : v / rest))) : c;
+    return sampleIndex(cond, rng);
+  },
   update(state, arm, reward) {
     checkArm(state, arm);
     checkReward01(reward);
