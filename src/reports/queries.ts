@@ -1,0 +1,206 @@
+/**
+ * The queries that feed the report (report.ts): hourly cells per arm straight from decisions and valid,
+ * attributed events ("direct"), the same cells from the rollup table, invalid-traffic credits per reason,
+ * and the IPS sums over the decision log; plus the rollup refresh that keeps arm_hourly equal to the direct
+ * computation.
+ *
+ * A unit of the delta method is one decision's events within one hour; an arm's per-decision cost (send
+ * cost, arms.cost) is a unit of its own in the decision's hour. Hours are UTC, as epoch seconds.
+ */
+import { sql } from "drizzle-orm";
+import { rows, type Db } from "../store/db.ts";
+import type { IpsSums } from "./bandit.ts";
+import { buildReport, type CampaignReport, type Granularity, type InvalidCell, type Objective, type ReportCell } from "./report.ts";
+import { AGGREGATE_FIELDS } from "./roi.ts";
+
+
+const HOUR = 3_600_000;
+const hourExpr = (col: ReturnType<typeof sql>) => sql`(floor(extract(epoch from ${col}) / 3600) * 3600)::bigint`;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+type CellRow = { arm_key: string; hour: string | number } & Record<string, number | string>;
+
+function toCells(r: CellRow[]): ReportCell[] {
+  return r.map((x) => {
+    const cell = { armKey: x.arm_key, periodStart: Number(x.hour) * 1000 } as ReportCell;
+    for (const f of AGGREGATE_FIELDS) cell[f] = Number(x[f] ?? 0);
+    return cell;
+  });
+}
+
+/** Hourly cells per arm over [from, to), computed from the events and decisions themselves. */
+export async function directCells(db: Db, campaignId: string, from: number, to: number): Promise<ReportCell[]> {
+  const r = await rows<CellRow>(
+    db,
+    sql`with ev as (
+          select arm_key, decision_id, ${hourExpr(sql`occurred_at`)} as hour,
+            count(*) filter (where type = 'impression')::float8 as imp,
+            count(*) filter (where type = 'click')::float8 as clk,
+            count(*) filter (where type = 'conversion')::float8 as conv,
+            coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as rev,
+            coalesce(sum(cost), 0)::float8 as cost
+          from events
+          where campaign_id = ${campaignId}::uuid and attributed and invalid_reason is null
+            and occurred_at >= ${iso(from)}::timestamptz and occurred_at < ${iso(to)}::timestamptz
+          group by 1, 2, 3
+        ), u as (
+          select arm_key, hour, count(*)::float8 as units, sum(imp) as imp, sum(clk) as clk, sum(conv) as conv, sum(rev) as rev, sum(cost) as cost,
+            sum(rev * rev) as srr, sum(cost * cost) as scc, sum(rev * cost) as src, sum(conv * conv) as skk, sum(cost * conv) as sck
+          from ev group by 1, 2
+        ), d as (
+          select d.arm_key, ${hourExpr(sql`d.created_at`)} as hour, count(*)::float8 as n, max(coalesce(a.cost, 0))::float8 as arm_cost
+          from decisions d left join arms a on a.campaign_id = d.campaign_id and a.key = d.arm_key
+          where d.campaign_id = ${campaignId}::uuid and d.created_at >= ${iso(from)}::timestamptz and d.created_at < ${iso(to)}::timestamptz
+          group by 1, 2
+        )
+        select coalesce(u.arm_key, d.arm_key) as arm_key, coalesce(u.hour, d.hour) as hour,
+          coalesce(d.n, 0) as "decisions",
+          coalesce(u.imp, 0) as "impressions", coalesce(u.clk, 0) as "clicks", coalesce(u.conv, 0) as "conversions",
+          coalesce(u.rev, 0) as "revenue",
+          coalesce(u.cost, 0) + coalesce(d.n * d.arm_cost, 0) as "cost",
+          coalesce(u.units, 0) + case when coalesce(d.arm_cost, 0) > 0 then d.n else 0 end as "units",
+          coalesce(u.srr, 0) as "sumRevenueSq",
+          coalesce(u.scc, 0) + coalesce(d.n * d.arm_cost * d.arm_cost, 0) as "sumCostSq",
+          coalesce(u.src, 0) as "sumRevenueCost", coalesce(u.skk, 0) as "sumConversionsSq", coalesce(u.sck, 0) as "sumCostConversions"
+        from u full outer join d on u.arm_key = d.arm_key and u.hour = d.hour
+        order by 2, 1`,
+  );
+  return toCells(r);
+}
+
+/** Hourly cells per arm over [from, to) from the rollup table. */
+export async function rollupCells(db: Db, campaignId: string, from: number, to: number): Promise<ReportCell[]> {
+  const r = await rows<CellRow>(
+    db,
+    sql`select arm_key, hour, decisions as "decisions", impressions as "impressions", clicks as "clicks", conversions as "conversions",
+          revenue as "revenue", cost as "cost", units as "units", sum_revenue_sq as "sumRevenueSq", sum_cost_sq as "sumCostSq",
+          sum_revenue_cost as "sumRevenueCost", sum_conversions_sq as "sumConversionsSq", sum_cost_conversions as "sumCostConversions"
+        from arm_hourly where campaign_id = ${campaignId}::uuid and hour >= ${Math.floor(from / 1000)} and hour < ${Math.ceil(to / 1000)}
+        order by hour, arm_key`,
+  );
+  return toCells(r);
+}
+
+/** Invalid-traffic credits per reason and hour over [from, to) (any attribution: fraud is fraud). */
+export async function directInvalid(db: Db, campaignId: string, from: number, to: number): Promise<(InvalidCell & { hour: number })[]> {
+  const r = await rows<{ reason: string; hour: string | number; impressions: number; clicks: number; conversions: number; revenue: number; cost: number }>(
+    db,
+    sql`select invalid_reason as reason, ${hourExpr(sql`occurred_at`)} as hour,
+          count(*) filter (where type = 'impression')::float8 as impressions,
+          count(*) filter (where type = 'click')::float8 as clicks,
+          count(*) filter (where type = 'conversion')::float8 as conversions,
+          coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as revenue,
+          coalesce(sum(cost), 0)::float8 as cost
+        from events where campaign_id = ${campaignId}::uuid and invalid_reason is not null
+          and occurred_at >= ${iso(from)}::timestamptz and occurred_at < ${iso(to)}::timestamptz
+        group by 1, 2 order by 2, 1`,
+  );
+  return r.map((x) => ({ reason: x.reason, hour: Number(x.hour), impressions: Number(x.impressions), clicks: Number(x.clicks), conversions: Number(x.conversions), revenue: Number(x.revenue), cost: Number(x.cost) }));
+}
+
+export async function rollupInvalid(db: Db, campaignId: string, from: number, to: number): Promise<(InvalidCell & { hour: number })[]> {
+  const r = await rows<{ reason: string; hour: string | number; impressions: number; clicks: number; conversions: number; revenue: number; cost: number }>(
+    db,
+    sql`select reason, hour, impressions, clicks, conversions, revenue, cost from invalid_hourly
+        where campaign_id = ${campaignId}::uuid and hour >= ${Math.floor(from / 1000)} and hour < ${Math.ceil(to / 1000)} order by hour, reason`,
+  );
+  return r.map((x) => ({ reason: x.reason, hour: Number(x.hour), impressions: Number(x.impressions), clicks: Number(x.clicks), conversions: Number(x.conversions), revenue: Number(x.revenue), cost: Number(x.cost) }));
+}
+
+/**
+ * IPS sums over the decisions made in [from, to), with each decision's running reward (the objective's,
+ * valid attributed events only). The even split is over the arms active now (the log does not keep K).
+ */
+export async function ipsSumsQuery(db: Db, campaignId: string, from: number, to: number): Promise<IpsSums> {
+  const [r] = await rows<{ n: number; sr: number; se: number; sd: number }>(
+    db,
+    sql`with k as (select greatest(count(*), 1)::float8 as k from arms where campaign_id = ${campaignId}::uuid and status = 'active')
+        select count(*)::float8 as n, coalesce(sum(reward), 0)::float8 as sr,
+          coalesce(sum(reward / (k.k * propensity)), 0)::float8 as se,
+          coalesce(sum(power(reward - reward / (k.k * propensity), 2)), 0)::float8 as sd
+        from decisions, k
+        where campaign_id = ${campaignId}::uuid and propensity > 0
+          and created_at >= ${iso(from)}::timestamptz and created_at < ${iso(to)}::timestamptz`,
+  );
+  return { n: Number(r.n), sumReward: Number(r.sr), sumEven: Number(r.se), sumDiffSq: Number(r.sd) };
+}
+
+/** Rewrites the rollups of the hours overlapping [from, to) from a direct computation, in one transaction. */
+export async function refreshRollups(db: Db, campaignId: string, from: number, to: number): Promise<number> {
+  const h0 = Math.floor(from / HOUR) * HOUR;
+  const h1 = Math.ceil(Math.max(to, h0 + 1) / HOUR) * HOUR;
+  return db.transaction(async (tx) => {
+    const cells = await directCells(tx as unknown as Db, campaignId, h0, h1);
+    const invalid = await directInvalid(tx as unknown as Db, campaignId, h0, h1);
+    await tx.execute(sql`delete from arm_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`);
+    await tx.execute(sql`delete from invalid_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`);
+    for (let i = 0; i < cells.length; i += 500) {
+      const chunk = cells.slice(i, i + 500);
+      await tx.execute(sql`insert into arm_hourly (campaign_id, arm_key, hour, decisions, impressions, clicks, conversions, revenue, cost, units,
+          sum_revenue_sq, sum_cost_sq, sum_revenue_cost, sum_conversions_sq, sum_cost_conversions)
+        values ${sql.join(
+          chunk.map(
+            (c) => sql`(${campaignId}::uuid, ${c.armKey}, ${c.periodStart / 1000}, ${sql.join(AGGREGATE_FIELDS.map((f) => sql`${c[f]}::float8`), sql`, `)})`,
+          ),
+          sql`, `,
+        )}`);
+    }
+    for (let i = 0; i < invalid.length; i += 500) {
+      const chunk = invalid.slice(i, i + 500);
+      await tx.execute(sql`insert into invalid_hourly (campaign_id, reason, hour, impressions, clicks, conversions, revenue, cost)
+        values ${sql.join(
+          chunk.map((c) => sql`(${campaignId}::uuid, ${c.reason}, ${c.hour}, ${c.impressions}::float8, ${c.clicks}::float8, ${c.conversions}::float8, ${c.revenue}::float8, ${c.cost}::float8)`),
+          sql`, `,
+        )}`);
+    }
+    return cells.length;
+  });
+}
+
+export interface ReportQuery {
+  from: number;
+  to: number;
+  granularity: Granularity;
+  /**
+   * "direct": everything from the events. "rollup": whole hours before `rollupBefore` from arm_hourly,
+   * the rest direct (so the current, still-changing hours are always exact).
+   */
+  source?: "direct" | "rollup";
+  rollupBefore?: number;
+  seed?: number;
+}
+
+/** The campaign report from the database; null if the campaign is not in the workspace. */
+export async function campaignReport(db: Db, workspaceId: string, campaignId: string, q: ReportQuery): Promise<CampaignReport | null> {
+  const [camp] = await rows<{ objective: Objective }>(
+    db,
+    sql`select objective from campaigns where id = ${campaignId}::uuid and workspace_id = ${workspaceId}::uuid`,
+  );
+  if (!camp) return null;
+  const armRows = await rows<{ key: string }>(db, sql`select key from arms where campaign_id = ${campaignId}::uuid order by position`);
+  // Periods are whole hours (or days): the range is widened to whole hours so rollups and events agree.
+  const from = Math.floor(q.from / HOUR) * HOUR;
+  const to = Math.ceil(q.to / HOUR) * HOUR;
+  let cells: ReportCell[];
+  let invalid: InvalidCell[];
+  if (q.source === "rollup") {
+    const split = Math.min(Math.max(from, Math.floor((q.rollupBefore ?? to) / HOUR) * HOUR), to);
+    cells = [...(await rollupCells(db, campaignId, from, split)), ...(await directCells(db, campaignId, split, to))];
+    invalid = [...(await rollupInvalid(db, campaignId, from, split)), ...(await directInvalid(db, campaignId, split, to))];
+  } else {
+    cells = await directCells(db, campaignId, from, to);
+    invalid = await directInvalid(db, campaignId, from, to);
+  }
+  return buildReport({
+    campaignId,
+    from,
+    to,
+    granularity: q.granularity,
+    objective: camp.objective,
+    armKeys: armRows.map((a) => a.key),
+    cells,
+    invalid,
+    ips: await ipsSumsQuery(db, campaignId, from, to),
+    seed: q.seed,
+  });
+}
