@@ -5,9 +5,8 @@
  * then the exploration floor. An untried arm counts as the best, so the greedy step tries it first.
  */
 import { z } from "zod";
-import type { Choice, Features, Strategy } from "./types.ts";
-import type { Rng } from "./rng.ts";
-import { activeCount, applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import type { Choice, Strategy } from "./types.ts";
+import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
 import { addMeansArm, initMeans, means, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const epsilonGreedyParams = z
@@ -35,7 +34,7 @@ function pmf(state: EpsilonGreedyState): Float64Array {
   });
 }
 
-export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> & { select(state: EpsilonGreedyState, x: Features | undefined, rng: Rng): number } = {
+export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> = {
   type: "epsilon_greedy",
   contextual: false,
   parseParams: (p) => parseWith(epsilonGreedyParams, p),
@@ -46,18 +45,8 @@ export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> & 
     const arm = sampleIndex(p, rng);
     return { arm, propensity: p[arm]! };
   },
-  select(state, _x, rng) {
-    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state), rng);
-    const K = state.arms.length;
-    if (rng.next() < state.params.epsilon) {
-      const m = activeCount(state.arms);
-      if (m === 0) return sampleIndex([], rng);
-      let j = Math.floor(rng.next() * m);
-      for (let a = 0; a < K; a++) if (state.arms[a]!.status === "active" && j-- === 0) return a;
-    }
-    const a = argmaxIndex(state.arms, means(state, Infinity, new Float64Array(K)), state.params.ties, rng);
-    return a >= 0 ? a : sampleIndex([], rng);
-  },
+  // The pmf is cached per state version, so drawing from it is the cheapest exact path too.
+  select: (state, _x, rng) => sampleIndex(pmf(state), rng),
   update: updateMeans,
   updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
   setArmStats: setMeansStats,

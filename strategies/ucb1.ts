@@ -8,9 +8,8 @@
  * ties: "lowest"), then the exploration floor. Rewards: any finite number (the bound assumes [0, 1]).
  */
 import { z } from "zod";
-import type { Choice, Features, Strategy } from "./types.ts";
-import type { Rng } from "./rng.ts";
-import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import type { Choice, Strategy } from "./types.ts";
+import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
 import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const ucb1Params = z
@@ -45,7 +44,7 @@ function pmf(state: Ucb1State): Float64Array {
   });
 }
 
-export const ucb1: Strategy<Ucb1State, Ucb1Params> & { select(state: Ucb1State, x: Features | undefined, rng: Rng): number } = {
+export const ucb1: Strategy<Ucb1State, Ucb1Params> = {
   type: "ucb1",
   contextual: false,
   parseParams: (p) => parseWith(ucb1Params, p),
@@ -56,11 +55,8 @@ export const ucb1: Strategy<Ucb1State, Ucb1Params> & { select(state: Ucb1State, 
     const arm = sampleIndex(p, rng);
     return { arm, propensity: p[arm]! };
   },
-  select(state, _x, rng) {
-    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state), rng);
-    const a = argmaxIndex(state.arms, scores(state), state.params.ties, rng);
-    return a >= 0 ? a : sampleIndex([], rng);
-  },
+  // Deterministic between updates: the cached pmf serves every decision on an unchanged state in O(K).
+  select: (state, _x, rng) => sampleIndex(pmf(state), rng),
   update: updateMeans,
   updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
   setArmStats: setMeansStats,
