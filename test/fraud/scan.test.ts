@@ -46,7 +46,8 @@ beforeAll(async () => {
     } else if (d.arm.key === "b") spareB.push(d.decisionId);
   });
   // The fraud: one ip clicks 30 of arm b's unclicked decisions within 40 s, and each "converts" 2 s later.
-  const burst = T0 + 5 * 60_000;
+  // It straddles a minute boundary on purpose (the detector counts per minute).
+  const burst = Math.ceil((T0 + 5 * 60_000) / 60_000) * 60_000 - 20_000;
   expect(spareB.length).toBeGreaterThanOrEqual(30);
   spareB.slice(0, 30).forEach((d, i) => {
     const t = burst + i * 1300;

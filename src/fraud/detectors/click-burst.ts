@@ -96,12 +96,18 @@ export function detectClickBursts(
       const flaggedMinutes: number[] = [];
       for (const [minute, list] of m) {
         if (list.length > peak) (peak = list.length), (peakMinute = minute);
-        if (list.length >= critical) {
-          ids.push(...list);
-          flaggedMinutes.push(minute);
-        }
+        if (list.length >= critical) flaggedMinutes.push(minute);
       }
       if (flaggedMinutes.length === 0) continue;
+      // A burst rarely respects minute boundaries: a neighbouring minute of a flagged one is part of the
+      // burst when it is itself unusual at the uncorrected level (α, not α/m) and holds at least 2 clicks.
+      const burst = new Set(flaggedMinutes);
+      for (const minute of flaggedMinutes)
+        for (const nb of [minute - 1, minute + 1]) {
+          const c = m.get(nb)?.length ?? 0;
+          if (c >= 2 && !burst.has(nb) && poissonUpperTail(c, lambda) <= opts.alpha) burst.add(nb);
+        }
+      for (const minute of [...burst].sort((a, b) => a - b)) ids.push(...m.get(minute)!);
       out.push({
         detector: DETECTOR,
         entityType: type as EntityType,
@@ -117,6 +123,7 @@ export function detectClickBursts(
           alphaAdjusted: level,
           peakMinuteStart: new Date(window.start + peakMinute * MINUTE).toISOString(),
           flaggedMinutes: flaggedMinutes.length,
+          burstMinutes: burst.size,
         },
         eventIds: ids,
       });
