@@ -46,9 +46,10 @@ export interface LiveCampaign extends CampaignConfig {
   pending: ArmStats[];
 }
 
-export function strategyParams(strategy: { type: string } & Record<string, unknown>): Record<string, unknown> {
+/** The strategy's params: the campaign's `{type, ...params}` minus type, with the campaign-level floor. */
+export function strategyParams(strategy: { type: string } & Record<string, unknown>, explorationFloor?: number): Record<string, unknown> {
   const { type: _type, ...params } = strategy;
-  return params;
+  return explorationFloor === undefined ? params : { ...params, explorationFloor };
 }
 
 export function toStrategyStatus(s: ArmRowStatus): "active" | "paused" | "removed" {
@@ -59,7 +60,7 @@ export function toStrategyStatus(s: ArmRowStatus): "active" | "paused" | "remove
 export function buildLive(cfg: CampaignConfig, impl: Strategy, encoder: Encoder | undefined, arms: LiveArm[], totals: Map<string, ArmStats>): LiveCampaign {
   const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
   const ordered = [...arms].sort((a, b) => a.index - b.index);
-  const params = impl.parseParams(strategyParams(cfg.strategy));
+  const params = impl.parseParams(strategyParams(cfg.strategy, cfg.explorationFloor));
   const state = impl.init(
     ordered.map((a) => a.key),
     params,

@@ -9,21 +9,22 @@
  *   in-memory statistics move by exactly what was committed.
  * - refresh: every `refreshIntervalMs`, totals written by other processes are read back
  *   (stats = database + still-queued increments), and campaigns whose version changed are rebuilt.
- * A FIFO mutex orders these three, so memory never counts an increment twice or misses one.
+ * A readers–writer lock orders these: flushes and ingests run side by side (their increments commute),
+ * refresh and reloads run alone, so memory never counts an increment twice or misses one.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
 import type { ArmStats } from "../../strategies/types.ts";
-import { incrementArmStats, readArmStats, type ArmIncrement } from "../store/arm-stats.ts";
+import { incrementArmStats, insertDecisionsWithStats, readArmStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
 import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
 import { applyEvent, baseReward } from "../store/rewards.ts";
 import { armStats, arms, campaigns, decisions, events, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
 import { buildLive, publicCampaign, syncArm, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
-import { Mutex } from "./mutex.ts";
+import { RwLock } from "./mutex.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import { DAY_HOURS, isValidTimeZone, nextSendAt, parseSendTimeKey } from "./sendtime.ts";
 import { addOuter, addStats, fromRow } from "./stats.ts";
@@ -38,6 +39,8 @@ export interface EngineOptions {
   fraudGate?: FraudGate;
   /** Largest number of decisions in one group commit. */
   maxBatch?: number;
+  /** Group commits in flight at once (default 2). */
+  maxInflight?: number;
   onDecisions?: (n: number) => void;
   onEvents?: (status: "accepted" | "duplicate" | "rejected" | "invalid", n: number) => void;
 }
@@ -86,7 +89,7 @@ interface Delta {
 }
 
 interface QueuedDecision {
-  row: typeof decisions.$inferInsert;
+  row: DecisionInsert;
   campaignId: string;
   armKey: string;
   delta: Delta;
@@ -101,9 +104,12 @@ export class Engine {
   readonly campaigns = new Map<string, LiveCampaign>();
   private readonly db: Db;
   private readonly rng: Xoshiro128;
-  private readonly mutex = new Mutex();
+  private readonly lock = new RwLock();
+  private inflight = 0;
+  private idle: (() => void)[] = [];
+  /** Arms whose trials were counted since the strategy state last saw them (synced once per tick). */
+  private dirty = new Map<LiveCampaign, Set<number>>();
   private queue: QueuedDecision[] = [];
-  private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
@@ -119,7 +125,7 @@ export class Engine {
   /** Loads every campaign and starts the refresh loop. */
   async start(): Promise<void> {
     const ids = await rows<{ id: string }>(this.db, sql`select id from campaigns where status <> 'archived'`);
-    await this.mutex.run(async () => {
+    await this.lock.exclusive(async () => {
       for (const { id } of ids) await this.loadUnlocked(this.db, id);
     });
     const every = this.opts.refreshIntervalMs ?? 2000;
@@ -151,7 +157,7 @@ export class Engine {
 
   /** The live campaign if it belongs to the workspace (foreign ids answer not_found, like unknown ones). */
   async campaign(workspaceId: string, id: string): Promise<LiveCampaign> {
-    const c = this.campaigns.get(id) ?? (UUID_RE.test(id) ? await this.mutex.run(() => this.loadUnlocked(this.db, id)) : undefined);
+    const c = this.campaigns.get(id) ?? (UUID_RE.test(id) ? await this.lock.exclusive(() => this.loadUnlocked(this.db, id)) : undefined);
     if (!c || c.workspaceId !== workspaceId) throw notFound();
     return c;
   }
@@ -185,7 +191,7 @@ export class Engine {
 
   /** Re-reads one campaign (configuration, arms and totals) from the database. */
   async reload(id: string): Promise<LiveCampaign | undefined> {
-    return this.mutex.run(() => this.loadUnlocked(this.db, id));
+    return this.lock.exclusive(() => this.loadUnlocked(this.db, id));
   }
 
   async listCampaigns(workspaceId: string) {
@@ -201,13 +207,15 @@ export class Engine {
   async createCampaign(workspaceId: string, input: CampaignInput) {
     const impl = resolveStrategy(this.opts.registry, input.strategy.type);
     const contextFeatures = input.contextFeatures ?? [];
+    const sf = input.strategy.explorationFloor;
+    const floor = input.explorationFloor ?? (typeof sf === "number" ? sf : 0);
     if (impl.contextual && contextFeatures.length === 0)
       throw new DomainError("invalid_request", `contextFeatures: strategy "${impl.type}" is contextual and needs at least one context feature`, [
         { path: "contextFeatures", message: "required (non-empty) for a contextual strategy" },
       ]);
     let encoder;
     try {
-      impl.parseParams(strategyParams(input.strategy));
+      impl.parseParams(strategyParams(input.strategy, floor));
       if (impl.contextual || contextFeatures.length) encoder = this.opts.registry.createEncoder(contextFeatures);
     } catch (err) {
       throw asDomainError(err, err instanceof Error && "field" in err && String((err as { field: unknown }).field).startsWith("features") ? "contextFeatures" : "strategy") ?? err;
@@ -237,7 +245,7 @@ export class Engine {
       strategy: input.strategy,
       status: "active",
       attributionWindowHours: input.attributionWindowHours ?? 168,
-      explorationFloor: input.explorationFloor ?? 0,
+      explorationFloor: floor,
       contextFeatures,
       version: 1,
       createdAt: now,
@@ -268,7 +276,7 @@ export class Engine {
         throw new DomainError("conflict", `strategy.type cannot change (campaign uses "${c.strategy.type}"); create a new campaign`);
       strategy = { ...c.strategy, ...patch.strategy, type: c.strategy.type };
       try {
-        c.impl.parseParams(strategyParams(strategy));
+        c.impl.parseParams(strategyParams(strategy, patch.explorationFloor ?? c.explorationFloor));
       } catch (err) {
         throw asDomainError(err, "strategy") ?? err;
       }
@@ -423,7 +431,11 @@ export class Engine {
     return { result, entry };
   }
 
-  /** stats and pending += delta (a queued decision), then the posterior follows. */
+  /**
+   * stats and pending += delta (a queued decision). The strategy state sees the new trial counts at the
+   * end of the tick (syncDirty): every decision in one tick shares one posterior, so a strategy's
+   * cached pmf (exact propensities by integration) is computed once per tick, not once per decision.
+   */
   private applyDelta(c: LiveCampaign, index: number, d: Delta): void {
     for (const t of [c.stats[index], c.pending[index]]) {
       t.n += d.n;
@@ -434,7 +446,19 @@ export class Engine {
         if (d.sum !== 0) for (let i = 0; i < d.x.length; i++) t.xr[i] += d.sum * d.x[i];
       }
     }
-    syncArm(c.impl, c.state, index, c.stats[index]);
+    let set = this.dirty.get(c);
+    if (!set) this.dirty.set(c, (set = new Set()));
+    set.add(index);
+  }
+
+  private syncDirty(): void {
+    if (this.dirty.size === 0) return;
+    const dirty = this.dirty;
+    this.dirty = new Map();
+    for (const [c, arms] of dirty) {
+      if (this.campaigns.get(c.id) !== c) continue;
+      for (const i of arms) syncArm(c.impl, c.state, i, c.stats[i]);
+    }
   }
 
   private enqueue(e: QueuedDecision): Promise<void> {
@@ -442,34 +466,50 @@ export class Engine {
       e.resolve = resolve;
       e.reject = reject;
       this.queue.push(e);
-      if (!this.flushScheduled && !this.flushing) {
-        this.flushScheduled = true;
-        // setImmediate lets every request already parsed in this turn join the same commit.
-        setImmediate(() => {
-          this.flushScheduled = false;
-          void this.flush();
-        });
-      }
+      this.kick();
     });
   }
 
-  /** Commits everything queued (group commit); resolves when the queue is empty. */
-  flush(): Promise<void> {
-    if (this.flushing) return this.flushing.then(() => (this.queue.length ? this.flush() : undefined));
-    if (this.queue.length === 0) return Promise.resolve();
-    this.flushing = (async () => {
-      try {
-        while (this.queue.length) {
-          const batch = this.queue.splice(0, this.opts.maxBatch ?? 2000);
-          await this.mutex.run(() => this.writeBatch(batch));
-        }
-      } finally {
-        this.flushing = null;
-      }
-    })();
-    return this.flushing;
+  private kick(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate lets every request already parsed in this turn join the same commit.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.pump();
+    });
   }
 
+  /** Starts group commits of what is queued, up to `maxInflight` at once. */
+  private pump(): void {
+    this.syncDirty();
+    const max = this.opts.maxInflight ?? 2;
+    while (this.queue.length && this.inflight < max) {
+      const batch = this.queue.splice(0, this.opts.maxBatch ?? 2000);
+      this.inflight++;
+      void this.lock
+        .shared(() => this.writeBatch(batch))
+        .finally(() => {
+          this.inflight--;
+          if (this.queue.length) this.kick();
+          else if (this.inflight === 0) for (const f of this.idle.splice(0)) f();
+        });
+    }
+  }
+
+  /** Commits everything queued (group commit); resolves when nothing is queued or in flight. */
+  flush(): Promise<void> {
+    if (this.queue.length === 0 && this.inflight === 0) return Promise.resolve();
+    const p = new Promise<void>((r) => this.idle.push(r));
+    if (this.queue.length) this.kick();
+    return p;
+  }
+
+  /**
+   * One statement per batch: the decision rows and the per-arm increments travel as two JSON
+   * parameters (constant SQL text, so the server prepares it once); the data-modifying CTE makes the
+   * INSERT and the arm_stats upsert one atomic unit in one round trip.
+   */
   private async writeBatch(batch: QueuedDecision[]): Promise<void> {
     const incs = new Map<string, ArmIncrement>();
     for (const e of batch) {
@@ -489,10 +529,7 @@ export class Engine {
       }
     }
     try {
-      await this.db.transaction(async (tx) => {
-        for (let i = 0; i < batch.length; i += 1000) await tx.insert(decisions).values(batch.slice(i, i + 1000).map((e) => e.row));
-        await incrementArmStats(tx, [...incs.values()]);
-      });
+      await insertDecisionsWithStats(this.db, batch.map((e) => e.row), [...incs.values()]);
     } catch (err) {
       // Not logged, so not counted: take the trials back out of memory.
       for (const e of batch) this.settle(e, -1);
@@ -561,7 +598,7 @@ export class Engine {
     });
 
     if (candidates.length) {
-      await this.mutex.run(async () => {
+      await this.lock.shared(async () => {
         const memory: { campaignId: string; armKey: string; delta: Delta }[] = [];
         let invalid = 0;
         try {
@@ -698,7 +735,7 @@ export class Engine {
 
   /** Reads back totals written by other processes and rebuilds campaigns whose version changed. */
   async refresh(): Promise<void> {
-    await this.mutex.run(async () => {
+    await this.lock.exclusive(async () => {
       const ids = [...this.campaigns.keys()];
       if (ids.length === 0) return;
       const versions = await rows<{ id: string; version: number }>(
@@ -715,7 +752,7 @@ export class Engine {
 
   /** Replaces one campaign's in-memory totals by the database's at once (e.g. after a recompute). */
   async reloadStats(campaignId: string): Promise<void> {
-    await this.mutex.run(async () => {
+    await this.lock.exclusive(async () => {
       for (const r of await readArmStats(this.db, [campaignId])) this.setFromRow(r);
     });
   }

@@ -34,11 +34,15 @@ export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
   return s + "}";
 }
 
-const addArrays = (col: "xx" | "xr"): SQL =>
-  sql.raw(
-    `${col} = case when excluded.${col} is null then arm_stats.${col} when arm_stats.${col} is null then excluded.${col} ` +
-      `else array(select coalesce(a, 0) + coalesce(b, 0) from unnest(arm_stats.${col}, excluded.${col}) with ordinality as t(a, b, i) order by i) end`,
-  );
+const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
+  n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq,
+  ${["xx", "xr"]
+    .map(
+      (col) =>
+        `${col} = case when excluded.${col} is null then arm_stats.${col} when arm_stats.${col} is null then excluded.${col} ` +
+        `else array(select coalesce(a, 0) + coalesce(b, 0) from unnest(arm_stats.${col}, excluded.${col}) with ordinality as t(a, b, i) order by i) end`,
+    )
+    .join(", ")}`);
 
 /** Sums increments of the same arm (one upsert may touch a row only once). */
 export function mergeIncrements(incs: ArmIncrement[]): ArmIncrement[] {
@@ -73,10 +77,7 @@ export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrem
     ),
     sql`, `,
   );
-  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
-    on conflict (campaign_id, arm_key) do update set
-      n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq,
-      ${addArrays("xx")}, ${addArrays("xr")}`);
+  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values} ${ARM_UPSERT}`);
 }
 
 export async function readArmStats(db: Db, campaignIds?: string[]): Promise<ArmStatsRow[]> {
@@ -96,4 +97,64 @@ export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncremen
   );
   await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
     on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr`);
+}
+
+export interface DecisionInsert {
+  id: string;
+  workspaceId: string;
+  campaignId: string;
+  armKey: string;
+  propensity: number;
+  context: Record<string, unknown> | null;
+  unitId: string | null;
+  position: number | null;
+  strategyVersion: number;
+  createdAt: Date;
+  reward: number;
+  converted: boolean;
+}
+
+/**
+ * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
+ * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
+ */
+export async function insertDecisionsWithStats(db: Pick<Db, "execute">, decisions: DecisionInsert[], incs: ArmIncrement[]): Promise<void> {
+  if (decisions.length === 0) return;
+  const d = JSON.stringify(
+    decisions.map((r) => ({
+      id: r.id,
+      workspace_id: r.workspaceId,
+      campaign_id: r.campaignId,
+      arm_key: r.armKey,
+      propensity: r.propensity,
+      context: r.context,
+      unit_id: r.unitId,
+      position: r.position,
+      strategy_version: r.strategyVersion,
+      created_at: r.createdAt.toISOString(),
+      reward: r.reward,
+    })),
+  );
+  const s = JSON.stringify(
+    mergeIncrements(incs).map((i) => ({
+      campaign_id: i.campaignId,
+      arm_key: i.armKey,
+      n: i.n,
+      sum: i.sum,
+      sum_sq: i.sumSq,
+      xx: i.xx ? Array.from(i.xx) : null,
+      xr: i.xr ? Array.from(i.xr) : null,
+    })),
+  );
+  await db.execute(sql`with ins as (
+      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
+      select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, false
+      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
+        unit_id text, position int, strategy_version int, created_at timestamptz, reward float8)
+    )
+    insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr)
+    select campaign_id, arm_key, n, sum, sum_sq, xx, xr
+    from jsonb_to_recordset(${s}::jsonb) as y(campaign_id uuid, arm_key text, n float8, sum float8, sum_sq float8, xx float8[], xr float8[])
+    order by campaign_id, arm_key
+    ${ARM_UPSERT}`);
 }

@@ -1,0 +1,238 @@
+/**
+ * Engine on an in-memory PGlite (no HTTP): group commit, exact sufficient statistics under events
+ * (incremental == rebuilt from the log), attribution window, fraud gate, and two engines sharing one
+ * database (the two-process case) converging through refresh.
+ */
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Mulberry32 } from "../../strategies/rng.ts";
+import { Engine, type EventInput } from "../../src/engine/engine.ts";
+import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
+import { readArmStats } from "../../src/store/arm-stats.ts";
+import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
+import { recomputeArmStats } from "../../src/store/recompute.ts";
+import { workspaces } from "../../src/store/schema.ts";
+
+const logger = pino({ level: "silent" });
+let database: Database;
+let registry: StrategyRegistry;
+let ws: string;
+
+beforeAll(async () => {
+  database = await openDatabase({ dataDir: "memory://" });
+  registry = await loadRegistry();
+  const [w] = await database.db.insert(workspaces).values({ name: "t" }).returning();
+  ws = w.id;
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+const engine = (seed = 1) => new Engine({ database, registry, logger, seed, refreshIntervalMs: 0 });
+
+async function dbStats(campaignId: string) {
+  const r = await readArmStats(database.db, [campaignId]);
+  return Object.fromEntries(r.map((x) => [x.arm_key, { n: Number(x.n), sum: Number(x.sum), sumSq: Number(x.sum_sq), xx: x.xx, xr: x.xr }]));
+}
+
+function close(a: number[] | null | undefined, b: number[] | null | undefined) {
+  expect(a?.length ?? 0).toBe(b?.length ?? 0);
+  (a ?? []).forEach((v, i) => expect(v).toBeCloseTo((b ?? [])[i], 9));
+}
+
+describe("group commit", () => {
+  it("logs every concurrent decision once and counts each as a trial", async () => {
+    const e = engine();
+    await e.start();
+    const c = await e.createCampaign(ws, { name: "gc", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }, { key: "b" }, { key: "c" }] });
+    const out = await Promise.all(Array.from({ length: 300 }, (_, i) => e.decide(ws, c.id, { unitId: `u${i}` })));
+    expect(new Set(out.map((d) => d.decisionId)).size).toBe(300);
+    const [{ n }] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from decisions where campaign_id = ${c.id}::uuid`);
+    expect(n).toBe(300);
+    const st = await dbStats(c.id);
+    expect(Object.values(st).reduce((s, x) => s + x.n, 0)).toBe(300);
+    const live = e.campaigns.get(c.id)!;
+    for (const a of live.arms) {
+      expect(live.stats[a.index].n).toBe(st[a.key].n);
+      expect(live.pending[a.index].n).toBe(0);
+      expect(out.filter((d) => d.arm.key === a.key).length).toBe(st[a.key].n);
+    }
+    await e.close();
+  });
+});
+
+describe("events", () => {
+  for (const [objective, type] of [
+    ["conversions", "thompson"],
+    ["revenue", "gaussian_thompson"],
+    ["profit", "gaussian_thompson"],
+  ] as const) {
+    it(`${objective}: persisted statistics equal those rebuilt from the log (duplicates, late and repeated events)`, async () => {
+      const e = engine(7);
+      await e.start();
+      const c = await e.createCampaign(ws, {
+        name: objective,
+        kind: "channel",
+        objective,
+        strategy: { type },
+        attributionWindowHours: 1,
+        arms: [
+          { key: "email", cost: 0.01 },
+          { key: "sms", cost: 0.05 },
+          { key: "push", cost: 0 },
+        ],
+      });
+      const rng = new Mulberry32(42);
+      const ds = await Promise.all(Array.from({ length: 120 }, () => e.decide(ws, c.id, {})));
+      const evs: EventInput[] = [];
+      for (let i = 0; i < 200; i++) {
+        const d = ds[Math.floor(rng.next() * ds.length)];
+        const u = rng.next();
+        const late = rng.next() < 0.15;
+        evs.push({
+          id: `ev-${objective}-${i % 170}`, // some ids repeat: duplicates
+          decisionId: d.decisionId,
+          type: u < 0.5 ? "conversion" : u < 0.8 ? "click" : "impression",
+          value: Math.round(rng.next() * 5000) / 100,
+          cost: Math.round(rng.next() * 30) / 100,
+          ...(late ? { occurredAt: new Date(Date.now() + 2 * 3_600_000).toISOString() } : {}),
+        });
+      }
+      let accepted = 0;
+      let duplicates = 0;
+      for (let k = 0; k < evs.length; k += 37) {
+        const r = await e.ingest(ws, evs.slice(k, k + 37));
+        accepted += r.accepted;
+        duplicates += r.duplicates;
+      }
+      expect(accepted).toBe(170);
+      expect(duplicates).toBe(30);
+      const incremental = await dbStats(c.id);
+      const live = e.campaigns.get(c.id)!;
+      for (const a of live.arms) {
+        expect(live.stats[a.index].sum).toBeCloseTo(incremental[a.key].sum, 9);
+        expect(live.stats[a.index].sumSq).toBeCloseTo(incremental[a.key].sumSq, 9);
+      }
+      await recomputeArmStats(database.db, c.id);
+      const rebuilt = await dbStats(c.id);
+      for (const k of Object.keys(rebuilt)) {
+        expect(incremental[k].n).toBe(rebuilt[k].n);
+        expect(incremental[k].sum).toBeCloseTo(rebuilt[k].sum, 9);
+        expect(incremental[k].sumSq).toBeCloseTo(rebuilt[k].sumSq, 9);
+      }
+      const [{ late }] = await rows<{ late: number }>(database.db, sql`select count(*)::int as late from events where campaign_id = ${c.id}::uuid and not attributed`);
+      expect(late).toBeGreaterThan(0);
+      await e.close();
+    });
+  }
+
+  it("a conversion after the window is stored but teaches nothing; unknown decisions are rejected", async () => {
+    const e = engine();
+    await e.start();
+    const c = await e.createCampaign(ws, { name: "w", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, attributionWindowHours: 2, arms: [{ key: "a" }] });
+    const d = await e.decide(ws, c.id, {});
+    const r = await e.ingest(ws, [
+      { id: "late-1", decisionId: d.decisionId, type: "conversion", occurredAt: new Date(Date.now() + 3 * 3_600_000).toISOString() },
+      { id: "ghost", decisionId: "00000000-0000-4000-8000-000000000000", type: "click" },
+      { id: "junk", decisionId: "not-a-uuid", type: "click" },
+    ]);
+    expect(r.results.map((x) => x.status)).toEqual(["accepted", "rejected", "rejected"]);
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 1, sum: 0 });
+    const inside = await e.ingest(ws, [{ id: "in-1", decisionId: d.decisionId, type: "conversion" }]);
+    expect(inside.accepted).toBe(1);
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 1, sum: 1, sumSq: 1 });
+    // a second conversion of the same decision does not count twice for `conversions`
+    await e.ingest(ws, [{ id: "in-2", decisionId: d.decisionId, type: "conversion" }]);
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 1, sum: 1, sumSq: 1 });
+    await e.close();
+  });
+
+  it("the fraud gate's flagged events are stored with their reason and teach nothing; recompute takes back later flags", async () => {
+    const e = engine();
+    e.setFraudGate({ classify: (ev) => (ev.source.ip === "6.6.6.6" ? "blocklisted_ip" : null) });
+    await e.start();
+    const c = await e.createCampaign(ws, { name: "f", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] });
+    const d1 = await e.decide(ws, c.id, {});
+    const d2 = await e.decide(ws, c.id, {});
+    await e.ingest(ws, [
+      { id: "bad", decisionId: d1.decisionId, type: "conversion", source: { ip: "6.6.6.6" } },
+      { id: "good", decisionId: d2.decisionId, type: "conversion", source: { ip: "1.2.3.4" } },
+    ]);
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 2, sum: 1 });
+    const [{ reason }] = await rows<{ reason: string }>(database.db, sql`select invalid_reason as reason from events where event_id = 'bad' and workspace_id = ${ws}::uuid`);
+    expect(reason).toBe("blocklisted_ip");
+    // flagged after the fact: rebuild
+    await database.db.execute(sql`update events set invalid_reason = 'late_flag' where event_id = 'good' and workspace_id = ${ws}::uuid`);
+    await e.recompute(c.id);
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 2, sum: 0, sumSq: 0 });
+    expect(e.campaigns.get(c.id)!.stats[0]).toMatchObject({ n: 2, sum: 0 });
+    await e.close();
+  });
+});
+
+describe("contextual statistics", () => {
+  it("xx and xr accumulate exactly (incremental == rebuilt)", async () => {
+    const e = engine(3);
+    await e.start();
+    const c = await e.createCampaign(ws, {
+      name: "ctx",
+      kind: "creative",
+      objective: "revenue",
+      strategy: { type: "lin_ts" },
+      contextFeatures: [
+        { name: "age", type: "numeric" },
+        { name: "device", type: "categorical", values: ["ios", "web"] },
+      ],
+      arms: [{ key: "a" }, { key: "b" }],
+    });
+    const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => e.decide(ws, c.id, { context: { age: (i % 7) / 7, device: i % 3 ? "ios" : "web" } })));
+    await e.ingest(
+      ws,
+      ds.filter((_, i) => i % 4 === 0).map((d, i) => ({ id: `cx-${i}`, decisionId: d.decisionId, type: "conversion" as const, value: 1 + i })),
+    );
+    const incremental = await dbStats(c.id);
+    const live = e.campaigns.get(c.id)!;
+    await recomputeArmStats(database.db, c.id, { encode: (ctx) => live.encoder!.encode(ctx), dim: live.dim });
+    const rebuilt = await dbStats(c.id);
+    for (const k of ["a", "b"]) {
+      close(incremental[k].xx, rebuilt[k].xx);
+      close(incremental[k].xr, rebuilt[k].xr);
+      close(live.stats[live.armByKey.get(k)!.index].xr, rebuilt[k].xr);
+      expect(incremental[k].sum).toBeCloseTo(rebuilt[k].sum, 9);
+    }
+    await e.close();
+  });
+});
+
+describe("two engines on one database (two processes)", () => {
+  it("each learns the other's feedback through refresh, and no update is lost", async () => {
+    const a = engine(11);
+    await a.start();
+    const c = await a.createCampaign(ws, { name: "two", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "x" }, { key: "y" }] });
+    const b = engine(12);
+    await b.start();
+    const fromA = await Promise.all(Array.from({ length: 50 }, () => a.decide(ws, c.id, {})));
+    const fromB = await Promise.all(Array.from({ length: 50 }, () => b.decide(ws, c.id, {})));
+    // conversions for A's decisions arrive at B, and vice versa, concurrently
+    await Promise.all([
+      b.ingest(ws, fromA.slice(0, 20).map((d, i) => ({ id: `ab-${i}`, decisionId: d.decisionId, type: "conversion" as const }))),
+      a.ingest(ws, fromB.slice(0, 10).map((d, i) => ({ id: `ba-${i}`, decisionId: d.decisionId, type: "conversion" as const }))),
+    ]);
+    await Promise.all([a.refresh(), b.refresh()]);
+    const st = await dbStats(c.id);
+    expect(st.x.n + st.y.n).toBe(100);
+    expect(st.x.sum + st.y.sum).toBe(30);
+    for (const e of [a, b]) {
+      const live = e.campaigns.get(c.id)!;
+      for (const arm of live.arms) {
+        expect(live.stats[arm.index].n).toBe(st[arm.key].n);
+        expect(live.stats[arm.index].sum).toBe(st[arm.key].sum);
+      }
+    }
+    // a change of configuration made by one is picked up by the other
+    await a.patchArm(ws, c.id, "x", { status: "paused" });
+    await b.refresh();
+    for (let i = 0; i < 20; i++) expect((await b.decide(ws, c.id, {})).arm.key).toBe("y");
+    await Promise.all([a.close(), b.close()]);
+  });
+});
