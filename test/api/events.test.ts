@@ -5,6 +5,7 @@
  * cost per decision. A conversion after the attribution window is stored (a resend is a duplicate) but
  * teaches nothing.
  */
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   armsByKey,
@@ -211,6 +212,53 @@ describe("attribution window", () => {
     const inside = new Date(Date.now() + 30 * 60_000).toISOString();
     await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion", occurredAt: inside }]);
     expect((await armsByKey(ws, id))[d.arm.key].conversions).toBe(1);
+  });
+});
+
+describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when the answer comes (PostgreSQL)", () => {
+  let sql: ReturnType<typeof postgres>;
+  beforeAll(() => {
+    sql = postgres(h.options.databaseUrl as string, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await sql?.end();
+  });
+
+  it("a decision is logged, with its propensity, when its 201 is answered; accepted events when their 200 is", async () => {
+    const id = await createCampaign(ws);
+    const d = (await decide(ws, id, { unitId: "logged" })).body;
+    const [row] = await sql`select arm_key, propensity, unit_id from decisions where id = ${d.decisionId}`;
+    expect(row).toMatchObject({ arm_key: d.arm.key, unit_id: "logged" });
+    expect(row.propensity).toBeCloseTo(d.propensity, 12);
+    const ev = { id: eventId("durable"), decisionId: d.decisionId, type: "conversion", source: { ip: "198.51.100.4", publisher: "p" } };
+    expect((await postEvents([ev])).body.accepted).toBe(1);
+    const [e] = await sql`select type, attributed, invalid_reason, source_ip, source_publisher from events where event_id = ${ev.id}`;
+    expect(e).toMatchObject({ type: "conversion", attributed: true, invalid_reason: null, source_ip: "198.51.100.4", source_publisher: "p" });
+  });
+
+  it("Σ reward² stays exact when a decision's reward grows: (7.5 + 5)² not 7.5² + 5²", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ objective: "revenue", arms: [{ key: "only" }] }));
+    const d = (await decide(ws, id)).body;
+    await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion", value: 7.5 }]);
+    await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion", value: 5 }]);
+    await h.restart(); // flushes write-behind increments
+    const [s] = await sql`select n, sum, sum_sq from arm_stats where campaign_id = ${id} and arm_key = 'only'`;
+    expect(s.n).toBe(1);
+    expect(s.sum).toBeCloseTo(12.5, 9);
+    expect(s.sum_sq).toBeCloseTo(12.5 * 12.5, 9);
+    const [dec] = await sql`select reward from decisions where id = ${d.decisionId}`;
+    expect(dec.reward).toBeCloseTo(12.5, 9);
+  });
+
+  it("a late conversion is stored with attributed = false", async () => {
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    const d = (await decide(ws, id)).body;
+    const late = { id: eventId("late-db"), decisionId: d.decisionId, type: "conversion", occurredAt: new Date(Date.now() + 2 * 3600_000).toISOString() };
+    expect((await postEvents([late])).body.accepted).toBe(1);
+    const [e] = await sql`select attributed from events where event_id = ${late.id}`;
+    expect(e.attributed).toBe(false);
+    const [dec] = await sql`select reward, converted from decisions where id = ${d.decisionId}`;
+    expect(dec).toMatchObject({ reward: 0, converted: false });
   });
 });
 
