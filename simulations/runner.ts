@@ -3,11 +3,11 @@
  *
  * Learning follows the service: without delays the reward teaches right after the decision (or at the end
  * of a block of `learning.updateEvery` decisions, all chosen from the same posterior). With conversion
- * delays, a context-free strategy counts the trial when the decision is made and adds the success when the
- * conversion arrives inside the attribution window (kept as arm totals and synced through `setArmStats`,
- * exactly as the engine syncs from the database); a contextual strategy learns each decision once it
- * resolves (at its conversion, or at the window's close with reward 0), since its per-context statistics
- * cannot be patched afterwards. Invalid (fraud) events teach unless the service flags them.
+ * delays, the trial counts when the decision is made (reward 0, or −cost for profit) and a conversion
+ * arriving inside the attribution window adds its value — kept as the arm's sufficient statistics
+ * (n, Σr, Σr², and for contextual strategies Σxxᵀ and Σr·x, which are linear in r so a late conversion
+ * patches them exactly) and synced through `setArmStats`, as the engine syncs from the database.
+ * Invalid (fraud) events teach unless the service flags them.
  *
  * Decisions use the strategy's `select` (its fast path: same distribution as `choose`, no propensity) when it
  * has one, else `choose`. Block fast path: a context-free strategy whose feedback arrives in blocks chooses the whole block from one
@@ -85,7 +85,7 @@ export function runStrategy(
   const C = opts.checkpoints;
   const B = opts.updateEvery;
   const delayed = env.delayRounds !== null;
-  const statsPath = delayed && !contextual;
+  const statsPath = delayed;
   const select = strategy.select?.bind(strategy);
   const path: RunPath =
     !contextual && !delayed && B > 1 && opts.pmfFastPath !== false
@@ -142,8 +142,11 @@ export function runStrategy(
   const stN = new Float64Array(K);
   const stSum = new Float64Array(K);
   const stSumSq = new Float64Array(K);
+  const stXX: number[][] = contextual && delayed ? arms.map(() => new Array<number>(dim * dim).fill(0)) : [];
+  const stXR: number[][] = contextual && delayed ? arms.map(() => new Array<number>(dim).fill(0)) : [];
   const dirty = new Uint8Array(K);
-  const syncArm = (a: number) => strategy.setArmStats(state, a, { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] });
+  const syncArm = (a: number) =>
+    strategy.setArmStats(state, a, contextual ? { n: stN[a], sum: stSum[a], sumSq: stSumSq[a], xx: stXX[a], xr: stXR[a] } : { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] });
 
   const deliver = (t: number) => {
     // Events due at round t (delayed path).
@@ -153,17 +156,17 @@ export function runStrategy(
     while (i >= 0) {
       const nxt = qNext[i];
       const a = qArm[i];
-      if (statsPath) {
-        // The trial was counted at decision with its decision-time reward; the conversion adds its value.
-        const r0 = isProfit ? -costs[a] : 0;
-        const r1 = qReward[i];
-        stSum[a] += r1 - r0;
-        stSumSq[a] += r1 * r1 - r0 * r0;
-        dirty[a] = 1;
-      } else {
-        if (contextual) xbuf.set(xs.subarray(qRound[i] * dim, (qRound[i] + 1) * dim));
-        strategy.update(state, a, qReward[i], contextual ? xbuf : undefined);
+      // The trial was counted at decision with its decision-time reward; the conversion adds its value.
+      const r0 = isProfit ? -costs[a] : 0;
+      const dr = qReward[i] - r0;
+      stSum[a] += dr;
+      stSumSq[a] += qReward[i] * qReward[i] - r0 * r0;
+      if (contextual) {
+        const xr = stXR[a];
+        const o = qRound[i] * dim;
+        for (let j = 0; j < dim; j++) xr[j] += dr * xs[o + j];
       }
+      dirty[a] = 1;
       qNext[i] = qFree;
       qFree = i;
       i = nxt;
@@ -265,17 +268,23 @@ export function runStrategy(
         blockRounds[blockLen] = t;
         blockLen++;
       }
-    } else if (statsPath) {
+    } else {
       const r0 = isProfit ? -costs[a] : 0;
       stN[a] += 1;
       stSum[a] += r0;
       stSumSq[a] += r0 * r0;
+      if (contextual) {
+        const xx = stXX[a];
+        const xr = stXR[a];
+        for (let i = 0; i < dim; i++) {
+          const xi = xbuf[i];
+          if (xi === 0) continue;
+          xr[i] += r0 * xi;
+          for (let j = 0; j < dim; j++) xx[i * dim + j] += xi * xbuf[j];
+        }
+      }
       dirty[a] = 1;
       if (converted) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
-    } else {
-      // Contextual: learns at resolution (conversion arrival, or the window's close with no conversion).
-      const due = converted ? t + (d === Infinity || fake ? 1 : d) : t + env.windowRounds;
-      schedule(due, a, t, reward);
     }
 
     if (t + 1 === wEnd) {

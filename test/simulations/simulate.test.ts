@@ -181,6 +181,24 @@ describe("runner", () => {
     expect(r.totals.regret).toBeLessThan(0.5 * 20_000 * 0.0167 * env.pAttributed);
   });
 
+  it("delayed conversions teach contextual strategies through patched sufficient statistics (Σxxᵀ, Σr·x)", () => {
+    const s = scen({
+      features: [{ name: "seg", type: "categorical", levels: [{ value: "x", weight: 1 }, { value: "y", weight: 1 }] }],
+      arms: [
+        { key: "a", rate: 0.1, effects: { "seg=x": 1.5, "seg=y": -1.5 } },
+        { key: "b", rate: 0.1, effects: { "seg=x": -1.5, "seg=y": 1.5 } },
+      ],
+      traffic: { rounds: 6000, perHour: 100 },
+      delay: { distribution: "exponential", meanHours: 3, attributionWindowHours: 48 },
+    });
+    const env = buildEnvironment(s, 0);
+    const lin = runStrategy(env, libraryResolve("linucb"), { alpha: 0.5 }, "linucb", 1, opts);
+    const ts = runStrategy(env, libraryResolve("thompson"), {}, "thompson", 1, opts);
+    // A context-free strategy cannot beat half the gap; the contextual one learns each segment's arm.
+    expect(ts.totals.regret).toBeGreaterThan(0.3 * 6000 * (env.best[0] - 0.04));
+    expect(lin.totals.regret).toBeLessThan(0.25 * ts.totals.regret);
+  });
+
   it("fraud lures a strategy unless the service filters it", () => {
     const mk = (detectionRate: number) =>
       scen({ traffic: { rounds: 30_000 }, fraud: { bursts: [{ start: 2000, duration: 10_000, share: 0.7, fakeRate: 0.9, arm: "a" }], detectionRate } });
