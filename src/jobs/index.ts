@@ -1,0 +1,149 @@
+/**
+ * Scheduled jobs (node-cron), each on one replica at a time (leader.ts):
+ *   - fraud-scan: every active campaign through the detectors (src/fraud/scan.ts); what flagged events
+ *     taught is taken back through `recompute` (Engine.recompute), and their hours' rollups rewritten;
+ *   - rollups: rewrites the hourly rollups of every hour that received events or decisions since the
+ *     last run (plus `rollupLookbackHours` on the first run), so reports from rollups equal the events;
+ *   - gate-refresh: reloads the ingest gate's blocklist cache (every replica, no lock: each has its own cache).
+ * Schedules are cron expressions (default every minute), configurable, or false to switch a job off.
+ */
+import cron, { type ScheduledTask } from "node-cron";
+import type { Logger } from "pino";
+import { sql } from "drizzle-orm";
+import { DETECTION_DEFAULTS, type DetectionConfig } from "../fraud/detect.ts";
+import type { CachedFraudGate } from "../fraud/gate.ts";
+import { scanAll } from "../fraud/scan.ts";
+import { refreshRollups } from "../reports/queries.ts";
+import { rows, type Database } from "../store/db.ts";
+import { asLeader } from "./leader.ts";
+
+export interface JobsConfig {
+  fraudScan: string | false;
+  rollups: string | false;
+  gateRefresh: string | false;
+  /** How far back the first rollup run rewrites, in hours. */
+  rollupLookbackHours: number;
+  detection: DetectionConfig;
+}
+
+export const JOBS_DEFAULTS: JobsConfig = {
+  fraudScan: "* * * * *",
+  rollups: "* * * * *",
+  gateRefresh: "* * * * *",
+  rollupLookbackHours: 48,
+  detection: DETECTION_DEFAULTS,
+};
+
+/** Reads ADBANDIT_JOB_FRAUD_SCAN / _ROLLUPS / _GATE_REFRESH (a cron expression, or "off"). */
+export function jobsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JobsConfig {
+  const pick = (name: string, def: string | false): string | false => {
+    const v = env[name];
+    if (v === undefined || v === "") return def;
+    if (v === "off" || v === "false") return false;
+    if (!cron.validate(v)) throw new Error(`${name}: not a cron expression: ${v}`);
+    return v;
+  };
+  return {
+    ...JOBS_DEFAULTS,
+    fraudScan: pick("ADBANDIT_JOB_FRAUD_SCAN", JOBS_DEFAULTS.fraudScan),
+    rollups: pick("ADBANDIT_JOB_ROLLUPS", JOBS_DEFAULTS.rollups),
+    gateRefresh: pick("ADBANDIT_JOB_GATE_REFRESH", JOBS_DEFAULTS.gateRefresh),
+  };
+}
+
+/** What the jobs reach; getters may throw while the database is unreachable (the tick is then skipped). */
+export interface JobDeps {
+  readonly database: Database;
+  readonly engine?: { recompute(campaignId: string): Promise<void> };
+  readonly gate?: CachedFraudGate;
+  readonly logger: Logger;
+  now?: () => Date;
+}
+
+export type JobName = "fraud-scan" | "rollups" | "gate-refresh";
+
+export interface Jobs {
+  /** Runs one job now (as leader, like a scheduled tick); resolves when it is done. */
+  run(name: JobName): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+
+export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jobs {
+  const now = deps.now ?? (() => new Date());
+  let rollupWatermark: number | null = null;
+  const busy = new Set<JobName>();
+
+  const rewrite = async (database: Database, campaignId: string, from: number, to: number) => {
+    await refreshRollups(database.db, campaignId, from, to + 1);
+  };
+
+  const bodies: Record<JobName, () => Promise<void>> = {
+    "fraud-scan": async () => {
+      const database = deps.database;
+      await asLeader(database, "fraud-scan", async () => {
+        const engine = deps.engine;
+        const results = await scanAll(database.db, now(), { detection: config.detection, recompute: engine ? (id) => engine.recompute(id) : undefined });
+        for (const r of results) {
+          if (r.touched) await rewrite(database, r.campaignId, r.touched[0], r.touched[1]);
+          if (r.recorded) deps.logger.info({ campaignId: r.campaignId, findings: r.recorded, invalidated: r.invalidated }, "fraud scan");
+        }
+      });
+    },
+    rollups: async () => {
+      const database = deps.database;
+      await asLeader(database, "rollups", async () => {
+        const t = now().getTime();
+        const since = rollupWatermark ?? t - config.rollupLookbackHours * HOUR;
+        // A small overlap covers transactions that committed late with an earlier received_at.
+        const sinceIso = new Date(since - 2 * 60_000).toISOString();
+        const dirty = await rows<{ campaign_id: string; lo: Date | string; hi: Date | string }>(
+          database.db,
+          sql`select campaign_id, min(t) as lo, max(t) as hi from (
+                select campaign_id, occurred_at as t from events where received_at >= ${sinceIso}::timestamptz
+                union all
+                select campaign_id, created_at as t from decisions where created_at >= ${sinceIso}::timestamptz
+              ) x group by campaign_id`,
+        );
+        for (const d of dirty) await rewrite(database, d.campaign_id, new Date(d.lo).getTime(), new Date(d.hi).getTime());
+        rollupWatermark = t;
+      });
+    },
+    "gate-refresh": async () => {
+      if (deps.gate) await deps.gate.refresh(deps.database.db, now());
+    },
+  };
+
+  const run = async (name: JobName) => {
+    if (busy.has(name)) return;
+    busy.add(name);
+    try {
+      await bodies[name]();
+    } catch (err) {
+      deps.logger.warn({ err: String(err), job: name }, "job failed");
+    } finally {
+      busy.delete(name);
+    }
+  };
+
+  const tasks: ScheduledTask[] = [];
+  const schedule: [JobName, string | false][] = [
+    ["fraud-scan", config.fraudScan],
+    ["rollups", config.rollups],
+    ["gate-refresh", config.gateRefresh],
+  ];
+  for (const [name, expr] of schedule) {
+    if (!expr) continue;
+    const task = cron.schedule(expr, () => run(name), { name: `adbandit:${name}`, noOverlap: true });
+    task.unref?.();
+    tasks.push(task);
+  }
+  return {
+    run,
+    async stop() {
+      for (const t of tasks) await t.destroy();
+      while (busy.size) await new Promise((r) => setTimeout(r, 20));
+    },
+  };
+}
