@@ -189,6 +189,19 @@ export class PmfCache<S extends BaseState> {
   }
 }
 
+/**
+ * How many times select() has now been called on this state at its current version (1 on the first
+ * call). Fast paths use it to pick the cheaper exact method: direct sampling for the first decision
+ * after an update (online pattern), the cached pmf once decisions repeat on one state (batched pattern).
+ */
+const repeats = new WeakMap<BaseState, { version: number; nArms: number; n: number }>();
+export function repeatCount(state: BaseState): number {
+  const r = repeats.get(state);
+  if (r && r.version === state.version && r.nArms === state.arms.length) return ++r.n;
+  repeats.set(state, { version: state.version, nArms: state.arms.length, n: 1 });
+  return 1;
+}
+
 export function toNumbers(a: ArrayLike<number>): number[] {
   return Array.from(a);
 }

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { Choice, Strategy } from "./types.ts";
-import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
 import { addMeansArm, initMeans, means, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const epsilonGreedyParams = z
@@ -45,8 +45,32 @@ export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> = 
     const arm = sampleIndex(p, rng);
     return { arm, propensity: p[arm]! };
   },
-  // The pmf is cached per state version, so drawing from it is the cheapest exact path too.
-  select: (state, _x, rng) => sampleIndex(pmf(state), rng),
+  // First decision after an update: the two-step draw (explore or exploit) without allocation;
+  // repeated decisions on an unchanged state (batched): the cached pmf. Same law either way.
+  select(state, _x, rng) {
+    if (state.params.explorationFloor > 0 || repeatCount(state) > 1) return sampleIndex(pmf(state), rng);
+    const K = state.arms.length;
+    if (rng.next() < state.params.epsilon) {
+      const m = activeCount(state.arms);
+      let j = Math.floor(rng.next() * m);
+      for (let a = 0; a < K; a++) if (state.arms[a]!.status === "active" && j-- === 0) return a;
+      return sampleIndex([], rng);
+    }
+    let best = -Infinity;
+    let arg = -1;
+    let count = 0;
+    for (let a = 0; a < K; a++) {
+      if (state.arms[a]!.status !== "active") continue;
+      const n = state.n[a]!;
+      const v = n > 0 ? state.sum[a]! / n : Infinity;
+      if (arg < 0 || v > best) {
+        best = v;
+        arg = a;
+        count = 1;
+      } else if (v === best && state.params.ties === "split" && rng.next() * ++count < 1) arg = a;
+    }
+    return arg >= 0 ? arg : sampleIndex([], rng);
+  },
   update: updateMeans,
   updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
   setArmStats: setMeansStats,

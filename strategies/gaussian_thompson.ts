@@ -24,7 +24,7 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { gamma, normal } from "./samplers.ts";
 import { probMax, studentTable, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
 
 export const gaussianThompsonParams = z
   .object({
@@ -114,7 +114,8 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
     return { arm, propensity: p[arm]! };
   },
   select(state, _x, rng) {
-    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state), rng);
+    // Repeated decisions on an unchanged state (batched): the cached exact pmf is cheaper than K draws.
+    if (state.params.explorationFloor > 0 || repeatCount(state) > 2) return sampleIndex(pmf(state), rng);
     let best = -1;
     let bestV = -Infinity;
     for (let a = 0; a < state.arms.length; a++) {

@@ -20,7 +20,7 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { beta as sampleBeta } from "./samplers.ts";
 import { betaTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
 
 export const thompsonParams = z
   .object({
@@ -122,7 +122,8 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
     return { arm, propensity: p[arm]! };
   },
   select(state, _x, rng) {
-    if (state.params.explorationFloor > 0) return sampleIndex(pmf(state), rng);
+    // Repeated decisions on an unchanged state (batched): the cached exact pmf is cheaper than K draws.
+    if (state.params.explorationFloor > 0 || repeatCount(state) > 2) return sampleIndex(pmf(state), rng);
     const { alpha, beta } = state.params;
     let best = -1;
     let bestV = -Infinity;

@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { Choice, Strategy } from "./types.ts";
-import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
 import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const ucb1Params = z
@@ -55,8 +55,27 @@ export const ucb1: Strategy<Ucb1State, Ucb1Params> = {
     const arm = sampleIndex(p, rng);
     return { arm, propensity: p[arm]! };
   },
-  // Deterministic between updates: the cached pmf serves every decision on an unchanged state in O(K).
-  select: (state, _x, rng) => sampleIndex(pmf(state), rng),
+  // First decision after an update: argmax directly (no allocation); repeated decisions on an unchanged
+  // state (batched): the cached pmf, O(K). Same law either way.
+  select(state, _x, rng) {
+    if (state.params.explorationFloor > 0 || repeatCount(state) > 1) return sampleIndex(pmf(state), rng);
+    const { alpha, ties } = state.params;
+    const c = 2 * Math.log(state.total);
+    let best = -Infinity;
+    let arg = -1;
+    let count = 0;
+    for (let a = 0; a < state.arms.length; a++) {
+      if (state.arms[a]!.status !== "active") continue;
+      const n = state.n[a]!;
+      const v = n > 0 ? state.sum[a]! / n + alpha * Math.sqrt(c / n) : Infinity;
+      if (arg < 0 || v > best) {
+        best = v;
+        arg = a;
+        count = 1;
+      } else if (v === best && ties === "split" && rng.next() * ++count < 1) arg = a;
+    }
+    return arg >= 0 ? arg : sampleIndex([], rng);
+  },
   update: updateMeans,
   updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
   setArmStats: setMeansStats,
