@@ -52,8 +52,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   };
   app.use("/v1/*", async (c, next) => {
     if (c.req.method === "POST" && c.req.path === "/v1/workspaces") return next();
-    if (!isRoute(c.req.method, c.req.path)) return next();
-    return auth(c, next);
+    try {
+      await auth(c, async () => {});
+    } catch (err) {
+      // Only known routes answer 401; an unknown path falls through to the 404.
+      if (isRoute(c.req.method, c.req.path)) throw err;
+    }
+    return next();
   });
   app.use(
     "/v1/*",
