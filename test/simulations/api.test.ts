@@ -9,6 +9,7 @@ import type { AppEnv } from "../../src/api/env.ts";
 import { errorBody, invalid, onError } from "../../src/api/errors.ts";
 import { register as evaluations } from "../../src/api/routes/evaluations.ts";
 import { register as simulations } from "../../src/api/routes/simulations.ts";
+import { closeEvaluationPool } from "../../simulations/ope/pool.ts";
 import { createCampaign, creativeCampaign, decide, eventId, startHarness, type Harness, type Workspace } from "../helpers/service.ts";
 
 let h: Harness;
@@ -66,6 +67,7 @@ beforeAll(async () => {
   expect(r.status).toBeLessThan(300);
 });
 afterAll(async () => {
+  await closeEvaluationPool();
   await h?.close();
 });
 

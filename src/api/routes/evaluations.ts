@@ -2,13 +2,12 @@
  * POST /v1/evaluations: off-policy evaluation of a candidate policy on a campaign's own decision log —
  * read through the same paged query as the export endpoint (store/decision-export.ts), then the estimators
  * of simulations/ope (replay, IPS, SNIPS, DM, DR with seeded bootstrap intervals, the logged policy's own
- * value and the lift). Bounded: at most `EVALUATION_LIMITS.maxRows` decisions per request (narrow from/to).
+ * value and the lift), computed on a worker thread. Bounded: at most `EVALUATION_LIMITS.maxRows` decisions per request (narrow from/to).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { evaluateLogs, EvaluationError } from "../../../simulations/ope/evaluate.ts";
 import type { ContextValue, LogRow } from "../../../simulations/ope/logs.ts";
 import { parsePolicySpec, PolicySpecError } from "../../../simulations/ope/policy.ts";
-import { libraryResolve } from "../../../simulations/resolve.ts";
+import { evaluateLogsInWorker } from "../../../simulations/ope/pool.ts";
 import { decisionPages, type ExportRow } from "../../store/decision-export.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -106,10 +105,13 @@ export function register(app: App, deps: AppDeps): void {
       if (rows.length === 0) throw new ApiError("invalid_request", "no logged decisions in this range", [{ path: "campaignId", message: "no logged decisions in this range" }]);
       let r;
       try {
-        r = evaluateLogs(rows, q.policy as string | { type: string }, { seed: q.seed, bootstrap: q.bootstrap, resolve: libraryResolve });
+        // On a worker thread: the bootstrap over many rows must not stall the decisions this process serves.
+        r = await evaluateLogsInWorker(rows, q.policy as string | { type: string }, { seed: q.seed, bootstrap: q.bootstrap });
       } catch (e) {
-        if (e instanceof PolicySpecError || e instanceof EvaluationError) throw new ApiError("invalid_request", e.message, [{ path: "policy", message: e.message }]);
-        if (e instanceof Error && e.name === "StrategyParamError") throw new ApiError("invalid_request", `policy.params: ${e.message}`, [{ path: "policy.params", message: e.message }]);
+        const name = e instanceof Error ? e.name : "";
+        const message = e instanceof Error ? e.message : String(e);
+        if (name === "PolicySpecError" || name === "EvaluationError") throw new ApiError("invalid_request", message, [{ path: "policy", message }]);
+        if (name === "StrategyParamError") throw new ApiError("invalid_request", `policy.params: ${message}`, [{ path: "policy.params", message }]);
         throw e;
       }
       const iv = (i: { value: number; ciLow: number; ciHigh: number }) => ({ value: finiteOrNull(i.value), ciLow: finiteOrNull(i.ciLow), ciHigh: finiteOrNull(i.ciHigh) });
