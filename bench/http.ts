@@ -17,6 +17,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
+import { cpus, loadavg } from "node:os";
 import postgres from "postgres";
 import { createDatabase } from "../test/helpers/db.ts";
 import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
@@ -25,27 +26,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const EVENT_BATCH = Number(process.env.BENCH_EVENT_BATCH ?? 100);
 const ADMIN = `bench-admin-${randomUUID()}`;
-
-// ---- the ceiling: a bare hono JSON endpoint, run as `tsx bench/http.ts --ceiling` --------------------------
-if (process.argv.includes("--ceiling")) {
-  const { Hono } = await import("hono");
-  const { serve } = await import("@hono/node-server");
-  const app = new Hono();
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  app.post("/decide", async (c) => {
-    const body = (await c.req.json()) as Record<string, unknown>;
-    return c.json(
-      { decisionId: randomUUID(), campaignId: body.campaignId ?? null, arm: { key: "a3", name: "arm 3", metadata: {} }, propensity: 0.1 },
-      201,
-    );
-  });
-  const server = serve({ fetch: app.fetch, port: Number(process.env.PORT), hostname: "127.0.0.1" });
-  const stop = () => server.close(() => process.exit(0));
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-} else {
-  await main();
-}
 
 interface Run {
   answered2xx: number;
@@ -106,7 +86,7 @@ async function cannon(url: string, headers: Record<string, string>, request: Req
   };
 }
 
-/** Calibrate for ~1.5 s, then ask as many requests as fit in SECONDS at that rate. */
+/** Calibrate for ~2 s, then ask as many requests as fit in SECONDS at that rate. */
 async function measured(url: string, headers: Record<string, string>, request: RequestSpec): Promise<Run> {
   const cal = await cannon(url, headers, request, undefined, 2);
   const amount = Math.max(CONNECTIONS * 10, Math.round(cal.rps * SECONDS));
@@ -114,6 +94,7 @@ async function measured(url: string, headers: Record<string, string>, request: R
 }
 
 async function main(): Promise<void> {
+  const loadAtStart = loadavg().map((x) => x.toFixed(2)).join(" ");
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const db = await createDatabase(base, "adbandit_bench_");
   const procs: ServerProcess[] = [];
@@ -206,7 +187,15 @@ async function main(): Promise<void> {
         if (status === 200) accepted += (JSON.parse(body) as { accepted: number }).accepted;
       },
     };
-    const eventsRun = await measured(svc.url, auth, eventRequest);
+    // calibrate on the same request, then count only the measured run (a duration-bounded calibration
+    // aborts requests in flight whose events may still commit: let them land first)
+    const eventsCal = await cannon(svc.url, auth, eventRequest, undefined, 2);
+    await new Promise((r) => setTimeout(r, 1500));
+    const sqlPre = postgres(db.url, { max: 1, onnotice: () => {} });
+    const storedBefore = (await sqlPre<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n;
+    await sqlPre.end();
+    accepted = 0;
+    const eventsRun = await cannon(svc.url, auth, eventRequest, Math.max(CONNECTIONS * 2, Math.round(eventsCal.rps * SECONDS)));
     const eventsPerSecond = (eventsRun.answered2xx * EVENT_BATCH) / eventsRun.seconds;
 
     // every decision answered 201 is logged (durably before the answer: count before and after stopping)
@@ -217,7 +206,8 @@ async function main(): Promise<void> {
     const exitCode = await svc.stop("SIGTERM");
     procs.splice(procs.indexOf(svc), 1);
     const loggedAfterStop = await count();
-    const eventsStored = (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n;
+    const eventsStored =
+      (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n - storedBefore;
     await sql.end();
 
     const rows: Array<[string, string]> = [
@@ -232,17 +222,18 @@ async function main(): Promise<void> {
       ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
       [`events/s (batches of ${EVENT_BATCH})`, fmt(eventsPerSecond)],
       ["event batches p50 / p99 ms", `${eventsRun.p50} / ${eventsRun.p99}`],
-      ["events accepted / stored", `${accepted} / ${eventsStored}`],
+      ["events accepted / stored (measured run)", `${accepted} / ${eventsStored}`],
       ["events non-2xx / errors", `${eventsRun.non2xx} / ${eventsRun.errors}`],
       ["service exit code on SIGTERM", String(exitCode)],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
-    console.log(`\nadbandit HTTP benchmark — PostgreSQL, ${CONNECTIONS} connections, ~${SECONDS} s per run\n`);
+    const load = loadavg().map((x) => x.toFixed(2)).join(" ");
+    console.log(`\nadbandit HTTP benchmark — PostgreSQL, ${CONNECTIONS} connections, ~${SECONDS} s per run, ${cpus().length} CPUs, load average at start ${loadAtStart}, now ${load}\n`);
     for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
     console.log("");
 
     const line = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
-      console.log(JSON.stringify({ bench: "http", metric, value: round(value), unit, connections: CONNECTIONS, ...extra }));
+      console.log(JSON.stringify({ bench: "http", metric, value: round(value), unit, connections: CONNECTIONS, load_avg_1m: round(loadavg()[0]), ...extra }));
     line("ceiling_requests_per_s", ceiling.rps, "req/s", { p50_ms: ceiling.p50, p99_ms: ceiling.p99 });
     line("decisions_per_s", decisions.rps, "decisions/s", { p50_ms: decisions.p50, p99_ms: decisions.p99, answered_201: decisions.answered2xx });
     line("decisions_ratio_to_ceiling", decisions.rps / ceiling.rps, "ratio");
@@ -276,3 +267,26 @@ function fmt(x: number): string {
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
+
+// ---- the ceiling: a bare hono JSON endpoint, run as `tsx bench/http.ts --ceiling` --------------------------
+async function ceilingServer(): Promise<void> {
+  const { Hono } = await import("hono");
+  const { serve } = await import("@hono/node-server");
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.post("/decide", async (c) => {
+    const body = (await c.req.json()) as Record<string, unknown>;
+    return c.json(
+      { decisionId: randomUUID(), campaignId: body.campaignId ?? null, arm: { key: "a3", name: "arm 3", metadata: {} }, propensity: 0.1 },
+      201,
+    );
+  });
+  const server = serve({ fetch: app.fetch, port: Number(process.env.PORT), hostname: "127.0.0.1" });
+  const stop = () => server.close(() => process.exit(0));
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+// Dispatch last: everything above is initialised by now.
+if (process.argv.includes("--ceiling")) await ceilingServer();
+else await main();
