@@ -195,7 +195,7 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
   {
     let a = L;
     let b = U;
-    for (let it = 0; it < 30 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+    for (let it = 0; it < 24 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
       const mid = 0.5 * (a + b);
       if (G(mid) <= EPS) a = mid;
       else b = mid;
@@ -203,7 +203,7 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
     const L2 = a;
     a = L2;
     b = U;
-    for (let it = 0; it < 30 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+    for (let it = 0; it < 24 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
       const mid = 0.5 * (a + b);
       if (G(mid) >= 1 - EPS) b = mid;
       else a = mid;

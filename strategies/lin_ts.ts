@@ -13,7 +13,7 @@
 import { z } from "zod";
 import type { Choice, Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { normal } from "./samplers.ts";
+import { normals } from "./samplers.ts";
 import { normalTable, probMax, type DistTable } from "./argmax.ts";
 import { addSlot, applyFloor, floorSchema, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
 import { checkX, dot, initRidge, quadForm, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
@@ -69,6 +69,7 @@ function pmf(state: LinTsState, x: Features | undefined): Float64Array {
 
 let mBuf = new Float64Array(0);
 let sBuf = new Float64Array(0);
+let zBuf = new Float64Array(0);
 
 export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsState, x: Features | undefined, rng: Rng): number } = {
   type: "lin_ts",
@@ -89,11 +90,13 @@ export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsSta
       sBuf = new Float64Array(K);
     }
     scoreMoments(state, checkX(state, x), mBuf, sBuf);
+    if (zBuf.length < K) zBuf = new Float64Array(K);
+    normals(rng, zBuf, K);
     let best = -1;
     let bestV = -Infinity;
     for (let a = 0; a < K; a++) {
       if (state.arms[a]!.status !== "active") continue;
-      const v = mBuf[a]! + sBuf[a]! * normal(rng);
+      const v = mBuf[a]! + sBuf[a]! * zBuf[a]!;
       if (v > bestV) {
         bestV = v;
         best = a;

@@ -23,7 +23,7 @@
 import { z } from "zod";
 import type { ArmStats, Choice, Features, Strategy, BaseState } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { normal } from "./samplers.ts";
+import { normals } from "./samplers.ts";
 import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
 import { checkContextStats, checkX, dot } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
@@ -102,6 +102,7 @@ function pmf(state: LogisticTsState, x: Features | undefined): Float64Array {
 
 let mBuf = new Float64Array(0);
 let sBuf = new Float64Array(0);
+let zBuf = new Float64Array(0);
 
 export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(state: LogisticTsState, x: Features | undefined, rng: Rng): number } = {
   type: "logistic_ts",
@@ -139,11 +140,13 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
       sBuf = new Float64Array(K);
     }
     moments(state, checkX(state, x), mBuf, sBuf);
+    if (zBuf.length < K) zBuf = new Float64Array(K);
+    normals(rng, zBuf, K);
     let best = -1;
     let bestV = -Infinity;
     for (let a = 0; a < K; a++) {
       if (state.arms[a]!.status !== "active") continue;
-      const v = mBuf[a]! + sBuf[a]! * normal(rng);
+      const v = mBuf[a]! + sBuf[a]! * zBuf[a]!;
       if (v > bestV) {
         bestV = v;
         best = a;
