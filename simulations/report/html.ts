@@ -59,10 +59,12 @@ function bandChart(id, metric, yTitle) {
   new Chart(document.getElementById(id), { type: "line", data: { datasets },
     options: { ...common, scales: { ...common.scales, y: { title: { display: true, text: yTitle } } } } });
 }
+// Revenue and profit charts that would repeat the one before (values of 1, no costs) are left out.
+const same = (m1, m2) => R.strategies.every((s) => s.series[m1].mean.every((v, i) => Math.abs(v - s.series[m2].mean[i]) < 1e-9));
 bandChart("regret", "regret", "cumulative regret (" + R.scenario.objective + ")");
 bandChart("conversions", "conversions", "cumulative conversions");
-bandChart("revenue", "revenue", "cumulative revenue");
-bandChart("profit", "profit", "cumulative profit");
+if (same("revenue", "conversions")) document.getElementById("revenue").closest("section").remove(); else bandChart("revenue", "revenue", "cumulative revenue");
+if (same("profit", "revenue")) document.getElementById("profit").closest("section").remove(); else bandChart("profit", "profit", "cumulative profit");
 bandChart("roi", "roi", "ROI = profit / cost");
 const TOP = 8;
 const shares = document.getElementById("shares");
