@@ -89,7 +89,12 @@ export function buildPolicy(p: ParsedPolicy, actions: readonly string[], dim: nu
   } catch (e) {
     throw new PolicySpecError(`type: ${(e as Error).message}`);
   }
-  const params = strategy.parseParams(p.params);
+  let params: Record<string, unknown>;
+  try {
+    params = strategy.parseParams(p.params);
+  } catch (e) {
+    throw new PolicySpecError(`params.${(e as Error).message}`);
+  }
   const state: BaseState = strategy.init(actions, params, strategy.contextual ? dim : 0);
   return {
     description,

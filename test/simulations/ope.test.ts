@@ -11,6 +11,7 @@ import type { LogRow } from "../../simulations/ope/logs.ts";
 import { parsePolicySpec } from "../../simulations/ope/policy.ts";
 import { normal } from "../../simulations/random.ts";
 import { doubles } from "./doubles.ts";
+import { libraryResolve } from "../../simulations/resolve.ts";
 
 const ACTIONS = ["a", "b", "c"];
 const B0 = [1.0, 1.5, 0.8];
@@ -179,6 +180,12 @@ describe("policy specs", () => {
     ['{"params":{}}', "policy: type: a strategy type is required"],
     ['{"type":"x","params":[1]}', "policy: params: must be an object"],
   ])("rejects %j", (spec, message) => expect(() => parsePolicySpec(spec)).toThrow(message));
+
+  it("rejects strategy params the strategy refuses, naming the field", () => {
+    const { rows } = makeLogs(1, 10, true);
+    expect(() => evaluateLogs(rows, '{"type":"thompson","params":{"alpha":-1}}', { resolve: libraryResolve })).toThrow(/^policy: params\.alpha: /);
+    expect(() => evaluateLogs(rows, '{"type":"nope"}', { resolve: libraryResolve })).toThrow(/^policy: type: /);
+  });
 
   it("rejects an arm that never appears in the logs", () => {
     const { rows } = makeLogs(1, 10, true);
