@@ -5,6 +5,8 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
+import type { IncomingMessage } from "node:http";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requireWorkspace } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
@@ -18,6 +20,36 @@ import { register as workspaces } from "./routes/workspaces.ts";
 
 /** Largest accepted body: 1000 events or decision requests with generous contexts fit well inside. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Under @hono/node-server, reads a JSON body straight from the Node request into hono's body cache,
+ * enforcing the size limit as it streams. Reading it through `c.req.json()` would first build a full
+ * WHATWG Request (undici) — a sizeable share of the CPU of a decision. Elsewhere (tests calling
+ * `app.request`), the standard path with `bodyLimit` applies.
+ */
+const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const m = c.req.method;
+  if (!incoming || (m !== "POST" && m !== "PATCH" && m !== "PUT")) return next();
+  const declared = Number(incoming.headers["content-length"] ?? NaN);
+  if (declared > MAX_BODY_BYTES) throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    incoming.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        incoming.removeAllListeners("data");
+        incoming.resume();
+        reject(new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`));
+      } else chunks.push(chunk);
+    });
+    incoming.once("end", () => resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    incoming.once("error", reject);
+  });
+  (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.text = Promise.resolve(text);
+  return next();
+};
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -60,6 +92,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     }
     return next();
   });
+  app.use("/v1/*", nodeBody);
   app.use(
     "/v1/*",
     bodyLimit({

@@ -32,7 +32,7 @@ export const CLICK_TIME_DEFAULTS: ClickTimeOptions = {
   alpha: 0.01,
   injectionSeconds: 10,
   minShare: 0.2,
-  minConversions: 20,
+  minConversions: 10,
   minD: 0.25,
 };
 

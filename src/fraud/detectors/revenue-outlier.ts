@@ -2,7 +2,8 @@
  * Revenue-per-conversion outliers per publisher (SIVT): the mean log value of a publisher's conversions
  * against all other publishers' (leave-one-out), by a Welch z = (m − m_ref) / √(s²/n + s_ref²/n_ref) with a
  * two-sided normal p at the Bonferroni level, a robust z of the publisher means across publishers
- * (median/MAD, when there are enough), and an effect size (a factor of at least `minFactor`).
+ * (median/MAD, when there are enough) — or, as for the rates, a factor beyond `maxFactor`, which a MAD from a
+ * handful of publishers can hide — and an effect size (a factor of at least `minFactor`).
  * Logs because order values are right-skewed (roughly log-normal). Flags the publisher.
  */
 import { normalQuantile, normalUpperTail } from "../../reports/stats.ts";
@@ -16,6 +17,8 @@ export interface RevenueOptions {
   alpha: number;
   minConversions: number;
   minFactor: number;
+  /** A factor this large flags even when the robust z does not (still only when the Welch test rejects). */
+  maxFactor: number;
   zThreshold: number;
   minEntitiesForZ: number;
   minScale: number;
@@ -23,8 +26,9 @@ export interface RevenueOptions {
 
 export const REVENUE_DEFAULTS: RevenueOptions = {
   alpha: 0.01,
-  minConversions: 20,
+  minConversions: 10,
   minFactor: 2,
+  maxFactor: 3,
   zThreshold: 3.5,
   minEntitiesForZ: 5,
   minScale: 0.1,
@@ -60,7 +64,7 @@ export function detectRevenueOutliers(links: readonly ConversionLink[], window: 
     const z = se > 0 ? (m - mr) / se : 0;
     const p = Math.min(1, 2 * normalUpperTail(Math.abs(z)));
     if (p > level || Math.abs(m - mr) < Math.log(opts.minFactor)) return;
-    if (zs && Math.abs(zs[i]) < opts.zThreshold) return;
+    if (zs && Math.abs(zs[i]) < opts.zThreshold && Math.abs(m - mr) < Math.log(opts.maxFactor)) return;
     out.push({
       detector: DETECTOR,
       entityType: "publisher",
