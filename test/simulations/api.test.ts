@@ -108,8 +108,8 @@ describe("POST /v1/simulations", () => {
 
   it.each([
     [{ ...scenario, arms: [{ key: "a", rate: 2 }] }, "arms.0.rate"],
-    [{ ...scenario, strategies: [{ type: "nope" }] }, "strategies.0"],
-    [{ ...scenario, strategies: [{ type: "thompson", params: { alpha: -1 } }] }, "strategies.0"],
+    [{ ...scenario, strategies: [{ type: "nope" }] }, "strategies.0.type"],
+    [{ ...scenario, strategies: [{ type: "thompson", params: { alpha: -1 } }] }, "strategies.0.params.alpha"],
     [{ ...scenario, traffic: { rounds: 50_000_000 }, repetitions: 10 }, "traffic.rounds"],
   ])("rejects an invalid scenario naming the field (%#)", async (body, path) => {
     const r = await call(ws.id, "POST", "/v1/simulations", body);

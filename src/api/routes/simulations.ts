@@ -104,11 +104,17 @@ export function register(app: App, deps: AppDeps): void {
         throw e;
       }
       scenario.strategies.forEach((s, i) => {
+        let stage: "type" | "params" = "type";
         try {
-          libraryResolve(s.type).parseParams(s.params);
+          const impl = libraryResolve(s.type);
+          stage = "params";
+          impl.parseParams(s.params);
         } catch (e) {
+          // StrategyParamError names its field: "type" for an unknown strategy, the parameter otherwise.
+          const field = (e as { field?: unknown }).field;
+          const path = stage === "type" ? `strategies.${i}.type` : `strategies.${i}.params${typeof field === "string" && field ? `.${field}` : ""}`;
           const msg = (e as Error).message;
-          throw new ApiError("invalid_request", `strategies.${i}: ${msg}`, [{ path: `strategies.${i}`, message: msg }]);
+          throw new ApiError("invalid_request", `${path}: ${msg}`, [{ path, message: msg }]);
         }
       });
       const size = scenario.traffic.rounds * scenario.repetitions * scenario.strategies.length;
