@@ -4,6 +4,7 @@
  * well-specified model; the logging policy is a known context-dependent softmax (non-uniform) or uniform.
  * True value of "always a" = b_a; of the even split = mean(b).
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Mulberry32 } from "../../strategies/rng.ts";
 import { evaluateLogs, type EvaluationResult } from "../../simulations/ope/evaluate.ts";
@@ -112,6 +113,35 @@ describe("replay", () => {
     expect(Math.abs(avg(diffs))).toBeLessThan((4 * sd(diffs)) / Math.sqrt(diffs.length));
     // And each within a few of its own standard errors.
     diffs.forEach((d, i) => expect(Math.abs(d)).toBeLessThan(5 * ses[i]));
+  });
+
+  it("its bootstrap interval covers the true value on uniform logs", () => {
+    let covered = 0;
+    const REPS = 30;
+    for (let i = 0; i < REPS; i++) {
+      const { rows } = makeLogs(7000 + i, 900, true);
+      const e = get(evaluateLogs(rows, "arm:c", { seed: i, bootstrap: 150 }), "replay");
+      if (e.ciLow <= B0[2] && B0[2] <= e.ciHigh) covered++;
+    }
+    expect(covered / REPS).toBeGreaterThanOrEqual(0.8);
+  });
+
+  it("evaluating the logging policy itself gives the logged mean and no lift (property)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.double({ min: -5, max: 5, noNaN: true })), { minLength: 4, maxLength: 60 }), (pairs) => {
+        const actions = new Set(pairs.map((p) => p[0]));
+        const k = actions.size;
+        const rows: LogRow[] = pairs.map(([action, reward]) => ({ action, propensity: 1 / k, reward, context: {} }));
+        const r = evaluateLogs(rows, "uniform", { bootstrap: 10 });
+        const mean = avg(rows.map((x) => x.reward));
+        for (const name of ["ips", "snips"]) {
+          expect(get(r, name).value).toBeCloseTo(mean, 9);
+          expect(get(r, name).lift.value).toBeCloseTo(0, 9);
+        }
+        expect(r.ess).toBeCloseTo(rows.length, 9);
+      }),
+      { seed: 42, numRuns: 60 },
+    );
   });
 
   it("warns that replay is biased when logging is not uniform", () => {
