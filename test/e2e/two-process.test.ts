@@ -4,7 +4,8 @@
  * persisted arm statistics equal what the decisions and accepted events in the database imply, and what
  * this test itself sent. Includes the races that matter: the same event id sent to both processes at once
  * (counts once), and two different conversions of one decision sent to both at once (the first conversion
- * counts once).
+ * counts once). An arm paused and an arm added through one process reach the other within the interval
+ * too (the paused arm is never served there afterwards; the new one is explored).
  *
  * Runs only with DATABASE_URL (PGlite is one process's embedded database).
  */
@@ -148,6 +149,31 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
       }
       expect(ok, `process on ${p.url} saw ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`).toBe(true);
     }
+
+    // ---- configuration changed through A reaches B within the refresh interval ----
+    expect((await http(A.url, "PATCH", `/v1/campaigns/${campaignId}/arms/a`, key, { status: "paused" })).status).toBe(200);
+    expect((await http(A.url, "POST", `/v1/campaigns/${campaignId}/arms`, key, { key: "d" })).status).toBe(201);
+    const changed = Date.now();
+    let caughtUp = false;
+    while (Date.now() - changed < REFRESH_MS + MARGIN_MS) {
+      const r = await http(B.url, "GET", `/v1/campaigns/${campaignId}/arms`, key);
+      const rows = r.body.arms as Array<{ key: string; status: string }>;
+      if (rows.some((a) => a.key === "a" && a.status === "paused") && rows.some((a) => a.key === "d")) {
+        caughtUp = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(caughtUp, "B did not see the paused arm and the new arm in time").toBe(true);
+    expected.d = { n: 0, conv: 0 };
+    for (let i = 0; i < 60; i++) {
+      const r = await http(B.url, "POST", `/v1/campaigns/${campaignId}/decisions`, key, {});
+      expect(r.status).toBe(201);
+      expect(r.body.arm.key).not.toBe("a");
+      expected[r.body.arm.key].n += 1;
+    }
+    // the new arm starts at the prior and is explored
+    expect(expected.d.n).toBeGreaterThan(0);
 
     // ---- SIGTERM: both flush, close and exit 0 ----
     const codes = await Promise.all([A.stop("SIGTERM"), B.stop("SIGTERM")]);
