@@ -73,7 +73,7 @@ const HOUR = 3_600_000;
 export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jobs {
   const now = deps.now ?? (() => new Date());
   let rollupWatermark: number | null = null;
-  const busy = new Set<JobName>();
+  const busy = new Map<JobName, Promise<void>>();
 
   const rewrite = async (database: Database, campaignId: string, from: number, to: number) => {
     await refreshRollups(database.db, campaignId, from, to + 1);
@@ -115,16 +115,15 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
     },
   };
 
-  const run = async (name: JobName) => {
-    if (busy.has(name)) return;
-    busy.add(name);
-    try {
-      await bodies[name]();
-    } catch (err) {
-      deps.logger.warn({ err: String(err), job: name }, "job failed");
-    } finally {
-      busy.delete(name);
-    }
+  /** A tick while the same job is still running joins it instead of starting a second run. */
+  const run = (name: JobName): Promise<void> => {
+    const inflight = busy.get(name);
+    if (inflight) return inflight;
+    const p = bodies[name]()
+      .catch((err) => deps.logger.warn({ err: String(err), job: name }, "job failed"))
+      .finally(() => busy.delete(name));
+    busy.set(name, p);
+    return p;
   };
 
   const tasks: ScheduledTask[] = [];
@@ -143,7 +142,36 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
     run,
     async stop() {
       for (const t of tasks) await t.destroy();
-      while (busy.size) await new Promise((r) => setTimeout(r, 20));
+      await Promise.all(busy.values());
     },
   };
+}
+
+/**
+ * The wiring for the entry point (src/server.ts):
+ *   const gate = new CachedFraudGate();
+ *   const service = await buildService({ ...options, fraudGate: gate });
+ *   const jobs = startServiceJobs(service.deps, gate);   // on shutdown: await jobs.stop()
+ * The deps' getters are read at each tick, so a database that comes up late is picked up.
+ */
+export function startServiceJobs(
+  deps: { readonly database: Database; readonly engine: { recompute(campaignId: string): Promise<void> }; readonly logger: Logger },
+  gate?: CachedFraudGate,
+  config: JobsConfig = jobsConfigFromEnv(),
+): Jobs {
+  const jobs = startJobs(
+    {
+      get database() {
+        return deps.database;
+      },
+      get engine() {
+        return deps.engine;
+      },
+      gate,
+      logger: deps.logger,
+    },
+    config,
+  );
+  void jobs.run("gate-refresh");
+  return jobs;
 }

@@ -8,7 +8,7 @@ import pino from "pino";
 import { createCampaign, creativeCampaign, startHarness, type Harness, type Workspace } from "../helpers/service.ts";
 import { createDatabase } from "../helpers/db.ts";
 import { asLeader, lockKey } from "../../src/jobs/leader.ts";
-import { jobsConfigFromEnv, startJobs, JOBS_DEFAULTS } from "../../src/jobs/index.ts";
+import { jobsConfigFromEnv, startJobs, startServiceJobs, JOBS_DEFAULTS } from "../../src/jobs/index.ts";
 import { directCells, rollupCells } from "../../src/reports/queries.ts";
 import { openDatabase } from "../../src/store/db.ts";
 import { CachedFraudGate } from "../../src/fraud/gate.ts";
@@ -56,6 +56,14 @@ describe("jobs", () => {
     const jobs = startJobs({ database: h.service.deps.database, gate, logger }, { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false });
     expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(false);
     await jobs.run("gate-refresh");
+    expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(true);
+    await jobs.stop();
+  });
+
+  it("startServiceJobs wires the service's deps and loads the gate at once", async () => {
+    const gate = new CachedFraudGate();
+    const jobs = startServiceJobs(h.service.deps, gate, { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false });
+    await jobs.run("gate-refresh"); // joins the run started by startServiceJobs
     expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(true);
     await jobs.stop();
   });
