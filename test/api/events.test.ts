@@ -7,6 +7,7 @@
  */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEncoder, type FeatureSpec } from "../../strategies/features.ts";
 import {
   armsByKey,
   createCampaign,
@@ -248,6 +249,47 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
     expect(s.sum_sq).toBeCloseTo(12.5 * 12.5, 9);
     const [dec] = await sql`select reward from decisions where id = ${d.decisionId}`;
     expect(dec.reward).toBeCloseTo(12.5, 9);
+  });
+
+  it("contextual: xx = Σ x xᵀ over decisions and xr = Σ reward · x, with x the encoded context", async () => {
+    const specs: FeatureSpec[] = [
+      { name: "age", type: "numeric" },
+      { name: "device", type: "categorical", values: ["ios", "android", "web"] },
+    ];
+    const id = await createCampaign(ws, creativeCampaign({ objective: "revenue", strategy: { type: "lin_ts" }, contextFeatures: specs, arms: [{ key: "only" }] }));
+    const contexts = [
+      { age: 0.3, device: "ios" },
+      { age: -1.2, device: "web" },
+      { age: 2, device: "android" },
+    ];
+    const ds = [];
+    for (const context of contexts) ds.push((await decide(ws, id, { context })).body);
+    await postEvents([
+      { id: eventId(), decisionId: ds[0].decisionId, type: "conversion", value: 2 },
+      { id: eventId(), decisionId: ds[2].decisionId, type: "conversion", value: 3 },
+      { id: eventId(), decisionId: ds[2].decisionId, type: "conversion", value: 1 },
+    ]);
+    await h.restart();
+    const enc = createEncoder(specs);
+    const xs = contexts.map((c) => Array.from(enc.encode(c)));
+    const rewards = [2, 0, 4];
+    const d = enc.dim;
+    const xx = new Array(d * d).fill(0);
+    const xr = new Array(d).fill(0);
+    xs.forEach((x, k) => {
+      for (let i = 0; i < d; i++) {
+        xr[i] += rewards[k] * x[i];
+        for (let j = 0; j < d; j++) xx[i * d + j] += x[i] * x[j];
+      }
+    });
+    const [s] = await sql`select n, sum, sum_sq, xx, xr from arm_stats where campaign_id = ${id} and arm_key = 'only'`;
+    expect(s.n).toBe(3);
+    expect(s.sum).toBeCloseTo(6, 9);
+    expect(s.sum_sq).toBeCloseTo(4 + 16, 9);
+    expect(s.xx).toHaveLength(d * d);
+    expect(s.xr).toHaveLength(d);
+    s.xx.forEach((v: number, i: number) => expect(v).toBeCloseTo(xx[i], 9));
+    s.xr.forEach((v: number, i: number) => expect(v).toBeCloseTo(xr[i], 9));
   });
 
   it("a late conversion is stored with attributed = false", async () => {
