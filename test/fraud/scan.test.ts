@@ -118,6 +118,12 @@ describe("fraud burst during a live campaign", () => {
     expect(rolled).toEqual(direct);
     const daily = (await campaignReport(db, ws.id, campaignId, { ...q, granularity: "day" }))!;
     expect(daily.total).toEqual(direct.total);
+    // The report (from stored events) agrees with the engine's counters (GET arms, from memory).
+    const arms = await armsByKey(ws, campaignId);
+    for (const row of direct.total.arms) {
+      expect(row.decisions).toBe(arms[row.armKey].decisions);
+      expect(row.conversions).toBe(arms[row.armKey].conversions);
+    }
   });
 
   it("dismissing the findings restores what they took back", async () => {

@@ -19,7 +19,7 @@ import { errors, IdParam, json } from "../schemas.ts";
 const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 366;
 
-const Interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() }).openapi("Estimate");
+const Interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() }).openapi("ReportEstimate");
 const MetricsOut = z
   .object({
     decisions: z.number(),
