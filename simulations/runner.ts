@@ -57,6 +57,17 @@ export interface RunOptions {
   pmfFastPath?: boolean;
 }
 
+/**
+ * What one decision teaches, as the service computes it (src/store/rewards.ts: `baseReward` at the decision,
+ * then `applyEvent` per attributed conversion): conversions 0/1, revenue the value, profit value − cost.
+ * A test checks the two agree.
+ */
+export function decisionReward(objective: Environment["objective"], cost: number, converted: boolean, value: number): number {
+  const base = objective === "profit" ? -cost : 0;
+  if (!converted) return base;
+  return base + (objective === "conversions" ? 1 : value);
+}
+
 /** Round at which checkpoint window w ends (exclusive). */
 export function windowEnd(w: number, C: number, T: number): number {
   return Math.floor(((w + 1) * T) / C);
@@ -100,8 +111,6 @@ export function runStrategy(
     values[a] = arms[a].value;
     sigmas[a] = arms[a].valueSigma;
   }
-  const isConv = objective === "conversions";
-  const isProfit = objective === "profit";
 
   const series = { regret: new Float64Array(C), conversions: new Float64Array(C), revenue: new Float64Array(C), cost: new Float64Array(C) };
   const armCounts = new Int32Array(C * K);
@@ -157,7 +166,7 @@ export function runStrategy(
       const nxt = qNext[i];
       const a = qArm[i];
       // The trial was counted at decision with its decision-time reward; the conversion adds its value.
-      const r0 = isProfit ? -costs[a] : 0;
+      const r0 = decisionReward(objective, costs[a], false, 0);
       const dr = qReward[i] - r0;
       stSum[a] += dr;
       stSumSq[a] += qReward[i] * qReward[i] - r0 * r0;
@@ -255,7 +264,7 @@ export function runStrategy(
     const teaches = !(fake && fraud!.detected[t] === 1);
     const seen = attributed || (fake && teaches);
     const seenValue = attributed ? value : fake ? values[a] : 0;
-    const reward = (isConv ? (seen ? 1 : 0) : seen ? seenValue : 0) - (isProfit ? costs[a] : 0);
+    const reward = decisionReward(objective, costs[a], seen, seenValue);
     converted = seen;
 
     if (!delayed) {
@@ -269,7 +278,7 @@ export function runStrategy(
         blockLen++;
       }
     } else {
-      const r0 = isProfit ? -costs[a] : 0;
+      const r0 = decisionReward(objective, costs[a], false, 0);
       stN[a] += 1;
       stSum[a] += r0;
       stSumSq[a] += r0 * r0;

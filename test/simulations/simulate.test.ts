@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import { STRATEGIES } from "../../strategies/index.ts";
 import { buildEnvironment } from "../../simulations/environment.ts";
 import { libraryResolve } from "../../simulations/resolve.ts";
-import { runStrategy } from "../../simulations/runner.ts";
+import { decisionReward, runStrategy } from "../../simulations/runner.ts";
+import { applyEvent, baseReward } from "../../src/store/rewards.ts";
 import { loadScenario, parseScenario, parseScenarioText, type ScenarioInput } from "../../simulations/scenario.ts";
 import { simulate } from "../../simulations/simulate.ts";
 import { jStat } from "../../simulations/jstat.ts";
@@ -124,6 +125,19 @@ describe("environments", () => {
 });
 
 describe("runner", () => {
+  it.each(["conversions", "revenue", "profit"] as const)("teaches what the service's reward logic computes (%s)", (objective) => {
+    for (const [cost, value] of [
+      [0, 1],
+      [0.7, 42.5],
+      [3, 0],
+    ]) {
+      expect(decisionReward(objective, cost, false, value)).toBe(baseReward(objective, cost));
+      const s = { reward: baseReward(objective, cost), converted: false };
+      applyEvent(objective, s, { type: "conversion", value, cost: 0 });
+      expect(decisionReward(objective, cost, true, value)).toBeCloseTo(s.reward, 12);
+    }
+  });
+
   it("always playing one arm has regret T·(μ* − μ_k) and earns exactly the conversions of its reward column", () => {
     const s = scen({ traffic: { rounds: 5000 } });
     const env = buildEnvironment(s, 0);
