@@ -113,7 +113,7 @@ async function main(): Promise<void> {
 
     // ---- the service ----
     const svc = await spawnServer({
-      env: { DATABASE_URL: db.url, ADBANDIT_ADMIN_KEY: ADMIN, LOG_LEVEL: "warn", ADBANDIT_LOG_LEVEL: "warn", NODE_ENV: "production" },
+      env: { DATABASE_URL: db.url, ADBANDIT_ADMIN_KEY: ADMIN, LOG_LEVEL: "warn", NODE_ENV: "production" },
     });
     procs.push(svc);
     const ws = await http(svc.url, "POST", "/v1/workspaces", ADMIN, { name: "bench" });

@@ -104,6 +104,44 @@ describe("POST /v1/events — accepted, duplicate, rejected", () => {
   });
 });
 
+describe("POST /v1/events — volume and concurrency", () => {
+  it("accepts 1000 events in one request", async () => {
+    const id = await createCampaign(ws);
+    const r = await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 500 }, () => ({ campaignId: id })) });
+    const ids = (r.body.decisions as Array<{ decisionId: string }>).map((d) => d.decisionId);
+    const events = Array.from({ length: 1000 }, (_, i) => ({ id: eventId("bulk"), decisionId: ids[i % 500], type: i < 500 ? "conversion" : "click" }));
+    const e = await postEvents(events);
+    expect(e.status).toBe(200);
+    expect(e.body).toMatchObject({ accepted: 1000, duplicates: 0, rejected: 0 });
+    const arms = await armsByKey(ws, id);
+    expect(Object.values(arms).reduce((s, a) => s + (a.conversions as number), 0)).toBe(500);
+  });
+
+  it("concurrent decisions and events lose nothing", async () => {
+    const id = await createCampaign(ws);
+    const ds = await Promise.all(Array.from({ length: 200 }, () => decide(ws, id)));
+    const byArm: Record<string, number> = {};
+    const convByArm: Record<string, number> = {};
+    for (const d of ds) byArm[d.body.arm.key] = (byArm[d.body.arm.key] ?? 0) + 1;
+    const converting = ds.filter((_, i) => i % 3 === 0);
+    for (const d of converting) convByArm[d.body.arm.key] = (convByArm[d.body.arm.key] ?? 0) + 1;
+    // each conversion sent twice, concurrently, under the same id
+    const answers = await Promise.all(
+      converting.flatMap((d) => {
+        const ev = { id: `cc-${d.body.decisionId}`, decisionId: d.body.decisionId, type: "conversion" };
+        return [postEvents([ev]), postEvents([ev])];
+      }),
+    );
+    expect(answers.reduce((s, a) => s + a.body.accepted, 0)).toBe(converting.length);
+    expect(answers.reduce((s, a) => s + a.body.duplicates, 0)).toBe(converting.length);
+    const arms = await armsByKey(ws, id);
+    for (const k of ["a", "b", "c"]) {
+      expect(arms[k].decisions).toBe(byArm[k] ?? 0);
+      expect(arms[k].conversions).toBe(convByArm[k] ?? 0);
+    }
+  });
+});
+
 describe("POST /v1/events — 400 naming the field", () => {
   const d = "00000000-0000-4000-8000-000000000000";
   const cases: Array<[string, unknown, string]> = [

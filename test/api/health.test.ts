@@ -64,7 +64,18 @@ describe("GET /openapi.json and /docs", () => {
     }
     const create = doc.paths["/v1/campaigns"].post;
     expect(create.requestBody).toBeDefined();
-    expect(JSON.stringify(create.requestBody)).toContain("objective");
+    // the validating schema itself: enums and limits appear in the document
+    const text = JSON.stringify(doc);
+    for (const word of ["objective", "send_time", "channel", "profit", "attributionWindowHours", "contextFeatures"]) {
+      expect(text).toContain(word);
+    }
+    expect(text).toMatch(/"maxItems":1000/);
+    // every error status of the contract is documented somewhere
+    const statuses = new Set<string>();
+    for (const item of Object.values(doc.paths) as Array<Record<string, { responses?: Record<string, unknown> }>>) {
+      for (const op of Object.values(item)) for (const s of Object.keys(op.responses ?? {})) statuses.add(s);
+    }
+    for (const s of ["200", "201", "400", "401", "404", "409", "503"]) expect(statuses).toContain(s);
   });
 
   it("serves a docs page", async () => {
