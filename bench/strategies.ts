@@ -13,7 +13,9 @@
  * Two decision paths are timed, and every row says which:
  *  - "select": the strategy's fast path (no propensity) — what the peer does, and what simulations use;
  *  - "choose": the service's path, which also computes the exact propensity of the drawn arm.
- * Regret is the median over the policy seeds; decisions/s the median over seeds of each run's rate.
+ * Regret is the median over the policy seeds; decisions/s the median over seeds of each run's rate,
+ * per wall-clock second (the peer's definition) and per CPU second of this process (the same on an idle
+ * machine; on a shared one it leaves out the time other jobs held the cores).
  */
 import type { BaseState, Strategy } from "../strategies/types.ts";
 import { Xoshiro128 } from "../strategies/rng.ts";
@@ -26,6 +28,8 @@ export interface RunResult {
   finalBestShare: number;
   totalReward: number;
   seconds: number;
+  /** CPU seconds of this process over the run (user + system): robust to other jobs on a shared machine. */
+  cpuSeconds: number;
   arms: Int32Array;
   rewards: Float64Array;
   stateBytes: number;
@@ -41,6 +45,7 @@ export function runPolicy(strategy: Strategy, params: unknown, sc: Scenario, bat
   let propensityMin = 1;
   const keys = Array.from({ length: K }, (_, a) => String(a));
   const useSelect = path === "select" && typeof strategy.select === "function";
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const state: BaseState = strategy.init(keys, strategy.parseParams(params), sc.d);
   // Warm-up: arm t at round t, learned from in one batch (as the peer's fit()).
@@ -84,6 +89,8 @@ export function runPolicy(strategy: Strategy, params: unknown, sc: Scenario, bat
     }
   }
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   let regret = 0;
   let total = 0;
   let bestHits = 0;
@@ -95,7 +102,7 @@ export function runPolicy(strategy: Strategy, params: unknown, sc: Scenario, bat
     if (t >= from && a === sc.bestArm[t]) bestHits++;
   }
   const stateBytes = JSON.stringify(strategy.toJSON(state)).length;
-  return { regret, finalBestShare: bestHits / (T - from), totalReward: total, seconds, arms: armsPlayed, rewards, stateBytes, propensityMin };
+  return { regret, finalBestShare: bestHits / (T - from), totalReward: total, seconds, cpuSeconds, arms: armsPlayed, rewards, stateBytes, propensityMin };
 }
 
 /** Replays a run's (arm, reward, context) through the learning functions alone; returns seconds. */

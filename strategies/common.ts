@@ -197,8 +197,15 @@ export class PmfCache<S extends BaseState> {
 const repeats = new WeakMap<BaseState, { version: number; nArms: number; n: number }>();
 export function repeatCount(state: BaseState): number {
   const r = repeats.get(state);
-  if (r && r.version === state.version && r.nArms === state.arms.length) return ++r.n;
-  repeats.set(state, { version: state.version, nArms: state.arms.length, n: 1 });
+  if (!r) {
+    repeats.set(state, { version: state.version, nArms: state.arms.length, n: 1 });
+    return 1;
+  }
+  if (r.version === state.version && r.nArms === state.arms.length) return ++r.n;
+  // Reuse the record: this runs once per decision in the online pattern, so no allocation here.
+  r.version = state.version;
+  r.nArms = state.arms.length;
+  r.n = 1;
   return 1;
 }
 

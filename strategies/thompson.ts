@@ -186,6 +186,6 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
     const o = checkBaseJSON(json, "thompson") as unknown as ThompsonState;
     const p = parseWith(thompsonParams, o.params);
     if (!Array.isArray(o.s) || !Array.isArray(o.f) || o.s.length !== o.arms.length || o.f.length !== o.arms.length) throw new StrategyParamError("state.s", "must hold one count per arm");
-    return { type: "thompson", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, s: [...o.s], f: [...o.f], win: o.win && { arm: [...o.win.arm], r: [...o.win.r], head: o.win.head, size: o.win.size } };
+    return { type: "thompson", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, s: [...o.s], f: [...o.f], win: o.win ? { arm: [...o.win.arm], r: [...o.win.r], head: o.win.head, size: o.win.size } : newWindow(p.window) };
   },
 };
