@@ -13,15 +13,16 @@
  * refresh and reloads run alone, so memory never counts an increment twice or misses one.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
 import type { ArmStats } from "../../strategies/types.ts";
-import { incrementArmStats, insertDecisionsWithStats, readArmStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
+import { insertDecisionsWithStats, readArmStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
 import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
+import { applyRewards, insertEvents, lockDecisions, type EventRow } from "../store/events.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
 import { applyEvent, baseReward } from "../store/rewards.ts";
-import { armStats, arms, campaigns, decisions, events, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
+import { armStats, arms, campaigns, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
 import { buildLive, publicCampaign, syncArm, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
 import { RwLock } from "./mutex.ts";
@@ -609,12 +610,7 @@ export class Engine {
         try {
           await this.db.transaction(async (tx) => {
             const ids = [...new Set(candidates.map((c) => c.ev.decisionId))];
-            const decs = await tx
-              .select()
-              .from(decisions)
-              .where(and(eq(decisions.workspaceId, workspaceId), inArray(decisions.id, ids)))
-              .orderBy(decisions.id)
-              .for("update");
+            const decs = await lockDecisions(tx, workspaceId, ids);
             const byId = new Map(decs.map((d) => [d.id, d]));
             const live = new Map<string, LiveCampaign>();
             for (const d of decs) {
@@ -622,7 +618,7 @@ export class Engine {
               const c = this.campaigns.get(d.campaignId) ?? (await this.loadUnlocked(tx, d.campaignId));
               if (c) live.set(d.campaignId, c);
             }
-            const toInsert: (typeof events.$inferInsert)[] = [];
+            const toInsert: EventRow[] = [];
             const meta: { i: number; ev: IncomingEvent; d: (typeof decs)[number]; teaches: boolean; invalid: boolean }[] = [];
             for (const { i, ev } of candidates) {
               const d = byId.get(ev.decisionId);
@@ -654,11 +650,7 @@ export class Engine {
               });
               meta.push({ i, ev, d, teaches: attributed && reason === null, invalid: reason !== null });
             }
-            const inserted = new Set<string>();
-            for (let k = 0; k < toInsert.length; k += 1000) {
-              const got = await tx.insert(events).values(toInsert.slice(k, k + 1000)).onConflictDoNothing().returning({ eventId: events.eventId });
-              for (const g of got) inserted.add(g.eventId);
-            }
+            const inserted = await insertEvents(tx, toInsert);
             const changed = new Map<string, { d: (typeof decs)[number]; reward: number; converted: boolean }>();
             for (const m of meta) {
               if (!inserted.has(m.ev.id)) {
@@ -694,13 +686,7 @@ export class Engine {
               incs.push(inc);
               memory.push({ campaignId: c.id, armKey: s.d.armKey, delta });
             }
-            if (updates.length)
-              await tx.execute(sql`update decisions as d set reward = v.reward, converted = v.converted
-                from (values ${sql.join(
-                  updates.map((u) => sql`(${u.id}::uuid, ${u.reward}::float8, ${u.converted}::boolean)`),
-                  sql`, `,
-                )}) as v(id, reward, converted) where d.id = v.id`);
-            await incrementArmStats(tx, incs);
+            await applyRewards(tx, updates, incs);
           });
         } catch (err) {
           if (isUnavailable(err)) throw new DomainError("unavailable", "database unavailable");

@@ -3,7 +3,7 @@
  * element-wise), applied in (campaign, arm) order so that concurrent transactions of several processes
  * lock rows in the same order and cannot deadlock.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { rows, type Db } from "./db.ts";
 
 export interface ArmIncrement {
@@ -34,7 +34,7 @@ export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
   return s + "}";
 }
 
-const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
+export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
   n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq,
   ${["xx", "xr"]
     .map(
