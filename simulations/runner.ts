@@ -93,6 +93,11 @@ export function runStrategy(
   );
   const xs = env.x;
   const xbuf = new Float64Array(dim);
+  // Copies round t's encoded context into the scratch row (a subarray view would allocate per decision).
+  const loadX = (t: number) => {
+    const o = t * dim;
+    for (let j = 0; j < dim; j++) xbuf[j] = xs[o + j];
+  };
   const C = opts.checkpoints;
   const B = opts.updateEvery;
   const delayed = env.delayRounds !== null;
@@ -206,7 +211,7 @@ export function runStrategy(
       if (blockLen > 0) {
         if (contextual) {
           for (let i = 0; i < blockLen; i++) {
-            xbuf.set(xs.subarray(blockRounds[i] * dim, (blockRounds[i] + 1) * dim));
+            loadX(blockRounds[i]);
             strategy.update(state, blockArms[i], blockRewards[i], xbuf);
           }
         } else strategy.updateBatch(state, blockArms.subarray(0, blockLen), blockRewards.subarray(0, blockLen));
@@ -231,7 +236,7 @@ export function runStrategy(
       a = 0;
       while (a < K - 1 && r >= cdf[a]) a++;
     } else if (contextual) {
-      xbuf.set(xs.subarray(t * dim, (t + 1) * dim));
+      loadX(t);
       a = select ? select(state, xbuf, rng) : strategy.choose(state, xbuf, rng).arm;
     } else a = select ? select(state, undefined, rng) : strategy.choose(state, undefined, rng).arm;
 
@@ -246,7 +251,7 @@ export function runStrategy(
     armCounts[w * K + a]++;
     cost += costs[a];
 
-    let converted = u[t * K + a] < mu[mi];
+    const converted = u[t * K + a] < mu[mi];
     let fake = false;
     if (fraud !== null && fraud.fakeRate[t] > 0) {
       fake = (fraud.arm[t] < 0 || fraud.arm[t] === a) && fraud.u[t] < fraud.fakeRate[t];
@@ -265,7 +270,6 @@ export function runStrategy(
     const seen = attributed || (fake && teaches);
     const seenValue = attributed ? value : fake ? values[a] : 0;
     const reward = decisionReward(objective, costs[a], seen, seenValue);
-    converted = seen;
 
     if (!delayed) {
       if (B === 1) {
@@ -293,7 +297,7 @@ export function runStrategy(
         }
       }
       dirty[a] = 1;
-      if (converted) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
+      if (seen) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
     }
 
     if (t + 1 === wEnd) {
