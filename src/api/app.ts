@@ -92,16 +92,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     }
     return next();
   });
-  app.use("/v1/*", nodeBody);
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+    },
+  });
+  app.use("/v1/*", (c, next) => ((c.env as { incoming?: unknown } | undefined)?.incoming ? nodeBody(c, next) : limit(c, next)));
 
   health(app, deps);
   workspaces(app, deps);
