@@ -17,7 +17,7 @@
  * (below which some arm's F is 0, so nothing can be the max) and U (above which every F is 1) — so
  * each arm's shape is resolved wherever it matters, however different the widths. On each merged
  * interval ∫ g_a dF_a ≈ ΔF_a · (g_a(left) + g_a(right)) / 2, g_a = Π_{b≠a} F_b (trapezoid–Stieltjes).
- * Finally p is divided by Σ p. Error: |p̂_a − p_a| < 1e-4 on the cases of test/strategies/argmax.test.ts
+ * Arms that are the max with probability < 1e-9 are dropped first (p = 0). Finally p is divided by Σ p. Error: |p̂_a − p_a| < 1e-4 on the cases of test/strategies/argmax.test.ts
  * (checked against a 400,000-node Simpson rule on jstat's CDFs); typically ~1e-5.
  * Cost: O(C² N) for C competing arms (arms that cannot be the max are skipped), N = 64.
  *
@@ -27,6 +27,7 @@ import { jStat } from "./jstat.ts";
 
 export const GRID = 32;
 const EPS = 1e-12;
+const DROP = 1e-9;
 
 export interface DistTable {
   m: number;
@@ -158,6 +159,68 @@ export function tableCdf(t: DistTable, x: number): number {
   return cdfIn(t, lo, x);
 }
 
+/** Π F over the given tables at x (tables with x ≥ hi contribute 1). */
+function maxCdf(tables: readonly (DistTable | null)[], x: number): number {
+  let p = 1;
+  for (let a = 0; a < tables.length; a++) {
+    const t = tables[a];
+    if (t && x < t.hi) p *= tableCdf(t, x);
+  }
+  return p;
+}
+
+// Scratch buffers reused across calls (the service calls this once per decision after each update).
+let cap = 0;
+let ptr = new Int32Array(0);
+let nxt = new Int32Array(0);
+let Fprev = new Float64Array(0);
+let Fcur = new Float64Array(0);
+let gprev = new Float64Array(0);
+let gcur = new Float64Array(0);
+let acc = new Float64Array(0);
+let pre = new Float64Array(0);
+const comp: DistTable[] = [];
+const idx: number[] = [];
+function ensure(C: number): void {
+  if (C <= cap) return;
+  cap = Math.max(C, 2 * cap);
+  ptr = new Int32Array(cap);
+  nxt = new Int32Array(cap);
+  Fprev = new Float64Array(cap);
+  Fcur = new Float64Array(cap);
+  gprev = new Float64Array(cap);
+  gcur = new Float64Array(cap);
+  acc = new Float64Array(cap);
+  pre = new Float64Array(cap + 1);
+}
+
+/** g[c] = Π_{c'≠c} F[c'] by prefix/suffix products (no division; exact zeros stay zeros). */
+function productsExcluding(F: Float64Array, g: Float64Array, C: number): void {
+  pre[0] = 1;
+  for (let c = 0; c < C; c++) pre[c + 1] = pre[c]! * F[c]!;
+  let suf = 1;
+  for (let c = C - 1; c >= 0; c--) {
+    g[c] = pre[c]! * suf;
+    suf *= F[c]!;
+  }
+}
+
+/** F of every competing arm at x, walking each table's node pointer forward (x only increases). */
+function cdfsAt(x: number, C: number, out: Float64Array): void {
+  for (let c = 0; c < C; c++) {
+    const t = comp[c]!;
+    if (x <= t.lo) out[c] = 0;
+    else if (x >= t.hi) out[c] = 1;
+    else {
+      let k = nxt[c]!;
+      const last = t.xs.length - 2;
+      while (k < last && t.xs[k + 1]! <= x) k++;
+      nxt[c] = k;
+      out[c] = cdfIn(t, k, x);
+    }
+  }
+}
+
 /**
  * p[a] = P(a's draw is the largest) for the tables given (null = arm not competing, p = 0).
  * Writes into `out` and returns it; Σ out = 1 unless no table is given.
@@ -184,39 +247,32 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
   }
   // Narrow [L, U] to where the max's CDF G = Π F_b runs from EPS to 1 − EPS. Since g_a ≤ g_a(L') below
   // L', ∫_{x<L'} g_a dF_a ≤ g_a(L')F_a(L') = G(L') ≤ EPS; above U', ∫ g_a dF_a ≤ 1 − F_a(U') ≤ 1 − G(U') ≤ EPS.
-  const G = (x: number) => {
-    let p = 1;
-    for (let a = 0; a < K; a++) {
-      const t = tables[a];
-      if (t && x < t.hi) p *= tableCdf(t, x);
-    }
-    return p;
-  };
+  // Bisection keeps G(L') ≤ EPS and G(U') ≥ 1 − EPS at every step, so few steps only cost nodes.
   {
     let a = L;
     let b = U;
-    for (let it = 0; it < 24 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+    for (let it = 0; it < 16 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
       const mid = 0.5 * (a + b);
-      if (G(mid) <= EPS) a = mid;
+      if (maxCdf(tables, mid) <= EPS) a = mid;
       else b = mid;
     }
     const L2 = a;
-    a = L2;
     b = U;
-    for (let it = 0; it < 24 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
+    for (let it = 0; it < 16 && b - a > 1e-9 * (Math.abs(a) + Math.abs(b)); it++) {
       const mid = 0.5 * (a + b);
-      if (G(mid) >= 1 - EPS) b = mid;
+      if (maxCdf(tables, mid) >= 1 - EPS) b = mid;
       else a = mid;
     }
     L = L2;
     U = b;
   }
-  // An arm whose F is 1 from L on cannot be the max and multiplies g by 1: leave it out.
-  const comp: DistTable[] = [];
-  const idx: number[] = [];
+  // An arm with F(L') ≥ 1 − DROP is the max with probability ≤ (1 − F(L')) + G(L') ≤ DROP + EPS, and
+  // multiplies every other g by a factor within DROP of 1 on [L', U']: leave it out (p = 0).
+  comp.length = 0;
+  idx.length = 0;
   for (let a = 0; a < K; a++) {
     const t = tables[a];
-    if (t && t.hi > L) {
+    if (t && t.hi > L && tableCdf(t, L) < 1 - DROP) {
       comp.push(t);
       idx.push(a);
     }
@@ -226,52 +282,20 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
     out[idx[0]!] = 1;
     return out;
   }
-  // Merge the sorted node lists (k-way, C is small) into one grid on (L, U).
-  const ptr = new Int32Array(C);
-  const next = new Int32Array(C); // table node pointers for the sweep
-  let total = 0;
-  const Fprev = new Float64Array(C);
-  const Fcur = new Float64Array(C);
-  const gprev = new Float64Array(C);
-  const gcur = new Float64Array(C);
-  const acc = new Float64Array(C);
-  const pre = new Float64Array(C + 1);
-  const others = (F: Float64Array, g: Float64Array) => {
-    // Products excluding each arm by prefix/suffix products (no division; exact zeros stay zeros).
-    pre[0] = 1;
-    for (let c = 0; c < C; c++) pre[c + 1] = pre[c]! * F[c]!;
-    let suf = 1;
-    for (let c = C - 1; c >= 0; c--) {
-      g[c] = pre[c]! * suf;
-      suf *= F[c]!;
-    }
-  };
-  const evalAt = (x: number, Fo: Float64Array) => {
-    for (let c = 0; c < C; c++) {
-      const t = comp[c]!;
-      if (x <= t.lo) Fo[c] = 0;
-      else if (x >= t.hi) Fo[c] = 1;
-      else {
-        let k = next[c]!;
-        const last = t.xs.length - 2;
-        while (k < last && t.xs[k + 1]! <= x) k++;
-        next[c] = k;
-        Fo[c] = cdfIn(t, k, x);
-      }
-    }
-  };
+  ensure(C);
   for (let c = 0; c < C; c++) {
     const t = comp[c]!;
     let k = 0;
     while (k < t.xs.length && t.xs[k]! <= L) k++;
     ptr[c] = k;
-    next[c] = Math.max(0, k - 1);
+    nxt[c] = Math.max(0, k - 1);
+    acc[c] = 0;
   }
   let xPrev = L;
-  evalAt(L, Fprev);
-  others(Fprev, gprev);
+  cdfsAt(L, C, Fprev);
+  productsExcluding(Fprev, gprev, C);
+  // Sweep the merged node lists (k-way merge; C is small) from L' to U'.
   for (;;) {
-    // Smallest pending node among the arms, or U when all are past it.
     let x = U;
     let from = -1;
     for (let c = 0; c < C; c++) {
@@ -287,8 +311,8 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
     }
     if (from >= 0) ptr[from] = ptr[from]! + 1;
     if (x > xPrev) {
-      evalAt(x, Fcur);
-      others(Fcur, gcur);
+      cdfsAt(x, C, Fcur);
+      productsExcluding(Fcur, gcur, C);
       for (let c = 0; c < C; c++) {
         acc[c] = acc[c]! + (Fcur[c]! - Fprev[c]!) * 0.5 * (gcur[c]! + gprev[c]!);
         Fprev[c] = Fcur[c]!;
@@ -298,6 +322,7 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
     }
     if (from < 0 || x >= U) break;
   }
+  let total = 0;
   for (let c = 0; c < C; c++) total += acc[c]!;
   for (let c = 0; c < C; c++) out[idx[c]!] = total > 0 ? acc[c]! / total : 1 / C;
   return out;
