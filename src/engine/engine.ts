@@ -129,7 +129,15 @@ export class Engine {
   async start(): Promise<void> {
     const ids = await rows<{ id: string }>(this.db, sql`select id from campaigns where status <> 'archived'`);
     await this.lock.exclusive(async () => {
-      for (const { id } of ids) await this.loadUnlocked(this.db, id);
+      for (const { id } of ids) {
+        try {
+          await this.loadUnlocked(this.db, id);
+        } catch (err) {
+          // One campaign the library can no longer build must not keep the others from being served.
+          if (isUnavailable(err)) throw err;
+          this.opts.logger.error({ err, campaignId: id }, "campaign could not be loaded");
+        }
+      }
     });
     const every = this.opts.refreshIntervalMs ?? 2000;
     if (every > 0) {
@@ -284,6 +292,18 @@ export class Engine {
         throw asDomainError(err, "strategy") ?? err;
       }
     }
+    // Build the changed campaign in memory first: what the strategy refuses never reaches the database.
+    try {
+      buildLive(
+        { ...c, strategy, explorationFloor: patch.explorationFloor ?? c.explorationFloor },
+        c.impl,
+        c.encoder,
+        c.arms,
+        new Map(c.arms.map((a) => [a.key, c.stats[a.index]])),
+      );
+    } catch (err) {
+      throw asDomainError(err, "strategy") ?? err;
+    }
     const set: Partial<typeof campaigns.$inferInsert> = { strategy, updatedAt: new Date() };
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.status !== undefined) set.status = patch.status;
@@ -301,6 +321,13 @@ export class Engine {
     if (c.status === "archived") throw new DomainError("conflict", "campaign is archived");
     if (c.kind === "send_time" && !parseSendTimeKey(arm.key))
       throw new DomainError("invalid_request", 'key: a send_time arm is an hour "00".."23" or "mon-00".."sun-23"', [{ path: "key", message: "not a send-time hour" }]);
+    if (c.armByKey.has(arm.key)) throw new DomainError("conflict", `arm key "${arm.key}" is already used in this campaign (keys are never reused)`);
+    try {
+      const probe: LiveArm = { key: arm.key, name: null, cost: 0, metadata: {}, status: "active", index: c.arms.length, createdAt: new Date() };
+      buildLive(c, c.impl, c.encoder, [...c.arms, probe], new Map());
+    } catch (err) {
+      throw asDomainError(err, "strategy") ?? err;
+    }
     await this.db.transaction(async (tx) => {
       await tx.execute(sql`select id from campaigns where id = ${id}::uuid for update`);
       const [{ used, next }] = await rows<{ used: number; next: number }>(
