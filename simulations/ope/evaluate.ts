@@ -5,6 +5,7 @@
  * weights, ESS = (Σ w_i)² / Σ w_i² with w_i = π(a_i|x_i)/p_i (Kong 1992), and warnings for missing or tiny
  * propensities, few replay matches and non-uniform logging under replay.
  *
+ * Rows are replayed in time order when all carry timestamps (file order otherwise).
  * Missing propensities are replaced by the action's share in the logs (an estimate of a context-free logging
  * policy) and reported; rows with propensity 0 cannot be reweighted and are dropped with a warning.
  */
@@ -78,7 +79,16 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
-export function evaluateLogs(rows: readonly LogRow[], policySpec: PolicySpec, opts: EvaluateOptions = {}): EvaluationResult {
+/** Rows in time order when every row has a parsable timestamp (a learning policy's replay depends on it), else as given. */
+function inTimeOrder(rows: readonly LogRow[]): readonly LogRow[] {
+  const ts = rows.map((r) => (r.timestamp === undefined ? NaN : Date.parse(r.timestamp)));
+  if (ts.some((t) => Number.isNaN(t))) return rows;
+  for (let i = 1; i < ts.length; i++) if (ts[i] < ts[i - 1]) return rows.map((r, k) => [r, ts[k], k] as const).sort((a, b) => a[1] - b[1] || a[2] - b[2]).map((x) => x[0]);
+  return rows;
+}
+
+export function evaluateLogs(logRows: readonly LogRow[], policySpec: PolicySpec, opts: EvaluateOptions = {}): EvaluationResult {
+  const rows = inTimeOrder(logRows);
   const seed = opts.seed ?? 1;
   const B = opts.bootstrap ?? 500;
   const level = opts.level ?? 0.95;

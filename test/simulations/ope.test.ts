@@ -184,6 +184,16 @@ describe("diagnostics", () => {
     expect(get(c, "ips").ciLow).not.toBe(get(a, "ips").ciLow);
   });
 
+  it("replays rows in time order when every row has a timestamp", () => {
+    const { rows } = makeLogs(15, 300, true, 0.2);
+    const stamped = rows.map((r, i) => ({ ...r, reward: r.reward > 1.2 ? 1 : 0, timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() }));
+    const shuffled = stamped.map((r, i) => [r, (i * 7919) % 300] as const).sort((a, b) => a[1] - b[1]).map((x) => x[0]);
+    const spec = '{"type":"thompson"}';
+    const a = evaluateLogs(stamped, spec, { seed: 2, bootstrap: 20, resolve: libraryResolve });
+    const b = evaluateLogs(shuffled, spec, { seed: 2, bootstrap: 20, resolve: libraryResolve });
+    expect(b).toEqual(a);
+  });
+
   it("evaluates a learning strategy spec, which ends up near the best action", () => {
     const { rows } = makeLogs(14, 800, true, 0.2);
     // Rewards in [0,1] for the Beta–Bernoulli double: 1 when above 1.2.
