@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { Choice, Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, setSlotStatus, addSlot } from "./common.ts";
-import { checkX, dot, initRidge, quadForm, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
+import { checkX, initRidge, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
 
 export const linucbParams = z
   .object({
@@ -25,20 +25,32 @@ export const linucbParams = z
 export type LinUcbParams = z.infer<typeof linucbParams>;
 export type LinUcbState = RidgeState<LinUcbParams>;
 
-const scratch = { u: new Float64Array(0), s: new Float64Array(0) };
+const scratch = { s: new Float64Array(0) };
 
 function scores(state: LinUcbState, x: ArrayLike<number>): Float64Array {
   const d = state.dim;
   const K = state.arms.length;
-  if (scratch.u.length !== d) scratch.u = new Float64Array(d);
   if (scratch.s.length < K) scratch.s = new Float64Array(K);
+  const out = scratch.s;
   const { alpha } = state.params;
+  // θ̂ᵀx and xᵀA⁻¹x inlined (upper triangle of the symmetric A⁻¹): this loop is the decision's whole cost.
   for (let a = 0; a < K; a++) {
     if (state.arms[a]!.status !== "active") continue;
-    const q = quadForm(state.ainv[a]!, x, d);
-    scratch.s[a] = dot(state.theta[a]!, x, d) + alpha * Math.sqrt(Math.max(0, q));
+    const M = state.ainv[a]!;
+    const th = state.theta[a]!;
+    let mean = 0;
+    let q = 0;
+    for (let i = 0; i < d; i++) {
+      const xi = x[i]!;
+      mean += th[i]! * xi;
+      const row = i * d;
+      let t = 0;
+      for (let j = i + 1; j < d; j++) t += M[row + j]! * x[j]!;
+      q += xi * (M[row + i]! * xi + 2 * t);
+    }
+    out[a] = mean + alpha * Math.sqrt(q > 0 ? q : 0);
   }
-  return scratch.s;
+  return out;
 }
 
 function pmf(state: LinUcbState, x: Features | undefined): Float64Array {
