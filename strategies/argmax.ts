@@ -13,13 +13,16 @@
  * use jstat's regularized incomplete beta directly (slower; only while an arm with a prior shape < 1
  * has seen no success or no failure).
  *
- * All competing arms' CDFs are then evaluated on one merged grid — the union of their nodes between L
- * (below which some arm's F is 0, so nothing can be the max) and U (above which every F is 1) — so
- * each arm's shape is resolved wherever it matters, however different the widths. On each merged
- * interval ∫ g_a dF_a ≈ ΔF_a · (g_a(left) + g_a(right)) / 2, g_a = Π_{b≠a} F_b (trapezoid–Stieltjes).
- * Arms that are the max with probability < 1e-9 are dropped first (p = 0). Finally p is divided by Σ p. Error: |p̂_a − p_a| < 1e-4 on the cases of test/strategies/argmax.test.ts
- * (checked against a 400,000-node Simpson rule on jstat's CDFs); typically ~1e-5.
- * Cost: O(C² N) for C competing arms (arms that cannot be the max are skipped), N = 64.
+ * All competing arms' CDFs are then evaluated on one merged grid — the union of their nodes between L'
+ * and U', where the max's CDF G = Π F_b runs from 1e-12 to 1 − 1e-12 (found by bisection; outside, each
+ * p_a loses < 1e-12) — so each arm's shape is resolved wherever it matters, however different the
+ * widths. On each merged interval ∫ g_a dF_a ≈ ΔF_a · (g_a(left) + g_a(right)) / 2, g_a = Π_{b≠a} F_b
+ * (trapezoid–Stieltjes). Arms that are the max with probability < 1e-9 are dropped first (p = 0).
+ * Finally p is divided by Σ p.
+ *
+ * Error (N = 32 intervals): |p̂_a − p_a| < 5e-4, the bound test/strategies/argmax.test.ts asserts against
+ * a 22,000-node reference on jstat's incomplete beta and the two-normal closed form; measured 1e-6 to 2e-4.
+ * Tabulated CDFs are within 2e-4 of jstat's. Cost: O(C²·N) for the C arms that can still be the max.
  *
  * After Stitch Fix's mab (thompson.go), which integrates the same formula with an injected integrator.
  */

@@ -4,7 +4,7 @@
  * Arm a's success rate has posterior Beta(α0 + S_a, β0 + F_a), S_a = Σ rewards, F_a = Σ (1 − reward)
  * (rewards in [0, 1]; fractional rewards update as fractional counts). Thompson sampling plays the arm
  * with the largest posterior draw, i.e. arm a with probability p_a = P(a's draw is the largest).
- * `choose` computes that pmf by numerical integration (argmax.ts, error < 1e-4), applies the exploration
+ * `choose` computes that pmf by numerical integration (argmax.ts, error < 5e-4), applies the exploration
  * floor and draws the arm from it: the same distribution as drawing the Betas when the floor is 0,
  * and the logged propensity is the exact probability of the draw. The pmf is cached per state.version,
  * so decisions on an unchanged state cost O(K). `select` is the plain fast path for simulations:
