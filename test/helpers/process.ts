@@ -68,7 +68,7 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<ServerProces
   });
 
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
   for (;;) {
     if (exitCode !== undefined) throw new Error(`server exited with ${exitCode} before it was ready:\n${out.slice(-4000)}`);
     try {
