@@ -1,7 +1,7 @@
 /**
  * GET /v1/campaigns/{id}/decisions/export: the decision log for off-policy evaluation, JSONL and CSV.
  * Each row carries the action, the logged propensity, the reward per the objective (attributed events
- * only) and the context; `from`/`to` bound the time range.
+ * only: a conversion after the window earns nothing) and the context; `from`/`to` bound the time range.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -41,9 +41,11 @@ beforeAll(async () => {
       { id: eventId(), decisionId: made[0].decisionId, type: "conversion", value: 9.5 },
       { id: eventId(), decisionId: made[3].decisionId, type: "conversion", value: 4 },
       { id: eventId(), decisionId: made[3].decisionId, type: "conversion", value: 1 },
+      // after the 168 h window: stored, but no reward in the log
+      { id: eventId(), decisionId: made[1].decisionId, type: "conversion", value: 50, occurredAt: new Date(Date.now() + 200 * 3600_000).toISOString() },
     ],
   });
-  expect(r.body.accepted).toBe(3);
+  expect(r.body.accepted).toBe(4);
 });
 afterAll(async () => {
   await h?.close();
