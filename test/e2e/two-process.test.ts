@@ -148,6 +148,7 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(ok, `process on ${p.url} saw ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`).toBe(true);
+      console.info(`[two-process] ${p === A ? "A" : "B"} saw all feedback ${Date.now() - feedbackDone} ms after the last answer`);
     }
 
     // ---- configuration changed through A reaches B within the refresh interval ----
