@@ -11,6 +11,7 @@ import { createDatabase } from "../helpers/db.ts";
 import { ADMIN_KEY } from "../helpers/service.ts";
 
 const DATABASE_URL = process.env.DATABASE_URL;
+if (!DATABASE_URL) console.warn("[outage] skipped: set DATABASE_URL to cut a PostgreSQL connection under the service");
 
 /** A TCP proxy to the PostgreSQL server that can be cut (all sockets destroyed, listener closed) and restored. */
 class Proxy {
