@@ -1,28 +1,31 @@
 /**
- * Entry point: config from the environment, buildService (migrate, engine, app), HTTP with
- * @hono/node-server. SIGTERM/SIGINT: stop accepting connections, flush pending decisions, close the
+ * Entry point: config from the environment, buildService (migrate, engine, app), the scheduled jobs
+ * (fraud scan, rollups, blocklist refresh; one leader per job), HTTP with @hono/node-server. SIGTERM/SIGINT: stop accepting connections, flush pending decisions, close the
  * database, exit 0.
  */
 import { serve } from "@hono/node-server";
-import { ConfigError, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { CachedFraudGate } from "./fraud/gate.ts";
+import { jobsConfigFromEnv, startServiceJobs } from "./jobs/index.ts";
 import { createLogger } from "./logger.ts";
 import { buildService } from "./service.ts";
 
 async function main(): Promise<void> {
   let config;
+  let jobsConfig;
   try {
     config = loadConfig();
+    jobsConfig = jobsConfigFromEnv();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
   }
   const logger = createLogger(config.logLevel);
   if (config.adminKeyGenerated) logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
 
+  const gate = new CachedFraudGate();
   const service = await buildService({
+    fraudGate: gate,
     databaseUrl: config.databaseUrl,
     dataDir: config.dataDir,
     adminKey: config.adminKey,
@@ -33,6 +36,8 @@ async function main(): Promise<void> {
   const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) =>
     logger.info({ port: info.port, host: config.host, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}` }, "listening"),
   );
+
+  const jobs = startServiceJobs(service.deps, gate, jobsConfig);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -49,6 +54,7 @@ async function main(): Promise<void> {
       // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
       (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
     });
+    await jobs.stop();
     await service.close();
     logger.info("stopped");
     process.exit(0);

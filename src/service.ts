@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { createApp } from "./api/app.ts";
+import { CachedFraudGate } from "./fraud/gate.ts";
 import type { AppDeps } from "./api/env.ts";
 import { createMetrics } from "./api/metrics.ts";
 import { Engine } from "./engine/engine.ts";
@@ -46,6 +47,9 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? "info");
   const metrics = createMetrics();
   const registry = opts.registry ?? (await loadRegistry());
+  // Default gate: the workspace blocklists (cached, refreshed by the jobs and the blocklist routes) and
+  // declared bots; tests and simulations may inject their own.
+  const fraudGate = opts.fraudGate ?? new CachedFraudGate();
   let database: Database | null = null;
   let engine: Engine | null = null;
   let closed = false;
@@ -61,11 +65,12 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         logger,
         seed: opts.seed ?? randomBytes(4).readUInt32LE(0),
         refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
-        fraudGate: opts.fraudGate,
+        fraudGate,
         onDecisions: (n) => metrics.decisions.inc(n),
         onEvents: (status, n) => metrics.events.inc({ status }, n),
       });
       await e.start();
+      if (fraudGate instanceof CachedFraudGate) await fraudGate.refresh(db.db);
       if (closed) {
         await e.close();
         await db.close();
