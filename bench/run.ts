@@ -87,7 +87,8 @@ async function strategiesBench(): Promise<void> {
         const scT = T === sc.T ? sc : row.family === "bernoulli" ? bernoulliScenario(T) : contextualScenario(T);
         const runSeeds = isChoose ? [1] : seeds.slice(0, row.maxSeeds ?? seeds.length);
         // Untimed warm-up so the JIT has compiled the hot path before the clock runs.
-        runPolicy(s, row.params, row.family === "bernoulli" ? bernoulliScenario(Math.min(2000, T)) : contextualScenario(Math.min(1000, T)), batch, path, 999, rowsX);
+        const warmT = isChoose ? Math.min(2000, T) : Math.min(20000, T);
+        runPolicy(s, row.params, row.family === "bernoulli" ? bernoulliScenario(warmT) : contextualScenario(warmT), batch, path, 999, rowsX);
         const runs = runSeeds.map((seed) => runPolicy(s, row.params, scT, batch, path, seed, T === sc.T ? rowsX : contextRows(scT)));
         const regrets = runs.map((r) => r.regret);
         const rates = runs.map((r) => scT.T / r.seconds);

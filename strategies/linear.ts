@@ -116,7 +116,11 @@ export function ridgeLearn(state: RidgeState<unknown>, arm: number, r: number, x
   }
   const b = state.b[arm]!;
   for (let j = 0; j < d; j++) b[j] = b[j]! + r * x[j]!;
-  matVec(ainv, b, d, state.theta[arm]!);
+  // Recursive least squares: θ̂' = θ̂ + A⁻¹x (r − xᵀθ̂) / (1 + xᵀA⁻¹x), O(d) with u = A⁻¹x from before the
+  // update — algebraically A'⁻¹b', and it keeps the update O(d²) overall.
+  const th = state.theta[arm]!;
+  const e = (r - dot(th, x, d)) * k;
+  for (let i = 0; i < d; i++) th[i] = th[i]! + u[i]! * e;
   state.n[arm] = state.n[arm]! + 1;
   state.sum[arm] = state.sum[arm]! + r;
   state.sumSq[arm] = state.sumSq[arm]! + r * r;
