@@ -195,3 +195,31 @@ export function readLogs(path: string): LogRow[] {
   const jsonl = /\.(jsonl|ndjson|json)$/i.test(path) || text.trimStart().startsWith("{");
   return jsonl ? parseJsonl(text) : parseCsv(text);
 }
+
+/** A decision row as the service's store reads it (src/store/decision-export.ts `ExportRow`), structurally. */
+export interface StoredDecision {
+  id: string;
+  created_at: Date | string;
+  arm_key: string;
+  propensity: number | string | null;
+  reward: number | string;
+  context: Record<string, unknown> | null;
+  position: number | null;
+}
+
+/** The service's stored decision → a log row (what the export endpoint writes as JSONL). */
+export function storedDecisionToLog(r: StoredDecision): LogRow {
+  const context: Record<string, ContextValue> = {};
+  for (const [k, v] of Object.entries(r.context ?? {}))
+    context[k] = v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? v : JSON.stringify(v);
+  const p = r.propensity === null || r.propensity === undefined ? null : Number(r.propensity);
+  return {
+    decisionId: r.id,
+    timestamp: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at)).toISOString(),
+    action: r.arm_key,
+    propensity: p !== null && Number.isFinite(p) ? p : null,
+    reward: Number(r.reward),
+    context,
+    ...(r.position !== null && { position: r.position }),
+  };
+}

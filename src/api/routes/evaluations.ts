@@ -5,10 +5,10 @@
  * value and the lift), computed on a worker thread. Bounded: at most `EVALUATION_LIMITS.maxRows` decisions per request (narrow from/to).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { ContextValue, LogRow } from "../../../simulations/ope/logs.ts";
+import { storedDecisionToLog, type LogRow } from "../../../simulations/ope/logs.ts";
 import { parsePolicySpec, PolicySpecError } from "../../../simulations/ope/policy.ts";
 import { evaluateLogsInWorker } from "../../../simulations/ope/pool.ts";
-import { decisionPages, type ExportRow } from "../../store/decision-export.ts";
+import { decisionPages } from "../../store/decision-export.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { body, errors, json } from "../schemas.ts";
@@ -49,25 +49,6 @@ const EvaluationOut = z
   })
   .openapi("Evaluation");
 
-function contextValue(v: unknown): ContextValue {
-  return v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? v : JSON.stringify(v);
-}
-
-export function exportRowToLog(r: ExportRow): LogRow {
-  const context: Record<string, ContextValue> = {};
-  for (const [k, v] of Object.entries(r.context ?? {})) context[k] = contextValue(v);
-  const p = r.propensity === null || r.propensity === undefined ? null : Number(r.propensity);
-  return {
-    decisionId: r.id,
-    timestamp: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at)).toISOString(),
-    action: r.arm_key,
-    propensity: p !== null && Number.isFinite(p) ? p : null,
-    reward: Number(r.reward),
-    context,
-    ...(r.position !== null && { position: r.position }),
-  };
-}
-
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
 
 export function register(app: App, deps: AppDeps): void {
@@ -96,7 +77,7 @@ export function register(app: App, deps: AppDeps): void {
       await deps.engine.flush();
       const rows: LogRow[] = [];
       for await (const page of decisionPages(deps.db, camp.id, from, to)) {
-        for (const r of page) rows.push(exportRowToLog(r));
+        for (const r of page) rows.push(storedDecisionToLog(r));
         if (rows.length > EVALUATION_LIMITS.maxRows)
           throw new ApiError("invalid_request", `the range holds more than ${EVALUATION_LIMITS.maxRows} decisions: narrow from/to`, [
             { path: "from", message: `at most ${EVALUATION_LIMITS.maxRows} decisions per evaluation` },
