@@ -11,11 +11,16 @@ import { bodyLimit } from "hono/body-limit";
 import { requireWorkspace } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { ApiError, errorBody, invalid, onError } from "./errors.ts";
+import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
+import { register as blocklist } from "./routes/blocklist.ts";
 import { register as campaigns } from "./routes/campaigns.ts";
 import { register as decisions } from "./routes/decisions.ts";
+import { register as evaluations } from "./routes/evaluations.ts";
 import { register as events } from "./routes/events.ts";
 import { register as health } from "./routes/health.ts";
+import { register as reports } from "./routes/reports.ts";
+import { register as simulations } from "./routes/simulations.ts";
 import { register as workspaces } from "./routes/workspaces.ts";
 
 /** Largest accepted body: 1000 events or decision requests with generous contexts fit well inside. */
@@ -106,6 +111,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   arms(app, deps);
   decisions(app, deps);
   events(app, deps);
+  reports(app, deps);
+  anomalies(app, deps);
+  blocklist(app, deps);
+  simulations(app, deps);
+  evaluations(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "Workspace API key (admin key for POST /v1/workspaces)" });
   app.doc("/openapi.json", {
