@@ -125,10 +125,19 @@ export async function ipsSumsQuery(db: Db, campaignId: string, from: number, to:
   return { n: Number(r.n), sumReward: Number(r.sr), sumEven: Number(r.se), sumDiffSq: Number(r.sd) };
 }
 
-/** Rewrites the rollups of the hours overlapping [from, to) from a direct computation, in one transaction. */
+/**
+ * Rewrites the rollups of the hours overlapping [from, to) from a direct computation, one transaction per
+ * day of hours (each slice stays well inside the connections' statement timeout). Returns the cells written.
+ */
 export async function refreshRollups(db: Db, campaignId: string, from: number, to: number): Promise<number> {
   const h0 = Math.floor(from / HOUR) * HOUR;
   const h1 = Math.ceil(Math.max(to, h0 + 1) / HOUR) * HOUR;
+  let written = 0;
+  for (let s = h0; s < h1; s += 24 * HOUR) written += await refreshSlice(db, campaignId, s, Math.min(h1, s + 24 * HOUR));
+  return written;
+}
+
+async function refreshSlice(db: Db, campaignId: string, h0: number, h1: number): Promise<number> {
   return db.transaction(async (tx) => {
     const cells = await directCells(tx as unknown as Db, campaignId, h0, h1);
     const invalid = await directInvalid(tx as unknown as Db, campaignId, h0, h1);
