@@ -167,3 +167,14 @@ describe("blocklist", () => {
     expectError(await ws.call("DELETE", `/v1/blocklist/00000000-0000-4000-8000-000000000000`), 404);
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents the report, anomaly and blocklist routes", async () => {
+    const r = await h.call("GET", "/openapi.json", { key: null });
+    expect(r.status).toBe(200);
+    const paths = Object.keys(r.body.paths);
+    for (const p of ["/v1/campaigns/{id}/report", "/v1/anomalies", "/v1/anomalies/{id}", "/v1/blocklist", "/v1/blocklist/{id}"]) expect(paths).toContain(p);
+    expect(r.body.components.schemas).toHaveProperty("CampaignReport");
+    expect(r.body.components.schemas).toHaveProperty("Anomaly");
+  });
+});
