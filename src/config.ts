@@ -19,6 +19,8 @@ const Env = z.object({
   ADBANDIT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   ADBANDIT_REFRESH_MS: z.coerce.number({ message: "must be a number" }).int().min(100, "must be at least 100 (ms)").default(2000),
   ADBANDIT_POOL_SIZE: z.coerce.number({ message: "must be a number" }).int().min(1).max(200).default(10),
+  ADBANDIT_COMMIT_INFLIGHT: z.coerce.number({ message: "must be a number" }).int().min(1).max(16).default(2),
+  ADBANDIT_COMMIT_PARALLEL_BATCH: z.coerce.number({ message: "must be a number" }).int().min(1).max(100_000).default(16),
   LOG_LEVEL: z.enum(LEVELS, { message: `must be one of ${LEVELS.join(", ")}` }).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -32,6 +34,9 @@ export interface Config {
   adminKeyGenerated: boolean;
   refreshIntervalMs: number;
   poolSize: number;
+  /** Group commits in flight at once, and the queue length from which a second one starts. */
+  maxInflight: number;
+  minParallelBatch: number;
   logLevel: string;
 }
 
@@ -58,6 +63,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKeyGenerated: !e.ADBANDIT_ADMIN_KEY,
     refreshIntervalMs: e.ADBANDIT_REFRESH_MS,
     poolSize: e.ADBANDIT_POOL_SIZE,
+    maxInflight: e.ADBANDIT_COMMIT_INFLIGHT,
+    minParallelBatch: e.ADBANDIT_COMMIT_PARALLEL_BATCH,
     logLevel: e.LOG_LEVEL,
   };
 }

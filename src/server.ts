@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     adminKey: config.adminKey,
     refreshIntervalMs: config.refreshIntervalMs,
     poolSize: config.poolSize,
+    maxInflight: config.maxInflight,
+    minParallelBatch: config.minParallelBatch,
     logger,
   });
   const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) =>

@@ -29,6 +29,9 @@ export interface ServiceOptions {
   /** Pool size for PostgreSQL (default 10). */
   poolSize?: number;
   fraudGate?: FraudGate;
+  /** Group-commit tuning (see EngineOptions): commits in flight, queue length that starts a parallel one. */
+  maxInflight?: number;
+  minParallelBatch?: number;
   logger?: Logger;
   registry?: StrategyRegistry;
 }
@@ -66,6 +69,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         seed: opts.seed ?? randomBytes(4).readUInt32LE(0),
         refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
         fraudGate,
+        maxInflight: opts.maxInflight,
+        minParallelBatch: opts.minParallelBatch,
         onDecisions: (n) => metrics.decisions.inc(n),
         onEvents: (status, n) => metrics.events.inc({ status }, n),
       });

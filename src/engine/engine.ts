@@ -42,7 +42,7 @@ export interface EngineOptions {
   maxBatch?: number;
   /** Group commits in flight at once (default 2). */
   maxInflight?: number;
-  /** Queue length from which a commit starts while another is in flight (default 64). */
+  /** Queue length from which a commit starts while another is in flight (default 16). */
   minParallelBatch?: number;
   onDecisions?: (n: number) => void;
   onEvents?: (status: "accepted" | "duplicate" | "rejected" | "invalid", n: number) => void;
@@ -516,7 +516,7 @@ export class Engine {
     const max = this.opts.maxInflight ?? 2;
     // A second commit starts only for a full-sized batch: otherwise waiting for the one in flight
     // makes larger batches (fewer statements and fsyncs per decision) at the same latency.
-    const minParallel = this.opts.minParallelBatch ?? 64;
+    const minParallel = this.opts.minParallelBatch ?? 16;
     while (this.queue.length && this.inflight < max && (this.inflight === 0 || this.queue.length >= minParallel)) {
       const batch = this.queue.splice(0, this.opts.maxBatch ?? 2000);
       this.inflight++;
