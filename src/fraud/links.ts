@@ -2,6 +2,7 @@
  * Each conversion linked to its decision and to the first click on that decision: the input of the
  * attribution checks (click-to-conversion time, orphan conversions). Built here from in-memory events; the
  * scan builds the same records in SQL (a join on decision id), so the detectors do not care which.
+ * In memory every given click counts as valid (give only valid events, as the scan loads them).
  */
 import type { DecisionRef, TrafficEvent } from "./types.ts";
 
@@ -13,8 +14,10 @@ export interface ConversionLink {
   decisionId: string | null;
   /** Null when the decision is unknown. */
   decisionAt: number | null;
-  /** Earliest click on the decision (any time), null when there is none. */
+  /** Earliest valid click on the decision (any time), null when there is none. */
   firstClickAt: number | null;
+  /** Whether the decision has any click at all, valid or not (a conversion whose clicks are all invalid follows them). */
+  hadClick: boolean;
 }
 
 export function conversionLinks(events: readonly TrafficEvent[], decisions: readonly DecisionRef[]): ConversionLink[] {
@@ -35,5 +38,6 @@ export function conversionLinks(events: readonly TrafficEvent[], decisions: read
       decisionId: e.decisionId,
       decisionAt: e.decisionId ? (decisionAt.get(e.decisionId) ?? null) : null,
       firstClickAt: e.decisionId ? (firstClick.get(e.decisionId) ?? null) : null,
+      hadClick: e.decisionId ? firstClick.has(e.decisionId) : false,
     }));
 }

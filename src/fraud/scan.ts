@@ -83,10 +83,12 @@ export async function loadConversionLinks(db: Db, campaignId: string, from: Date
     decision_id: string;
     decision_at: Date | string | null;
     first_click_at: Date | string | null;
+    had_click: boolean;
   }>(
     db,
     sql`select e.event_id, e.source_publisher, e.occurred_at, e.value, e.decision_id, d.created_at as decision_at,
-          (select min(c.occurred_at) from events c where c.decision_id = e.decision_id and c.type = 'click' and c.invalid_reason is null) as first_click_at
+          (select min(c.occurred_at) from events c where c.decision_id = e.decision_id and c.type = 'click' and c.invalid_reason is null) as first_click_at,
+          exists (select 1 from events c where c.decision_id = e.decision_id and c.type = 'click') as had_click
         from events e left join decisions d on d.id = e.decision_id
         where e.campaign_id = ${campaignId}::uuid and e.type = 'conversion' and e.invalid_reason is null
         and e.occurred_at >= ${from.toISOString()}::timestamptz and e.occurred_at < ${to.toISOString()}::timestamptz`,
@@ -99,6 +101,7 @@ export async function loadConversionLinks(db: Db, campaignId: string, from: Date
     decisionId: c.decision_id,
     decisionAt: c.decision_at === null ? null : new Date(c.decision_at).getTime(),
     firstClickAt: c.first_click_at === null ? null : new Date(c.first_click_at).getTime(),
+    hadClick: Boolean(c.had_click),
   }));
 }
 

@@ -274,12 +274,16 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
       taint("publisher", fraudPub.name);
       break;
     case "orphan_conversion": {
-      // Conversions claimed on impressions that were never clicked, some stamped before the decision.
+      // Conversions claimed on impressions: a third stamped before the decision, a third before the click
+      // that follows them, a third never clicked (found only when clicks are required).
       for (let i = 0; i < 12; i++) {
         const pl = pick(fraudPub.placements, rng);
         const t = inLastHour();
-        const d = impression(t, fraudPub, pl, pick(users, rng), 0);
+        const src = pick(users, rng);
+        const d = impression(t, fraudPub, pl, src, 0);
         const tv = i % 3 === 0 ? t - 120_000 : t + 300_000 * rng.next();
+        if (i % 3 === 1)
+          events.push({ id: id(), decisionId: d, type: "click", occurredAt: Math.min(tv + 60_000, end - 1), value: 0, cost: 0.4, ip: src.ip, userAgent: src.ua, publisher: fraudPub.name, placement: pl.name });
         events.push({ id: id(), decisionId: d, type: "conversion", occurredAt: Math.min(tv, end - 1), value: valueOf(fraudPub), cost: 0, ip: null, userAgent: "advertiser-postback/1.0", publisher: fraudPub.name, placement: pl.name });
       }
       expected = { detector: "orphan_conversion", entityType: "publisher", entity: fraudPub.name };

@@ -63,6 +63,9 @@ describe("duplicate clicks", () => {
     expect(f[0]).toMatchObject({ entityType: "ip", entity: "1.2.3.4", statistic: 2, category: "GIVT" });
     expect(f[0].eventIds!.sort()).toEqual([dup.id, dup2.id].sort());
   });
+  it("clicks that name no source are not duplicates of each other", () => {
+    expect(detectDuplicateClicks([ev({ ip: null, userAgent: null }), ev({ ip: null, userAgent: null, occurredAt: T + 2000 })], W)).toEqual([]);
+  });
   it("a duplicate of a click made just before the window is caught; the original is not", () => {
     const before = ev({ occurredAt: T - 2_000 });
     const inside = ev({ occurredAt: T + 2_000 });
@@ -121,7 +124,7 @@ describe("click-to-conversion time", () => {
   });
   it("injection: conversions seconds after the click on one publisher", () => {
     const links: ConversionLink[] = [];
-    const add = (pub: string, delay: number) => links.push({ id: `c${links.length}`, publisher: pub, occurredAt: T + 1e6, value: 1, decisionId: "d", decisionAt: T, firstClickAt: T + 1e6 - delay * 1000 });
+    const add = (pub: string, delay: number) => links.push({ id: `c${links.length}`, publisher: pub, occurredAt: T + 1e6, value: 1, decisionId: "d", decisionAt: T, firstClickAt: T + 1e6 - delay * 1000, hadClick: true });
     for (let i = 0; i < 200; i++) add(`p${i % 4}`, 60 + ((i * 7919) % 3000));
     for (let i = 0; i < 40; i++) add("inj", i % 2 ? 2 + (i % 5) : 300 + i * 10);
     const f = detectClickTimeAnomalies(links, { start: T, end: T + 2e6 });
@@ -131,19 +134,20 @@ describe("click-to-conversion time", () => {
 });
 
 describe("orphan conversions", () => {
-  const base: ConversionLink = { id: "c", publisher: "p", occurredAt: T + 100_000, value: 1, decisionId: "d", decisionAt: T, firstClickAt: T + 10_000 };
+  const base: ConversionLink = { id: "c", publisher: "p", occurredAt: T + 100_000, value: 1, decisionId: "d", decisionAt: T, firstClickAt: T + 10_000, hadClick: true };
   it.each([
     [{}, null],
     [{ decisionAt: null }, "no_decision"],
     [{ decisionAt: T + 200_000 }, "before_decision"],
-    [{ firstClickAt: null }, "no_click"],
+    [{ firstClickAt: null, hadClick: true }, "invalid_click"],
+    [{ firstClickAt: null, hadClick: false }, null], // clicks not required by default (email, send time)
     [{ firstClickAt: T + 150_000 }, "before_click"],
     [{ firstClickAt: T + 100_500 }, null], // within the clock skew
   ] as const)("%o → %s", (patch, reason) => {
     expect(orphanReason({ ...base, ...patch })).toBe(reason);
   });
-  it("no click is fine when the campaign does not require clicks", () => {
-    expect(orphanReason({ ...base, firstClickAt: null }, { requireClick: false, skewSeconds: 1 })).toBeNull();
+  it("no click at all is an orphan only when the campaign requires clicks", () => {
+    expect(orphanReason({ ...base, firstClickAt: null, hadClick: false }, { requireClick: true, skewSeconds: 1 })).toBe("no_click");
   });
   it("links built from events find the conversion before its click", () => {
     const click = ev({ occurredAt: T + 60_000 });

@@ -90,7 +90,7 @@ describe("fraud burst during a live campaign", () => {
     );
     expect(found.map((f) => [f.detector, f.entity, Number(f.invalidated_events)])).toEqual([
       ["click_burst", "198.51.100.9", 30],
-      ["orphan_conversion", "*", 30],
+      ["orphan_conversion", "*", 30], // their only clicks were the burst's: they follow them
     ]);
   });
 

@@ -2,7 +2,8 @@
  * Duplicate clicks (GIVT): the same source (ip + user agent) clicking the same decision again within
  * `seconds` of the click that counted is a duplicate; it counts once (IAB/MRC click measurement
  * guidelines: "double clicks" within a short interval are filtered). A click after the interval counts
- * again and opens a new interval.
+ * again and opens a new interval. Clicks that name no source (no ip, no user agent) are left alone: nothing
+ * says they came from the same source.
  */
 import type { Finding, TrafficEvent, Window } from "../types.ts";
 
@@ -21,7 +22,7 @@ export function detectDuplicateClicks(
 ): Finding[] {
   const groups = new Map<string, TrafficEvent[]>();
   for (const e of events) {
-    if (e.type !== "click" || !e.decisionId || e.occurredAt >= window.end) continue;
+    if (e.type !== "click" || !e.decisionId || e.occurredAt >= window.end || (!e.ip && !e.userAgent)) continue;
     // Clicks before the window still open an interval, so a duplicate right after the window start is caught.
     const key = `${e.decisionId}\u0000${e.ip ?? ""}\u0000${e.userAgent ?? ""}`;
     let g = groups.get(key);

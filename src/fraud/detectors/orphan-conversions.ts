@@ -1,6 +1,7 @@
 /**
  * Orphan conversions (SIVT): a conversion whose decision is unknown, that happened before its decision or
- * before its first click, or (when the campaign buys clicks, `requireClick`) that has no click at all.
+ * before its first click, whose decision's clicks were all found invalid (it follows them), or — only when
+ * `requireClick` is set, since email and send-time campaigns convert without clicks — that has no click at all.
  * Such conversions cannot have been caused by the ad; they are typical of attribution fraud and of broken
  * postbacks alike. Only these conversions are invalidated (eventIds), grouped per publisher.
  */
@@ -15,15 +16,15 @@ export interface OrphanOptions {
   skewSeconds: number;
 }
 
-export const ORPHAN_DEFAULTS: OrphanOptions = { requireClick: true, skewSeconds: 1 };
+export const ORPHAN_DEFAULTS: OrphanOptions = { requireClick: false, skewSeconds: 1 };
 
-export type OrphanReason = "no_decision" | "before_decision" | "no_click" | "before_click";
+export type OrphanReason = "no_decision" | "before_decision" | "invalid_click" | "no_click" | "before_click";
 
 export function orphanReason(c: ConversionLink, opts: OrphanOptions = ORPHAN_DEFAULTS): OrphanReason | null {
   const skew = opts.skewSeconds * 1000;
   if (c.decisionAt === null) return "no_decision";
   if (c.occurredAt + skew < c.decisionAt) return "before_decision";
-  if (c.firstClickAt === null) return opts.requireClick ? "no_click" : null;
+  if (c.firstClickAt === null) return c.hadClick ? "invalid_click" : opts.requireClick ? "no_click" : null;
   if (c.occurredAt + skew < c.firstClickAt) return "before_click";
   return null;
 }
