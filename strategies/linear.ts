@@ -4,8 +4,8 @@
  *
  * A⁻¹ is kept and updated by Sherman–Morrison (Sherman & Morrison 1950), a rank-one O(d²) step:
  *     A⁻¹ ← A⁻¹ − (A⁻¹x)(A⁻¹x)ᵀ / (1 + xᵀA⁻¹x),
- * so no d×d matrix is refactorized per decision or update. θ̂ = A⁻¹b is recomputed after each update
- * (O(d²)). setArmStats rebuilds A = λI + xx from the persisted sums and inverts it once
+ * so no d×d matrix is refactorized per decision or update. θ̂ follows by recursive least squares,
+ * θ̂ ← θ̂ + A⁻¹x (r − xᵀθ̂)/(1 + xᵀA⁻¹x) (O(d)); b = Σ r x is kept too. setArmStats rebuilds A = λI + xx from the persisted sums and inverts it once
  * (Gauss–Jordan with partial pivoting; A is symmetric positive definite, so this is stable).
  */
 import type { ArmStats, BaseState } from "./types.ts";
