@@ -100,6 +100,21 @@ interface QueuedDecision {
   reject: (e: unknown) => void;
 }
 
+/**
+ * Params that make a posterior depend on the order of observations (discounting, sliding windows)
+ * cannot be rebuilt from the commutative sums the service persists and shares between processes,
+ * so the service refuses them rather than silently ignoring them (simulations may use them).
+ */
+const ORDER_DEPENDENT_PARAMS = ["discount", "window"] as const;
+
+function refuseOrderDependent(strategy: Record<string, unknown>): void {
+  for (const k of ORDER_DEPENDENT_PARAMS)
+    if (strategy[k] !== undefined)
+      throw new DomainError("invalid_request", `strategy.${k}: not supported by the service (statistics are persisted as commutative sums shared by every process)`, [
+        { path: `strategy.${k}`, message: "not supported by the service" },
+      ]);
+}
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = (what = "campaign") => new DomainError("not_found", `${what} not found`);
 
@@ -217,6 +232,7 @@ export class Engine {
 
   async createCampaign(workspaceId: string, input: CampaignInput) {
     const impl = resolveStrategy(this.opts.registry, input.strategy.type);
+    refuseOrderDependent(input.strategy);
     const contextFeatures = input.contextFeatures ?? [];
     const sf = input.strategy.explorationFloor;
     const floor = input.explorationFloor ?? (typeof sf === "number" ? sf : 0);
@@ -285,6 +301,7 @@ export class Engine {
     if (patch.strategy) {
       if (patch.strategy.type !== undefined && patch.strategy.type !== c.strategy.type)
         throw new DomainError("conflict", `strategy.type cannot change (campaign uses "${c.strategy.type}"); create a new campaign`);
+      refuseOrderDependent(patch.strategy);
       strategy = { ...c.strategy, ...patch.strategy, type: c.strategy.type };
       try {
         c.impl.parseParams(strategyParams(strategy, patch.explorationFloor ?? c.explorationFloor));

@@ -236,3 +236,20 @@ describe("two engines on one database (two processes)", () => {
     await Promise.all([a.close(), b.close()]);
   });
 });
+
+describe("order-dependent params", () => {
+  it("discount and window are refused, naming the field", async () => {
+    const e = engine();
+    await e.start();
+    for (const [k, v] of [
+      ["discount", 0.99],
+      ["window", 100],
+    ] as const) {
+      await expect(e.createCampaign(ws, { name: "d", kind: "creative", objective: "conversions", strategy: { type: "thompson", [k]: v }, arms: [{ key: "a" }] })).rejects.toMatchObject({
+        code: "invalid_request",
+        details: [{ path: `strategy.${k}` }],
+      });
+    }
+    await e.close();
+  });
+});
