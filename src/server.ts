@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     adminKey: config.adminKey,
     refreshIntervalMs: config.refreshIntervalMs,
     poolSize: config.poolSize,
+    processMetrics: true,
     maxInflight: config.maxInflight,
     minParallelBatch: config.minParallelBatch,
     logger,

@@ -34,6 +34,8 @@ export interface ServiceOptions {
   minParallelBatch?: number;
   logger?: Logger;
   registry?: StrategyRegistry;
+  /** Also export Node process metrics (CPU, memory, event-loop lag) on /metrics. */
+  processMetrics?: boolean;
 }
 
 export interface Service {
@@ -48,7 +50,7 @@ const KEY_CACHE_MAX = 100_000;
 
 export async function buildService(opts: ServiceOptions): Promise<Service> {
   const logger = opts.logger ?? createLogger(opts.logLevel ?? "info");
-  const metrics = createMetrics();
+  const metrics = createMetrics({ defaults: opts.processMetrics });
   const registry = opts.registry ?? (await loadRegistry());
   // Default gate: the workspace blocklists (cached, refreshed by the jobs and the blocklist routes) and
   // declared bots; tests and simulations may inject their own.
@@ -71,7 +73,10 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,
-        onDecisions: (n) => metrics.decisions.inc(n),
+        onDecisions: (n) => {
+          metrics.decisions.inc(n);
+          metrics.commitBatch.observe(n);
+        },
         onEvents: (status, n) => metrics.events.inc({ status }, n),
       });
       await e.start();

@@ -7,6 +7,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client
 export interface Metrics {
   registry: Registry;
   decisions: Counter<string>;
+  commitBatch: Histogram<string>;
   events: Counter<"status">;
   httpDuration: Histogram<"method" | "route" | "status">;
 }
@@ -17,6 +18,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   return {
     registry,
     decisions: new Counter({ name: "adbandit_decisions_total", help: "Decisions served and logged.", registers: [registry] }),
+    commitBatch: new Histogram({
+      name: "adbandit_decision_commit_batch_size",
+      help: "Decisions per group commit (one INSERT + arm_stats upsert).",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+      registers: [registry],
+    }),
     events: new Counter({ name: "adbandit_events_total", help: "Events received, by status (accepted, duplicate, rejected, invalid).", labelNames: ["status"], registers: [registry] }),
     httpDuration: new Histogram({
       name: "adbandit_http_request_duration_seconds",
