@@ -15,17 +15,19 @@
  * is the normal argmax integral of lin_ts (exact up to < 5e-4, no Monte Carlo).
  *
  * setArmStats cannot be exact: the Laplace posterior depends on the order and values of every x, not on
- * Σxxᵀ and Σrx alone. It rebuilds one Newton step of the Laplace approximation at w = 0 (where p = ½):
- * q = λ + ¼·diag(xx), m = (xr − ½·Σx) ⊘ q, taking Σx from row 0 of xx when the context has an intercept
- * (x₀ ≡ 1, the encoder's default: then xx[0][j] = Σ x_j), else 0. That is the right scale and sign
- * but not the sequential state: persist toJSON() for logistic_ts and use setArmStats as a fallback.
+ * Σxxᵀ and Σrx alone. It rebuilds one full Newton step of the MAP problem from the intercept-only fit
+ * w0 = (logit p̄, 0, …), p̄ = (sum + ½)/(n + 1), where σ(w0ᵀx) = p̄ on every row, so the gradient
+ * xr − p̄·Σx − λw0 and the Hessian λI + p̄(1 − p̄)·xx need only the sums (Σx is row 0 of xx when x₀ ≡ 1,
+ * `intercept: true`, the encoder's default; without an intercept p̄ = ½, w0 = 0 and Σx is taken as 0).
+ * m = w0 + H⁻¹g, q = diag(H). Close to the sequential state when rates are not extreme (tested), but
+ * not equal: persist toJSON() for logistic_ts where possible and treat setArmStats as the fallback.
  */
 import { z } from "zod";
 import type { ArmStats, Choice, Features, Strategy, BaseState } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { normals } from "./samplers.ts";
 import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
-import { checkContextStats, checkX, dot } from "./linear.ts";
+import { checkContextStats, checkX, dot, invert } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
 import { StrategyParamError } from "./types.ts";
 
@@ -174,12 +176,32 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
     checkArm(state, arm);
     const { xx, xr } = checkContextStats(state, stats);
     const d = state.dim;
+    const { lambda, intercept } = state.params;
+    // Start at the intercept-only fit w0 = (logit p̄, 0, …): there σ(w0ᵀx) = p̄ for every row, so the
+    // gradient and Hessian of the log posterior need only the sums. Then one full Newton step.
+    const w0 = new Float64Array(d);
+    let pbar = 0.5;
+    if (intercept && stats.n > 0) {
+      pbar = Math.min(1 - 1e-6, Math.max(1e-6, (stats.sum + 0.5) / (stats.n + 1)));
+      w0[0] = Math.log(pbar / (1 - pbar));
+    }
+    const wgt = pbar * (1 - pbar);
+    const H = new Float64Array(d * d);
+    const g = new Float64Array(d);
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) H[i * d + j] = wgt * xx[i * d + j]!;
+      H[i * d + i] = H[i * d + i]! + lambda;
+      const sx = intercept ? xx[i]! : 0; // Σ x_i = row 0 of Σxxᵀ when x₀ ≡ 1
+      g[i] = xr[i]! - pbar * sx - lambda * w0[i]!;
+    }
+    const Hinv = invert(H, d);
     const m = new Float64Array(d);
     const q = new Float64Array(d);
-    for (let j = 0; j < d; j++) {
-      q[j] = state.params.lambda + 0.25 * xx[j * d + j]!;
-      const sx = state.params.intercept ? xx[j]! : 0;
-      m[j] = (xr[j]! - 0.5 * sx) / q[j]!;
+    for (let i = 0; i < d; i++) {
+      let step = 0;
+      for (let j = 0; j < d; j++) step += Hinv[i * d + j]! * g[j]!;
+      m[i] = w0[i]! + step;
+      q[i] = H[i * d + i]!;
     }
     state.m[arm] = m;
     state.q[arm] = q;

@@ -255,3 +255,36 @@ describe("exploration floor (VW enforce_minimum_probability)", () => {
     );
   });
 });
+
+describe("logistic_ts setArmStats (approximate rebuild from sums)", () => {
+  it("predicts close to the sequentially updated model on 3,000 rows with an intercept", () => {
+    const rng = new Xoshiro128(21);
+    const d = 4;
+    const w = [-1.5, 0.8, -0.5, 0.3];
+    const seq = logisticTs.init(["a"], logisticTs.parseParams({}), d);
+    const xx = new Array(d * d).fill(0);
+    const xr = new Array(d).fill(0);
+    let n = 0;
+    let sum = 0;
+    for (let t = 0; t < 3000; t++) {
+      const x = Float64Array.from([1, rng.next() * 2 - 1, rng.next() < 0.5 ? 1 : 0, rng.next() * 2 - 1]);
+      const p = 1 / (1 + Math.exp(-(w[0]! + w[1]! * x[1]! + w[2]! * x[2]! + w[3]! * x[3]!)));
+      const r = rng.next() < p ? 1 : 0;
+      logisticTs.update(seq, 0, r, x);
+      for (let i = 0; i < d; i++) {
+        xr[i] += r * x[i]!;
+        for (let j = 0; j < d; j++) xx[i * d + j] += x[i]! * x[j]!;
+      }
+      n++;
+      sum += r;
+    }
+    const re = logisticTs.init(["a"], logisticTs.parseParams({}), d);
+    logisticTs.setArmStats(re, 0, { n, sum, sumSq: sum, xx, xr });
+    for (const x of [[1, 0, 0, 0], [1, 0.9, 1, -0.5], [1, -0.9, 0, 0.9]]) {
+      const z = (m: Float64Array) => m.reduce((t, v, i) => t + v * x[i]!, 0);
+      const pSeq = 1 / (1 + Math.exp(-z(seq.m[0]!)));
+      const pRe = 1 / (1 + Math.exp(-z(re.m[0]!)));
+      expect(Math.abs(pSeq - pRe)).toBeLessThan(0.05);
+    }
+  });
+});
