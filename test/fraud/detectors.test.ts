@@ -95,6 +95,14 @@ describe("click bursts", () => {
   });
 });
 
+describe("click bursts without a baseline", () => {
+  it("a new campaign's first clicks are no burst (less baseline than minBaselineMinutes)", () => {
+    const first = Array.from({ length: 40 }, (_, i) => ev({ ip: `10.9.0.${i % 4}`, publisher: "p1", occurredAt: W.start - 10 * 60_000 + i * 1000, decisionId: `n${i}` }));
+    const busy = Array.from({ length: 30 }, (_, i) => ev({ ip: `10.9.1.${i}`, publisher: "p1", occurredAt: W.start + 60_000 + i * 1000, decisionId: `m${i}` }));
+    expect(detectClickBursts([...first, ...busy], W)).toEqual([]);
+  });
+});
+
 describe("rate outliers", () => {
   it("two-sided binomial p of 9/10 at ½ is 2 · 11/1024", () => {
     expect(twoSidedBinomialP(9, 10, 0.5)).toBeCloseTo(22 / 1024, 12);

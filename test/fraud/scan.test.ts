@@ -33,7 +33,8 @@ beforeAll(async () => {
   const spareB: string[] = [];
   decs.forEach((d, i) => {
     clean[d.arm.key].decisions++;
-    const t = T0 + 1000 + i * 3000;
+    // Clean traffic over 100 minutes: the burst test needs a baseline before its window.
+    const t = T0 + 1000 + i * 37_500;
     const src = { ip: `10.0.${i >> 8}.${i & 255}`, userAgent: BROWSER };
     events.push({ id: evId(), decisionId: d.decisionId, type: "impression", occurredAt: new Date(t).toISOString(), source: src });
     const converts = d.arm.key === "a" ? i % 5 === 0 : i % 9 === 0;
@@ -47,7 +48,7 @@ beforeAll(async () => {
   });
   // The fraud: one ip clicks 30 of arm b's unclicked decisions within 40 s, and each "converts" 2 s later.
   // It straddles a minute boundary on purpose (the detector counts per minute).
-  const burst = Math.ceil((T0 + 5 * 60_000) / 60_000) * 60_000 - 20_000;
+  const burst = Math.ceil((T0 + 95 * 60_000) / 60_000) * 60_000 - 20_000;
   expect(spareB.length).toBeGreaterThanOrEqual(30);
   spareB.slice(0, 30).forEach((d, i) => {
     const t = burst + i * 1300;
@@ -74,7 +75,7 @@ describe("fraud burst during a live campaign", () => {
 
   it("after the scan, the posterior is where clean traffic alone puts it", async () => {
     const db = h.service.deps.db;
-    const res = await scanCampaign(db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 20 * 60_000), {
+    const res = await scanCampaign(db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 110 * 60_000), {
       recompute: (id) => h.service.deps.engine.recompute(id),
     });
     expect(res.invalidated).toBe(60);
@@ -95,7 +96,7 @@ describe("fraud burst during a live campaign", () => {
   });
 
   it("the scan is idempotent: the same window again changes nothing", async () => {
-    const res = await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 20 * 60_000));
+    const res = await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 110 * 60_000));
     expect(res.invalidated).toBe(0);
     const [{ c }] = await rows<{ c: number }>(h.service.deps.db, sql`select count(*)::int as c from anomalies where campaign_id = ${campaignId}::uuid`);
     expect(Number(c)).toBe(2);
@@ -103,7 +104,7 @@ describe("fraud burst during a live campaign", () => {
 
   it("the report counts clean traffic only and credits the removed traffic by reason; rollups agree", async () => {
     const db = h.service.deps.db;
-    const q = { from: T0 - 3_600_000, to: T0 + 3_600_000, granularity: "hour" as const };
+    const q = { from: T0 - 3_600_000, to: T0 + 3 * 3_600_000, granularity: "hour" as const };
     const direct = (await campaignReport(db, ws.id, campaignId, q))!;
     const total = direct.total.campaign;
     expect(total.decisions).toBe(160);
@@ -136,7 +137,7 @@ describe("fraud burst during a live campaign", () => {
     await h.service.deps.engine.recompute(campaignId);
     expect((await armsByKey(ws, campaignId)).b.conversions).toBe(clean.b.conversions + 30);
     // A dismissed finding is respected by later scans.
-    const res = await scanCampaign(db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 20 * 60_000));
+    const res = await scanCampaign(db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 110 * 60_000));
     expect(res.invalidated).toBe(0);
     // Confirming again takes it back again.
     for (const { id } of ids) await reviewAnomaly(db, ws.id, id, "confirmed");

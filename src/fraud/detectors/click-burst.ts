@@ -9,6 +9,9 @@
  * and x ≥ minCount), because real traffic is overdispersed relative to Poisson (diurnal swings, campaigns).
  * The statistic is the peak minute's count and the threshold the smallest count that would have been
  * flagged (the critical value), so a person reads "62 clicks in a minute, flagged from 9".
+ * The baseline is only as long as the traffic seen (a campaign that started 20 minutes ago has 20 minutes
+ * of baseline), and without `minBaselineMinutes` of it, or without any baseline click of the entity type,
+ * nothing is tested: a new campaign's first clicks are no burst.
  */
 import { poissonUpperTail } from "../../reports/stats.ts";
 import { bonferroni, type EntityType, type Finding, type TrafficEvent, type Window } from "../types.ts";
@@ -23,6 +26,8 @@ export interface ClickBurstOptions {
   minRatio: number;
   /** Pseudo-minutes of the pooled prior. */
   priorMinutes: number;
+  /** Less baseline than this (traffic started recently) and the entity type is not tested. */
+  minBaselineMinutes: number;
   entityTypes: readonly ("ip" | "publisher" | "placement")[];
 }
 
@@ -32,6 +37,7 @@ export const CLICK_BURST_DEFAULTS: ClickBurstOptions = {
   minCount: 8,
   minRatio: 4,
   priorMinutes: 60,
+  minBaselineMinutes: 30,
   entityTypes: ["ip", "publisher", "placement"],
 };
 
@@ -59,7 +65,11 @@ export function detectClickBursts(
   window: Window,
   opts: ClickBurstOptions = CLICK_BURST_DEFAULTS,
 ): Finding[] {
-  const baseStart = window.start - opts.baselineMinutes * MINUTE;
+  let first = Infinity;
+  for (const e of events) if (e.occurredAt < first) first = e.occurredAt;
+  const baseStart = Math.max(window.start - opts.baselineMinutes * MINUTE, Math.floor(first / MINUTE) * MINUTE);
+  const baselineMinutes = (window.start - baseStart) / MINUTE;
+  if (!(baselineMinutes >= opts.minBaselineMinutes)) return [];
   const windowMinutes = Math.max(1, Math.ceil((window.end - window.start) / MINUTE));
   const out: Finding[] = [];
   for (const type of opts.entityTypes) {
@@ -84,11 +94,12 @@ export function detectClickBursts(
     if (minutes.size === 0) continue;
     let baseTotal = 0;
     for (const c of baseline.values()) baseTotal += c;
-    const pooledRate = baseTotal / Math.max(1, entities.size * opts.baselineMinutes);
+    if (baseTotal === 0) continue;
+    const pooledRate = baseTotal / Math.max(1, entities.size * baselineMinutes);
     const a0 = pooledRate * opts.priorMinutes;
     const level = bonferroni(opts.alpha, entities.size * windowMinutes);
     for (const [k, m] of minutes) {
-      const lambda = ((baseline.get(k) ?? 0) + a0) / (opts.baselineMinutes + opts.priorMinutes);
+      const lambda = ((baseline.get(k) ?? 0) + a0) / (baselineMinutes + opts.priorMinutes);
       const critical = Math.max(opts.minCount, Math.ceil(opts.minRatio * lambda), lambda > 0 ? poissonCriticalCount(lambda, level) : 1);
       let peak = 0;
       let peakMinute = 0;
