@@ -115,6 +115,7 @@ function refuseOrderDependent(strategy: Record<string, unknown>): void {
       ]);
 }
 
+const REFRESH_MARGIN_MS = 60_000;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const notFound = (what = "campaign") => new DomainError("not_found", `${what} not found`);
 
@@ -133,6 +134,8 @@ export class Engine {
   private refreshing: Promise<void> | null = null;
   private closed = false;
   fraudGate: FraudGate;
+  private lastRefreshAt: Date | null = null;
+  private refreshes = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.db = opts.database.db;
@@ -773,15 +776,22 @@ export class Engine {
     await this.lock.exclusive(async () => {
       const ids = [...this.campaigns.keys()];
       if (ids.length === 0) return;
-      const versions = await rows<{ id: string; version: number }>(
+      const versions = await rows<{ id: string; version: number; db_now: Date | string }>(
         this.db,
-        sql`select id, version from campaigns where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`,
+        sql`select id, version, now() as db_now from campaigns where id = any(${`{${ids.join(",")}}`}::uuid[])`,
       );
+      if (versions.length === 0) return;
       const stale = new Set<string>();
       for (const v of versions) if (this.campaigns.get(v.id)!.version !== Number(v.version)) stale.add(v.id);
       for (const id of stale) await this.loadUnlocked(this.db, id);
       const fresh = ids.filter((id) => !stale.has(id));
-      for (const r of await readArmStats(this.db, fresh)) this.setFromRow(r);
+      // Only rows moved since the last refresh (by the database's clock), with a margin far beyond any
+      // transaction's duration (statement and lock timeouts); a full read now and then as a safety net.
+      const full = this.lastRefreshAt === null || this.refreshes % 150 === 0;
+      const since = full ? undefined : new Date(this.lastRefreshAt!.getTime() - REFRESH_MARGIN_MS);
+      for (const r of await readArmStats(this.db, fresh, since)) this.setFromRow(r);
+      this.lastRefreshAt = new Date(versions[0].db_now);
+      this.refreshes++;
     });
   }
 

@@ -35,7 +35,7 @@ export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
 }
 
 export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
-  n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq,
+  n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq, updated_at = now(),
   ${["xx", "xr"]
     .map(
       (col) =>
@@ -80,10 +80,12 @@ export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrem
   await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values} ${ARM_UPSERT}`);
 }
 
-export async function readArmStats(db: Db, campaignIds?: string[]): Promise<ArmStatsRow[]> {
+/** Totals of these campaigns' arms (all campaigns if none given), optionally only rows changed since `since`. */
+export async function readArmStats(db: Db, campaignIds?: string[], since?: Date): Promise<ArmStatsRow[]> {
   if (campaignIds && campaignIds.length === 0) return [];
-  const where = campaignIds ? sql`where campaign_id in (${sql.join(campaignIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``;
-  return rows<ArmStatsRow>(db, sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats ${where}`);
+  const byCampaign = campaignIds ? sql`and campaign_id = any(${`{${campaignIds.join(",")}}`}::uuid[])` : sql``;
+  const bySince = since ? sql`and updated_at >= ${since.toISOString()}::timestamptz` : sql``;
+  return rows<ArmStatsRow>(db, sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats where true ${byCampaign} ${bySince}`);
 }
 
 /** Overwrites totals (used by the exact rebuild). */
@@ -96,7 +98,7 @@ export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncremen
     sql`, `,
   );
   await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
-    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr`);
+    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr, updated_at = now()`);
 }
 
 export interface DecisionInsert {

@@ -112,7 +112,11 @@ export const armStats = pgTable(
     sumSq: doublePrecision("sum_sq").notNull().default(0),
     xx: doublePrecision("xx").array(),
     xr: doublePrecision("xr").array(),
+    /** Set by every increment (transaction start time), so a refresh reads only rows that moved. */
+    updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
   },
+  // No index on updated_at: it would rule out HOT updates of these hot rows; the refresh filters
+  // within the campaigns' primary-key range anyway.
   (t) => [primaryKey({ columns: [t.campaignId, t.armKey] })],
 );
 

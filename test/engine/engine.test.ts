@@ -229,6 +229,20 @@ describe("two engines on one database (two processes)", () => {
         expect(live.stats[arm.index].sum).toBe(st[arm.key].sum);
       }
     }
+    // a second round goes through the incremental refresh (only rows moved since the last one)
+    const more = await Promise.all(Array.from({ length: 30 }, () => a.decide(ws, c.id, {})));
+    await b.ingest(ws, more.slice(0, 7).map((d, i) => ({ id: `ab2-${i}`, decisionId: d.decisionId, type: "conversion" as const })));
+    await Promise.all([a.refresh(), b.refresh()]);
+    const st2 = await dbStats(c.id);
+    expect(st2.x.n + st2.y.n).toBe(130);
+    expect(st2.x.sum + st2.y.sum).toBe(37);
+    for (const e of [a, b]) {
+      const live = e.campaigns.get(c.id)!;
+      for (const arm of live.arms) {
+        expect(live.stats[arm.index].n).toBe(st2[arm.key].n);
+        expect(live.stats[arm.index].sum).toBe(st2[arm.key].sum);
+      }
+    }
     // a change of configuration made by one is picked up by the other
     await a.patchArm(ws, c.id, "x", { status: "paused" });
     await b.refresh();
