@@ -243,12 +243,20 @@ export class Engine {
       throw new DomainError("invalid_request", `contextFeatures: strategy "${impl.type}" is contextual and needs at least one context feature`, [
         { path: "contextFeatures", message: "required (non-empty) for a contextual strategy" },
       ]);
-    let encoder;
     try {
       impl.parseParams(strategyParams(input.strategy, floor));
+    } catch (err) {
+      throw asDomainError(err, "strategy") ?? err;
+    }
+    let encoder;
+    try {
       if (impl.contextual || contextFeatures.length) encoder = this.opts.registry.createEncoder(contextFeatures);
     } catch (err) {
-      throw asDomainError(err, err instanceof Error && "field" in err && String((err as { field: unknown }).field).startsWith("features") ? "contextFeatures" : "strategy") ?? err;
+      // The encoder names fields "features[i].type"; the API calls them contextFeatures.i.type.
+      const d = asDomainError(err, "contextFeatures");
+      if (!d) throw err;
+      const fix = (t: string) => t.replace("contextFeatures.features[", "contextFeatures.").replace(/^(contextFeatures\.\d+)\]/, "$1");
+      throw new DomainError(d.code, fix(d.message), d.details?.map((x) => ({ path: fix(x.path), message: x.message })));
     }
     let armsIn = input.arms;
     if (!armsIn || armsIn.length === 0) {
