@@ -137,6 +137,7 @@ describe("send_time: sendAt is the next start of the chosen hour in the recipien
     ["New York across the spring-forward change (EST → EDT)", "09", "America/New_York", "2026-03-07T20:00:00Z", "2026-03-08T13:00:00.000Z"],
     ["London on the day summer time starts", "09", "Europe/London", "2026-03-28T12:00:00Z", "2026-03-29T08:00:00.000Z"],
     ["Sydney on the day summer time ends (AEDT → AEST)", "09", "Australia/Sydney", "2026-04-04T12:00:00Z", "2026-04-04T23:00:00.000Z"],
+    ["New York on the fall-back day: the first 01:00 (EDT) comes first", "01", "America/New_York", "2026-11-01T04:00:00Z", "2026-11-01T05:00:00.000Z"],
     ["hour of the week: Monday 09 from a Sunday in Berlin", "mon-09", "Europe/Berlin", "2026-11-22T12:00:00Z", "2026-11-23T08:00:00.000Z"],
     ["hour of the week already passed this week → next week", "mon-09", "Europe/Berlin", "2026-11-23T09:00:00Z", "2026-11-30T08:00:00.000Z"],
   ];
@@ -145,6 +146,11 @@ describe("send_time: sendAt is the next start of the chosen hour in the recipien
       expect(await sendAt(arm, tz, after)).toBe(expected);
     });
   }
+
+  it("an hour skipped by the spring-forward change gives a real instant after `after` (03:00 EDT that day, or 02:00 the next)", async () => {
+    const got = await sendAt("02", "America/New_York", "2026-03-08T05:00:00Z");
+    expect(["2026-03-08T07:00:00.000Z", "2026-03-09T06:00:00.000Z"]).toContain(got);
+  });
 
   it("defaults `after` to now: sendAt is within the next week and in the future", async () => {
     const id = await createCampaign(ws, { name: "now", kind: "send_time", objective: "conversions", strategy: { type: "thompson" } });
