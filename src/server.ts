@@ -43,6 +43,9 @@ async function main(): Promise<void> {
   const jobs = startServiceJobs(service.deps, gate, jobsConfig);
 
   let stopping = false;
+  server.on("request", (_req: unknown, res: { setHeader(k: string, v: string): void; headersSent?: boolean }) => {
+    if (stopping && !res.headersSent) res.setHeader("connection", "close");
+  });
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -54,8 +57,12 @@ async function main(): Promise<void> {
     hard.unref();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
-      // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
-      (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      // Keep-alive sockets would hold close() open: answers from now on carry `Connection: close`, and
+      // sockets that fall idle are closed; requests in flight still finish.
+      const closeIdle = () => (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      closeIdle();
+      const t = setInterval(closeIdle, 100);
+      t.unref();
     });
     await jobs.stop();
     await service.close();
