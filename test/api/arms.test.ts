@@ -88,6 +88,26 @@ describe("arm lifecycle", () => {
   });
 });
 
+describe("a paused arm is never served, whatever the strategy", () => {
+  for (const type of ["gaussian_thompson", "top_two_thompson", "ucb1", "epsilon_greedy", "softmax", "linucb", "lin_ts", "logistic_ts"]) {
+    it(type, async () => {
+      const contextual = ["linucb", "lin_ts", "logistic_ts"].includes(type);
+      const id = await createCampaign(
+        ws,
+        creativeCampaign({ strategy: { type }, ...(contextual ? { contextFeatures: [{ name: "x", type: "numeric" }] } : {}) }),
+      );
+      expect((await ws.patch(`/v1/campaigns/${id}/arms/b`, { status: "paused" })).status).toBe(200);
+      const r = await ws.post("/v1/decisions/batch", {
+        requests: Array.from({ length: 200 }, (_, i) => ({ campaignId: id, ...(contextual ? { context: { x: (i % 7) - 3 } } : {}) })),
+      });
+      expect(r.status).toBe(200);
+      const keys = (r.body.decisions as Array<{ arm: { key: string } }>).map((d) => d.arm.key);
+      expect(keys).not.toContain("b");
+      expect(new Set(keys)).toEqual(new Set(["a", "c"]));
+    });
+  }
+});
+
 describe("GET /v1/campaigns/{id}/arms", () => {
   it("reports every arm with counts, posterior mean and 95% interval, P(best) and share", async () => {
     const id = await createCampaign(ws);
