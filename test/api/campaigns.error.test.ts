@@ -103,10 +103,8 @@ describe("404 unknown ids", () => {
   it("GET an unknown campaign", async () => {
     expectError(await ws.get(`/v1/campaigns/${unknown}`), 404);
   });
-  it("GET a campaign id that is not even a uuid", async () => {
-    const r = await ws.get("/v1/campaigns/not-an-id");
-    expect([400, 404]).toContain(r.status);
-    expectError(r, r.status);
+  it("GET a campaign id that is not even a uuid: unknown, so 404", async () => {
+    expectError(await ws.get("/v1/campaigns/not-an-id"), 404);
   });
   it("PATCH an unknown campaign", async () => {
     expectError(await ws.patch(`/v1/campaigns/${unknown}`, { name: "x" }), 404);
