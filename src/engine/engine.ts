@@ -17,7 +17,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
 import type { ArmStats } from "../../strategies/types.ts";
-import { insertDecisionsWithStats, readArmStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
+import { readArmStats, type ArmIncrement } from "../store/arm-stats.ts";
 import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { applyRewards, insertEvents, lockDecisions, type EventRow } from "../store/events.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
@@ -25,6 +25,7 @@ import { applyEvent, baseReward } from "../store/rewards.ts";
 import { armStats, arms, campaigns, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
 import { buildLive, publicCampaign, syncArm, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
+import { DecisionLog, type Delta, type QueuedDecision } from "./decision-log.ts";
 import { RwLock } from "./mutex.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import { DAY_HOURS, isValidTimeZone, nextSendAt, parseSendTimeKey } from "./sendtime.ts";
@@ -84,22 +85,6 @@ export interface EventInput {
   source?: { ip?: string; userAgent?: string; publisher?: string; placement?: string };
 }
 
-interface Delta {
-  n: number;
-  sum: number;
-  sumSq: number;
-  x?: Float64Array;
-}
-
-interface QueuedDecision {
-  row: DecisionInsert;
-  campaignId: string;
-  armKey: string;
-  delta: Delta;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
 /**
  * Params that make a posterior depend on the order of observations (discounting, sliding windows)
  * cannot be rebuilt from the commutative sums the service persists and shares between processes,
@@ -124,12 +109,9 @@ export class Engine {
   private readonly db: Db;
   private readonly rng: Xoshiro128;
   private readonly lock = new RwLock();
-  private inflight = 0;
-  private idle: (() => void)[] = [];
+  private readonly log: DecisionLog;
   /** Arms whose trials were counted since the strategy state last saw them (synced once per tick). */
   private dirty = new Map<LiveCampaign, Set<number>>();
-  private queue: QueuedDecision[] = [];
-  private flushScheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   private closed = false;
@@ -141,6 +123,17 @@ export class Engine {
     this.db = opts.database.db;
     this.rng = new Xoshiro128(opts.seed ?? randomBytes(4).readUInt32LE(0));
     this.fraudGate = opts.fraudGate ?? allowAll;
+    this.log = new DecisionLog({
+      db: this.db,
+      lock: this.lock,
+      logger: opts.logger,
+      maxBatch: opts.maxBatch,
+      maxInflight: opts.maxInflight,
+      minParallelBatch: opts.minParallelBatch,
+      beforeCommit: () => this.syncDirty(),
+      settle: (e, committed) => this.settle(e, committed),
+      onCommitted: opts.onDecisions,
+    });
   }
 
   /** Loads every campaign and starts the refresh loop. */
@@ -402,7 +395,7 @@ export class Engine {
     const c = this.campaigns.get(campaignId) ?? (await this.campaign(workspaceId, campaignId));
     if (c.workspaceId !== workspaceId) throw notFound();
     const { result, entry } = this.prepare(c, req, null);
-    await this.enqueue(entry);
+    await this.log.append(entry);
     return result;
   }
 
@@ -420,7 +413,7 @@ export class Engine {
         if (c.workspaceId !== workspaceId) throw notFound();
         const { result, entry } = this.prepare(c, r, i);
         out[i] = result;
-        waits.push(this.enqueue(entry));
+        waits.push(this.log.append(entry));
       } catch (err) {
         const d = err instanceof DomainError ? err : undefined;
         if (!d) throw err;
@@ -431,7 +424,7 @@ export class Engine {
     return out;
   }
 
-  private prepare(c: LiveCampaign, req: DecisionRequest, position: number | null): { result: DecisionResult; entry: QueuedDecision } {
+  private prepare(c: LiveCampaign, req: DecisionRequest, position: number | null): { result: DecisionResult; entry: Omit<QueuedDecision, "resolve" | "reject"> } {
     if (this.closed) throw new DomainError("unavailable", "service is shutting down");
     if (c.status !== "active") throw new DomainError("conflict", `campaign is ${c.status}`);
     let after: Date | undefined;
@@ -485,7 +478,7 @@ export class Engine {
       campaignId: c.id,
       armKey: arm.key,
       delta,
-    } as QueuedDecision;
+    };
     return { result, entry };
   }
 
@@ -519,93 +512,13 @@ export class Engine {
     }
   }
 
-  private enqueue(e: QueuedDecision): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      e.resolve = resolve;
-      e.reject = reject;
-      this.queue.push(e);
-      this.kick();
-    });
-  }
-
-  private kick(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    // setImmediate lets every request already parsed in this turn join the same commit.
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.pump();
-    });
-  }
-
-  /** Starts group commits of what is queued, up to `maxInflight` at once. */
-  private pump(): void {
-    this.syncDirty();
-    const max = this.opts.maxInflight ?? 2;
-    // A second commit starts only for a full-sized batch: otherwise waiting for the one in flight
-    // makes larger batches (fewer statements and fsyncs per decision) at the same latency.
-    const minParallel = this.opts.minParallelBatch ?? 16;
-    while (this.queue.length && this.inflight < max && (this.inflight === 0 || this.queue.length >= minParallel)) {
-      const batch = this.queue.splice(0, this.opts.maxBatch ?? 2000);
-      this.inflight++;
-      void this.lock
-        .shared(() => this.writeBatch(batch))
-        .finally(() => {
-          this.inflight--;
-          if (this.queue.length) this.kick();
-          else if (this.inflight === 0) for (const f of this.idle.splice(0)) f();
-        });
-    }
-  }
-
   /** Commits everything queued (group commit); resolves when nothing is queued or in flight. */
   flush(): Promise<void> {
-    if (this.queue.length === 0 && this.inflight === 0) return Promise.resolve();
-    const p = new Promise<void>((r) => this.idle.push(r));
-    if (this.queue.length) this.kick();
-    return p;
-  }
-
-  /**
-   * One statement per batch: the decision rows and the per-arm increments travel as two JSON
-   * parameters (constant SQL text, so the server prepares it once); the data-modifying CTE makes the
-   * INSERT and the arm_stats upsert one atomic unit in one round trip.
-   */
-  private async writeBatch(batch: QueuedDecision[]): Promise<void> {
-    const incs = new Map<string, ArmIncrement>();
-    for (const e of batch) {
-      const k = `${e.campaignId}\u0000${e.armKey}`;
-      let inc = incs.get(k);
-      if (!inc) {
-        const dim = e.delta.x?.length ?? 0;
-        inc = { campaignId: e.campaignId, armKey: e.armKey, n: 0, sum: 0, sumSq: 0, ...(dim ? { xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : {}) };
-        incs.set(k, inc);
-      }
-      inc.n += e.delta.n;
-      inc.sum += e.delta.sum;
-      inc.sumSq += e.delta.sumSq;
-      if (e.delta.x && inc.xx && inc.xr) {
-        addOuter(inc.xx as number[], e.delta.x);
-        if (e.delta.sum !== 0) for (let i = 0; i < e.delta.x.length; i++) (inc.xr as number[])[i] += e.delta.sum * e.delta.x[i];
-      }
-    }
-    try {
-      await insertDecisionsWithStats(this.db, batch.map((e) => e.row), [...incs.values()]);
-    } catch (err) {
-      // Not logged, so not counted: take the trials back out of memory.
-      for (const e of batch) this.settle(e, -1);
-      const out = isUnavailable(err) ? new DomainError("unavailable", "database unavailable") : err;
-      if (!isUnavailable(err)) this.opts.logger.error({ err }, "decision flush failed");
-      for (const e of batch) e.reject(out);
-      return;
-    }
-    for (const e of batch) this.settle(e, 0);
-    this.opts.onDecisions?.(batch.length);
-    for (const e of batch) e.resolve();
+    return this.log.flush();
   }
 
   /** After a flush: the increment leaves `pending` (committed) or leaves memory altogether (failed). */
-  private settle(e: QueuedDecision, sign: 0 | -1): void {
+  private settle(e: QueuedDecision, committed: boolean): void {
     const c = this.campaigns.get(e.campaignId);
     const a = c?.armByKey.get(e.armKey);
     if (!c || !a) return;
@@ -619,7 +532,7 @@ export class Engine {
       for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) p.xx[i * d + j] -= x[i] * x[j];
       if (e.delta.sum !== 0) for (let i = 0; i < d; i++) p.xr[i] -= e.delta.sum * x[i];
     }
-    if (sign === -1) {
+    if (!committed) {
       const s = c.stats[a.index];
       s.n -= e.delta.n;
       s.sum -= e.delta.sum;
