@@ -137,8 +137,14 @@ export async function scanCampaign(
   return result;
 }
 
+/** Scans every active campaign that has events inside the detectors' lookback (the others have nothing to judge). */
 export async function scanAll(db: Db, now: Date, opts: ScanOptions = {}): Promise<ScanResult[]> {
-  const campaigns = await rows<{ id: string; workspace_id: string }>(db, sql`select id, workspace_id from campaigns where status = 'active' order by id`);
+  const since = new Date(now.getTime() - lookbackMinutes(opts.detection ?? DETECTION_DEFAULTS) * MINUTE).toISOString();
+  const campaigns = await rows<{ id: string; workspace_id: string }>(
+    db,
+    sql`select c.id, c.workspace_id from campaigns c where c.status = 'active'
+        and exists (select 1 from events e where e.campaign_id = c.id and e.occurred_at >= ${since}::timestamptz) order by c.id`,
+  );
   const out: ScanResult[] = [];
   for (const c of campaigns) out.push(await scanCampaign(db, { id: c.id, workspaceId: c.workspace_id }, now, opts));
   return out;
