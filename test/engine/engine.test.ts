@@ -267,3 +267,20 @@ describe("order-dependent params", () => {
     await e.close();
   });
 });
+
+describe("database lost", () => {
+  it("a decision whose commit fails answers unavailable and is taken back out of memory", async () => {
+    const own = await openDatabase({ dataDir: "memory://" });
+    const [w] = await own.db.insert(workspaces).values({ name: "lost" }).returning();
+    const e = new Engine({ database: own, registry, logger, seed: 5, refreshIntervalMs: 0 });
+    await e.start();
+    const c = await e.createCampaign(w.id, { name: "l", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }, { key: "b" }] });
+    await e.decide(w.id, c.id, {});
+    await own.close();
+    await expect(e.decide(w.id, c.id, {})).rejects.toMatchObject({ code: "unavailable" });
+    const live = e.campaigns.get(c.id)!;
+    expect(live.stats.reduce((s, x) => s + x.n, 0)).toBe(1);
+    expect(live.pending.reduce((s, x) => s + x.n, 0)).toBe(0);
+    await e.close();
+  });
+});
