@@ -4,6 +4,7 @@
  * without the engine knowing its file layout.
  */
 import { ContextError, createEncoder, type Encoder, type FeatureSpec } from "../../strategies/features.ts";
+import { getStrategy } from "../../strategies/index.ts";
 import { StrategyParamError, type Strategy } from "../../strategies/types.ts";
 import { DomainError } from "./errors.ts";
 
@@ -36,13 +37,13 @@ export function resolveStrategy(registry: StrategyRegistry, type: string): Strat
   return s;
 }
 
-/**
- * The library's registry, loaded at run time: strategies/index.ts is being written alongside this
- * service, so the specifier is computed to keep the typecheck independent of its progress.
- */
+/** The strategy library's registry (strategies/index.ts) and context encoder. */
+export const libraryRegistry: StrategyRegistry = {
+  getStrategy: (type) => getStrategy(type) as Strategy,
+  createEncoder: (specs) => createEncoder(specs),
+};
+
+/** Kept async so callers need not change if the library is ever loaded lazily. */
 export async function loadRegistry(): Promise<StrategyRegistry> {
-  const spec = ["..", "..", "strategies", "index.ts"].join("/");
-  const mod = (await import(spec)) as { getStrategy?: (t: string) => Strategy | undefined };
-  if (typeof mod.getStrategy !== "function") throw new Error("strategies/index.ts does not export getStrategy");
-  return { getStrategy: mod.getStrategy, createEncoder: (specs) => createEncoder(specs) };
+  return libraryRegistry;
 }
