@@ -1,7 +1,7 @@
 /**
- * The engine's view of the strategy library: `getStrategy(type)` and `createEncoder(specs)`.
- * Injected (not imported) so the engine can be tested against a stub and so the library can grow
- * without the engine knowing its file layout.
+ * The engine's view of the strategy library: `getStrategy(type)` and `createEncoder(specs)`, behind an
+ * interface the engine receives (buildService passes `libraryRegistry`), so tests and simulations can
+ * hand it a stub or a subset.
  */
 import { ContextError, createEncoder, type Encoder, type FeatureSpec } from "../../strategies/features.ts";
 import { getStrategy } from "../../strategies/index.ts";
