@@ -5,12 +5,16 @@
  * ../shared/bench/verify_params.mjs does. A mismatch throws: figures on a different environment
  * would not be comparable with the peer's.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Mulberry32 } from "../strategies/rng.ts";
 
-export const SHARED_BENCH_DIR = process.env.ADBANDIT_SHARED_BENCH ?? join(dirname(fileURLToPath(import.meta.url)), "..", "..", "shared", "bench");
+const here = dirname(fileURLToPath(import.meta.url));
+// The team's ../shared/bench when it is beside the checkout; else the copy of its scenario_params.json kept
+// in bench/shared, so a clone on its own still rebuilds (and fingerprint-checks) the same environments.
+export const SHARED_BENCH_DIR =
+  process.env.ADBANDIT_SHARED_BENCH ?? [join(here, "..", "..", "shared", "bench"), join(here, "shared")].find((d) => existsSync(join(d, "scenario_params.json")))!;
 
 interface Params {
   arms: number;
