@@ -104,6 +104,8 @@ export function rateInterval(k: number, n: number, level = 0.95, method: RateMet
 /**
  * Delta-method interval for the ratio Σx / Σy over n units, given Σx², Σy², Σxy.
  * With fewer than 2 units the variance is unknown and only the point estimate is returned.
+ * Both sums are of non-negative amounts (revenue, cost, conversions), so the ratio cannot be negative:
+ * the symmetric normal interval is cut at 0 rather than reporting an impossible negative CPA or ROAS.
  */
 export function ratioInterval(
   n: number,
@@ -120,7 +122,7 @@ export function ratioInterval(
   const ss = Math.max(0, sxx - 2 * r * sxy + r * r * syy);
   const se = Math.sqrt((n / (n - 1)) * ss) / Math.abs(sy);
   const z = normalQuantile(1 - (1 - level) / 2);
-  return { estimate: r, lower: r - z * se, upper: r + z * se };
+  return { estimate: r, lower: Math.max(0, r - z * se), upper: r + z * se };
 }
 
 export interface Metrics {

@@ -43,6 +43,14 @@ describe("ratio (delta method)", () => {
     expect(e.lower).toBeCloseTo(1.5 - 1.1227079, 5);
     expect(e.upper).toBeCloseTo(1.5 + 1.1227079, 5);
   });
+  // Units (R, C): (30, 1), (0, 1): r = 15; residuals 15, −15 → Σ² = 450; V = 2 · 450 / 4 = 225, se = 15;
+  // the normal interval 15 ± 29.4 would go below 0, which no ratio of non-negative sums can.
+  it("is cut at 0 where the normal interval would go negative", () => {
+    const e = ratioInterval(2, 30, 2, 900, 2, 30);
+    expect(e.estimate).toBe(15);
+    expect(e.lower).toBe(0);
+    expect(e.upper).toBeCloseTo(15 + 1.959964 * 15, 4);
+  });
   it("zero denominator gives nothing; one unit gives only the point", () => {
     expect(ratioInterval(3, 5, 0, 1, 0, 0).estimate).toBeNull();
     expect(ratioInterval(1, 5, 2, 25, 4, 10)).toEqual({ estimate: 2.5, lower: null, upper: null });
