@@ -15,6 +15,33 @@ describe("samplers vs jstat CDFs (Kolmogorov–Smirnov, α = 1e-4)", () => {
     expect(ksStatistic(xs, (x) => jStat.normal.cdf(x, 0, 1))).toBeLessThan(ksCritical(N, ALPHA));
   });
 
+  it("normal (ziggurat) on Mulberry32 too, and its tail beyond x_127 = 3.4426: frequency and conditional law", () => {
+    const rng = new Mulberry32(2024);
+    const xs = Array.from({ length: N }, () => normal(rng));
+    expect(ksStatistic(xs, (x) => jStat.normal.cdf(x, 0, 1))).toBeLessThan(ksCritical(N, ALPHA));
+    // The tail (strip 0 beyond ZR) and the wedges are the rare paths: 400,000 draws give ≈ 230 tail points.
+    const R = 3.442619855899;
+    const n = 400_000;
+    const tail: number[] = [];
+    let neg = 0;
+    for (let i = 0; i < n; i++) {
+      const z = normal(rng);
+      if (Math.abs(z) > R) {
+        tail.push(Math.abs(z));
+        if (z < 0) neg++;
+      }
+    }
+    const pTail = 2 * (1 - jStat.normal.cdf(R, 0, 1));
+    expect(Math.abs(tail.length - n * pTail)).toBeLessThan(4 * Math.sqrt(n * pTail)); // |z| < 4: α ≈ 6e-5
+    expect(Math.abs(neg - tail.length / 2)).toBeLessThan(4 * Math.sqrt(tail.length / 4));
+    const q = 1 - jStat.normal.cdf(R, 0, 1);
+    expect(ksStatistic(tail, (t) => (jStat.normal.cdf(t, 0, 1) - jStat.normal.cdf(R, 0, 1)) / q)).toBeLessThan(ksCritical(tail.length, ALPHA));
+    // A wedge-heavy window: the top strip [0, 0.2723] is all wedge (no sure-accept part).
+    const top = xs.filter((x) => Math.abs(x) < 0.2723).length;
+    const pTop = 2 * (jStat.normal.cdf(0.2723, 0, 1) - 0.5);
+    expect(Math.abs(top - N * pTop)).toBeLessThan(4 * Math.sqrt(N * pTop * (1 - pTop)));
+  });
+
   it.each([0.05, 0.3, 0.9, 1, 2.5, 40])("gamma(shape %s)", (k) => {
     const rng = new Mulberry32(1000 + Math.round(k * 100));
     const xs = Array.from({ length: N }, () => gamma(rng, k));
