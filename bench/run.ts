@@ -42,7 +42,7 @@ interface Row {
 
 const program = new Command()
   .option("--only <what>", "strategies | simulations")
-  .option("--seeds <n>", "policy seeds for the select path (regret medians; one seed is noisy)", "11")
+  .option("--seeds <n>", "policy seeds for the select path (regret medians; one seed is noisy)", "51")
   .option("--choose-rounds <n>", "rounds of the Bernoulli runs on the choose path (propensity computed every decision)", "20000")
   .option("--quick", "short horizons (smoke test; figures not comparable)")
   .parse();
