@@ -4,7 +4,7 @@
  * Seeds are derived by hashing (parent seed, label) with a 32-bit mixer (the murmur3 finaliser), so
  * a repetition's streams depend only on (scenario seed, repetition, stream name): results do not change
  * with the number of workers, the order of tasks, or the strategies being compared.
- * Normals: Box–Muller, cosine branch (as the shared benchmark defines them). Gamma: Marsaglia & Tsang (2000).
+ * Normals: Box–Muller, cosine branch (as the shared benchmark defines them).
  */
 import type { Rng } from "../strategies/rng.ts";
 
@@ -29,31 +29,8 @@ export function normal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-/** Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 through the boost Gamma(a) = Gamma(a+1)·U^(1/a). */
-export function gamma(rng: Rng, shape: number): number {
-  if (shape < 1) return gamma(rng, shape + 1) * Math.pow(1 - rng.next(), 1 / shape);
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    let x: number;
-    let v: number;
-    do {
-      x = normal(rng);
-      v = 1 + c * x;
-    } while (v <= 0);
-    v = v * v * v;
-    const u = 1 - rng.next();
-    if (u < 1 - 0.0331 * x * x * x * x) return d * v;
-    if (Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
-  }
-}
-
-/** Beta(a, b) as Gamma(a) / (Gamma(a) + Gamma(b)). */
-export function beta(rng: Rng, a: number, b: number): number {
-  const x = gamma(rng, a);
-  const y = gamma(rng, b);
-  return x / (x + y);
-}
+// Gamma and Beta draws are the strategy library's (one implementation, KS-tested against jstat).
+export { beta, gamma } from "../strategies/samplers.ts";
 
 /** Index drawn from non-negative weights (need not sum to 1). */
 export function categorical(rng: Rng, weights: ArrayLike<number>): number {

@@ -7,6 +7,7 @@
  * (Marsaglia & Tsang 2000, "A simple method for generating gamma variables"), Beta as a gamma ratio.
  */
 import { createRequire } from "node:module";
+import { beta, gamma } from "../../strategies/samplers.ts";
 import type { Rng } from "../../strategies/rng.ts";
 
 interface JStat {
@@ -62,32 +63,13 @@ export function sampleNormal(rng: Rng): number {
   return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
-/** Gamma(shape, 1) draw by Marsaglia–Tsang; shape < 1 through the boost Gamma(a+1)·U^(1/a). */
+/** Gamma(shape, 1) and Beta(a, b) draws: the strategy library's samplers (KS-tested against jstat). */
 export function sampleGamma(shape: number, rng: Rng): number {
-  if (shape < 1) {
-    const u = 1 - rng.next();
-    return sampleGamma(shape + 1, rng) * Math.pow(u, 1 / shape);
-  }
-  const d = shape - 1 / 3;
-  const c = 1 / Math.sqrt(9 * d);
-  for (;;) {
-    let x: number;
-    let v: number;
-    do {
-      x = sampleNormal(rng);
-      v = 1 + c * x;
-    } while (v <= 0);
-    v = v * v * v;
-    const u = 1 - rng.next();
-    if (u < 1 - 0.0331 * x * x * x * x) return d * v;
-    if (Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
-  }
+  return gamma(rng, shape);
 }
 
 export function sampleBeta(a: number, b: number, rng: Rng): number {
-  const x = sampleGamma(a, rng);
-  const y = sampleGamma(b, rng);
-  return x / (x + y);
+  return beta(rng, a, b);
 }
 
 /** Empirical quantile of a sorted array (linear interpolation, type 7). */
