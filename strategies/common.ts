@@ -9,7 +9,7 @@
  * If floor × (active arms) ≥ 1 the pmf is uniform over the active arms.
  */
 import { z } from "zod";
-import type { ArmSlot, ArmStatus, BaseState } from "./types.ts";
+import type { ArmSlot, ArmStatus, BaseState, Choice } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 
@@ -175,6 +175,15 @@ export function sampleIndex(p: ArrayLike<number>, rng: Rng): number {
   }
   if (last < 0) throw new NoActiveArmsError();
   return last; // rounding: u ≥ Σp by < 1e-15
+}
+
+/**
+ * The one way every strategy chooses: draw from its exact (floored) pmf and log that arm's probability,
+ * so the propensity is by construction the probability the arm was drawn with.
+ */
+export function chooseFromPmf(p: ArrayLike<number>, rng: Rng): Choice {
+  const arm = sampleIndex(p, rng);
+  return { arm, propensity: p[arm]! };
 }
 
 /** Per-state memo of the pmf, valid while state.version is unchanged (context-free strategies). */

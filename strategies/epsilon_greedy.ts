@@ -5,8 +5,8 @@
  * then the exploration floor. An untried arm counts as the best, so the greedy step tries it first.
  */
 import { z } from "zod";
-import type { Choice, Strategy } from "./types.ts";
-import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
+import type { Strategy } from "./types.ts";
+import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 import { addMeansArm, initMeans, means, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const epsilonGreedyParams = z
@@ -40,11 +40,7 @@ export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> = 
   parseParams: (p) => parseWith(epsilonGreedyParams, p),
   init: (keys, params) => initMeans("epsilon_greedy", keys, parseWith(epsilonGreedyParams, params)),
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   // First decision after an update: the two-step draw (explore or exploit) without allocation;
   // repeated decisions on an unchanged state (batched): the cached pmf. Same law either way.
   select(state, _x, rng) {

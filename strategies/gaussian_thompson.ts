@@ -19,12 +19,12 @@
  * Sufficient statistics: n, sum, sumSq → x̄ = sum/n, M2 = max(0, sumSq − sum²/n).
  */
 import { z } from "zod";
-import type { ArmStats, Choice, Features, Strategy, BaseState } from "./types.ts";
+import type { ArmStats, Features, Strategy, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { gamma, normal } from "./samplers.ts";
 import { probMax, studentTable, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 
 export const gaussianThompsonParams = z
   .object({
@@ -108,11 +108,7 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
     return { type: "gaussian_thompson", arms: makeSlots(keys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, n: new Array(K).fill(0), mean: new Array(K).fill(0), m2: new Array(K).fill(0) };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   select(state, _x, rng) {
     // Repeated decisions on an unchanged state (batched): the cached exact pmf is cheaper than K draws.
     if (state.params.explorationFloor > 0 || repeatCount(state) > 2) return sampleIndex(pmf(state), rng);

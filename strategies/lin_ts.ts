@@ -11,11 +11,11 @@
  * ArmStats: xx = Σxxᵀ, xr = Σrx (exact rebuild).
  */
 import { z } from "zod";
-import type { Choice, Features, Strategy } from "./types.ts";
+import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { normals } from "./samplers.ts";
 import { normalTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, floorSchema, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, floorSchema, parseWith, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 import { checkX, dot, initRidge, quadForm, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
 
 export const linTsParams = z.preprocess(
@@ -77,11 +77,7 @@ export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsSta
   parseParams: (p) => parseWith(linTsParams, p),
   init: (keys, params, d) => initRidge("lin_ts", keys, parseWith(linTsParams, params), d),
   probabilities: (state, x) => pmf(state, x),
-  choose(state, x, rng): Choice {
-    const p = pmf(state, x);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, x, rng) => chooseFromPmf(pmf(state, x), rng),
   select(state, x, rng) {
     if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
     const K = state.arms.length;

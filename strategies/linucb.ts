@@ -9,9 +9,9 @@
  * Params: alpha (default 1), lambda (ridge, default 1). ArmStats: xx = Σxxᵀ, xr = Σrx (exact rebuild).
  */
 import { z } from "zod";
-import type { Choice, Features, Strategy } from "./types.ts";
+import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, setSlotStatus, addSlot } from "./common.ts";
+import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, setSlotStatus, addSlot , chooseFromPmf } from "./common.ts";
 import { checkX, initRidge, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
 
 export const linucbParams = z
@@ -65,11 +65,7 @@ export const linucb: Strategy<LinUcbState, LinUcbParams> & { select(state: LinUc
   parseParams: (p) => parseWith(linucbParams, p),
   init: (keys, params, d) => initRidge("linucb", keys, parseWith(linucbParams, params), d),
   probabilities: (state, x) => pmf(state, x),
-  choose(state, x, rng): Choice {
-    const p = pmf(state, x);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, x, rng) => chooseFromPmf(pmf(state, x), rng),
   select(state, x, rng) {
     if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
     const a = argmaxIndex(state.arms, scores(state, checkX(state, x)), state.params.ties, rng);

@@ -23,10 +23,10 @@
  * not equal: persist toJSON() for logistic_ts where possible and treat setArmStats as the fallback.
  */
 import { z } from "zod";
-import type { ArmStats, Choice, Features, Strategy, BaseState } from "./types.ts";
+import type { ArmStats, Features, Strategy, BaseState } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { normals } from "./samplers.ts";
-import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 import { checkContextStats, checkX, dot, invert } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
 import { StrategyParamError } from "./types.ts";
@@ -129,11 +129,7 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
     };
   },
   probabilities: (state, x) => pmf(state, x),
-  choose(state, x, rng): Choice {
-    const p = pmf(state, x);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, x, rng) => chooseFromPmf(pmf(state, x), rng),
   select(state, x, rng) {
     if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
     const K = state.arms.length;

@@ -8,8 +8,8 @@
  * in dollars use dollars. An untried arm takes the best tried mean (it is neither favoured nor starved).
  */
 import { z } from "zod";
-import type { Choice, Strategy } from "./types.ts";
-import { applyFloor, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import type { Strategy } from "./types.ts";
+import { applyFloor, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const softmaxParams = z
@@ -48,11 +48,7 @@ export const softmax: Strategy<SoftmaxState, SoftmaxParams> = {
   parseParams: (p) => parseWith(softmaxParams, p),
   init: (keys, params) => initMeans("softmax", keys, parseWith(softmaxParams, params)),
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   select: (state, _x, rng) => sampleIndex(pmf(state), rng),
   update: updateMeans,
   updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),

@@ -15,12 +15,12 @@
  * Sufficient statistics (ArmStats): α = α0 + sum, β = β0 + n − sum.
  */
 import { z } from "zod";
-import type { ArmStats, ArmStatus, BaseState, Choice, Features, Strategy } from "./types.ts";
+import type { ArmStats, ArmStatus, BaseState, Features, Strategy } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { beta as sampleBeta } from "./samplers.ts";
 import { betaTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 
 export const thompsonParams = z
   .object({
@@ -116,11 +116,7 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
     return { type: "thompson", arms: makeSlots(armKeys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, s: new Array(K).fill(0), f: new Array(K).fill(0), win: newWindow(p.window) };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   select(state, _x, rng) {
     // Repeated decisions on an unchanged state (batched): the cached exact pmf is cheaper than K draws.
     if (state.params.explorationFloor > 0 || repeatCount(state) > 2) return sampleIndex(pmf(state), rng);

@@ -15,11 +15,11 @@
  * Sufficient statistics as thompson's: α = α0 + sum, β = β0 + n − sum.
  */
 import { z } from "zod";
-import type { ArmStats, Choice, Strategy, BaseState } from "./types.ts";
+import type { ArmStats, Strategy, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import { betaArgmaxPmf } from "./thompson.ts";
 import { beta as sampleBeta } from "./samplers.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 
 export const topTwoParams = z
   .object({
@@ -79,11 +79,7 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
     return { type: "top_two_thompson", arms: makeSlots(keys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, s: new Array(keys.length).fill(0), f: new Array(keys.length).fill(0) };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   select(state, _x, rng) {
     const { priorAlpha, priorBeta, beta, explorationFloor } = state.params;
     if (explorationFloor > 0) return sampleIndex(pmf(state), rng);

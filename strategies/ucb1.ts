@@ -8,8 +8,8 @@
  * ties: "lowest"), then the exploration floor. Rewards: any finite number (the bound assumes [0, 1]).
  */
 import { z } from "zod";
-import type { Choice, Strategy } from "./types.ts";
-import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus } from "./common.ts";
+import type { Strategy } from "./types.ts";
+import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
 import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
 
 export const ucb1Params = z
@@ -50,11 +50,7 @@ export const ucb1: Strategy<Ucb1State, Ucb1Params> = {
   parseParams: (p) => parseWith(ucb1Params, p),
   init: (keys, params) => initMeans("ucb1", keys, parseWith(ucb1Params, params)),
   probabilities: (state) => Float64Array.from(pmf(state)),
-  choose(state, _x, rng): Choice {
-    const p = pmf(state);
-    const arm = sampleIndex(p, rng);
-    return { arm, propensity: p[arm]! };
-  },
+  choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   // First decision after an update: argmax directly (no allocation); repeated decisions on an unchanged
   // state (batched): the cached pmf, O(K). Same law either way.
   select(state, _x, rng) {
