@@ -12,6 +12,7 @@ import { z } from "zod";
 import type { ArmSlot, ArmStatus, BaseState, Choice } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
+import { normals } from "./samplers.ts";
 
 /** choose() on a state with no active arm. */
 export class NoActiveArmsError extends Error {
@@ -229,4 +230,35 @@ export function checkBaseJSON(json: unknown, type: string): Record<string, unkno
   if (o.type !== type) throw new StrategyParamError("state.type", `expected "${type}", got ${JSON.stringify(o.type)}`);
   if (!Array.isArray(o.arms)) throw new StrategyParamError("state.arms", "must be an array");
   return o;
+}
+
+// Scratch for selectByNormalScores: reused across calls so the hot path allocates nothing.
+let meanBuf = new Float64Array(0);
+let sdBuf = new Float64Array(0);
+let zBuf = new Float64Array(0);
+
+/**
+ * Thompson draw when each arm's sampled score is an independent normal N(m_a, s_a²) (lin_ts, logistic_ts):
+ * `moments` fills m and s; the argmax of m_a + s_a·z_a over active arms is returned.
+ */
+export function selectByNormalScores(arms: readonly ArmSlot[], moments: (m: Float64Array, s: Float64Array) => void, rng: Rng): number {
+  const K = arms.length;
+  if (meanBuf.length < K) {
+    meanBuf = new Float64Array(K);
+    sdBuf = new Float64Array(K);
+    zBuf = new Float64Array(K);
+  }
+  moments(meanBuf, sdBuf);
+  normals(rng, zBuf, K);
+  let best = -1;
+  let bestV = -Infinity;
+  for (let a = 0; a < K; a++) {
+    if (arms[a]!.status !== "active") continue;
+    const v = meanBuf[a]! + sdBuf[a]! * zBuf[a]!;
+    if (v > bestV) {
+      bestV = v;
+      best = a;
+    }
+  }
+  return best >= 0 ? best : sampleIndex([], rng);
 }

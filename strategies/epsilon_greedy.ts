@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import type { Strategy } from "./types.ts";
-import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
-import { addMeansArm, initMeans, means, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
+import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, chooseFromPmf } from "./common.ts";
+import { initMeans, means, type MeansState, meansMethods } from "./means.ts";
 
 export const epsilonGreedyParams = z
   .object({
@@ -67,16 +67,5 @@ export const epsilonGreedy: Strategy<EpsilonGreedyState, EpsilonGreedyParams> = 
     }
     return arg >= 0 ? arg : sampleIndex([], rng);
   },
-  update: updateMeans,
-  updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
-  setArmStats: setMeansStats,
-  addArm: addMeansArm,
-  setArmStatus: setSlotStatus,
-  setParams(state, params) {
-    state.params = parseWith(epsilonGreedyParams, params);
-    state.explorationFloor = state.params.explorationFloor;
-    state.version++;
-  },
-  toJSON: meansToJSON,
-  fromJSON: (json) => meansFromJSON(json, "epsilon_greedy", (p) => parseWith(epsilonGreedyParams, p)),
+  ...meansMethods("epsilon_greedy", epsilonGreedyParams),
 };

@@ -13,10 +13,9 @@
 import { z } from "zod";
 import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { normals } from "./samplers.ts";
 import { normalTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, floorSchema, parseWith, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
-import { checkX, dot, initRidge, quadForm, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
+import { applyFloor, floorSchema, parseWith, sampleIndex, chooseFromPmf, selectByNormalScores } from "./common.ts";
+import { checkX, dot, initRidge, quadForm, type RidgeState, ridgeMethods } from "./linear.ts";
 
 export const linTsParams = z.preprocess(
   (p) => {
@@ -67,9 +66,6 @@ function pmf(state: LinTsState, x: Features | undefined): Float64Array {
   return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
 }
 
-let mBuf = new Float64Array(0);
-let sBuf = new Float64Array(0);
-let zBuf = new Float64Array(0);
 
 export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsState, x: Features | undefined, rng: Rng): number } = {
   type: "lin_ts",
@@ -80,43 +76,8 @@ export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsSta
   choose: (state, x, rng) => chooseFromPmf(pmf(state, x), rng),
   select(state, x, rng) {
     if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
-    const K = state.arms.length;
-    if (mBuf.length < K) {
-      mBuf = new Float64Array(K);
-      sBuf = new Float64Array(K);
-    }
-    scoreMoments(state, checkX(state, x), mBuf, sBuf);
-    if (zBuf.length < K) zBuf = new Float64Array(K);
-    normals(rng, zBuf, K);
-    let best = -1;
-    let bestV = -Infinity;
-    for (let a = 0; a < K; a++) {
-      if (state.arms[a]!.status !== "active") continue;
-      const v = mBuf[a]! + sBuf[a]! * zBuf[a]!;
-      if (v > bestV) {
-        bestV = v;
-        best = a;
-      }
-    }
-    return best >= 0 ? best : sampleIndex([], rng);
+    const xv = checkX(state, x);
+    return selectByNormalScores(state.arms, (m, sd) => scoreMoments(state, xv, m, sd), rng);
   },
-  update: (state, arm, reward, x) => ridgeUpdate(state, arm, reward, x),
-  updateBatch: (state, arms, rewards, xs) => ridgeUpdateBatch(state, arms, rewards, xs),
-  setArmStats: ridgeSetStats,
-  addArm(state, key) {
-    const i = addSlot(state, key);
-    ridgeAddArm(state);
-    return i;
-  },
-  setArmStatus: setSlotStatus,
-  setParams(state, params) {
-    const p = parseWith(linTsParams, params);
-    const old = state.params.lambda;
-    state.params = p;
-    if (p.lambda !== old) ridgeChangeLambda(state, old);
-    state.explorationFloor = p.explorationFloor;
-    state.version++;
-  },
-  toJSON: ridgeToJSON,
-  fromJSON: (json) => ridgeFromJSON(json, "lin_ts", (p) => parseWith(linTsParams, p)),
+  ...ridgeMethods("lin_ts", linTsParams),
 };

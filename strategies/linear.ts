@@ -10,7 +10,9 @@
  */
 import type { ArmStats, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
-import { checkArm, checkBaseJSON, checkFinite, makeSlots } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus } from "./common.ts";
+import type { z } from "zod";
+import type { Strategy } from "./types.ts";
 
 export interface RidgeState<P> extends BaseState {
   params: P;
@@ -254,4 +256,35 @@ export function ridgeFromJSON<P extends { explorationFloor: number }>(json: unkn
     return [...(v as number[])];
   };
   return { type, arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: d, version: Number(o.version) || 0, params: p, ainv: mats("ainv", d * d), b: mats("b", d), theta: mats("theta", d), n: vec("n"), sum: vec("sum"), sumSq: vec("sumSq") };
+}
+
+/**
+ * Everything but the score, for the ridge-regression strategies (linucb, lin_ts): one model, two ways of
+ * scoring an arm (as MABWiser's linear.py shares it).
+ */
+export function ridgeMethods<P extends { explorationFloor: number; lambda: number }>(
+  type: string,
+  schema: z.ZodType<P>,
+): Pick<Strategy<RidgeState<P>, P>, "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"> {
+  return {
+    update: (state, arm, reward, x) => ridgeUpdate(state, arm, reward, x),
+    updateBatch: (state, arms, rewards, xs) => ridgeUpdateBatch(state, arms, rewards, xs),
+    setArmStats: ridgeSetStats,
+    addArm(state, key) {
+      const i = addSlot(state, key);
+      ridgeAddArm(state);
+      return i;
+    },
+    setArmStatus: setSlotStatus,
+    setParams(state, params) {
+      const p = parseWith(schema, params);
+      const old = state.params.lambda;
+      state.params = p;
+      if (p.lambda !== old) ridgeChangeLambda(state, old);
+      state.explorationFloor = p.explorationFloor;
+      state.version++;
+    },
+    toJSON: ridgeToJSON,
+    fromJSON: (json) => ridgeFromJSON(json, type, (p) => parseWith(schema, p)),
+  };
 }

@@ -11,8 +11,8 @@
 import { z } from "zod";
 import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, setSlotStatus, addSlot , chooseFromPmf } from "./common.ts";
-import { checkX, initRidge, ridgeAddArm, ridgeChangeLambda, ridgeFromJSON, ridgeSetStats, ridgeToJSON, ridgeUpdate, ridgeUpdateBatch, type RidgeState } from "./linear.ts";
+import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, chooseFromPmf } from "./common.ts";
+import { checkX, initRidge, type RidgeState, ridgeMethods } from "./linear.ts";
 
 export const linucbParams = z
   .object({
@@ -71,23 +71,5 @@ export const linucb: Strategy<LinUcbState, LinUcbParams> & { select(state: LinUc
     const a = argmaxIndex(state.arms, scores(state, checkX(state, x)), state.params.ties, rng);
     return a >= 0 ? a : sampleIndex([], rng);
   },
-  update: (state, arm, reward, x) => ridgeUpdate(state, arm, reward, x),
-  updateBatch: (state, arms, rewards, xs) => ridgeUpdateBatch(state, arms, rewards, xs),
-  setArmStats: ridgeSetStats,
-  addArm(state, key) {
-    const i = addSlot(state, key);
-    ridgeAddArm(state);
-    return i;
-  },
-  setArmStatus: setSlotStatus,
-  setParams(state, params) {
-    const p = parseWith(linucbParams, params);
-    const old = state.params.lambda;
-    state.params = p;
-    if (p.lambda !== old) ridgeChangeLambda(state, old);
-    state.explorationFloor = p.explorationFloor;
-    state.version++;
-  },
-  toJSON: ridgeToJSON,
-  fromJSON: (json) => ridgeFromJSON(json, "linucb", (p) => parseWith(linucbParams, p)),
+  ...ridgeMethods("linucb", linucbParams),
 };

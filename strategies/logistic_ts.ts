@@ -25,8 +25,7 @@
 import { z } from "zod";
 import type { ArmStats, Features, Strategy, BaseState } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { normals } from "./samplers.ts";
-import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus , chooseFromPmf, selectByNormalScores } from "./common.ts";
 import { checkContextStats, checkX, dot, invert } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
 import { StrategyParamError } from "./types.ts";
@@ -102,9 +101,6 @@ function pmf(state: LogisticTsState, x: Features | undefined): Float64Array {
   return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
 }
 
-let mBuf = new Float64Array(0);
-let sBuf = new Float64Array(0);
-let zBuf = new Float64Array(0);
 
 export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(state: LogisticTsState, x: Features | undefined, rng: Rng): number } = {
   type: "logistic_ts",
@@ -132,25 +128,8 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
   choose: (state, x, rng) => chooseFromPmf(pmf(state, x), rng),
   select(state, x, rng) {
     if (state.params.explorationFloor > 0) return sampleIndex(pmf(state, x), rng);
-    const K = state.arms.length;
-    if (mBuf.length < K) {
-      mBuf = new Float64Array(K);
-      sBuf = new Float64Array(K);
-    }
-    moments(state, checkX(state, x), mBuf, sBuf);
-    if (zBuf.length < K) zBuf = new Float64Array(K);
-    normals(rng, zBuf, K);
-    let best = -1;
-    let bestV = -Infinity;
-    for (let a = 0; a < K; a++) {
-      if (state.arms[a]!.status !== "active") continue;
-      const v = mBuf[a]! + sBuf[a]! * zBuf[a]!;
-      if (v > bestV) {
-        bestV = v;
-        best = a;
-      }
-    }
-    return best >= 0 ? best : sampleIndex([], rng);
+    const xv = checkX(state, x);
+    return selectByNormalScores(state.arms, (m, sd) => moments(state, xv, m, sd), rng);
   },
   update(state, arm, reward, x) {
     checkArm(state, arm);

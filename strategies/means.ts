@@ -5,7 +5,9 @@
  */
 import type { ArmStats, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
-import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus } from "./common.ts";
+import type { z } from "zod";
+import type { Strategy } from "./types.ts";
 
 export interface MeansState<P> extends BaseState {
   params: P;
@@ -78,4 +80,28 @@ export function meansFromJSON<P extends { explorationFloor: number }>(json: unkn
   const K = o.arms.length;
   for (const f of ["n", "sum", "sumSq"] as const) if (!Array.isArray(o[f]) || o[f].length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
   return { type, arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, n: [...o.n], sum: [...o.sum], sumSq: [...o.sumSq], total: Number(o.total) || 0 };
+}
+
+/**
+ * Everything but the decision rule, for the strategies over running means (ucb1, epsilon_greedy, softmax):
+ * they differ only in how means become a pmf.
+ */
+export function meansMethods<P extends { explorationFloor: number }>(
+  type: string,
+  schema: z.ZodType<P>,
+): Pick<Strategy<MeansState<P>, P>, "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"> {
+  return {
+    update: updateMeans,
+    updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
+    setArmStats: setMeansStats,
+    addArm: addMeansArm,
+    setArmStatus: setSlotStatus,
+    setParams(state, params) {
+      state.params = parseWith(schema, params);
+      state.explorationFloor = state.params.explorationFloor;
+      state.version++;
+    },
+    toJSON: meansToJSON,
+    fromJSON: (json) => meansFromJSON(json, type, (p) => parseWith(schema, p)),
+  };
 }

@@ -9,8 +9,8 @@
  */
 import { z } from "zod";
 import type { Strategy } from "./types.ts";
-import { applyFloor, floorSchema, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
-import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
+import { applyFloor, floorSchema, parseWith, PmfCache, sampleIndex, chooseFromPmf } from "./common.ts";
+import { initMeans, type MeansState, meansMethods } from "./means.ts";
 
 export const softmaxParams = z
   .object({
@@ -50,16 +50,5 @@ export const softmax: Strategy<SoftmaxState, SoftmaxParams> = {
   probabilities: (state) => Float64Array.from(pmf(state)),
   choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
   select: (state, _x, rng) => sampleIndex(pmf(state), rng),
-  update: updateMeans,
-  updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
-  setArmStats: setMeansStats,
-  addArm: addMeansArm,
-  setArmStatus: setSlotStatus,
-  setParams(state, params) {
-    state.params = parseWith(softmaxParams, params);
-    state.explorationFloor = state.params.explorationFloor;
-    state.version++;
-  },
-  toJSON: meansToJSON,
-  fromJSON: (json) => meansFromJSON(json, "softmax", (p) => parseWith(softmaxParams, p)),
+  ...meansMethods("softmax", softmaxParams),
 };

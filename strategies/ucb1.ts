@@ -9,8 +9,8 @@
  */
 import { z } from "zod";
 import type { Strategy } from "./types.ts";
-import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
-import { addMeansArm, initMeans, type MeansState, meansFromJSON, meansToJSON, setMeansStats, updateMeans, updateMeansBatch } from "./means.ts";
+import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, chooseFromPmf } from "./common.ts";
+import { initMeans, type MeansState, meansMethods } from "./means.ts";
 
 export const ucb1Params = z
   .object({
@@ -72,16 +72,5 @@ export const ucb1: Strategy<Ucb1State, Ucb1Params> = {
     }
     return arg >= 0 ? arg : sampleIndex([], rng);
   },
-  update: updateMeans,
-  updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),
-  setArmStats: setMeansStats,
-  addArm: addMeansArm,
-  setArmStatus: setSlotStatus,
-  setParams(state, params) {
-    state.params = parseWith(ucb1Params, params);
-    state.explorationFloor = state.params.explorationFloor;
-    state.version++;
-  },
-  toJSON: meansToJSON,
-  fromJSON: (json) => meansFromJSON(json, "ucb1", (p) => parseWith(ucb1Params, p)),
+  ...meansMethods("ucb1", ucb1Params),
 };
