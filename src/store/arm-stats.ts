@@ -3,7 +3,7 @@
  * element-wise), applied in (campaign, arm) order so that concurrent transactions of several processes
  * lock rows in the same order and cannot deadlock.
  */
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { rows, type Db } from "./db.ts";
 
 export interface ArmIncrement {
@@ -68,16 +68,33 @@ export function mergeIncrements(incs: ArmIncrement[]): ArmIncrement[] {
   return [...by.values()];
 }
 
+/**
+ * `insert into arm_stats … on conflict add` from the merged increments sent as one JSON parameter, in
+ * (campaign, arm) order so concurrent writers lock rows in the same order. It ends every statement that
+ * moves arm statistics: alone, or after a CTE that did the write the increments come from.
+ */
+export function upsertIncrements(incs: ArmIncrement[]): SQL {
+  const s = JSON.stringify(
+    mergeIncrements(incs).map((i) => ({
+      campaign_id: i.campaignId,
+      arm_key: i.armKey,
+      n: i.n,
+      sum: i.sum,
+      sum_sq: i.sumSq,
+      xx: i.xx ? Array.from(i.xx) : null,
+      xr: i.xr ? Array.from(i.xr) : null,
+    })),
+  );
+  return sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr)
+    select campaign_id, arm_key, n, sum, sum_sq, xx, xr
+    from jsonb_to_recordset(${s}::jsonb) as y(campaign_id uuid, arm_key text, n float8, sum float8, sum_sq float8, xx float8[], xr float8[])
+    order by campaign_id, arm_key
+    ${ARM_UPSERT}`;
+}
+
 export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
   if (incs.length === 0) return;
-  const sorted = mergeIncrements(incs).sort((a, b) => (a.campaignId < b.campaignId ? -1 : a.campaignId > b.campaignId ? 1 : a.armKey < b.armKey ? -1 : a.armKey > b.armKey ? 1 : 0));
-  const values = sql.join(
-    sorted.map(
-      (i) => sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
-    ),
-    sql`, `,
-  );
-  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values} ${ARM_UPSERT}`);
+  await db.execute(upsertIncrements(incs));
 }
 
 /** Totals of these campaigns' arms (all campaigns if none given), optionally only rows changed since `since`. */
@@ -137,26 +154,11 @@ export async function insertDecisionsWithStats(db: Pick<Db, "execute">, decision
       reward: r.reward,
     })),
   );
-  const s = JSON.stringify(
-    mergeIncrements(incs).map((i) => ({
-      campaign_id: i.campaignId,
-      arm_key: i.armKey,
-      n: i.n,
-      sum: i.sum,
-      sum_sq: i.sumSq,
-      xx: i.xx ? Array.from(i.xx) : null,
-      xr: i.xr ? Array.from(i.xr) : null,
-    })),
-  );
   await db.execute(sql`with ins as (
       insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
       select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, false
       from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
         unit_id text, position int, strategy_version int, created_at timestamptz, reward float8)
     )
-    insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr)
-    select campaign_id, arm_key, n, sum, sum_sq, xx, xr
-    from jsonb_to_recordset(${s}::jsonb) as y(campaign_id uuid, arm_key text, n float8, sum float8, sum_sq float8, xx float8[], xr float8[])
-    order by campaign_id, arm_key
-    ${ARM_UPSERT}`);
+    ${upsertIncrements(incs)}`);
 }

@@ -3,7 +3,7 @@
  * no per-row parameter building), which keeps a batch of 1000 events cheap on both drivers.
  */
 import { sql } from "drizzle-orm";
-import { ARM_UPSERT, mergeIncrements, type ArmIncrement } from "./arm-stats.ts";
+import { upsertIncrements, type ArmIncrement } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 
 export interface LockedDecision {
@@ -118,24 +118,9 @@ export async function applyRewards(
 ): Promise<void> {
   if (updates.length === 0 && incs.length === 0) return;
   const u = JSON.stringify(updates);
-  const s = JSON.stringify(
-    mergeIncrements(incs).map((i) => ({
-      campaign_id: i.campaignId,
-      arm_key: i.armKey,
-      n: i.n,
-      sum: i.sum,
-      sum_sq: i.sumSq,
-      xx: i.xx ? Array.from(i.xx) : null,
-      xr: i.xr ? Array.from(i.xr) : null,
-    })),
-  );
   await tx.execute(sql`with upd as (
       update decisions as d set reward = v.reward, converted = v.converted
       from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean) where d.id = v.id
     )
-    insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr)
-    select campaign_id, arm_key, n, sum, sum_sq, xx, xr
-    from jsonb_to_recordset(${s}::jsonb) as y(campaign_id uuid, arm_key text, n float8, sum float8, sum_sq float8, xx float8[], xr float8[])
-    order by campaign_id, arm_key
-    ${ARM_UPSERT}`);
+    ${upsertIncrements(incs)}`);
 }
