@@ -262,3 +262,23 @@ export function selectByNormalScores(arms: readonly ArmSlot[], moments: (m: Floa
   }
   return best >= 0 ? best : sampleIndex([], rng);
 }
+
+/**
+ * Batch learning for strategies whose update is a per-row increment: the whole batch is validated first
+ * (a bad row changes nothing), then each row is learned, and the version moves once.
+ */
+export function learnBatch<S extends BaseState>(
+  state: S,
+  arms: ArrayLike<number>,
+  rewards: ArrayLike<number>,
+  checkReward: (r: number) => void,
+  learn: (state: S, arm: number, r: number) => void,
+): void {
+  if (arms.length !== rewards.length) throw new RangeError("arms and rewards differ in length");
+  for (let i = 0; i < arms.length; i++) {
+    checkArm(state, arms[i]!);
+    checkReward(rewards[i]!);
+  }
+  for (let i = 0; i < arms.length; i++) learn(state, arms[i]!, rewards[i]!);
+  state.version++;
+}

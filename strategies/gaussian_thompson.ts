@@ -24,7 +24,7 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { gamma, normal } from "./samplers.ts";
 import { probMax, studentTable, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
 
 export const gaussianThompsonParams = z
   .object({
@@ -132,15 +132,7 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
     learn(state, arm, reward);
     state.version++;
   },
-  updateBatch(state, arms, rewards) {
-    if (arms.length !== rewards.length) throw new RangeError("arms and rewards differ in length");
-    for (let i = 0; i < arms.length; i++) {
-      checkArm(state, arms[i]!);
-      checkFinite(rewards[i]!);
-    }
-    for (let i = 0; i < arms.length; i++) learn(state, arms[i]!, rewards[i]!);
-    state.version++;
-  },
+  updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkFinite, learn),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
     if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq)) throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");

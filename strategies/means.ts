@@ -5,7 +5,7 @@
  */
 import type { ArmStats, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
-import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus, learnBatch } from "./common.ts";
 import type { z } from "zod";
 import type { Strategy } from "./types.ts";
 
@@ -37,13 +37,7 @@ export function updateMeans(state: MeansState<unknown>, arm: number, r: number):
 }
 
 export function updateMeansBatch(state: MeansState<unknown>, arms: ArrayLike<number>, rewards: ArrayLike<number>): void {
-  if (arms.length !== rewards.length) throw new RangeError("arms and rewards differ in length");
-  for (let i = 0; i < arms.length; i++) {
-    checkArm(state, arms[i]!);
-    checkFinite(rewards[i]!);
-  }
-  for (let i = 0; i < arms.length; i++) learnMean(state, arms[i]!, rewards[i]!);
-  state.version++;
+  learnBatch(state, arms, rewards, checkFinite, learnMean);
 }
 
 export function setMeansStats(state: MeansState<unknown>, arm: number, stats: ArmStats): void {

@@ -20,7 +20,7 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { beta as sampleBeta } from "./samplers.ts";
 import { betaTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
 
 export const thompsonParams = z
   .object({
@@ -140,15 +140,7 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
     learn(state, arm, reward);
     state.version++;
   },
-  updateBatch(state, arms, rewards) {
-    if (arms.length !== rewards.length) throw new RangeError("arms and rewards differ in length");
-    for (let i = 0; i < arms.length; i++) {
-      checkArm(state, arms[i]!);
-      checkReward01(rewards[i]!);
-    }
-    for (let i = 0; i < arms.length; i++) learn(state, arms[i]!, rewards[i]!);
-    state.version++;
-  },
+  updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkReward01, learn),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
     if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n) throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");

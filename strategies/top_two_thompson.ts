@@ -19,7 +19,7 @@ import type { ArmStats, Strategy, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import { betaArgmaxPmf } from "./thompson.ts";
 import { beta as sampleBeta } from "./samplers.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf } from "./common.ts";
+import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
 
 export const topTwoParams = z
   .object({
@@ -39,6 +39,11 @@ export interface TopTwoState extends BaseState {
 }
 
 const cache = new PmfCache<TopTwoState>();
+
+function learnBeta(state: TopTwoState, arm: number, r: number): void {
+  state.s[arm] = state.s[arm]! + r;
+  state.f[arm] = state.f[arm]! + 1 - r;
+}
 
 /** q from p (Russo's top-two law); exported for tests. */
 export function topTwoFromArgmax(p: Float64Array, active: readonly boolean[], beta: number): Float64Array {
@@ -113,22 +118,10 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
   update(state, arm, reward) {
     checkArm(state, arm);
     checkReward01(reward);
-    state.s[arm] = state.s[arm]! + reward;
-    state.f[arm] = state.f[arm]! + 1 - reward;
+    learnBeta(state, arm, reward);
     state.version++;
   },
-  updateBatch(state, arms, rewards) {
-    if (arms.length !== rewards.length) throw new RangeError("arms and rewards differ in length");
-    for (let i = 0; i < arms.length; i++) {
-      checkArm(state, arms[i]!);
-      checkReward01(rewards[i]!);
-    }
-    for (let i = 0; i < arms.length; i++) {
-      state.s[arms[i]!] = state.s[arms[i]!]! + rewards[i]!;
-      state.f[arms[i]!] = state.f[arms[i]!]! + 1 - rewards[i]!;
-    }
-    state.version++;
-  },
+  updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkReward01, learnBeta),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
     if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n) throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");
