@@ -64,7 +64,13 @@ type Autocannon = (opts: {
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
-async function cannon(url: string, headers: Record<string, string>, request: RequestSpec, amount?: number, duration?: number): Promise<Run> {
+async function cannon(
+  url: string,
+  headers: Record<string, string>,
+  request: RequestSpec,
+  amount?: number,
+  duration?: number,
+): Promise<Run> {
   const started = process.hrtime.bigint();
   const r = await autocannon({
     url,
@@ -95,7 +101,9 @@ async function measured(url: string, headers: Record<string, string>, request: R
 }
 
 async function main(): Promise<void> {
-  const loadAtStart = loadavg().map((x) => x.toFixed(2)).join(" ");
+  const loadAtStart = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const db = await createDatabase(base, "adbandit_bench_");
   const procs: ServerProcess[] = [];
@@ -110,7 +118,11 @@ async function main(): Promise<void> {
     const ceilingProc = await spawnCeiling();
     procs.push(ceilingProc);
     const ceilingRun = () =>
-      measured(`${ceilingProc.url}/decide`, {}, { method: "POST", body: JSON.stringify({ campaignId: "x", unitId: "u" }) });
+      measured(
+        `${ceilingProc.url}/decide`,
+        {},
+        { method: "POST", body: JSON.stringify({ campaignId: "x", unitId: "u" }) },
+      );
 
     // ---- the service ----
     const svc = await spawnServer({
@@ -137,7 +149,13 @@ async function main(): Promise<void> {
     const eventsCampaign = await campaign("bench events");
 
     // warm-up on its own campaign (JIT, pools), not counted
-    await cannon(`${svc.url}/v1/campaigns/${warmCampaign}/decisions`, auth, { method: "POST", body: "{}" }, undefined, 2);
+    await cannon(
+      `${svc.url}/v1/campaigns/${warmCampaign}/decisions`,
+      auth,
+      { method: "POST", body: "{}" },
+      undefined,
+      2,
+    );
 
     // decisions
     const decisionsCal = await cannon(
@@ -202,22 +220,31 @@ async function main(): Promise<void> {
     const eventsCal = await cannon(svc.url, auth, eventRequest, undefined, 2);
     await new Promise((r) => setTimeout(r, 1500));
     const sqlPre = postgres(db.url, { max: 1, onnotice: () => {} });
-    const storedBefore = (await sqlPre<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n;
+    const storedBefore = (
+      await sqlPre<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`
+    )[0].n;
     await sqlPre.end();
     accepted = 0;
-    const eventsRun = await cannon(svc.url, auth, eventRequest, Math.max(CONNECTIONS * 2, Math.round(eventsCal.rps * SECONDS)));
+    const eventsRun = await cannon(
+      svc.url,
+      auth,
+      eventRequest,
+      Math.max(CONNECTIONS * 2, Math.round(eventsCal.rps * SECONDS)),
+    );
     const eventsPerSecond = (eventsRun.answered2xx * EVENT_BATCH) / eventsRun.seconds;
 
     // every decision answered 201 is logged (durably before the answer: count before and after stopping)
     const sql = postgres(db.url, { max: 1, onnotice: () => {} });
     const count = async () =>
-      (await sql<{ n: number }[]>`select count(*)::int as n from decisions where campaign_id = ${decisionsCampaign}`)[0].n;
+      (await sql<{ n: number }[]>`select count(*)::int as n from decisions where campaign_id = ${decisionsCampaign}`)[0]
+        .n;
     const loggedBeforeStop = await count();
     const exitCode = await svc.stop("SIGTERM");
     procs.splice(procs.indexOf(svc), 1);
     const loggedAfterStop = await count();
     const eventsStored =
-      (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n - storedBefore;
+      (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n -
+      storedBefore;
     await sql.end();
 
     const rows: Array<[string, string]> = [
@@ -237,27 +264,54 @@ async function main(): Promise<void> {
       ["service exit code on SIGTERM", String(exitCode)],
     ];
     const width = Math.max(...rows.map(([k]) => k.length));
-    const load = loadavg().map((x) => x.toFixed(2)).join(" ");
-    console.log(`\nadbandit HTTP benchmark — PostgreSQL, ${CONNECTIONS} connections, ~${SECONDS} s per run, ${cpus().length} CPUs, load average at start ${loadAtStart}, now ${load}\n`);
+    const load = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ");
+    console.log(
+      `\nadbandit HTTP benchmark — PostgreSQL, ${CONNECTIONS} connections, ~${SECONDS} s per run, ${cpus().length} CPUs, load average at start ${loadAtStart}, now ${load}\n`,
+    );
     for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
     console.log("");
 
     const line = (metric: string, value: number, unit: string, extra: Record<string, unknown> = {}) =>
-      console.log(JSON.stringify({ bench: "http", metric, value: round(value), unit, connections: CONNECTIONS, load_avg_1m: round(loadavg()[0]), ...extra }));
+      console.log(
+        JSON.stringify({
+          bench: "http",
+          metric,
+          value: round(value),
+          unit,
+          connections: CONNECTIONS,
+          load_avg_1m: round(loadavg()[0]),
+          ...extra,
+        }),
+      );
     line("ceiling_requests_per_s", ceiling.rps, "req/s", {
       before: round(ceilingBefore.rps),
       after: round(ceilingAfter.rps),
       p50_ms: ceiling.p50,
       p99_ms: ceiling.p99,
     });
-    line("decisions_per_s", decisions.rps, "decisions/s", { p50_ms: decisions.p50, p99_ms: decisions.p99, answered_201: decisions.answered2xx });
+    line("decisions_per_s", decisions.rps, "decisions/s", {
+      p50_ms: decisions.p50,
+      p99_ms: decisions.p99,
+      answered_201: decisions.answered2xx,
+    });
     line("decisions_ratio_to_ceiling", decisions.rps / ceiling.rps, "ratio");
-    line("events_per_s", eventsPerSecond, "events/s", { batch: EVENT_BATCH, p50_ms: eventsRun.p50, p99_ms: eventsRun.p99 });
-    line("decisions_logged", loggedAfterStop, "rows", { answered_201: decisions.answered2xx, before_stop: loggedBeforeStop });
+    line("events_per_s", eventsPerSecond, "events/s", {
+      batch: EVENT_BATCH,
+      p50_ms: eventsRun.p50,
+      p99_ms: eventsRun.p99,
+    });
+    line("decisions_logged", loggedAfterStop, "rows", {
+      answered_201: decisions.answered2xx,
+      before_stop: loggedBeforeStop,
+    });
 
     const problems: string[] = [];
-    if (loggedBeforeStop !== decisions.answered2xx) problems.push(`decisions logged before stop ${loggedBeforeStop} ≠ answered 201 ${decisions.answered2xx}`);
-    if (loggedAfterStop !== decisions.answered2xx) problems.push(`decisions logged after stop ${loggedAfterStop} ≠ answered 201 ${decisions.answered2xx}`);
+    if (loggedBeforeStop !== decisions.answered2xx)
+      problems.push(`decisions logged before stop ${loggedBeforeStop} ≠ answered 201 ${decisions.answered2xx}`);
+    if (loggedAfterStop !== decisions.answered2xx)
+      problems.push(`decisions logged after stop ${loggedAfterStop} ≠ answered 201 ${decisions.answered2xx}`);
     if (decisions.non2xx + decisions.errors > 0) problems.push("some decisions failed");
     if (eventsRun.non2xx + eventsRun.errors > 0) problems.push("some event batches failed");
     if (accepted !== eventsStored) problems.push(`events accepted ${accepted} ≠ stored ${eventsStored}`);
@@ -292,7 +346,12 @@ async function ceilingServer(): Promise<void> {
   app.post("/decide", async (c) => {
     const body = (await c.req.json()) as Record<string, unknown>;
     return c.json(
-      { decisionId: randomUUID(), campaignId: body.campaignId ?? null, arm: { key: "a3", name: "arm 3", metadata: {} }, propensity: 0.1 },
+      {
+        decisionId: randomUUID(),
+        campaignId: body.campaignId ?? null,
+        arm: { key: "a3", name: "arm 3", metadata: {} },
+        propensity: 0.1,
+      },
       201,
     );
   });

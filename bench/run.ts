@@ -15,11 +15,26 @@ import { contextRows, median, runPolicy, timeUpdates, type Path } from "./strate
 
 /** MABWiser 2.7.4 on this kind of machine, from ../shared/bench/README.md (median of 3 runs; regret medians over 5 seeds where given). */
 const PEER: Record<string, { online: Peer; batched: Peer }> = {
-  "bernoulli/thompson": { online: { dps: 3768, regret: 169.49, regretMedian5: 160.6, share: 0.863 }, batched: { dps: 442340, regret: 183.01, regretMedian5: 176.1, share: 0.941 } },
-  "bernoulli/ucb1": { online: { dps: 5546, regret: 1359.28, share: 0.284 }, batched: { dps: 1013818, regret: 1422.38, share: 0.301 } },
-  "bernoulli/epsilon_greedy": { online: { dps: 4973, regret: 221.1, regretMedian5: 221.1, share: 0.911 }, batched: { dps: 556327, regret: 261.26, regretMedian5: 275.9, share: 0.913 } },
-  "contextual/linucb": { online: { dps: 1140, regret: 746.2, share: 0.66 }, batched: { dps: 335334, regret: 1451.72, share: 0.603 } },
-  "contextual/lin_ts": { online: { dps: 863, regret: 801.77, regretMedian5: 801.8, share: 0.66 }, batched: { dps: 233251, regret: 976.71, regretMedian5: 979.7, share: 0.661 } },
+  "bernoulli/thompson": {
+    online: { dps: 3768, regret: 169.49, regretMedian5: 160.6, share: 0.863 },
+    batched: { dps: 442340, regret: 183.01, regretMedian5: 176.1, share: 0.941 },
+  },
+  "bernoulli/ucb1": {
+    online: { dps: 5546, regret: 1359.28, share: 0.284 },
+    batched: { dps: 1013818, regret: 1422.38, share: 0.301 },
+  },
+  "bernoulli/epsilon_greedy": {
+    online: { dps: 4973, regret: 221.1, regretMedian5: 221.1, share: 0.911 },
+    batched: { dps: 556327, regret: 261.26, regretMedian5: 275.9, share: 0.913 },
+  },
+  "contextual/linucb": {
+    online: { dps: 1140, regret: 746.2, share: 0.66 },
+    batched: { dps: 335334, regret: 1451.72, share: 0.603 },
+  },
+  "contextual/lin_ts": {
+    online: { dps: 863, regret: 801.77, regretMedian5: 801.8, share: 0.66 },
+    batched: { dps: 233251, regret: 976.71, regretMedian5: 979.7, share: 0.661 },
+  },
 };
 interface Peer {
   dps: number;
@@ -43,7 +58,11 @@ interface Row {
 const program = new Command()
   .option("--only <what>", "strategies | simulations")
   .option("--seeds <n>", "policy seeds for the select path (regret medians; one seed is noisy)", "51")
-  .option("--choose-rounds <n>", "rounds of the Bernoulli runs on the choose path (propensity computed every decision)", "20000")
+  .option(
+    "--choose-rounds <n>",
+    "rounds of the Bernoulli runs on the choose path (propensity computed every decision)",
+    "20000",
+  )
   .option("--quick", "short horizons (smoke test; figures not comparable)")
   .parse();
 const opts = program.opts<{ only?: string; seeds: string; chooseRounds: string; quick?: boolean }>();
@@ -59,15 +78,60 @@ async function strategiesBench(): Promise<void> {
   const ctx = contextualScenario(opts.quick ? 4000 : undefined);
   const rows: Row[] = [
     { scenario: bern, family: "bernoulli", policy: "Thompson sampling Beta(1,1)", type: "thompson", params: {} },
-    { scenario: bern, family: "bernoulli", policy: "UCB1 (α=1)", type: "ucb1", params: { alpha: 1, ties: "lowest" }, exact: { online: 1359.28, batched: 1422.38 } },
+    {
+      scenario: bern,
+      family: "bernoulli",
+      policy: "UCB1 (α=1)",
+      type: "ucb1",
+      params: { alpha: 1, ties: "lowest" },
+      exact: { online: 1359.28, batched: 1422.38 },
+    },
     { scenario: bern, family: "bernoulli", policy: "ε-greedy (0.1)", type: "epsilon_greedy", params: { epsilon: 0.1 } },
-    { scenario: bern, family: "bernoulli", policy: "softmax (τ=0.005)", type: "softmax", params: { temperature: 0.005 } },
+    {
+      scenario: bern,
+      family: "bernoulli",
+      policy: "softmax (τ=0.005)",
+      type: "softmax",
+      params: { temperature: 0.005 },
+    },
     { scenario: bern, family: "bernoulli", policy: "Gaussian TS (NIG)", type: "gaussian_thompson", params: {} },
-    { scenario: bern, family: "bernoulli", policy: "top-two TS (β=0.5)", type: "top_two_thompson", params: {}, maxSeeds: 3 },
-    { scenario: ctx, family: "contextual", policy: "LinUCB (α=1, λ=1)", type: "linucb", params: { alpha: 1, lambda: 1, ties: "lowest" }, exact: { online: 746.2, batched: 1451.72 } },
-    { scenario: ctx, family: "contextual", policy: "LinTS (α=1, λ=1)", type: "lin_ts", params: { alpha: 1, lambda: 1 } },
-    { scenario: ctx, family: "contextual", policy: "LinTS (α=0.5, λ=1)", type: "lin_ts", params: { alpha: 0.5, lambda: 1 } },
-    { scenario: ctx, family: "contextual", policy: "logistic TS (Laplace)", type: "logistic_ts", params: { intercept: false } },
+    {
+      scenario: bern,
+      family: "bernoulli",
+      policy: "top-two TS (β=0.5)",
+      type: "top_two_thompson",
+      params: {},
+      maxSeeds: 3,
+    },
+    {
+      scenario: ctx,
+      family: "contextual",
+      policy: "LinUCB (α=1, λ=1)",
+      type: "linucb",
+      params: { alpha: 1, lambda: 1, ties: "lowest" },
+      exact: { online: 746.2, batched: 1451.72 },
+    },
+    {
+      scenario: ctx,
+      family: "contextual",
+      policy: "LinTS (α=1, λ=1)",
+      type: "lin_ts",
+      params: { alpha: 1, lambda: 1 },
+    },
+    {
+      scenario: ctx,
+      family: "contextual",
+      policy: "LinTS (α=0.5, λ=1)",
+      type: "lin_ts",
+      params: { alpha: 0.5, lambda: 1 },
+    },
+    {
+      scenario: ctx,
+      family: "contextual",
+      policy: "logistic TS (Laplace)",
+      type: "logistic_ts",
+      params: { intercept: false },
+    },
     { scenario: ctx, family: "contextual", policy: "context-blind Thompson", type: "thompson", params: {} },
   ];
   const table: string[][] = [];
@@ -88,8 +152,18 @@ async function strategiesBench(): Promise<void> {
         const runSeeds = isChoose ? [1] : seeds.slice(0, row.maxSeeds ?? seeds.length);
         // Untimed warm-up so the JIT has compiled the hot path before the clock runs.
         const warmT = isChoose ? Math.min(2000, T) : Math.min(20000, T);
-        runPolicy(s, row.params, row.family === "bernoulli" ? bernoulliScenario(warmT) : contextualScenario(warmT), batch, path, 999, rowsX);
-        const runs = runSeeds.map((seed) => runPolicy(s, row.params, scT, batch, path, seed, T === sc.T ? rowsX : contextRows(scT)));
+        runPolicy(
+          s,
+          row.params,
+          row.family === "bernoulli" ? bernoulliScenario(warmT) : contextualScenario(warmT),
+          batch,
+          path,
+          999,
+          rowsX,
+        );
+        const runs = runSeeds.map((seed) =>
+          runPolicy(s, row.params, scT, batch, path, seed, T === sc.T ? rowsX : contextRows(scT)),
+        );
         const regrets = runs.map((r) => r.regret);
         const rates = runs.map((r) => scT.T / r.seconds);
         const cpuRates = runs.map((r) => scT.T / Math.max(r.cpuSeconds, 1e-9));
@@ -118,7 +192,13 @@ async function strategiesBench(): Promise<void> {
           min_propensity: path === "choose" ? Math.min(...runs.map((r) => r.propensityMin)) : undefined,
           state_bytes: runs[0]!.stateBytes,
           max_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-          peer: p ? { decisions_per_sec: p.dps, cumulative_regret: p.regretMedian5 ?? p.regret, final_best_arm_share: p.share } : null,
+          peer: p
+            ? {
+                decisions_per_sec: p.dps,
+                cumulative_regret: p.regretMedian5 ?? p.regret,
+                final_best_arm_share: p.share,
+              }
+            : null,
           speedup_vs_peer: p ? round2(dps / p.dps) : null,
           speedup_vs_peer_cpu: p ? round2(cps / p.dps) : null,
         };
@@ -132,7 +212,9 @@ async function strategiesBench(): Promise<void> {
           fmtInt(dps),
           fmtInt(cps),
           fmtInt(upd),
-          runSeeds.length > 1 ? `${regret.toFixed(2)} (${Math.min(...regrets).toFixed(1)}–${Math.max(...regrets).toFixed(1)})` : regret.toFixed(2),
+          runSeeds.length > 1
+            ? `${regret.toFixed(2)} (${Math.min(...regrets).toFixed(1)}–${Math.max(...regrets).toFixed(1)})`
+            : regret.toFixed(2),
           rec.final_best_arm_share.toFixed(3),
           p ? fmtInt(p.dps) : "—",
           p ? `${(dps / p.dps).toFixed(1)}× / ${(cps / p.dps).toFixed(1)}×` : "—",
@@ -141,7 +223,9 @@ async function strategiesBench(): Promise<void> {
         ]);
         if (row.exact && T === sc.T && !opts.quick) {
           const want = batch === 1 ? row.exact.online : row.exact.batched;
-          checks.push(`${Math.abs(regret - want) < 0.005 ? "ok  " : "FAIL"} ${row.policy} ${pattern} (${path}) regret ${regret.toFixed(2)} = peer's ${want.toFixed(2)} (deterministic rules)`);
+          checks.push(
+            `${Math.abs(regret - want) < 0.005 ? "ok  " : "FAIL"} ${row.policy} ${pattern} (${path}) regret ${regret.toFixed(2)} = peer's ${want.toFixed(2)} (deterministic rules)`,
+          );
         }
         if (p && path === "select" && !opts.quick) {
           // Goals judged on CPU-second rates (see bench/strategies.ts); wall rates are in the table.
@@ -155,17 +239,41 @@ async function strategiesBench(): Promise<void> {
       }
     }
   }
-  const head = ["scenario", "policy", "pattern", "path", "rounds", "decisions/s (wall)", "decisions/CPU-s", "updates/s", `regret (median over seeds; range)`, "best-arm share", "peer dec/s", "ours/peer (wall / CPU)", "peer regret", "state KB"];
+  const head = [
+    "scenario",
+    "policy",
+    "pattern",
+    "path",
+    "rounds",
+    "decisions/s (wall)",
+    "decisions/CPU-s",
+    "updates/s",
+    `regret (median over seeds; range)`,
+    "best-arm share",
+    "peer dec/s",
+    "ours/peer (wall / CPU)",
+    "peer regret",
+    "state KB",
+  ];
   console.log("\n" + renderTable(head, table));
   console.log("\nchecks:\n" + checks.join("\n"));
-  console.log(`\nselect = fast path without propensity (what the peer does); choose = the service path with the exact propensity, 1 seed${opts.quick ? "" : `, Bernoulli on the first ${opts.chooseRounds} rounds`}.`);
-  console.log(`max RSS of the bench process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; node ${process.version}.`);
+  console.log(
+    `\nselect = fast path without propensity (what the peer does); choose = the service path with the exact propensity, 1 seed${opts.quick ? "" : `, Bernoulli on the first ${opts.chooseRounds} rounds`}.`,
+  );
+  console.log(
+    `max RSS of the bench process: ${Math.round(process.resourceUsage().maxRSS / 1024)} MB; node ${process.version}.`,
+  );
 }
 
 function renderTable(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => "| " + r.map((c, i) => (i >= 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(" | ") + " |";
-  return [line(head), "|" + w.map((n, i) => (i >= 4 ? "-".repeat(n + 1) + ":" : "-".repeat(n + 2))).join("|") + "|", ...rows.map(line)].join("\n");
+  const line = (r: string[]) =>
+    "| " + r.map((c, i) => (i >= 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(" | ") + " |";
+  return [
+    line(head),
+    "|" + w.map((n, i) => (i >= 4 ? "-".repeat(n + 1) + ":" : "-".repeat(n + 2))).join("|") + "|",
+    ...rows.map(line),
+  ].join("\n");
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;

@@ -14,13 +14,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 // The team's ../shared/bench when it is beside the checkout; else the copy of its scenario_params.json kept
 // in bench/shared, so a clone on its own still rebuilds (and fingerprint-checks) the same environments.
 export const SHARED_BENCH_DIR =
-  process.env.ADBANDIT_SHARED_BENCH ?? [join(here, "..", "..", "shared", "bench"), join(here, "shared")].find((d) => existsSync(join(d, "scenario_params.json")))!;
+  process.env.ADBANDIT_SHARED_BENCH ??
+  [join(here, "..", "..", "shared", "bench"), join(here, "shared")].find((d) =>
+    existsSync(join(d, "scenario_params.json")),
+  )!;
 
 interface Params {
   arms: number;
   final_window_frac: number;
   prng: { test_vectors_u32: Record<string, number[]> };
-  bernoulli: { scenario: string; rounds: number; arm_rates: number[]; reward_seed: number; batch: number; fingerprint: { reward_table_ones_per_arm: number[] } };
+  bernoulli: {
+    scenario: string;
+    rounds: number;
+    arm_rates: number[];
+    reward_seed: number;
+    batch: number;
+    fingerprint: { reward_table_ones_per_arm: number[] };
+  };
   contextual: {
     scenario: string;
     rounds: number;
@@ -31,7 +41,13 @@ interface Params {
     reward_seed: number;
     batch: number;
     theta: number[][];
-    fingerprint: { x_sum: number; x_sumsq: number; oracle_arm_counts: number[]; oracle_mean_reward_sum: number; reward_table_ones_per_arm: number[] };
+    fingerprint: {
+      x_sum: number;
+      x_sumsq: number;
+      oracle_arm_counts: number[];
+      oracle_mean_reward_sum: number;
+      reward_table_ones_per_arm: number[];
+    };
   };
 }
 
@@ -85,12 +101,18 @@ function finishScenario(s: Omit<Scenario, "best" | "bestArm">): Scenario {
 export function bernoulliScenario(T?: number, P = loadParams()): Scenario {
   for (const [seed, vec] of Object.entries(P.prng.test_vectors_u32)) {
     const g = new Mulberry32(Number(seed));
-    check(`mulberry32(${seed}) test vector`, vec.every((v) => v === g.nextU32()));
+    check(
+      `mulberry32(${seed}) test vector`,
+      vec.every((v) => v === g.nextU32()),
+    );
   }
   const B = P.bernoulli;
   const K = P.arms;
   const rates = Array.from({ length: K }, (_, a) => 0.01 + (a * (0.05 - 0.01)) / (K - 1));
-  check("bernoulli arm rates", rates.every((r, a) => close(r, B.arm_rates[a]!, 1e-15)));
+  check(
+    "bernoulli arm rates",
+    rates.every((r, a) => close(r, B.arm_rates[a]!, 1e-15)),
+  );
   const full = B.rounds;
   const reward = new Uint8Array(full * K);
   const g = new Mulberry32(B.reward_seed);
@@ -101,11 +123,23 @@ export function bernoulliScenario(T?: number, P = loadParams()): Scenario {
         reward[t * K + a] = 1;
         ones[a]++;
       }
-  check("bernoulli reward table ones per arm", ones.every((v, a) => v === B.fingerprint.reward_table_ones_per_arm[a]));
+  check(
+    "bernoulli reward table ones per arm",
+    ones.every((v, a) => v === B.fingerprint.reward_table_ones_per_arm[a]),
+  );
   const T2 = T ?? full;
   const mu = new Float64Array(T2 * K);
   for (let t = 0; t < T2; t++) for (let a = 0; a < K; a++) mu[t * K + a] = B.arm_rates[a]!;
-  return finishScenario({ id: B.scenario, K, T: T2, d: 0, batch: B.batch, X: new Float64Array(0), mu, reward: reward.subarray(0, T2 * K) });
+  return finishScenario({
+    id: B.scenario,
+    K,
+    T: T2,
+    d: 0,
+    batch: B.batch,
+    X: new Float64Array(0),
+    mu,
+    reward: reward.subarray(0, T2 * K),
+  });
 }
 
 /** Logistic contextual scenario: K = 10, d = 10, T = 20,000 (optionally truncated). */
@@ -115,7 +149,8 @@ export function contextualScenario(T?: number, P = loadParams()): Scenario {
   const d = C.d;
   const gt = new Mulberry32(C.theta_seed);
   let maxErr = 0;
-  for (let a = 0; a < K; a++) for (let j = 0; j < d; j++) maxErr = Math.max(maxErr, Math.abs(C.theta_sd * bmNormal(gt) - C.theta[a]![j]!));
+  for (let a = 0; a < K; a++)
+    for (let j = 0; j < d; j++) maxErr = Math.max(maxErr, Math.abs(C.theta_sd * bmNormal(gt) - C.theta[a]![j]!));
   check("theta regenerated from PRNG", maxErr < 1e-12);
   const full = C.rounds;
   const X = new Float64Array(full * d);
@@ -157,11 +192,26 @@ export function contextualScenario(T?: number, P = loadParams()): Scenario {
   const F = C.fingerprint;
   check("contexts sum", close(xs, F.x_sum, 1e-9));
   check("contexts sum of squares", close(xss, F.x_sumsq, 1e-9));
-  check("oracle arm counts", bestCount.every((v, a) => v === F.oracle_arm_counts[a]));
+  check(
+    "oracle arm counts",
+    bestCount.every((v, a) => v === F.oracle_arm_counts[a]),
+  );
   check("oracle expected reward sum", close(oracle, F.oracle_mean_reward_sum, 1e-9));
-  check("contextual reward table ones per arm", ones.every((v, a) => v === F.reward_table_ones_per_arm[a]));
+  check(
+    "contextual reward table ones per arm",
+    ones.every((v, a) => v === F.reward_table_ones_per_arm[a]),
+  );
   const T2 = T ?? full;
-  return finishScenario({ id: C.scenario, K, T: T2, d, batch: C.batch, X: X.subarray(0, T2 * d), mu: mu.subarray(0, T2 * K), reward: reward.subarray(0, T2 * K) });
+  return finishScenario({
+    id: C.scenario,
+    K,
+    T: T2,
+    d,
+    batch: C.batch,
+    X: X.subarray(0, T2 * d),
+    mu: mu.subarray(0, T2 * K),
+    reward: reward.subarray(0, T2 * K),
+  });
 }
 
 export const FINAL_WINDOW_FRAC = 0.1;

@@ -23,14 +23,28 @@ export async function runSimulationBench(): Promise<void> {
   const env = buildEnvironment(s, 0);
   const T = s.traffic.rounds;
   const cases = [
-    ...s.strategies.map((spec) => ({ label: strategyLabel(spec), type: spec.type, params: spec.params, updateEvery: 1 })),
+    ...s.strategies.map((spec) => ({
+      label: strategyLabel(spec),
+      type: spec.type,
+      params: spec.params,
+      updateEvery: 1,
+    })),
     { label: "thompson (feedback every 100)", type: "thompson", params: {}, updateEvery: 100 },
     { label: "thompson (feedback every 1000)", type: "thompson", params: {}, updateEvery: 1000 },
   ];
-  const rows: { scenario: string; strategy: string; path: string; updateEvery: number; rounds: number; roundsPerSec: number; regret: number }[] = [];
+  const rows: {
+    scenario: string;
+    strategy: string;
+    path: string;
+    updateEvery: number;
+    rounds: number;
+    roundsPerSec: number;
+    regret: number;
+  }[] = [];
   for (const c of cases) {
     const strategy = libraryResolve(c.type);
-    const run = (seed: number) => runStrategy(env, strategy, c.params, c.label, seed, { checkpoints: s.checkpoints, updateEvery: c.updateEvery });
+    const run = (seed: number) =>
+      runStrategy(env, strategy, c.params, c.label, seed, { checkpoints: s.checkpoints, updateEvery: c.updateEvery });
     run(0); // warm-up (JIT)
     const rates: number[] = [];
     let last = run(0);
@@ -40,7 +54,15 @@ export async function runSimulationBench(): Promise<void> {
       rates.push(T / ((performance.now() - t0) / 1000));
     }
     rates.sort((a, b) => a - b);
-    rows.push({ scenario: s.name, strategy: c.label, path: last.path, updateEvery: c.updateEvery, rounds: T, roundsPerSec: Math.round(rates[1]), regret: Number(last.totals.regret.toFixed(2)) });
+    rows.push({
+      scenario: s.name,
+      strategy: c.label,
+      path: last.path,
+      updateEvery: c.updateEvery,
+      rounds: T,
+      roundsPerSec: Math.round(rates[1]),
+      regret: Number(last.totals.regret.toFixed(2)),
+    });
   }
   // The library alone (select + update on the same rewards, no simulator), to separate its cost from the runner's.
   {
@@ -58,13 +80,34 @@ export async function runSimulationBench(): Promise<void> {
     };
     once(0);
     const rates = [once(1), once(2), once(3)].sort((a, b) => a - b);
-    rows.push({ scenario: s.name, strategy: "thompson: library alone", path: ts.select ? "select" : "choose", updateEvery: 1, rounds: T, roundsPerSec: Math.round(rates[1]), regret: NaN });
+    rows.push({
+      scenario: s.name,
+      strategy: "thompson: library alone",
+      path: ts.select ? "select" : "choose",
+      updateEvery: 1,
+      rounds: T,
+      roundsPerSec: Math.round(rates[1]),
+      regret: NaN,
+    });
   }
-  console.log(`\nsimulations: ${s.name} scenario (${env.K} arms, ${T.toLocaleString("en-US")} rounds), one thread, environment excluded, median of 3`);
+  console.log(
+    `\nsimulations: ${s.name} scenario (${env.K} arms, ${T.toLocaleString("en-US")} rounds), one thread, environment excluded, median of 3`,
+  );
   console.log(["strategy".padEnd(32), "path".padEnd(14), "rounds/s".padStart(12), "regret".padStart(10)].join(" "));
-  for (const r of rows) console.log([r.strategy.padEnd(32), r.path.padEnd(14), r.roundsPerSec.toLocaleString("en-US").padStart(12), (Number.isFinite(r.regret) ? r.regret.toFixed(1) : "–").padStart(10)].join(" "));
+  for (const r of rows)
+    console.log(
+      [
+        r.strategy.padEnd(32),
+        r.path.padEnd(14),
+        r.roundsPerSec.toLocaleString("en-US").padStart(12),
+        (Number.isFinite(r.regret) ? r.regret.toFixed(1) : "–").padStart(10),
+      ].join(" "),
+    );
   const ts = rows.find((r) => r.strategy === "thompson" && r.updateEvery === 1);
-  if (ts) console.log(`thompson online: ${ts.roundsPerSec.toLocaleString("en-US")} rounds/s (aim ${AIM.toLocaleString("en-US")}: ${ts.roundsPerSec >= AIM ? "met" : "not met"})`);
+  if (ts)
+    console.log(
+      `thompson online: ${ts.roundsPerSec.toLocaleString("en-US")} rounds/s (aim ${AIM.toLocaleString("en-US")}: ${ts.roundsPerSec >= AIM ? "met" : "not met"})`,
+    );
   for (const r of rows) console.log("json " + JSON.stringify({ bench: "simulations", ...r }));
 }
 

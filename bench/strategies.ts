@@ -37,7 +37,15 @@ export interface RunResult {
 }
 
 /** Runs one policy over a scenario. batch = 1 → online. */
-export function runPolicy(strategy: Strategy, params: unknown, sc: Scenario, batch: number, path: Path, seed: number, rows: Float64Array[] | undefined): RunResult {
+export function runPolicy(
+  strategy: Strategy,
+  params: unknown,
+  sc: Scenario,
+  batch: number,
+  path: Path,
+  seed: number,
+  rows: Float64Array[] | undefined,
+): RunResult {
   const { K, T } = sc;
   const rng = new Xoshiro128(seed);
   const armsPlayed = new Int32Array(T);
@@ -102,11 +110,28 @@ export function runPolicy(strategy: Strategy, params: unknown, sc: Scenario, bat
     if (t >= from && a === sc.bestArm[t]) bestHits++;
   }
   const stateBytes = JSON.stringify(strategy.toJSON(state)).length;
-  return { regret, finalBestShare: bestHits / (T - from), totalReward: total, seconds, cpuSeconds, arms: armsPlayed, rewards, stateBytes, propensityMin };
+  return {
+    regret,
+    finalBestShare: bestHits / (T - from),
+    totalReward: total,
+    seconds,
+    cpuSeconds,
+    arms: armsPlayed,
+    rewards,
+    stateBytes,
+    propensityMin,
+  };
 }
 
 /** Replays a run's (arm, reward, context) through the learning functions alone; returns seconds. */
-export function timeUpdates(strategy: Strategy, params: unknown, sc: Scenario, batch: number, run: RunResult, rows: Float64Array[] | undefined): number {
+export function timeUpdates(
+  strategy: Strategy,
+  params: unknown,
+  sc: Scenario,
+  batch: number,
+  run: RunResult,
+  rows: Float64Array[] | undefined,
+): number {
   const keys = Array.from({ length: sc.K }, (_, a) => String(a));
   const state = strategy.init(keys, strategy.parseParams(params), sc.d);
   const t0 = performance.now();

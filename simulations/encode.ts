@@ -24,13 +24,23 @@ export function contextLayout(s: Scenario): ContextLayout {
       numeric.push({ name: f.name, mean: f.mean, sd: f.sd, col: columns.length });
       columns.push(f.name);
     } else {
-      categorical.push({ name: f.name, levels: f.levels.map((l) => l.value), weights: f.levels.map((l) => l.weight), col: columns.length });
+      categorical.push({
+        name: f.name,
+        levels: f.levels.map((l) => l.value),
+        weights: f.levels.map((l) => l.weight),
+        col: columns.length,
+      });
       for (const l of f.levels) columns.push(`${f.name}=${l.value}`);
     }
   }
   const tz = s.seasonality?.timezones;
   if (tz) {
-    categorical.push({ name: "timezone", levels: tz.map((t) => t.name), weights: tz.map((t) => t.weight), col: columns.length });
+    categorical.push({
+      name: "timezone",
+      levels: tz.map((t) => t.name),
+      weights: tz.map((t) => t.weight),
+      col: columns.length,
+    });
     for (const t of tz) columns.push(`timezone=${t.name}`);
   }
   return { dim: columns.length, columns, numeric, categorical };

@@ -64,9 +64,24 @@ export interface Environment {
 
 /** Arms as declared, or the 168 hour-of-week slots. */
 export function armDefs(s: Scenario): ArmDef[] {
-  if (s.arms) return s.arms.map((a) => ({ key: a.key, rate: a.rate, value: a.value, valueSigma: a.valueSigma, cost: a.cost, slot: -1 }));
+  if (s.arms)
+    return s.arms.map((a) => ({
+      key: a.key,
+      rate: a.rate,
+      value: a.value,
+      valueSigma: a.valueSigma,
+      cost: a.cost,
+      slot: -1,
+    }));
   const h = s.hourOfWeekArms!;
-  return hourOfWeekKeys().map((key, slot) => ({ key, rate: h.rate, value: h.value, valueSigma: h.valueSigma, cost: h.cost, slot }));
+  return hourOfWeekKeys().map((key, slot) => ({
+    key,
+    rate: h.rate,
+    value: h.value,
+    valueSigma: h.valueSigma,
+    cost: h.cost,
+    slot,
+  }));
 }
 
 function attributedProbability(s: Scenario): number {
@@ -153,7 +168,9 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
 
   // Effects as arrays aligned with the layout, so the rate of (t, a) is a short dot product.
   const numEff = arms.map((_, a) => layout.numeric.map((f) => s.arms?.[a]?.effects[f.name] ?? 0));
-  const catEff = arms.map((_, a) => layout.categorical.map((f) => f.levels.map((l) => s.arms?.[a]?.effects[`${f.name}=${l}`] ?? 0)));
+  const catEff = arms.map((_, a) =>
+    layout.categorical.map((f) => f.levels.map((l) => s.arms?.[a]?.effects[`${f.name}=${l}`] ?? 0)),
+  );
   const hasEffects = s.arms?.some((a) => Object.keys(a.effects).length > 0) ?? false;
   const tz = s.seasonality?.timezones;
   const tzCol = tz ? layout.categorical.length - 1 : -1;
@@ -168,7 +185,13 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
   let fraud: Environment["fraud"] = null;
   if (s.fraud) {
     const rf = new Mulberry32(deriveSeed(repSeed, "fraud"));
-    fraud = { fakeRate: new Float32Array(T), arm: new Int32Array(T).fill(-1), u: new Float64Array(T), detected: new Uint8Array(T), source: new Int16Array(T).fill(-1) };
+    fraud = {
+      fakeRate: new Float32Array(T),
+      arm: new Int32Array(T).fill(-1),
+      u: new Float64Array(T),
+      detected: new Uint8Array(T),
+      source: new Int16Array(T).fill(-1),
+    };
     let sourceBase = 0;
     for (const b of s.fraud.bursts) {
       const armIdx = b.arm === undefined ? -1 : arms.findIndex((a) => a.key === b.arm);
@@ -212,7 +235,8 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
       if (hasEffects) {
         let z = logit(p);
         const ne = numEff[a];
-        for (let j = 0; j < ne.length; j++) if (ne[j] !== 0) z += ne[j] * (numRaw[t * ne.length + j] - layout.numeric[j].mean);
+        for (let j = 0; j < ne.length; j++)
+          if (ne[j] !== 0) z += ne[j] * (numRaw[t * ne.length + j] - layout.numeric[j].mean);
         const ce = catEff[a];
         for (let j = 0; j < ce.length; j++) z += ce[j][catIdx[t * ce.length + j]];
         p = sigmoid(z);
@@ -247,10 +271,31 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
     delayRounds = new Float64Array(T);
     const m = Math.log(d.meanHours) - (d.sigma * d.sigma) / 2;
     for (let t = 0; t < T; t++) {
-      const hours = d.distribution === "exponential" ? -d.meanHours * Math.log(1 - rd.next()) : Math.exp(m + d.sigma * normal(rd));
+      const hours =
+        d.distribution === "exponential" ? -d.meanHours * Math.log(1 - rd.next()) : Math.exp(m + d.sigma * normal(rd));
       delayRounds[t] = hours <= d.attributionWindowHours ? Math.max(1, Math.ceil(hours * s.traffic.perHour)) : Infinity;
     }
   }
 
-  return { K, T, arms, objective: s.objective, layout, u, mu, muStride, kVal, kCost, best, bestArm, worstThreshold, x, valueZ, delayRounds, windowRounds, pAttributed, fraud };
+  return {
+    K,
+    T,
+    arms,
+    objective: s.objective,
+    layout,
+    u,
+    mu,
+    muStride,
+    kVal,
+    kCost,
+    best,
+    bestArm,
+    worstThreshold,
+    x,
+    valueZ,
+    delayRounds,
+    windowRounds,
+    pAttributed,
+    fraud,
+  };
 }

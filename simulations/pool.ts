@@ -11,7 +11,12 @@ function workerExecArgv(): string[] {
   return argv.some((a) => a.includes("tsx")) ? argv : [...argv, "--import", "tsx"];
 }
 
-export async function runOnPool(s: Scenario, workers: number, onResult: (r: RepResult) => void, signal?: AbortSignal): Promise<void> {
+export async function runOnPool(
+  s: Scenario,
+  workers: number,
+  onResult: (r: RepResult) => void,
+  signal?: AbortSignal,
+): Promise<void> {
   const pool = new Piscina({
     filename: new URL("./worker.ts", import.meta.url).href,
     minThreads: workers,

@@ -62,7 +62,12 @@ export interface RunOptions {
  * then `applyEvent` per attributed conversion): conversions 0/1, revenue the value, profit value − cost.
  * A test checks the two agree.
  */
-export function decisionReward(objective: Environment["objective"], cost: number, converted: boolean, value: number): number {
+export function decisionReward(
+  objective: Environment["objective"],
+  cost: number,
+  converted: boolean,
+  value: number,
+): number {
   const base = objective === "profit" ? -cost : 0;
   if (!converted) return base;
   return base + (objective === "conversions" ? 1 : value);
@@ -117,7 +122,12 @@ export function runStrategy(
     sigmas[a] = arms[a].valueSigma;
   }
 
-  const series = { regret: new Float64Array(C), conversions: new Float64Array(C), revenue: new Float64Array(C), cost: new Float64Array(C) };
+  const series = {
+    regret: new Float64Array(C),
+    conversions: new Float64Array(C),
+    revenue: new Float64Array(C),
+    cost: new Float64Array(C),
+  };
   const armCounts = new Int32Array(C * K);
   const bestShare = new Float64Array(C);
 
@@ -160,7 +170,13 @@ export function runStrategy(
   const stXR: number[][] = contextual && delayed ? arms.map(() => new Array<number>(dim).fill(0)) : [];
   const dirty = new Uint8Array(K);
   const syncArm = (a: number) =>
-    strategy.setArmStats(state, a, contextual ? { n: stN[a], sum: stSum[a], sumSq: stSumSq[a], xx: stXX[a], xr: stXR[a] } : { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] });
+    strategy.setArmStats(
+      state,
+      a,
+      contextual
+        ? { n: stN[a], sum: stSum[a], sumSq: stSumSq[a], xx: stXX[a], xr: stXR[a] }
+        : { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] },
+    );
 
   const deliver = (t: number) => {
     // Events due at round t (delayed path).
@@ -261,7 +277,10 @@ export function runStrategy(
     const attributed = converted && d !== Infinity;
     let value = 0;
     if (attributed) {
-      value = env.valueZ === null || sigmas[a] === 0 ? values[a] : values[a] * Math.exp(sigmas[a] * env.valueZ[t] - (sigmas[a] * sigmas[a]) / 2);
+      value =
+        env.valueZ === null || sigmas[a] === 0
+          ? values[a]
+          : values[a] * Math.exp(sigmas[a] * env.valueZ[t] - (sigmas[a] * sigmas[a]) / 2);
       conversions++;
       revenue += value;
     }

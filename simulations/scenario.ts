@@ -77,7 +77,10 @@ const DelaySchema = z.strictObject({
   /** Lognormal shape (sd of log delay). */
   sigma: z.number().positive().default(1),
   /** Conversions later than this are stored but neither count nor teach. */
-  attributionWindowHours: z.number().positive().default(24 * 7),
+  attributionWindowHours: z
+    .number()
+    .positive()
+    .default(24 * 7),
 });
 
 const FraudBurstSchema = z.strictObject({
@@ -108,7 +111,10 @@ const StrategySpecSchema = z.strictObject({
 
 export const ScenarioSchema = z
   .strictObject({
-    name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . - only (used in file names)"),
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . - only (used in file names)"),
     description: z.string().default(""),
     objective: z.enum(["conversions", "revenue", "profit"]).default("conversions"),
     arms: z.array(ArmSchema).min(1).optional(),
@@ -164,7 +170,8 @@ export const ScenarioSchema = z
         const [f, level] = name.split("=", 2);
         const levels = feats.get(f);
         if (levels === undefined) issue(["arms", i, "effects", name], `unknown feature "${f}"`);
-        else if (levels === null && level !== undefined) issue(["arms", i, "effects", name], `"${f}" is numeric: use "${f}" without a level`);
+        else if (levels === null && level !== undefined)
+          issue(["arms", i, "effects", name], `"${f}" is numeric: use "${f}" without a level`);
         else if (levels !== null && (level === undefined || !levels.has(level)))
           issue(["arms", i, "effects", name], `"${f}" is categorical: use "${f}=<one of ${[...levels].join(", ")}>"`);
       }
@@ -175,15 +182,18 @@ export const ScenarioSchema = z
     });
     s.fraud?.bursts.forEach((b, i) => {
       if (b.arm !== undefined && !keys.has(b.arm)) issue(["fraud", "bursts", i, "arm"], `unknown arm "${b.arm}"`);
-      if (b.start >= s.traffic.rounds) issue(["fraud", "bursts", i, "start"], `must be below traffic.rounds (${s.traffic.rounds})`);
+      if (b.start >= s.traffic.rounds)
+        issue(["fraud", "bursts", i, "start"], `must be below traffic.rounds (${s.traffic.rounds})`);
     });
     const labels = new Set<string>();
     s.strategies.forEach((st, i) => {
       const label = st.name ?? st.type;
-      if (labels.has(label)) issue(["strategies", i, "name"], `duplicate strategy label "${label}": give each a distinct name`);
+      if (labels.has(label))
+        issue(["strategies", i, "name"], `duplicate strategy label "${label}": give each a distinct name`);
       labels.add(label);
     });
-    if (s.checkpoints > s.traffic.rounds) issue(["checkpoints"], `must not exceed traffic.rounds (${s.traffic.rounds})`);
+    if (s.checkpoints > s.traffic.rounds)
+      issue(["checkpoints"], `must not exceed traffic.rounds (${s.traffic.rounds})`);
   });
 
 export type Scenario = z.output<typeof ScenarioSchema>;

@@ -117,7 +117,9 @@ export function aggregate(s: Scenario, reps: RepResult[], armKeys: string[]): Si
         conversions: band(runs.map((r) => r.series.conversions)),
         revenue: band(runs.map((r) => r.series.revenue)),
         profit: band(profitSeries),
-        roi: anyCost ? band(runs.map((r, k) => profitSeries[k].map((p, w) => (r.series.cost[w] > 0 ? p / r.series.cost[w] : NaN)))) : null,
+        roi: anyCost
+          ? band(runs.map((r, k) => profitSeries[k].map((p, w) => (r.series.cost[w] > 0 ? p / r.series.cost[w] : NaN))))
+          : null,
       },
       armShare: { arms: armKeys, share },
     };
@@ -169,10 +171,15 @@ export async function simulate(s: Scenario, opts: SimulateOptions = {}): Promise
     }
   } else {
     const { runOnPool } = await import("./pool.ts");
-    await runOnPool(s, workers, (r) => {
-      reps.push(r);
-      opts.onProgress?.(reps.length, total);
-    }, opts.signal);
+    await runOnPool(
+      s,
+      workers,
+      (r) => {
+        reps.push(r);
+        opts.onProgress?.(reps.length, total);
+      },
+      opts.signal,
+    );
   }
   return aggregate(s, reps, armKeys);
 }

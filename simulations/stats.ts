@@ -23,7 +23,15 @@ export function summarize(xs: ArrayLike<number>): Summary {
   const sd = n > 1 ? sampleStandardDeviation(v) : 0;
   const sorted = v.slice().sort((a, b) => a - b);
   const half = n > 1 ? tQuantile(0.975, n - 1) * (sd / Math.sqrt(n)) : 0;
-  return { mean: m, sd, p05: quantileSorted(sorted, 0.05), p95: quantileSorted(sorted, 0.95), ciLow: m - half, ciHigh: m + half, n };
+  return {
+    mean: m,
+    sd,
+    p05: quantileSorted(sorted, 0.05),
+    p95: quantileSorted(sorted, 0.95),
+    ciLow: m - half,
+    ciHigh: m + half,
+    n,
+  };
 }
 
 function tQuantile(p: number, df: number): number {

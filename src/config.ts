@@ -9,7 +9,12 @@ import { z } from "zod";
 const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 const Env = z.object({
-  PORT: z.coerce.number({ message: "must be a number" }).int("must be an integer").min(1, "must be 1–65535").max(65535, "must be 1–65535").default(3000),
+  PORT: z.coerce
+    .number({ message: "must be a number" })
+    .int("must be an integer")
+    .min(1, "must be 1–65535")
+    .max(65535, "must be 1–65535")
+    .default(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_URL: z
     .string()
@@ -17,10 +22,19 @@ const Env = z.object({
     .optional(),
   ADBANDIT_DATA_DIR: z.string().min(1, "must not be empty").default("./data"),
   ADBANDIT_ADMIN_KEY: z.string().min(16, "must be at least 16 characters").optional(),
-  ADBANDIT_REFRESH_MS: z.coerce.number({ message: "must be a number" }).int().min(100, "must be at least 100 (ms)").default(2000),
+  ADBANDIT_REFRESH_MS: z.coerce
+    .number({ message: "must be a number" })
+    .int()
+    .min(100, "must be at least 100 (ms)")
+    .default(2000),
   ADBANDIT_POOL_SIZE: z.coerce.number({ message: "must be a number" }).int().min(1).max(200).default(10),
   ADBANDIT_COMMIT_INFLIGHT: z.coerce.number({ message: "must be a number" }).int().min(1).max(16).default(2),
-  ADBANDIT_COMMIT_PARALLEL_BATCH: z.coerce.number({ message: "must be a number" }).int().min(1).max(100_000).default(16),
+  ADBANDIT_COMMIT_PARALLEL_BATCH: z.coerce
+    .number({ message: "must be a number" })
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(16),
   LOG_LEVEL: z.enum(LEVELS, { message: `must be one of ${LEVELS.join(", ")}` }).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -51,9 +65,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings count as unset, as in most shells' `VAR= cmd`.
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const r = Env.safeParse(clean);
-  if (!r.success) throw new ConfigError(r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}${i.path[0] && clean[String(i.path[0])] !== undefined ? ` (got "${clean[String(i.path[0])]}")` : ""}`));
+  if (!r.success)
+    throw new ConfigError(
+      r.error.issues.map(
+        (i) =>
+          `${i.path.join(".")}: ${i.message}${i.path[0] && clean[String(i.path[0])] !== undefined ? ` (got "${clean[String(i.path[0])]}")` : ""}`,
+      ),
+    );
   const e = r.data;
-  if (!e.ADBANDIT_ADMIN_KEY && e.NODE_ENV === "production") throw new ConfigError(["ADBANDIT_ADMIN_KEY: required when NODE_ENV=production"]);
+  if (!e.ADBANDIT_ADMIN_KEY && e.NODE_ENV === "production")
+    throw new ConfigError(["ADBANDIT_ADMIN_KEY: required when NODE_ENV=production"]);
   return {
     port: e.PORT,
     host: e.HOST,

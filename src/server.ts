@@ -21,7 +21,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel);
-  if (config.adminKeyGenerated) logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
+  if (config.adminKeyGenerated)
+    logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
 
   const gate = new CachedFraudGate();
   const service = await buildService({
@@ -37,7 +38,10 @@ async function main(): Promise<void> {
     logger,
   });
   const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) =>
-    logger.info({ port: info.port, host: config.host, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}` }, "listening"),
+    logger.info(
+      { port: info.port, host: config.host, database: config.databaseUrl ? "postgres" : `pglite:${config.dataDir}` },
+      "listening",
+    ),
   );
 
   const jobs = startServiceJobs(service.deps, gate, jobsConfig);

@@ -39,7 +39,10 @@ export interface ServiceOptions {
 }
 
 export interface Service {
-  app: { request(input: string | Request, init?: RequestInit): Response | Promise<Response>; fetch(req: Request): Response | Promise<Response> };
+  app: {
+    request(input: string | Request, init?: RequestInit): Response | Promise<Response>;
+    fetch(req: Request): Response | Promise<Response>;
+  };
   close(): Promise<void>;
   /** The wiring, for the entry point and for other modules (jobs, fraud) living in the same process. */
   deps: AppDeps;

@@ -58,7 +58,14 @@ export interface DistTable {
  * Tabulates a density given through `rel(z)`, the density at x = m + s·z up to a constant factor (it
  * cancels in the normalization). xmin/xmax: support bounds (both finite, or both infinite).
  */
-export function tableFromDensity(m: number, s: number, xmin: number, xmax: number, rel: (z: number) => number, N = GRID): DistTable {
+export function tableFromDensity(
+  m: number,
+  s: number,
+  xmin: number,
+  xmax: number,
+  rel: (z: number) => number,
+  N = GRID,
+): DistTable {
   const unbounded = !Number.isFinite(xmin);
   const th0 = unbounded ? -Math.PI / 2 : Math.atan((xmin - m) / s);
   const th1 = unbounded ? Math.PI / 2 : Math.atan((xmax - m) / s);
@@ -100,7 +107,14 @@ export function tableFromDensity(m: number, s: number, xmin: number, xmax: numbe
 }
 
 /** Tabulates from an exact CDF on a bounded support (used for densities with an infinite endpoint). */
-export function tableFromCdf(m: number, s: number, xmin: number, xmax: number, cdf: (x: number) => number, N = GRID): DistTable {
+export function tableFromCdf(
+  m: number,
+  s: number,
+  xmin: number,
+  xmax: number,
+  cdf: (x: number) => number,
+  N = GRID,
+): DistTable {
   const th0 = Math.atan((xmin - m) / s);
   const th1 = Math.atan((xmax - m) / s);
   const dth = (th1 - th0) / N;
@@ -110,7 +124,21 @@ export function tableFromCdf(m: number, s: number, xmin: number, xmax: number, c
     xs[i] = i === 0 ? xmin : i === N ? xmax : m + s * Math.tan(th0 + i * dth);
     F[i] = i === 0 ? 0 : i === N ? 1 : Math.min(1, Math.max(0, cdf(xs[i]!)));
   }
-  return finish({ m, s, th0, dth, xs, F, fx: new Float64Array(0), w: new Float64Array(0), singular: true, exact: cdf, unbounded: false, lo: xmin, hi: xmax });
+  return finish({
+    m,
+    s,
+    th0,
+    dth,
+    xs,
+    F,
+    fx: new Float64Array(0),
+    w: new Float64Array(0),
+    singular: true,
+    exact: cdf,
+    unbounded: false,
+    lo: xmin,
+    hi: xmax,
+  });
 }
 
 function finish(t: DistTable): DistTable {
@@ -138,12 +166,20 @@ function cdfIn(t: DistTable, i: number, x: number): number {
     const r = (Math.atan((x - t.m) / t.s) - t.th0) / t.dth - i;
     const r2 = r * r;
     const r3 = r2 * r;
-    v = (2 * r3 - 3 * r2 + 1) * F0 + (r3 - 2 * r2 + r) * t.dth * t.w[i]! + (-2 * r3 + 3 * r2) * F1 + (r3 - r2) * t.dth * t.w[i + 1]!;
+    v =
+      (2 * r3 - 3 * r2 + 1) * F0 +
+      (r3 - 2 * r2 + r) * t.dth * t.w[i]! +
+      (-2 * r3 + 3 * r2) * F1 +
+      (r3 - r2) * t.dth * t.w[i + 1]!;
   } else {
     const r = (x - x0) / h;
     const r2 = r * r;
     const r3 = r2 * r;
-    v = (2 * r3 - 3 * r2 + 1) * F0 + (r3 - 2 * r2 + r) * h * t.fx[i]! + (-2 * r3 + 3 * r2) * F1 + (r3 - r2) * h * t.fx[i + 1]!;
+    v =
+      (2 * r3 - 3 * r2 + 1) * F0 +
+      (r3 - 2 * r2 + r) * h * t.fx[i]! +
+      (-2 * r3 + 3 * r2) * F1 +
+      (r3 - r2) * h * t.fx[i + 1]!;
   }
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }

@@ -37,7 +37,8 @@ export function parseWith<T>(schema: z.ZodType<T>, params: unknown): T {
 export function makeSlots(keys: readonly string[]): ArmSlot[] {
   const seen = new Set<string>();
   return keys.map((key) => {
-    if (typeof key !== "string" || key === "") throw new StrategyParamError("arms", "arm keys must be non-empty strings");
+    if (typeof key !== "string" || key === "")
+      throw new StrategyParamError("arms", "arm keys must be non-empty strings");
     if (seen.has(key)) throw new StrategyParamError("arms", `duplicate arm key "${key}"`);
     seen.add(key);
     return { key, status: "active" as ArmStatus };
@@ -54,19 +55,23 @@ export function addSlot(state: BaseState, key: string): number {
 
 export function setSlotStatus(state: BaseState, arm: number, status: ArmStatus): void {
   checkArm(state, arm);
-  if (status !== "active" && status !== "paused" && status !== "removed") throw new StrategyParamError("status", "must be active, paused or removed");
+  if (status !== "active" && status !== "paused" && status !== "removed")
+    throw new StrategyParamError("status", "must be active, paused or removed");
   const slot = state.arms[arm]!;
-  if (slot.status === "removed" && status !== "removed") throw new StrategyParamError("status", `arm "${slot.key}" was removed and cannot come back`);
+  if (slot.status === "removed" && status !== "removed")
+    throw new StrategyParamError("status", `arm "${slot.key}" was removed and cannot come back`);
   slot.status = status;
   state.version++;
 }
 
 export function checkArm(state: BaseState, arm: number): void {
-  if (!Number.isInteger(arm) || arm < 0 || arm >= state.arms.length) throw new RangeError(`arm index ${arm} out of range [0, ${state.arms.length})`);
+  if (!Number.isInteger(arm) || arm < 0 || arm >= state.arms.length)
+    throw new RangeError(`arm index ${arm} out of range [0, ${state.arms.length})`);
 }
 
 export function checkReward01(reward: number): void {
-  if (!(reward >= 0 && reward <= 1)) throw new RangeError(`reward ${reward} outside [0, 1] (Beta–Bernoulli strategies)`);
+  if (!(reward >= 0 && reward <= 1))
+    throw new RangeError(`reward ${reward} outside [0, 1] (Beta–Bernoulli strategies)`);
 }
 
 export function checkFinite(reward: number): void {
@@ -83,7 +88,13 @@ export function activeCount(arms: readonly ArmSlot[]): number {
  * Puts probability 1 on the argmax of `score` over active arms. ties = "split": shared equally among
  * exact ties; "lowest": all on the lowest index (deterministic, as most libraries do).
  */
-export function argmaxPmf(arms: readonly ArmSlot[], score: ArrayLike<number>, ties: "split" | "lowest", out: Float64Array, mass = 1): void {
+export function argmaxPmf(
+  arms: readonly ArmSlot[],
+  score: ArrayLike<number>,
+  ties: "split" | "lowest",
+  out: Float64Array,
+  mass = 1,
+): void {
   let best = -Infinity;
   let count = 0;
   let first = -1;
@@ -101,11 +112,17 @@ export function argmaxPmf(arms: readonly ArmSlot[], score: ArrayLike<number>, ti
     out[first]! += mass;
     return;
   }
-  for (let a = first; a < arms.length; a++) if (arms[a]!.status === "active" && score[a] === best) out[a]! += mass / count;
+  for (let a = first; a < arms.length; a++)
+    if (arms[a]!.status === "active" && score[a] === best) out[a]! += mass / count;
 }
 
 /** Index of the max active score; exact ties: lowest index or uniform at random (rng). -1 if none active. */
-export function argmaxIndex(arms: readonly ArmSlot[], score: ArrayLike<number>, ties: "split" | "lowest", rng?: Rng): number {
+export function argmaxIndex(
+  arms: readonly ArmSlot[],
+  score: ArrayLike<number>,
+  ties: "split" | "lowest",
+  rng?: Rng,
+): number {
   let best = -Infinity;
   let arg = -1;
   let count = 0;
@@ -241,7 +258,11 @@ let zBuf = new Float64Array(0);
  * Thompson draw when each arm's sampled score is an independent normal N(m_a, s_a²) (lin_ts, logistic_ts):
  * `moments` fills m and s; the argmax of m_a + s_a·z_a over active arms is returned.
  */
-export function selectByNormalScores(arms: readonly ArmSlot[], moments: (m: Float64Array, s: Float64Array) => void, rng: Rng): number {
+export function selectByNormalScores(
+  arms: readonly ArmSlot[],
+  moments: (m: Float64Array, s: Float64Array) => void,
+  rng: Rng,
+): number {
   const K = arms.length;
   if (meanBuf.length < K) {
     meanBuf = new Float64Array(K);

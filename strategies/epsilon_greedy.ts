@@ -6,7 +6,17 @@
  */
 import { z } from "zod";
 import type { Strategy } from "./types.ts";
-import { activeCount, applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, chooseFromPmf } from "./common.ts";
+import {
+  activeCount,
+  applyFloor,
+  argmaxPmf,
+  floorSchema,
+  parseWith,
+  PmfCache,
+  repeatCount,
+  sampleIndex,
+  chooseFromPmf,
+} from "./common.ts";
 import { initMeans, means, type MeansState, meansMethods } from "./means.ts";
 
 export const epsilonGreedyParams = z

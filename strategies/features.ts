@@ -60,7 +60,8 @@ export function createEncoder(specs: FeatureSpec[], opts: { intercept?: boolean 
   let offset = intercept ? 1 : 0;
   specs.forEach((s, i) => {
     const where = `features[${i}]`;
-    if (!s || typeof s.name !== "string" || s.name === "") throw new StrategyParamError(`${where}.name`, "must be a non-empty string");
+    if (!s || typeof s.name !== "string" || s.name === "")
+      throw new StrategyParamError(`${where}.name`, "must be a non-empty string");
     if (seen.has(s.name)) throw new StrategyParamError(`${where}.name`, `duplicate feature "${s.name}"`);
     seen.add(s.name);
     if (s.type === "numeric") {
@@ -68,7 +69,8 @@ export function createEncoder(specs: FeatureSpec[], opts: { intercept?: boolean 
       offset += 1;
     } else if (s.type === "categorical") {
       if (s.values !== undefined) {
-        if (!Array.isArray(s.values) || s.values.length === 0) throw new StrategyParamError(`${where}.values`, "must be a non-empty array of strings");
+        if (!Array.isArray(s.values) || s.values.length === 0)
+          throw new StrategyParamError(`${where}.values`, "must be a non-empty array of strings");
         const index = new Map<string, number>();
         s.values.forEach((v, j) => {
           if (typeof v !== "string") throw new StrategyParamError(`${where}.values`, "must be strings");
@@ -79,7 +81,8 @@ export function createEncoder(specs: FeatureSpec[], opts: { intercept?: boolean 
         offset += index.size;
       } else {
         const buckets = s.buckets ?? 16;
-        if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1 << 16) throw new StrategyParamError(`${where}.buckets`, "must be an integer in [1, 65536]");
+        if (!Number.isInteger(buckets) || buckets < 1 || buckets > 1 << 16)
+          throw new StrategyParamError(`${where}.buckets`, "must be an integer in [1, 65536]");
         slots.push({ name: s.name, offset, kind: "hashed", buckets });
         offset += buckets;
       }
@@ -98,10 +101,12 @@ export function createEncoder(specs: FeatureSpec[], opts: { intercept?: boolean 
         const v = ctx?.[s.name];
         if (v === undefined || v === null) continue;
         if (s.kind === "numeric") {
-          if (typeof v !== "number" || !Number.isFinite(v)) throw new ContextError(s.name, `expected a finite number, got ${describe(v)}`);
+          if (typeof v !== "number" || !Number.isFinite(v))
+            throw new ContextError(s.name, `expected a finite number, got ${describe(v)}`);
           x[s.offset] = v;
         } else {
-          if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") throw new ContextError(s.name, `expected a string, got ${describe(v)}`);
+          if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean")
+            throw new ContextError(s.name, `expected a string, got ${describe(v)}`);
           const str = String(v);
           if (s.kind === "onehot") {
             const j = s.index!.get(str);

@@ -24,7 +24,22 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { gamma, normal } from "./samplers.ts";
 import { probMax, studentTable, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkFinite, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
+import {
+  addSlot,
+  applyFloor,
+  checkArm,
+  checkBaseJSON,
+  checkFinite,
+  floorSchema,
+  makeSlots,
+  parseWith,
+  PmfCache,
+  repeatCount,
+  sampleIndex,
+  setSlotStatus,
+  chooseFromPmf,
+  learnBatch,
+} from "./common.ts";
 
 export const gaussianThompsonParams = z
   .object({
@@ -105,7 +120,17 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
   init(keys, params) {
     const p = parseWith(gaussianThompsonParams, params);
     const K = keys.length;
-    return { type: "gaussian_thompson", arms: makeSlots(keys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, n: new Array(K).fill(0), mean: new Array(K).fill(0), m2: new Array(K).fill(0) };
+    return {
+      type: "gaussian_thompson",
+      arms: makeSlots(keys),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: 0,
+      params: p,
+      n: new Array(K).fill(0),
+      mean: new Array(K).fill(0),
+      m2: new Array(K).fill(0),
+    };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
   choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
@@ -135,7 +160,8 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
   updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkFinite, learn),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
-    if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq)) throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
+    if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq))
+      throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
     state.n[arm] = stats.n;
     state.mean[arm] = stats.n > 0 ? stats.sum / stats.n : 0;
     state.m2[arm] = stats.n > 0 ? Math.max(0, stats.sumSq - (stats.sum * stats.sum) / stats.n) : 0;
@@ -154,12 +180,31 @@ export const gaussianThompson: Strategy<GaussianThompsonState, GaussianThompsonP
     state.explorationFloor = state.params.explorationFloor;
     state.version++;
   },
-  toJSON: (s) => ({ ...s, params: { ...s.params }, arms: s.arms.map((a) => ({ ...a })), n: [...s.n], mean: [...s.mean], m2: [...s.m2] }),
+  toJSON: (s) => ({
+    ...s,
+    params: { ...s.params },
+    arms: s.arms.map((a) => ({ ...a })),
+    n: [...s.n],
+    mean: [...s.mean],
+    m2: [...s.m2],
+  }),
   fromJSON(json) {
     const o = checkBaseJSON(json, "gaussian_thompson") as unknown as GaussianThompsonState;
     const p = parseWith(gaussianThompsonParams, o.params);
     const K = o.arms.length;
-    for (const f of ["n", "mean", "m2"] as const) if (!Array.isArray(o[f]) || o[f].length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
-    return { type: "gaussian_thompson", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, n: [...o.n], mean: [...o.mean], m2: [...o.m2] };
+    for (const f of ["n", "mean", "m2"] as const)
+      if (!Array.isArray(o[f]) || o[f].length !== K)
+        throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
+    return {
+      type: "gaussian_thompson",
+      arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: Number(o.version) || 0,
+      params: p,
+      n: [...o.n],
+      mean: [...o.mean],
+      m2: [...o.m2],
+    };
   },
 };

@@ -36,6 +36,7 @@ export const STRATEGIES: Record<string, Strategy> = {
 
 export function getStrategy(type: string): Strategy<BaseState, Record<string, unknown>> {
   const s = Object.hasOwn(STRATEGIES, type) ? STRATEGIES[type] : undefined;
-  if (!s) throw new StrategyParamError("type", `unknown strategy "${type}"; known: ${Object.keys(STRATEGIES).join(", ")}`);
+  if (!s)
+    throw new StrategyParamError("type", `unknown strategy "${type}"; known: ${Object.keys(STRATEGIES).join(", ")}`);
   return s;
 }

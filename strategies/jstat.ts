@@ -9,11 +9,19 @@ export interface JStatSubset {
   ibeta(x: number, a: number, b: number): number;
   betaln(a: number, b: number): number;
   gammaln(x: number): number;
-  beta: { cdf(x: number, a: number, b: number): number; pdf(x: number, a: number, b: number): number; inv(p: number, a: number, b: number): number };
+  beta: {
+    cdf(x: number, a: number, b: number): number;
+    pdf(x: number, a: number, b: number): number;
+    inv(p: number, a: number, b: number): number;
+  };
   gamma: { cdf(x: number, shape: number, scale: number): number; inv(p: number, shape: number, scale: number): number };
   normal: { cdf(x: number, mean: number, sd: number): number; inv(p: number, mean: number, sd: number): number };
   chisquare: { cdf(x: number, dof: number): number; inv(p: number, dof: number): number };
-  studentt: { cdf(x: number, dof: number): number; inv(p: number, dof: number): number; pdf(x: number, dof: number): number };
+  studentt: {
+    cdf(x: number, dof: number): number;
+    inv(p: number, dof: number): number;
+    pdf(x: number, dof: number): number;
+  };
 }
 
 export const jStat = (createRequire(import.meta.url)("jstat") as { jStat: JStatSubset }).jStat;

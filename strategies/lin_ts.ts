@@ -40,7 +40,12 @@ export type LinTsState = RidgeState<LinTsParams>;
 let u = new Float64Array(0);
 
 /** Mean and standard deviation of each active arm's score at x. */
-export function scoreMoments(state: RidgeState<{ alpha: number }>, x: ArrayLike<number>, mean: Float64Array, sd: Float64Array): void {
+export function scoreMoments(
+  state: RidgeState<{ alpha: number }>,
+  x: ArrayLike<number>,
+  mean: Float64Array,
+  sd: Float64Array,
+): void {
   const d = state.dim;
   if (u.length !== d) u = new Float64Array(d);
   for (let a = 0; a < state.arms.length; a++) {
@@ -51,10 +56,17 @@ export function scoreMoments(state: RidgeState<{ alpha: number }>, x: ArrayLike<
 }
 
 /** P(argmax) of independent normal scores, floor applied. A zero sd is widened to a negligible one. */
-export function normalArgmaxPmf(arms: RidgeState<unknown>["arms"], mean: Float64Array, sd: Float64Array, floor: number): Float64Array {
+export function normalArgmaxPmf(
+  arms: RidgeState<unknown>["arms"],
+  mean: Float64Array,
+  sd: Float64Array,
+  floor: number,
+): Float64Array {
   const K = arms.length;
   const tables: (DistTable | null)[] = new Array(K).fill(null);
-  for (let a = 0; a < K; a++) if (arms[a]!.status === "active") tables[a] = normalTable(mean[a]!, Math.max(sd[a]!, 1e-9 * (1 + Math.abs(mean[a]!))));
+  for (let a = 0; a < K; a++)
+    if (arms[a]!.status === "active")
+      tables[a] = normalTable(mean[a]!, Math.max(sd[a]!, 1e-9 * (1 + Math.abs(mean[a]!))));
   return applyFloor(probMax(tables, new Float64Array(K)), arms, floor);
 }
 
@@ -66,8 +78,9 @@ function pmf(state: LinTsState, x: Features | undefined): Float64Array {
   return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
 }
 
-
-export const linTs: Strategy<LinTsState, LinTsParams> & { select(state: LinTsState, x: Features | undefined, rng: Rng): number } = {
+export const linTs: Strategy<LinTsState, LinTsParams> & {
+  select(state: LinTsState, x: Features | undefined, rng: Rng): number;
+} = {
   type: "lin_ts",
   contextual: true,
   parseParams: (p) => parseWith(linTsParams, p),

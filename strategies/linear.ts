@@ -31,8 +31,14 @@ export function identityOver(d: number, lambda: number): Float64Array {
   return m;
 }
 
-export function initRidge<P extends { explorationFloor: number; lambda: number }>(type: string, keys: readonly string[], params: P, d: number): RidgeState<P> {
-  if (!Number.isInteger(d) || d < 1) throw new StrategyParamError("dim", `contextual strategy "${type}" needs a context dimension ≥ 1`);
+export function initRidge<P extends { explorationFloor: number; lambda: number }>(
+  type: string,
+  keys: readonly string[],
+  params: P,
+  d: number,
+): RidgeState<P> {
+  if (!Number.isInteger(d) || d < 1)
+    throw new StrategyParamError("dim", `contextual strategy "${type}" needs a context dimension ≥ 1`);
   const K = keys.length;
   return {
     type,
@@ -51,7 +57,8 @@ export function initRidge<P extends { explorationFloor: number; lambda: number }
 }
 
 export function checkX(state: BaseState, x: ArrayLike<number> | undefined): ArrayLike<number> {
-  if (!x || x.length !== state.dim) throw new RangeError(`context of length ${x?.length ?? "none"} given, ${state.dim} expected`);
+  if (!x || x.length !== state.dim)
+    throw new RangeError(`context of length ${x?.length ?? "none"} given, ${state.dim} expected`);
   return x;
 }
 
@@ -128,15 +135,26 @@ export function ridgeLearn(state: RidgeState<unknown>, arm: number, r: number, x
   state.sumSq[arm] = state.sumSq[arm]! + r * r;
 }
 
-export function ridgeUpdate(state: RidgeState<unknown>, arm: number, r: number, x: ArrayLike<number> | undefined): void {
+export function ridgeUpdate(
+  state: RidgeState<unknown>,
+  arm: number,
+  r: number,
+  x: ArrayLike<number> | undefined,
+): void {
   checkArm(state, arm);
   checkFinite(r);
   ridgeLearn(state, arm, r, checkX(state, x));
   state.version++;
 }
 
-export function ridgeUpdateBatch(state: RidgeState<unknown>, arms: ArrayLike<number>, rewards: ArrayLike<number>, xs: readonly ArrayLike<number>[] | undefined): void {
-  if (arms.length !== rewards.length || !xs || xs.length !== arms.length) throw new RangeError("arms, rewards and contexts must have the same length");
+export function ridgeUpdateBatch(
+  state: RidgeState<unknown>,
+  arms: ArrayLike<number>,
+  rewards: ArrayLike<number>,
+  xs: readonly ArrayLike<number>[] | undefined,
+): void {
+  if (arms.length !== rewards.length || !xs || xs.length !== arms.length)
+    throw new RangeError("arms, rewards and contexts must have the same length");
   for (let i = 0; i < arms.length; i++) {
     checkArm(state, arms[i]!);
     checkFinite(rewards[i]!);
@@ -180,9 +198,12 @@ export function invert(A: ArrayLike<number>, d: number): Float64Array {
 
 export function checkContextStats(state: BaseState, stats: ArmStats): { xx: number[]; xr: number[] } {
   const d = state.dim;
-  if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq)) throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
-  if (!Array.isArray(stats.xx) || stats.xx.length !== d * d) throw new StrategyParamError("stats.xx", `must be a row-major ${d}×${d} array`);
-  if (!Array.isArray(stats.xr) || stats.xr.length !== d) throw new StrategyParamError("stats.xr", `must have length ${d}`);
+  if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq))
+    throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
+  if (!Array.isArray(stats.xx) || stats.xx.length !== d * d)
+    throw new StrategyParamError("stats.xx", `must be a row-major ${d}×${d} array`);
+  if (!Array.isArray(stats.xr) || stats.xr.length !== d)
+    throw new StrategyParamError("stats.xr", `must have length ${d}`);
   return { xx: stats.xx, xr: stats.xr };
 }
 
@@ -240,14 +261,22 @@ export function ridgeToJSON<P>(s: RidgeState<P>): unknown {
   };
 }
 
-export function ridgeFromJSON<P extends { explorationFloor: number }>(json: unknown, type: string, parse: (p: unknown) => P): RidgeState<P> {
-  const o = checkBaseJSON(json, type) as unknown as Record<string, unknown> & { arms: { key: string; status: "active" | "paused" | "removed" }[]; dim: number };
+export function ridgeFromJSON<P extends { explorationFloor: number }>(
+  json: unknown,
+  type: string,
+  parse: (p: unknown) => P,
+): RidgeState<P> {
+  const o = checkBaseJSON(json, type) as unknown as Record<string, unknown> & {
+    arms: { key: string; status: "active" | "paused" | "removed" }[];
+    dim: number;
+  };
   const p = parse(o.params);
   const K = o.arms.length;
   const d = Number(o.dim);
   const mats = (f: string, len: number) => {
     const v = o[f];
-    if (!Array.isArray(v) || v.length !== K || v.some((m) => !Array.isArray(m) || m.length !== len)) throw new StrategyParamError(`state.${f}`, `must hold one array of ${len} numbers per arm`);
+    if (!Array.isArray(v) || v.length !== K || v.some((m) => !Array.isArray(m) || m.length !== len))
+      throw new StrategyParamError(`state.${f}`, `must hold one array of ${len} numbers per arm`);
     return (v as number[][]).map((m) => Float64Array.from(m));
   };
   const vec = (f: string) => {
@@ -255,7 +284,20 @@ export function ridgeFromJSON<P extends { explorationFloor: number }>(json: unkn
     if (!Array.isArray(v) || v.length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
     return [...(v as number[])];
   };
-  return { type, arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: d, version: Number(o.version) || 0, params: p, ainv: mats("ainv", d * d), b: mats("b", d), theta: mats("theta", d), n: vec("n"), sum: vec("sum"), sumSq: vec("sumSq") };
+  return {
+    type,
+    arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+    explorationFloor: p.explorationFloor,
+    dim: d,
+    version: Number(o.version) || 0,
+    params: p,
+    ainv: mats("ainv", d * d),
+    b: mats("b", d),
+    theta: mats("theta", d),
+    n: vec("n"),
+    sum: vec("sum"),
+    sumSq: vec("sumSq"),
+  };
 }
 
 /**
@@ -265,7 +307,10 @@ export function ridgeFromJSON<P extends { explorationFloor: number }>(json: unkn
 export function ridgeMethods<P extends { explorationFloor: number; lambda: number }>(
   type: string,
   schema: z.ZodType<P>,
-): Pick<Strategy<RidgeState<P>, P>, "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"> {
+): Pick<
+  Strategy<RidgeState<P>, P>,
+  "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"
+> {
   return {
     update: (state, arm, reward, x) => ridgeUpdate(state, arm, reward, x),
     updateBatch: (state, arms, rewards, xs) => ridgeUpdateBatch(state, arms, rewards, xs),

@@ -59,7 +59,9 @@ function pmf(state: LinUcbState, x: Features | undefined): Float64Array {
   return applyFloor(p, state.arms, state.params.explorationFloor);
 }
 
-export const linucb: Strategy<LinUcbState, LinUcbParams> & { select(state: LinUcbState, x: Features | undefined, rng: Rng): number } = {
+export const linucb: Strategy<LinUcbState, LinUcbParams> & {
+  select(state: LinUcbState, x: Features | undefined, rng: Rng): number;
+} = {
   type: "linucb",
   contextual: true,
   parseParams: (p) => parseWith(linucbParams, p),

@@ -25,7 +25,19 @@
 import { z } from "zod";
 import type { ArmStats, Features, Strategy, BaseState } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { addSlot, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, sampleIndex, setSlotStatus , chooseFromPmf, selectByNormalScores } from "./common.ts";
+import {
+  addSlot,
+  checkArm,
+  checkBaseJSON,
+  checkReward01,
+  floorSchema,
+  makeSlots,
+  parseWith,
+  sampleIndex,
+  setSlotStatus,
+  chooseFromPmf,
+  selectByNormalScores,
+} from "./common.ts";
 import { checkContextStats, checkX, dot, invert } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
 import { StrategyParamError } from "./types.ts";
@@ -101,14 +113,16 @@ function pmf(state: LogisticTsState, x: Features | undefined): Float64Array {
   return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
 }
 
-
-export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(state: LogisticTsState, x: Features | undefined, rng: Rng): number } = {
+export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & {
+  select(state: LogisticTsState, x: Features | undefined, rng: Rng): number;
+} = {
   type: "logistic_ts",
   contextual: true,
   parseParams: (p) => parseWith(logisticTsParams, p),
   init(keys, params, d) {
     const p = parseWith(logisticTsParams, params);
-    if (!Number.isInteger(d) || d < 1) throw new StrategyParamError("dim", 'contextual strategy "logistic_ts" needs a context dimension ≥ 1');
+    if (!Number.isInteger(d) || d < 1)
+      throw new StrategyParamError("dim", 'contextual strategy "logistic_ts" needs a context dimension ≥ 1');
     const K = keys.length;
     return {
       type: "logistic_ts",
@@ -138,7 +152,8 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
     state.version++;
   },
   updateBatch(state, arms, rewards, xs) {
-    if (arms.length !== rewards.length || !xs || xs.length !== arms.length) throw new RangeError("arms, rewards and contexts must have the same length");
+    if (arms.length !== rewards.length || !xs || xs.length !== arms.length)
+      throw new RangeError("arms, rewards and contexts must have the same length");
     for (let i = 0; i < arms.length; i++) {
       checkArm(state, arms[i]!);
       checkReward01(rewards[i]!);
@@ -198,27 +213,58 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & { select(
   setParams(state, params) {
     const p = parseWith(logisticTsParams, params);
     // λ is the prior precision already folded into q: move q by the difference.
-    if (p.lambda !== state.params.lambda) for (const q of state.q) for (let j = 0; j < q.length; j++) q[j] = q[j]! - state.params.lambda + p.lambda;
+    if (p.lambda !== state.params.lambda)
+      for (const q of state.q) for (let j = 0; j < q.length; j++) q[j] = q[j]! - state.params.lambda + p.lambda;
     state.params = p;
     state.explorationFloor = p.explorationFloor;
     state.version++;
   },
-  toJSON: (s) => ({ type: s.type, arms: s.arms.map((a) => ({ ...a })), explorationFloor: s.explorationFloor, dim: s.dim, version: s.version, params: { ...s.params }, m: s.m.map((v) => Array.from(v)), q: s.q.map((v) => Array.from(v)), n: [...s.n], sum: [...s.sum], sumSq: [...s.sumSq] }),
+  toJSON: (s) => ({
+    type: s.type,
+    arms: s.arms.map((a) => ({ ...a })),
+    explorationFloor: s.explorationFloor,
+    dim: s.dim,
+    version: s.version,
+    params: { ...s.params },
+    m: s.m.map((v) => Array.from(v)),
+    q: s.q.map((v) => Array.from(v)),
+    n: [...s.n],
+    sum: [...s.sum],
+    sumSq: [...s.sumSq],
+  }),
   fromJSON(json) {
-    const o = checkBaseJSON(json, "logistic_ts") as unknown as Record<string, unknown> & { arms: LogisticTsState["arms"]; dim: number; version: number };
+    const o = checkBaseJSON(json, "logistic_ts") as unknown as Record<string, unknown> & {
+      arms: LogisticTsState["arms"];
+      dim: number;
+      version: number;
+    };
     const p = parseWith(logisticTsParams, o.params);
     const K = o.arms.length;
     const d = Number(o.dim);
     const mats = (f: string) => {
       const v = o[f];
-      if (!Array.isArray(v) || v.length !== K || v.some((m) => !Array.isArray(m) || m.length !== d)) throw new StrategyParamError(`state.${f}`, `must hold one array of ${d} numbers per arm`);
+      if (!Array.isArray(v) || v.length !== K || v.some((m) => !Array.isArray(m) || m.length !== d))
+        throw new StrategyParamError(`state.${f}`, `must hold one array of ${d} numbers per arm`);
       return (v as number[][]).map((m) => Float64Array.from(m));
     };
     const vec = (f: string) => {
       const v = o[f];
-      if (!Array.isArray(v) || v.length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
+      if (!Array.isArray(v) || v.length !== K)
+        throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
       return [...(v as number[])];
     };
-    return { type: "logistic_ts", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: d, version: Number(o.version) || 0, params: p, m: mats("m"), q: mats("q"), n: vec("n"), sum: vec("sum"), sumSq: vec("sumSq") };
+    return {
+      type: "logistic_ts",
+      arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+      explorationFloor: p.explorationFloor,
+      dim: d,
+      version: Number(o.version) || 0,
+      params: p,
+      m: mats("m"),
+      q: mats("q"),
+      n: vec("n"),
+      sum: vec("sum"),
+      sumSq: vec("sumSq"),
+    };
   },
 };

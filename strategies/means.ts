@@ -5,7 +5,16 @@
  */
 import type { ArmStats, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
-import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus, learnBatch } from "./common.ts";
+import {
+  addSlot,
+  checkArm,
+  checkBaseJSON,
+  checkFinite,
+  makeSlots,
+  parseWith,
+  setSlotStatus,
+  learnBatch,
+} from "./common.ts";
 import type { z } from "zod";
 import type { Strategy } from "./types.ts";
 
@@ -17,9 +26,24 @@ export interface MeansState<P> extends BaseState {
   total: number;
 }
 
-export function initMeans<P extends { explorationFloor: number }>(type: string, armKeys: readonly string[], params: P): MeansState<P> {
+export function initMeans<P extends { explorationFloor: number }>(
+  type: string,
+  armKeys: readonly string[],
+  params: P,
+): MeansState<P> {
   const K = armKeys.length;
-  return { type, arms: makeSlots(armKeys), explorationFloor: params.explorationFloor, dim: 0, version: 0, params, n: new Array(K).fill(0), sum: new Array(K).fill(0), sumSq: new Array(K).fill(0), total: 0 };
+  return {
+    type,
+    arms: makeSlots(armKeys),
+    explorationFloor: params.explorationFloor,
+    dim: 0,
+    version: 0,
+    params,
+    n: new Array(K).fill(0),
+    sum: new Array(K).fill(0),
+    sumSq: new Array(K).fill(0),
+    total: 0,
+  };
 }
 
 export function learnMean(state: MeansState<unknown>, arm: number, r: number): void {
@@ -36,13 +60,18 @@ export function updateMeans(state: MeansState<unknown>, arm: number, r: number):
   state.version++;
 }
 
-export function updateMeansBatch(state: MeansState<unknown>, arms: ArrayLike<number>, rewards: ArrayLike<number>): void {
+export function updateMeansBatch(
+  state: MeansState<unknown>,
+  arms: ArrayLike<number>,
+  rewards: ArrayLike<number>,
+): void {
   learnBatch(state, arms, rewards, checkFinite, learnMean);
 }
 
 export function setMeansStats(state: MeansState<unknown>, arm: number, stats: ArmStats): void {
   checkArm(state, arm);
-  if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq)) throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
+  if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq))
+    throw new StrategyParamError("stats", "need n ≥ 0 and finite sums");
   state.total += stats.n - state.n[arm]!;
   state.n[arm] = stats.n;
   state.sum[arm] = stats.sum;
@@ -65,15 +94,39 @@ export function means(state: MeansState<unknown>, untried: number, out: Float64A
 }
 
 export function meansToJSON<P>(state: MeansState<P>): unknown {
-  return { ...state, params: { ...state.params }, arms: state.arms.map((a) => ({ ...a })), n: [...state.n], sum: [...state.sum], sumSq: [...state.sumSq] };
+  return {
+    ...state,
+    params: { ...state.params },
+    arms: state.arms.map((a) => ({ ...a })),
+    n: [...state.n],
+    sum: [...state.sum],
+    sumSq: [...state.sumSq],
+  };
 }
 
-export function meansFromJSON<P extends { explorationFloor: number }>(json: unknown, type: string, parse: (p: unknown) => P): MeansState<P> {
+export function meansFromJSON<P extends { explorationFloor: number }>(
+  json: unknown,
+  type: string,
+  parse: (p: unknown) => P,
+): MeansState<P> {
   const o = checkBaseJSON(json, type) as unknown as MeansState<P>;
   const p = parse(o.params);
   const K = o.arms.length;
-  for (const f of ["n", "sum", "sumSq"] as const) if (!Array.isArray(o[f]) || o[f].length !== K) throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
-  return { type, arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, n: [...o.n], sum: [...o.sum], sumSq: [...o.sumSq], total: Number(o.total) || 0 };
+  for (const f of ["n", "sum", "sumSq"] as const)
+    if (!Array.isArray(o[f]) || o[f].length !== K)
+      throw new StrategyParamError(`state.${f}`, "must hold one value per arm");
+  return {
+    type,
+    arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+    explorationFloor: p.explorationFloor,
+    dim: 0,
+    version: Number(o.version) || 0,
+    params: p,
+    n: [...o.n],
+    sum: [...o.sum],
+    sumSq: [...o.sumSq],
+    total: Number(o.total) || 0,
+  };
 }
 
 /**
@@ -83,7 +136,10 @@ export function meansFromJSON<P extends { explorationFloor: number }>(json: unkn
 export function meansMethods<P extends { explorationFloor: number }>(
   type: string,
   schema: z.ZodType<P>,
-): Pick<Strategy<MeansState<P>, P>, "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"> {
+): Pick<
+  Strategy<MeansState<P>, P>,
+  "update" | "updateBatch" | "setArmStats" | "addArm" | "setArmStatus" | "setParams" | "toJSON" | "fromJSON"
+> {
   return {
     update: updateMeans,
     updateBatch: (state, arms, rewards) => updateMeansBatch(state, arms, rewards),

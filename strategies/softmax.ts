@@ -28,7 +28,8 @@ function pmf(state: SoftmaxState): Float64Array {
     const K = state.arms.length;
     const p = new Float64Array(K);
     let best = -Infinity;
-    for (let a = 0; a < K; a++) if (state.arms[a]!.status === "active" && state.n[a]! > 0) best = Math.max(best, state.sum[a]! / state.n[a]!);
+    for (let a = 0; a < K; a++)
+      if (state.arms[a]!.status === "active" && state.n[a]! > 0) best = Math.max(best, state.sum[a]! / state.n[a]!);
     if (best === -Infinity) best = 0;
     let z = 0;
     for (let a = 0; a < K; a++) {

@@ -20,7 +20,22 @@ import { StrategyParamError } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { beta as sampleBeta } from "./samplers.ts";
 import { betaTable, probMax, type DistTable } from "./argmax.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, repeatCount, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
+import {
+  addSlot,
+  applyFloor,
+  checkArm,
+  checkBaseJSON,
+  checkReward01,
+  floorSchema,
+  makeSlots,
+  parseWith,
+  PmfCache,
+  repeatCount,
+  sampleIndex,
+  setSlotStatus,
+  chooseFromPmf,
+  learnBatch,
+} from "./common.ts";
 
 export const thompsonParams = z
   .object({
@@ -31,7 +46,10 @@ export const thompsonParams = z
     explorationFloor: floorSchema,
   })
   .strict()
-  .refine((p) => p.discount === undefined || p.window === undefined, { message: "give discount or window, not both", path: ["window"] });
+  .refine((p) => p.discount === undefined || p.window === undefined, {
+    message: "give discount or window, not both",
+    path: ["window"],
+  });
 export type ThompsonParams = z.infer<typeof thompsonParams>;
 
 export interface ThompsonState extends BaseState {
@@ -113,7 +131,17 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
   init(armKeys, params, _dim) {
     const p = parseWith(thompsonParams, params);
     const K = armKeys.length;
-    return { type: "thompson", arms: makeSlots(armKeys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, s: new Array(K).fill(0), f: new Array(K).fill(0), win: newWindow(p.window) };
+    return {
+      type: "thompson",
+      arms: makeSlots(armKeys),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: 0,
+      params: p,
+      s: new Array(K).fill(0),
+      f: new Array(K).fill(0),
+      win: newWindow(p.window),
+    };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
   choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
@@ -143,7 +171,8 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
   updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkReward01, learn),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
-    if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n) throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");
+    if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n)
+      throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");
     state.s[arm] = stats.sum;
     state.f[arm] = stats.n - stats.sum;
     // The totals replace whatever this arm had in the window; they do not expire themselves.
@@ -169,11 +198,29 @@ export const thompson: Strategy<ThompsonState, ThompsonParams> & {
     state.explorationFloor = p.explorationFloor;
     state.version++;
   },
-  toJSON: (state) => ({ ...state, params: { ...state.params }, arms: state.arms.map((a) => ({ ...a })), s: [...state.s], f: [...state.f], win: state.win && { ...state.win, arm: [...state.win.arm], r: [...state.win.r] } }),
+  toJSON: (state) => ({
+    ...state,
+    params: { ...state.params },
+    arms: state.arms.map((a) => ({ ...a })),
+    s: [...state.s],
+    f: [...state.f],
+    win: state.win && { ...state.win, arm: [...state.win.arm], r: [...state.win.r] },
+  }),
   fromJSON(json) {
     const o = checkBaseJSON(json, "thompson") as unknown as ThompsonState;
     const p = parseWith(thompsonParams, o.params);
-    if (!Array.isArray(o.s) || !Array.isArray(o.f) || o.s.length !== o.arms.length || o.f.length !== o.arms.length) throw new StrategyParamError("state.s", "must hold one count per arm");
-    return { type: "thompson", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, s: [...o.s], f: [...o.f], win: o.win ? { arm: [...o.win.arm], r: [...o.win.r], head: o.win.head, size: o.win.size } : newWindow(p.window) };
+    if (!Array.isArray(o.s) || !Array.isArray(o.f) || o.s.length !== o.arms.length || o.f.length !== o.arms.length)
+      throw new StrategyParamError("state.s", "must hold one count per arm");
+    return {
+      type: "thompson",
+      arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: Number(o.version) || 0,
+      params: p,
+      s: [...o.s],
+      f: [...o.f],
+      win: o.win ? { arm: [...o.win.arm], r: [...o.win.r], head: o.win.head, size: o.win.size } : newWindow(p.window),
+    };
   },
 };

@@ -19,7 +19,21 @@ import type { ArmStats, Strategy, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
 import { betaArgmaxPmf } from "./thompson.ts";
 import { beta as sampleBeta } from "./samplers.ts";
-import { addSlot, applyFloor, checkArm, checkBaseJSON, checkReward01, floorSchema, makeSlots, parseWith, PmfCache, sampleIndex, setSlotStatus , chooseFromPmf, learnBatch } from "./common.ts";
+import {
+  addSlot,
+  applyFloor,
+  checkArm,
+  checkBaseJSON,
+  checkReward01,
+  floorSchema,
+  makeSlots,
+  parseWith,
+  PmfCache,
+  sampleIndex,
+  setSlotStatus,
+  chooseFromPmf,
+  learnBatch,
+} from "./common.ts";
 
 export const topTwoParams = z
   .object({
@@ -69,8 +83,16 @@ export function topTwoFromArgmax(p: Float64Array, active: readonly boolean[], be
 function pmf(state: TopTwoState): Float64Array {
   return cache.get(state, () => {
     const { priorAlpha, priorBeta, beta, explorationFloor } = state.params;
-    const p = betaArgmaxPmf(state, state.s.map((s) => priorAlpha + s), state.f.map((f) => priorBeta + f));
-    const q = topTwoFromArgmax(p, state.arms.map((a) => a.status === "active"), beta);
+    const p = betaArgmaxPmf(
+      state,
+      state.s.map((s) => priorAlpha + s),
+      state.f.map((f) => priorBeta + f),
+    );
+    const q = topTwoFromArgmax(
+      p,
+      state.arms.map((a) => a.status === "active"),
+      beta,
+    );
     return applyFloor(q, state.arms, explorationFloor);
   });
 }
@@ -81,7 +103,16 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
   parseParams: (p) => parseWith(topTwoParams, p),
   init(keys, params) {
     const p = parseWith(topTwoParams, params);
-    return { type: "top_two_thompson", arms: makeSlots(keys), explorationFloor: p.explorationFloor, dim: 0, version: 0, params: p, s: new Array(keys.length).fill(0), f: new Array(keys.length).fill(0) };
+    return {
+      type: "top_two_thompson",
+      arms: makeSlots(keys),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: 0,
+      params: p,
+      s: new Array(keys.length).fill(0),
+      f: new Array(keys.length).fill(0),
+    };
   },
   probabilities: (state) => Float64Array.from(pmf(state)),
   choose: (state, _x, rng) => chooseFromPmf(pmf(state), rng),
@@ -109,8 +140,16 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
       if (j !== leader) return j;
     }
     // The leader dominates: draw the challenger from its exact conditional law given "not the leader".
-    const p = betaArgmaxPmf(state, state.s.map((s) => priorAlpha + s), state.f.map((f) => priorBeta + f));
-    const c = topTwoFromArgmax(Float64Array.from(p.map((v, a) => (a === leader ? 1 : 0))), state.arms.map((a) => a.status === "active"), 0);
+    const p = betaArgmaxPmf(
+      state,
+      state.s.map((s) => priorAlpha + s),
+      state.f.map((f) => priorBeta + f),
+    );
+    const c = topTwoFromArgmax(
+      Float64Array.from(p.map((v, a) => (a === leader ? 1 : 0))),
+      state.arms.map((a) => a.status === "active"),
+      0,
+    );
     const rest = p.reduce((t, v, a) => (a === leader ? t : t + v), 0);
     const cond = rest > 1e-300 ? Float64Array.from(p.map((v, a) => (a === leader ? 0 : v / rest))) : c;
     return sampleIndex(cond, rng);
@@ -124,7 +163,8 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
   updateBatch: (state, arms, rewards) => learnBatch(state, arms, rewards, checkReward01, learnBeta),
   setArmStats(state, arm, stats: ArmStats) {
     checkArm(state, arm);
-    if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n) throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");
+    if (!(stats.n >= 0) || !(stats.sum >= 0) || stats.sum > stats.n)
+      throw new StrategyParamError("stats", "need 0 ≤ sum ≤ n");
     state.s[arm] = stats.sum;
     state.f[arm] = stats.n - stats.sum;
     state.version++;
@@ -146,7 +186,17 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
     const o = checkBaseJSON(json, "top_two_thompson") as unknown as TopTwoState;
     const p = parseWith(topTwoParams, o.params);
     const K = o.arms.length;
-    if (!Array.isArray(o.s) || !Array.isArray(o.f) || o.s.length !== K || o.f.length !== K) throw new StrategyParamError("state.s", "must hold one count per arm");
-    return { type: "top_two_thompson", arms: o.arms.map((a) => ({ key: a.key, status: a.status })), explorationFloor: p.explorationFloor, dim: 0, version: Number(o.version) || 0, params: p, s: [...o.s], f: [...o.f] };
+    if (!Array.isArray(o.s) || !Array.isArray(o.f) || o.s.length !== K || o.f.length !== K)
+      throw new StrategyParamError("state.s", "must hold one count per arm");
+    return {
+      type: "top_two_thompson",
+      arms: o.arms.map((a) => ({ key: a.key, status: a.status })),
+      explorationFloor: p.explorationFloor,
+      dim: 0,
+      version: Number(o.version) || 0,
+      params: p,
+      s: [...o.s],
+      f: [...o.f],
+    };
   },
 };

@@ -9,7 +9,16 @@
  */
 import { z } from "zod";
 import type { Strategy } from "./types.ts";
-import { applyFloor, argmaxPmf, floorSchema, parseWith, PmfCache, repeatCount, sampleIndex, chooseFromPmf } from "./common.ts";
+import {
+  applyFloor,
+  argmaxPmf,
+  floorSchema,
+  parseWith,
+  PmfCache,
+  repeatCount,
+  sampleIndex,
+  chooseFromPmf,
+} from "./common.ts";
 import { initMeans, type MeansState, meansMethods } from "./means.ts";
 
 export const ucb1Params = z

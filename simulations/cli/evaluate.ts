@@ -18,12 +18,21 @@ const int = (name: string) => (v: string) => {
 
 function table(r: EvaluationResult): string {
   const f = (x: number) => (Number.isFinite(x) ? x.toPrecision(4) : "–");
-  const pct = (x: number | null) => (x === null || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`);
+  const pct = (x: number | null) =>
+    x === null || !Number.isFinite(x) ? "–" : `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
   const lines = [
     `policy ${r.policy} on ${r.rows} logged decisions over ${r.actions.length} actions (bootstrap ${r.bootstrap}, seed ${r.seed}, ${r.level * 100}% intervals)`,
     `logged policy's own value: ${f(r.logged.value)} [${f(r.logged.ciLow)}, ${f(r.logged.ciHigh)}]`,
     "",
-    ["estimator".padEnd(10), "value".padStart(11), "interval".padStart(24), "lift".padStart(11), "lift interval".padStart(24), "lift %".padStart(8), "rows".padStart(8)].join(" "),
+    [
+      "estimator".padEnd(10),
+      "value".padStart(11),
+      "interval".padStart(24),
+      "lift".padStart(11),
+      "lift interval".padStart(24),
+      "lift %".padStart(8),
+      "rows".padStart(8),
+    ].join(" "),
     ...r.estimates.map((e) =>
       [
         e.estimator.padEnd(10),

@@ -16,7 +16,18 @@ const int = (name: string) => (v: string) => {
 };
 
 function summaryTable(r: SimulationResult): string {
-  const head = ["strategy", "regret", "conversions", "revenue", "cost", "profit", "ROI", "h to best", "found", "worst-arm share"];
+  const head = [
+    "strategy",
+    "regret",
+    "conversions",
+    "revenue",
+    "cost",
+    "profit",
+    "ROI",
+    "h to best",
+    "found",
+    "worst-arm share",
+  ];
   const f = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
   const rows = r.strategies.map((s) => [
     s.label,
@@ -31,7 +42,8 @@ function summaryTable(r: SimulationResult): string {
     `${f(s.figures.wastedShare.mean * 100)}%`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
   return [line(head), ...rows.map(line)].join("\n");
 }
 
@@ -47,7 +59,14 @@ async function main() {
     .option("--out <dir>", "output folder (default reports/<scenario>-<seed>)")
     .option("--no-progress", "no progress bar")
     .parse();
-  const opts = program.opts<{ seed?: number; repetitions?: number; rounds?: number; workers: number; out?: string; progress: boolean }>();
+  const opts = program.opts<{
+    seed?: number;
+    repetitions?: number;
+    rounds?: number;
+    workers: number;
+    out?: string;
+    progress: boolean;
+  }>();
   let scenario;
   try {
     const raw = loadScenario(program.args[0]);
@@ -64,14 +83,19 @@ async function main() {
     }
     throw e;
   }
-  const bar = opts.progress && process.stderr.isTTY ? new SingleBar({ format: "{bar} {value}/{total} repetitions | {duration_formatted}" }, Presets.shades_classic) : null;
+  const bar =
+    opts.progress && process.stderr.isTTY
+      ? new SingleBar({ format: "{bar} {value}/{total} repetitions | {duration_formatted}" }, Presets.shades_classic)
+      : null;
   bar?.start(scenario.repetitions, 0);
   const t0 = performance.now();
   const result = await simulate(scenario, { workers: opts.workers, onProgress: (done) => bar?.update(done) });
   bar?.stop();
   const secs = (performance.now() - t0) / 1000;
   const rounds = scenario.traffic.rounds * scenario.repetitions * scenario.strategies.length;
-  console.log(`${scenario.name}: ${scenario.repetitions} repetitions × ${scenario.strategies.length} strategies × ${scenario.traffic.rounds} rounds in ${secs.toFixed(1)} s (${Math.round(rounds / secs).toLocaleString("en-US")} rounds/s incl. environment generation, ${opts.workers} workers)`);
+  console.log(
+    `${scenario.name}: ${scenario.repetitions} repetitions × ${scenario.strategies.length} strategies × ${scenario.traffic.rounds} rounds in ${secs.toFixed(1)} s (${Math.round(rounds / secs).toLocaleString("en-US")} rounds/s incl. environment generation, ${opts.workers} workers)`,
+  );
   console.log(summaryTable(result));
   const { dir } = writeResults(result, opts.out);
   console.log(`written: ${dir}/{results.json,figures.csv,series.csv,report.html}`);

@@ -17,13 +17,24 @@ for (let i = 0; i < 2000; i++) {
   const segment = rng.next() < 0.45 ? "new" : "returning";
   let u = rng.next();
   let a = actions.length - 1;
-  for (let k = 0; k < actions.length; k++) if ((u -= logging[k]) < 0) {
-    a = k;
-    break;
-  }
+  for (let k = 0; k < actions.length; k++)
+    if ((u -= logging[k]) < 0) {
+      a = k;
+      break;
+    }
   const reward = rng.next() < rate[segment][a] ? 1 : 0;
   const timestamp = new Date(Date.UTC(2026, 10, 1) + i * 45_000).toISOString();
-  lines.push(JSON.stringify({ decisionId: `d-${i}`, timestamp, campaignId: "example", action: actions[a], propensity: logging[a], reward, context: { segment } }));
+  lines.push(
+    JSON.stringify({
+      decisionId: `d-${i}`,
+      timestamp,
+      campaignId: "example",
+      action: actions[a],
+      propensity: logging[a],
+      reward,
+      context: { segment },
+    }),
+  );
 }
 const out = fileURLToPath(new URL("../../reports/example-decisions.jsonl", import.meta.url));
 mkdirSync(fileURLToPath(new URL("../../reports/", import.meta.url)), { recursive: true });

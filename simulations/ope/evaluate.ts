@@ -83,11 +83,20 @@ function percentile(sorted: Float64Array, q: number): number {
 function inTimeOrder(rows: readonly LogRow[]): readonly LogRow[] {
   const ts = rows.map((r) => (r.timestamp === undefined ? NaN : Date.parse(r.timestamp)));
   if (ts.some((t) => Number.isNaN(t))) return rows;
-  for (let i = 1; i < ts.length; i++) if (ts[i] < ts[i - 1]) return rows.map((r, k) => [r, ts[k], k] as const).sort((a, b) => a[1] - b[1] || a[2] - b[2]).map((x) => x[0]);
+  for (let i = 1; i < ts.length; i++)
+    if (ts[i] < ts[i - 1])
+      return rows
+        .map((r, k) => [r, ts[k], k] as const)
+        .sort((a, b) => a[1] - b[1] || a[2] - b[2])
+        .map((x) => x[0]);
   return rows;
 }
 
-export function evaluateLogs(logRows: readonly LogRow[], policySpec: PolicySpec, opts: EvaluateOptions = {}): EvaluationResult {
+export function evaluateLogs(
+  logRows: readonly LogRow[],
+  policySpec: PolicySpec,
+  opts: EvaluateOptions = {},
+): EvaluationResult {
   const rows = inTimeOrder(logRows);
   const seed = opts.seed ?? 1;
   const B = opts.bootstrap ?? 500;
@@ -133,7 +142,9 @@ export function evaluateLogs(logRows: readonly LogRow[], policySpec: PolicySpec,
     );
   if (zero > 0) warnings.push(`${zero} rows have propensity 0 and were dropped: no estimator can reweight them`);
   if (nTiny > 0)
-    warnings.push(`${nTiny} rows have propensities below ${tiny} (min ${pMin.toPrecision(3)}): their importance weights reach ${(1 / pMin).toFixed(0)}, expect wide intervals`);
+    warnings.push(
+      `${nTiny} rows have propensities below ${tiny} (min ${pMin.toPrecision(3)}): their importance weights reach ${(1 / pMin).toFixed(0)}, expect wide intervals`,
+    );
   const n = used.length;
   if (n === 0) throw new EvaluationError("no row has a usable propensity");
 
@@ -234,7 +245,10 @@ export function evaluateLogs(logRows: readonly LogRow[], policySpec: PolicySpec,
   // DM and DR refit the reward model on every resample, so their intervals include the model's estimation
   // error (a fixed model makes the DM interval far too narrow). Skipped, with a warning, past a work budget.
   const refit = n * (dim * dim + K * dim) * B <= (opts.refitBudget ?? 4e8);
-  if (!refit) warnings.push("logs too large to refit the reward model per bootstrap resample: DM and DR intervals ignore the model's estimation error");
+  if (!refit)
+    warnings.push(
+      "logs too large to refit the reward model per bootstrap resample: DM and DR intervals ignore the model's estimation error",
+    );
   const iDm = ESTIMATORS.findIndex((e) => e.name === "dm");
   const iDr = ESTIMATORS.findIndex((e) => e.name === "dr");
   const Xb = refit ? new Float64Array(n * dim) : X;
@@ -284,9 +298,15 @@ export function evaluateLogs(logRows: readonly LogRow[], policySpec: PolicySpec,
   };
 
   const uniformLogs = P.every((p) => Math.abs(p - 1 / K) < 1e-9);
-  if (!uniformLogs) warnings.push("logging was not uniform: the replay estimate is only unbiased for uniformly logged data; prefer IPS / SNIPS / DR");
+  if (!uniformLogs)
+    warnings.push(
+      "logging was not uniform: the replay estimate is only unbiased for uniformly logged data; prefer IPS / SNIPS / DR",
+    );
   if (matches < 30) warnings.push(`replay kept only ${matches} rows: its estimate is unreliable`);
-  if (ess < 0.01 * n) warnings.push(`effective sample size ${ess.toFixed(1)} is under 1 % of ${n} rows: the target policy is far from the logging policy`);
+  if (ess < 0.01 * n)
+    warnings.push(
+      `effective sample size ${ess.toFixed(1)} is under 1 % of ${n} rows: the target policy is far from the logging policy`,
+    );
 
   const estimates: EstimateResult[] = ESTIMATORS.map((e, k) => ({
     estimator: e.name,

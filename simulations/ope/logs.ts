@@ -46,13 +46,15 @@ function num(v: unknown, line: number, field: string, optional: boolean): number
 
 function checkRow(r: LogRow, line: number): LogRow {
   if (r.action === "") throw new LogFormatError(line, "action", "missing");
-  if (r.propensity !== null && (r.propensity < 0 || r.propensity > 1)) throw new LogFormatError(line, "propensity", `must be in [0, 1], got ${r.propensity}`);
+  if (r.propensity !== null && (r.propensity < 0 || r.propensity > 1))
+    throw new LogFormatError(line, "propensity", `must be in [0, 1], got ${r.propensity}`);
   return r;
 }
 
 function contextOf(v: unknown, line: number): Record<string, ContextValue> {
   if (v === undefined || v === null) return {};
-  if (typeof v !== "object" || Array.isArray(v)) throw new LogFormatError(line, "context", "must be an object of feature: value");
+  if (typeof v !== "object" || Array.isArray(v))
+    throw new LogFormatError(line, "context", "must be an object of feature: value");
   const out: Record<string, ContextValue> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (x !== null && typeof x !== "number" && typeof x !== "string" && typeof x !== "boolean")
@@ -74,7 +76,8 @@ export function parseJsonl(text: string): LogRow[] {
     } catch (e) {
       throw new LogFormatError(line, "(json)", (e as Error).message);
     }
-    if (typeof o !== "object" || o === null || Array.isArray(o)) throw new LogFormatError(line, "(json)", "each line must be an object");
+    if (typeof o !== "object" || o === null || Array.isArray(o))
+      throw new LogFormatError(line, "(json)", "each line must be an object");
     rows.push(
       checkRow(
         {
@@ -84,7 +87,8 @@ export function parseJsonl(text: string): LogRow[] {
           propensity: num(o.propensity, line, "propensity", true),
           reward: num(o.reward, line, "reward", false)!,
           context: contextOf(o.context, line),
-          position: o.position === undefined || o.position === null ? undefined : num(o.position, line, "position", false)!,
+          position:
+            o.position === undefined || o.position === null ? undefined : num(o.position, line, "position", false)!,
         },
         line,
       ),
@@ -162,7 +166,8 @@ export function parseCsv(text: string): LogRow[] {
     .filter(([h]) => h.startsWith("context.") || h.startsWith("x_"))
     .map(([h, i]) => [h.startsWith("x_") ? h.slice(2) : h.slice("context.".length), i] as const);
   return recs.slice(1).map(([line, f]) => {
-    if (f.length !== header.length) throw new LogFormatError(line, "(csv)", `expected ${header.length} fields, got ${f.length}`);
+    if (f.length !== header.length)
+      throw new LogFormatError(line, "(csv)", `expected ${header.length} fields, got ${f.length}`);
     let context: Record<string, ContextValue> = {};
     if (iCtxJson >= 0 && f[iCtxJson] !== "") {
       let parsed: unknown;
@@ -211,7 +216,8 @@ export interface StoredDecision {
 export function storedDecisionToLog(r: StoredDecision): LogRow {
   const context: Record<string, ContextValue> = {};
   for (const [k, v] of Object.entries(r.context ?? {}))
-    context[k] = v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? v : JSON.stringify(v);
+    context[k] =
+      v === null || typeof v === "number" || typeof v === "string" || typeof v === "boolean" ? v : JSON.stringify(v);
   const p = r.propensity === null || r.propensity === undefined ? null : Number(r.propensity);
   return {
     decisionId: r.id,

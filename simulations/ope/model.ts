@@ -29,7 +29,8 @@ export function logEncoder(rows: readonly LogRow[]): LogEncoder {
       e.levels.add(String(v));
     }
   const columns = ["(intercept)"];
-  const slots: { name: string; col: number; numeric: boolean; mean: number; sd: number; index: Map<string, number> }[] = [];
+  const slots: { name: string; col: number; numeric: boolean; mean: number; sd: number; index: Map<string, number> }[] =
+    [];
   for (const name of [...kinds.keys()].sort()) {
     const e = kinds.get(name)!;
     if (e.numeric) {
@@ -39,7 +40,14 @@ export function logEncoder(rows: readonly LogRow[]): LogEncoder {
       columns.push(name);
     } else {
       const levels = [...e.levels].sort();
-      slots.push({ name, col: columns.length, numeric: false, mean: 0, sd: 1, index: new Map(levels.map((l, i) => [l, i])) });
+      slots.push({
+        name,
+        col: columns.length,
+        numeric: false,
+        mean: 0,
+        sd: 1,
+        index: new Map(levels.map((l, i) => [l, i])),
+      });
       for (const l of levels) columns.push(`${name}=${l}`);
     }
   }
@@ -89,7 +97,14 @@ export function solveSpd(A: Float64Array, b: Float64Array, d: number): Float64Ar
 }
 
 /** Per-action ridge regression of the reward on the encoded context. */
-export function fitRewardModel(X: Float64Array, dim: number, actions: Int32Array, rewards: Float64Array, K: number, lambda = 1): Float64Array[] {
+export function fitRewardModel(
+  X: Float64Array,
+  dim: number,
+  actions: Int32Array,
+  rewards: Float64Array,
+  K: number,
+  lambda = 1,
+): Float64Array[] {
   const thetas: Float64Array[] = [];
   for (let a = 0; a < K; a++) {
     const A = new Float64Array(dim * dim);

@@ -15,7 +15,10 @@ import type { StrategyResolver } from "../runner.ts";
 
 export type PolicySpec = string | { type: string; params?: Record<string, unknown> };
 
-export type ParsedPolicy = { kind: "uniform" } | { kind: "arm"; key: string } | { kind: "strategy"; type: string; params: Record<string, unknown> };
+export type ParsedPolicy =
+  | { kind: "uniform" }
+  | { kind: "arm"; key: string }
+  | { kind: "strategy"; type: string; params: Record<string, unknown> };
 
 export class PolicySpecError extends Error {
   constructor(message: string) {
@@ -34,14 +37,18 @@ export function parsePolicySpec(spec: PolicySpec): ParsedPolicy {
       if (!key) throw new PolicySpecError('"arm:" needs an action key, e.g. "arm:creative-03"');
       return { kind: "arm", key };
     }
-    if (!t.startsWith("{")) throw new PolicySpecError(`expected "uniform", "arm:<key>" or a strategy spec JSON like {"type":"thompson"}, got "${t}"`);
+    if (!t.startsWith("{"))
+      throw new PolicySpecError(
+        `expected "uniform", "arm:<key>" or a strategy spec JSON like {"type":"thompson"}, got "${t}"`,
+      );
     try {
       s = JSON.parse(t);
     } catch (e) {
       throw new PolicySpecError(`invalid JSON: ${(e as Error).message}`);
     }
   }
-  if (typeof s !== "object" || s === null || Array.isArray(s)) throw new PolicySpecError("a strategy spec must be an object");
+  if (typeof s !== "object" || s === null || Array.isArray(s))
+    throw new PolicySpecError("a strategy spec must be an object");
   const o = s as Record<string, unknown>;
   if (typeof o.type !== "string" || o.type === "") throw new PolicySpecError("type: a strategy type is required");
   if (o.params !== undefined && (typeof o.params !== "object" || o.params === null || Array.isArray(o.params)))
@@ -60,14 +67,29 @@ export interface TargetPolicy {
 }
 
 export function describePolicy(p: ParsedPolicy): string {
-  return p.kind === "uniform" ? "uniform" : p.kind === "arm" ? `arm:${p.key}` : JSON.stringify({ type: p.type, params: p.params });
+  return p.kind === "uniform"
+    ? "uniform"
+    : p.kind === "arm"
+      ? `arm:${p.key}`
+      : JSON.stringify({ type: p.type, params: p.params });
 }
 
-export function buildPolicy(p: ParsedPolicy, actions: readonly string[], dim: number, resolve?: StrategyResolver): TargetPolicy {
+export function buildPolicy(
+  p: ParsedPolicy,
+  actions: readonly string[],
+  dim: number,
+  resolve?: StrategyResolver,
+): TargetPolicy {
   const K = actions.length;
   const description = describePolicy(p);
   if (p.kind === "uniform")
-    return { description, deterministic: false, contextual: false, pmf: (_x, _r, out) => out.fill(1 / K), observe: () => {} };
+    return {
+      description,
+      deterministic: false,
+      contextual: false,
+      pmf: (_x, _r, out) => out.fill(1 / K),
+      observe: () => {},
+    };
   if (p.kind === "arm") {
     const k = actions.indexOf(p.key);
     if (k < 0) throw new PolicySpecError(`arm "${p.key}" never appears in the logs (actions: ${actions.join(", ")})`);

@@ -17,7 +17,11 @@ function workerExecArgv(): string[] {
   return argv.some((a) => a.includes("tsx")) ? argv : [...argv, "--import", "tsx"];
 }
 
-export async function evaluateLogsInWorker(rows: LogRow[], policy: PolicySpec, opts: Omit<EvaluateOptions, "resolve"> = {}): Promise<EvaluationResult> {
+export async function evaluateLogsInWorker(
+  rows: LogRow[],
+  policy: PolicySpec,
+  opts: Omit<EvaluateOptions, "resolve"> = {},
+): Promise<EvaluationResult> {
   pool ??= new Piscina({
     filename: new URL("./worker.ts", import.meta.url).href,
     minThreads: 0,

@@ -21,10 +21,13 @@ function chartSource(): string {
   return chartJs;
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 /** JSON safe inside a <script> element. */
 const scriptJson = (v: unknown) =>
-  JSON.stringify(v, (_k, x) => (typeof x === "number" && !Number.isFinite(x) ? null : x)).replace(/</g, "\\u003c").replace(/\u2028|\u2029/g, "");
+  JSON.stringify(v, (_k, x) => (typeof x === "number" && !Number.isFinite(x) ? null : x))
+    .replace(/</g, "\\u003c")
+    .replace(/\u2028|\u2029/g, "");
 
 function fmt(x: number | null | undefined, digits = 1): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "–";
@@ -94,13 +97,14 @@ export function reportHtml(r: SimulationResult): string {
   const sc = r.scenario;
   const rows = r.strategies
     .map(
-      (s) => `<tr><th>${esc(s.label)}</th>${cell(s.figures.regret)}${cell(s.figures.conversions, 0)}${cell(s.figures.revenue, 0)}${cell(
-        s.figures.cost,
-        0,
-      )}${cell(s.figures.profit, 0)}${cell(s.figures.roi, 1, true)}${cell(s.figures.timeToBest.hours, 1)}<td>${fmt(
-        s.figures.timeToBest.foundShare * 100,
-        0,
-      )} %</td>${cell(s.figures.wastedShare, 1, true)}</tr>`,
+      (s) =>
+        `<tr><th>${esc(s.label)}</th>${cell(s.figures.regret)}${cell(s.figures.conversions, 0)}${cell(s.figures.revenue, 0)}${cell(
+          s.figures.cost,
+          0,
+        )}${cell(s.figures.profit, 0)}${cell(s.figures.roi, 1, true)}${cell(s.figures.timeToBest.hours, 1)}<td>${fmt(
+          s.figures.timeToBest.foundShare * 100,
+          0,
+        )} %</td>${cell(s.figures.wastedShare, 1, true)}</tr>`,
     )
     .join("\n");
   const section = (id: string, title: string, note = "") =>

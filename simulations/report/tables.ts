@@ -20,7 +20,16 @@ export function resultJson(r: SimulationResult): string {
   return JSON.stringify(r, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2);
 }
 
-const FIGS = ["regret", "conversions", "revenue", "cost", "profit", "roi", "wastedShare", "invalidConversions"] as const;
+const FIGS = [
+  "regret",
+  "conversions",
+  "revenue",
+  "cost",
+  "profit",
+  "roi",
+  "wastedShare",
+  "invalidConversions",
+] as const;
 
 export function figuresCsv(r: SimulationResult): string {
   const header = ["strategy", "type", "path", "repetitions"];
@@ -45,7 +54,9 @@ export function seriesCsv(r: SimulationResult): string {
       if (!b) continue;
       r.checkpoints.forEach((round, w) => rows.push([s.label, round, metric, b.mean[w], b.p05[w], b.p95[w]]));
     }
-    s.armShare.arms.forEach((arm, a) => r.checkpoints.forEach((round, w) => rows.push([s.label, round, `share:${arm}`, s.armShare.share[a][w], "", ""])));
+    s.armShare.arms.forEach((arm, a) =>
+      r.checkpoints.forEach((round, w) => rows.push([s.label, round, `share:${arm}`, s.armShare.share[a][w], "", ""])),
+    );
   }
   return toCsv(["strategy", "round", "metric", "mean", "p05", "p95"], rows);
 }

@@ -37,7 +37,8 @@ const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   const m = c.req.method;
   if (!incoming || (m !== "POST" && m !== "PATCH" && m !== "PUT")) return next();
   const declared = Number(incoming.headers["content-length"] ?? NaN);
-  if (declared > MAX_BODY_BYTES) throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+  if (declared > MAX_BODY_BYTES)
+    throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
   const text = await new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -49,7 +50,9 @@ const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
         reject(new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`));
       } else chunks.push(chunk);
     });
-    incoming.once("end", () => resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8")));
+    incoming.once("end", () =>
+      resolve(chunks.length === 1 ? chunks[0].toString("utf8") : Buffer.concat(chunks).toString("utf8")),
+    );
     incoming.once("error", reject);
   });
   (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.text = Promise.resolve(text);
@@ -70,7 +73,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     c.set("logger", deps.logger);
     const t0 = performance.now();
     await next();
-    deps.metrics.httpDuration.observe({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) }, (performance.now() - t0) / 1000);
+    deps.metrics.httpDuration.observe(
+      { method: c.req.method, route: c.req.routePath, status: String(c.res.status) },
+      (performance.now() - t0) / 1000,
+    );
   });
 
   app.use("/v1/*", async (c, next) => {
@@ -84,7 +90,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const isRoute = (method: string, path: string) => {
     known ??= app.routes
       .filter((r) => !r.path.includes("*"))
-      .map((r) => ({ method: r.method, re: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`) }));
+      .map((r) => ({
+        method: r.method,
+        re: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`),
+      }));
     return known.some((r) => (r.method === method || r.method === "ALL") && r.re.test(path));
   };
   app.use("/v1/*", async (c, next) => {
@@ -103,7 +112,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
     },
   });
-  app.use("/v1/*", (c, next) => ((c.env as { incoming?: unknown } | undefined)?.incoming ? nodeBody(c, next) : limit(c, next)));
+  app.use("/v1/*", (c, next) =>
+    (c.env as { incoming?: unknown } | undefined)?.incoming ? nodeBody(c, next) : limit(c, next),
+  );
 
   health(app, deps);
   workspaces(app, deps);
@@ -117,10 +128,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   simulations(app, deps);
   evaluations(app, deps);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", description: "Workspace API key (admin key for POST /v1/workspaces)" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "Workspace API key (admin key for POST /v1/workspaces)",
+  });
   app.doc("/openapi.json", {
     openapi: "3.0.3",
-    info: { title: "adbandit decision service", version: "1.0.0", description: "Campaigns, decisions and feedback; learns continuously." },
+    info: {
+      title: "adbandit decision service",
+      version: "1.0.0",
+      description: "Campaigns, decisions and feedback; learns continuously.",
+    },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 

@@ -40,7 +40,8 @@ export function requireWorkspace(deps: AppDeps): MiddlewareHandler<AppEnv> {
 /** Answers 401 unless the request carries the admin key. */
 export function requireAdmin(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (!isAdminKey(bearer(c.req.header("authorization")), deps.adminKey)) throw new ApiError("unauthorized", "admin key required");
+    if (!isAdminKey(bearer(c.req.header("authorization")), deps.adminKey))
+      throw new ApiError("unauthorized", "admin key required");
     await next();
   };
 }

@@ -54,7 +54,11 @@ export function zodDetails(issues: readonly { path: readonly PropertyKey[]; mess
 export function invalid(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ApiError {
   const details = zodDetails(issues);
   const first = details[0];
-  return new ApiError("invalid_request", first ? `${first.path || "body"}: ${first.message}` : "invalid request", details);
+  return new ApiError(
+    "invalid_request",
+    first ? `${first.path || "body"}: ${first.message}` : "invalid request",
+    details,
+  );
 }
 
 export function toApiError(err: unknown): ApiError {

@@ -17,14 +17,23 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   if (opts.defaults) collectDefaultMetrics({ register: registry });
   return {
     registry,
-    decisions: new Counter({ name: "adbandit_decisions_total", help: "Decisions served and logged.", registers: [registry] }),
+    decisions: new Counter({
+      name: "adbandit_decisions_total",
+      help: "Decisions served and logged.",
+      registers: [registry],
+    }),
     commitBatch: new Histogram({
       name: "adbandit_decision_commit_batch_size",
       help: "Decisions per group commit (one INSERT + arm_stats upsert).",
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
       registers: [registry],
     }),
-    events: new Counter({ name: "adbandit_events_total", help: "Events received, by status (accepted, duplicate, rejected, invalid).", labelNames: ["status"], registers: [registry] }),
+    events: new Counter({
+      name: "adbandit_events_total",
+      help: "Events received, by status (accepted, duplicate, rejected, invalid).",
+      labelNames: ["status"],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: "adbandit_http_request_duration_seconds",
       help: "HTTP request latency by route.",

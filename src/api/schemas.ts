@@ -24,11 +24,20 @@ export const errors = {
   503: err("Database unreachable"),
 } as const;
 
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
-export const body = <T extends z.ZodType>(schema: T) => ({ body: { content: { "application/json": { schema } }, required: true } });
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+export const body = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { "application/json": { schema } }, required: true },
+});
 
-export const IdParam = z.object({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e" }) });
-export const ArmParam = IdParam.extend({ key: z.string().openapi({ param: { name: "key", in: "path" }, example: "a" }) });
+export const IdParam = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e" }),
+});
+export const ArmParam = IdParam.extend({
+  key: z.string().openapi({ param: { name: "key", in: "path" }, example: "a" }),
+});
 
 export const ArmKey = z
   .string()
@@ -55,7 +64,8 @@ export const ContextFeature = z
 
 export const StrategyIn = z.looseObject({ type: z.string().min(1).max(64) }).openapi("Strategy", {
   example: { type: "thompson" },
-  description: "`{type, ...params}`: thompson, gaussian_thompson, top_two_thompson, ucb1, epsilon_greedy, softmax, linucb, lin_ts, logistic_ts, …",
+  description:
+    "`{type, ...params}`: thompson, gaussian_thompson, top_two_thompson, ucb1, epsilon_greedy, softmax, linucb, lin_ts, logistic_ts, …",
 });
 
 export const CampaignIn = z
@@ -64,8 +74,18 @@ export const CampaignIn = z
     kind: z.enum(["creative", "send_time", "channel"]),
     objective: z.enum(["conversions", "revenue", "profit"]),
     strategy: StrategyIn,
-    arms: z.array(ArmIn).min(1).max(1000).optional().openapi({ description: "For send_time, defaults to the 24 hours of the day" }),
-    attributionWindowHours: z.number().finite().positive().max(24 * 366).optional(),
+    arms: z
+      .array(ArmIn)
+      .min(1)
+      .max(1000)
+      .optional()
+      .openapi({ description: "For send_time, defaults to the 24 hours of the day" }),
+    attributionWindowHours: z
+      .number()
+      .finite()
+      .positive()
+      .max(24 * 366)
+      .optional(),
     explorationFloor: z.number().min(0).max(1).optional(),
     contextFeatures: z.array(ContextFeature).max(100).optional(),
   })
@@ -75,14 +95,28 @@ export const CampaignPatchIn = z
   .object({
     name: z.string().min(1).max(200).optional(),
     status: z.enum(["active", "paused", "archived"]).optional(),
-    strategy: z.looseObject({ type: z.string().optional() }).optional().openapi({ description: "Params to change; the type cannot change" }),
+    strategy: z
+      .looseObject({ type: z.string().optional() })
+      .optional()
+      .openapi({ description: "Params to change; the type cannot change" }),
     explorationFloor: z.number().min(0).max(1).optional(),
-    attributionWindowHours: z.number().finite().positive().max(24 * 366).optional(),
+    attributionWindowHours: z
+      .number()
+      .finite()
+      .positive()
+      .max(24 * 366)
+      .optional(),
   })
   .openapi("CampaignPatch");
 
 export const ArmOut = z
-  .object({ key: z.string(), name: z.string().nullable(), cost: z.number(), metadata: z.record(z.string(), z.unknown()), status: z.enum(["active", "paused", "archived"]) })
+  .object({
+    key: z.string(),
+    name: z.string().nullable(),
+    cost: z.number(),
+    metadata: z.record(z.string(), z.unknown()),
+    status: z.enum(["active", "paused", "archived"]),
+  })
   .openapi("Arm");
 
 export const CampaignOut = z
@@ -122,7 +156,9 @@ export const ArmReport = z
     revenue: z.number(),
     cost: z.number(),
     posteriorMean: z.number(),
-    interval95: z.tuple([z.number(), z.number()]).openapi({ description: "95% posterior (or normal-approximation) interval, [low, high]" }),
+    interval95: z
+      .tuple([z.number(), z.number()])
+      .openapi({ description: "95% posterior (or normal-approximation) interval, [low, high]" }),
     probabilityBest: z.number(),
     trafficShare: z.number(),
   })
@@ -150,12 +186,15 @@ export const DecisionOut = z
   .openapi("Decision");
 
 export const BatchIn = z
-  .object({ requests: z.array(DecisionIn.extend({ campaignId: z.string().min(1).max(64) })).min(1).max(1000) })
+  .object({
+    requests: z
+      .array(DecisionIn.extend({ campaignId: z.string().min(1).max(64) }))
+      .min(1)
+      .max(1000),
+  })
   .openapi("DecisionBatchRequest");
 
-export const BatchOut = z
-  .object({ decisions: z.array(z.union([DecisionOut, ErrorSchema])) })
-  .openapi("DecisionBatch");
+export const BatchOut = z.object({ decisions: z.array(z.union([DecisionOut, ErrorSchema])) }).openapi("DecisionBatch");
 
 export const EventIn = z
   .object({
@@ -166,7 +205,12 @@ export const EventIn = z
     cost: z.number().finite().min(0).optional(),
     occurredAt: Instant.optional(),
     source: z
-      .object({ ip: z.string().max(64).optional(), userAgent: z.string().max(1000).optional(), publisher: z.string().max(200).optional(), placement: z.string().max(200).optional() })
+      .object({
+        ip: z.string().max(64).optional(),
+        userAgent: z.string().max(1000).optional(),
+        publisher: z.string().max(200).optional(),
+        placement: z.string().max(200).optional(),
+      })
       .optional(),
   })
   .openapi("Event");
@@ -178,6 +222,12 @@ export const EventsOut = z
     accepted: z.number(),
     duplicates: z.number(),
     rejected: z.number(),
-    results: z.array(z.object({ id: z.string(), status: z.enum(["accepted", "duplicate", "rejected"]), reason: z.string().optional() })),
+    results: z.array(
+      z.object({
+        id: z.string(),
+        status: z.enum(["accepted", "duplicate", "rejected"]),
+        reason: z.string().optional(),
+      }),
+    ),
   })
   .openapi("EventBatchResult");

@@ -47,7 +47,10 @@ export interface LiveCampaign extends CampaignConfig {
 }
 
 /** The strategy's params: the campaign's `{type, ...params}` minus type, with the campaign-level floor. */
-export function strategyParams(strategy: { type: string } & Record<string, unknown>, explorationFloor?: number): Record<string, unknown> {
+export function strategyParams(
+  strategy: { type: string } & Record<string, unknown>,
+  explorationFloor?: number,
+): Record<string, unknown> {
   const { type: _type, ...params } = strategy;
   return explorationFloor === undefined ? params : { ...params, explorationFloor };
 }
@@ -57,7 +60,13 @@ export function toStrategyStatus(s: ArmRowStatus): "active" | "paused" | "remove
 }
 
 /** Builds the live campaign at the prior, then loads each arm's totals. */
-export function buildLive(cfg: CampaignConfig, impl: Strategy, encoder: Encoder | undefined, arms: LiveArm[], totals: Map<string, ArmStats>): LiveCampaign {
+export function buildLive(
+  cfg: CampaignConfig,
+  impl: Strategy,
+  encoder: Encoder | undefined,
+  arms: LiveArm[],
+  totals: Map<string, ArmStats>,
+): LiveCampaign {
   const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
   const ordered = [...arms].sort((a, b) => a.index - b.index);
   const params = impl.parseParams(strategyParams(cfg.strategy, cfg.explorationFloor));

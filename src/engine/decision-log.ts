@@ -102,7 +102,14 @@ export class DecisionLog {
       let inc = incs.get(k);
       if (!inc) {
         const dim = e.delta.x?.length ?? 0;
-        inc = { campaignId: e.campaignId, armKey: e.armKey, n: 0, sum: 0, sumSq: 0, ...(dim ? { xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : {}) };
+        inc = {
+          campaignId: e.campaignId,
+          armKey: e.armKey,
+          n: 0,
+          sum: 0,
+          sumSq: 0,
+          ...(dim ? { xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : {}),
+        };
         incs.set(k, inc);
       }
       inc.n += e.delta.n;
@@ -110,7 +117,8 @@ export class DecisionLog {
       inc.sumSq += e.delta.sumSq;
       if (e.delta.x && inc.xx && inc.xr) {
         addOuter(inc.xx as number[], e.delta.x);
-        if (e.delta.sum !== 0) for (let i = 0; i < e.delta.x.length; i++) (inc.xr as number[])[i] += e.delta.sum * e.delta.x[i];
+        if (e.delta.sum !== 0)
+          for (let i = 0; i < e.delta.x.length; i++) (inc.xr as number[])[i] += e.delta.sum * e.delta.x[i];
       }
     }
     try {

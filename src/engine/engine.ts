@@ -22,15 +22,42 @@ import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { applyRewards, insertEvents, lockDecisions, type EventRow } from "../store/events.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
 import { applyEvent, baseReward } from "../store/rewards.ts";
-import { armStats, arms, campaigns, type ArmRowStatus, type CampaignKind, type CampaignStatus, type ContextFeatureSpec, type Objective } from "../store/schema.ts";
-import { buildLive, publicCampaign, syncArm, strategyParams, toStrategyStatus, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
+import {
+  armStats,
+  arms,
+  campaigns,
+  type ArmRowStatus,
+  type CampaignKind,
+  type CampaignStatus,
+  type ContextFeatureSpec,
+  type Objective,
+} from "../store/schema.ts";
+import {
+  buildLive,
+  publicCampaign,
+  syncArm,
+  strategyParams,
+  toStrategyStatus,
+  type CampaignConfig,
+  type LiveArm,
+  type LiveCampaign,
+} from "./campaign.ts";
 import { DomainError } from "./errors.ts";
 import { DecisionLog, type Delta, type QueuedDecision } from "./decision-log.ts";
 import { RwLock } from "./mutex.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import { DAY_HOURS, isValidTimeZone, nextSendAt, parseSendTimeKey } from "./sendtime.ts";
 import { addOuter, addStats, fromRow } from "./stats.ts";
-import { allowAll, type DecisionRequest, type DecisionResult, type DecisionRow, type EventType, type FraudGate, type IngestResult, type IncomingEvent } from "./types.ts";
+import {
+  allowAll,
+  type DecisionRequest,
+  type DecisionResult,
+  type DecisionRow,
+  type EventType,
+  type FraudGate,
+  type IngestResult,
+  type IncomingEvent,
+} from "./types.ts";
 
 export interface EngineOptions {
   database: Database;
@@ -95,9 +122,11 @@ const ORDER_DEPENDENT_PARAMS = ["discount", "window"] as const;
 function refuseOrderDependent(strategy: Record<string, unknown>): void {
   for (const k of ORDER_DEPENDENT_PARAMS)
     if (strategy[k] !== undefined)
-      throw new DomainError("invalid_request", `strategy.${k}: not supported by the service (statistics are persisted as commutative sums shared by every process)`, [
-        { path: `strategy.${k}`, message: "not supported by the service" },
-      ]);
+      throw new DomainError(
+        "invalid_request",
+        `strategy.${k}: not supported by the service (statistics are persisted as commutative sums shared by every process)`,
+        [{ path: `strategy.${k}`, message: "not supported by the service" }],
+      );
 }
 
 const REFRESH_MARGIN_MS = 60_000;
@@ -179,7 +208,9 @@ export class Engine {
 
   /** The live campaign if it belongs to the workspace (foreign ids answer not_found, like unknown ones). */
   async campaign(workspaceId: string, id: string): Promise<LiveCampaign> {
-    const c = this.campaigns.get(id) ?? (UUID_RE.test(id) ? await this.lock.exclusive(() => this.loadUnlocked(this.db, id)) : undefined);
+    const c =
+      this.campaigns.get(id) ??
+      (UUID_RE.test(id) ? await this.lock.exclusive(() => this.loadUnlocked(this.db, id)) : undefined);
     if (!c || c.workspaceId !== workspaceId) throw notFound();
     return c;
   }
@@ -193,7 +224,15 @@ export class Engine {
     const impl = resolveStrategy(this.opts.registry, cfg.strategy.type);
     const encoder = impl.contextual ? this.opts.registry.createEncoder(cfg.contextFeatures) : undefined;
     const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
-    const liveArms: LiveArm[] = armRows.map((a) => ({ key: a.key, name: a.name, cost: a.cost, metadata: a.metadata ?? {}, status: a.status, index: a.position, createdAt: a.createdAt }));
+    const liveArms: LiveArm[] = armRows.map((a) => ({
+      key: a.key,
+      name: a.name,
+      cost: a.cost,
+      metadata: a.metadata ?? {},
+      status: a.status,
+      index: a.position,
+      createdAt: a.createdAt,
+    }));
     const prev = this.campaigns.get(id);
     const totals = new Map<string, ArmStats>();
     for (const s of statRows) {
@@ -203,10 +242,11 @@ export class Engine {
       totals.set(s.armKey, t);
     }
     const live = buildLive(cfg, impl, encoder, liveArms, totals);
-    if (prev) for (const a of prev.arms) {
-      const n = live.armByKey.get(a.key);
-      if (n) addStats(live.pending[n.index], prev.pending[a.index]);
-    }
+    if (prev)
+      for (const a of prev.arms) {
+        const n = live.armByKey.get(a.key);
+        if (n) addStats(live.pending[n.index], prev.pending[a.index]);
+      }
     this.campaigns.set(id, live);
     return live;
   }
@@ -217,7 +257,11 @@ export class Engine {
   }
 
   async listCampaigns(workspaceId: string) {
-    const rowsC = await this.db.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.workspaceId, workspaceId)).orderBy(campaigns.createdAt);
+    const rowsC = await this.db
+      .select({ id: campaigns.id })
+      .from(campaigns)
+      .where(eq(campaigns.workspaceId, workspaceId))
+      .orderBy(campaigns.createdAt);
     const out = [];
     for (const r of rowsC) {
       const c = this.campaigns.get(r.id) ?? (await this.reload(r.id));
@@ -233,9 +277,11 @@ export class Engine {
     const sf = input.strategy.explorationFloor;
     const floor = input.explorationFloor ?? (typeof sf === "number" ? sf : 0);
     if (impl.contextual && contextFeatures.length === 0)
-      throw new DomainError("invalid_request", `contextFeatures: strategy "${impl.type}" is contextual and needs at least one context feature`, [
-        { path: "contextFeatures", message: "required (non-empty) for a contextual strategy" },
-      ]);
+      throw new DomainError(
+        "invalid_request",
+        `contextFeatures: strategy "${impl.type}" is contextual and needs at least one context feature`,
+        [{ path: "contextFeatures", message: "required (non-empty) for a contextual strategy" }],
+      );
     try {
       impl.parseParams(strategyParams(input.strategy, floor));
     } catch (err) {
@@ -248,22 +294,35 @@ export class Engine {
       // The encoder names fields "features[i].type"; the API calls them contextFeatures.i.type.
       const d = asDomainError(err, "contextFeatures");
       if (!d) throw err;
-      const fix = (t: string) => t.replace("contextFeatures.features[", "contextFeatures.").replace(/^(contextFeatures\.\d+)\]/, "$1");
-      throw new DomainError(d.code, fix(d.message), d.details?.map((x) => ({ path: fix(x.path), message: x.message })));
+      const fix = (t: string) =>
+        t.replace("contextFeatures.features[", "contextFeatures.").replace(/^(contextFeatures\.\d+)\]/, "$1");
+      throw new DomainError(
+        d.code,
+        fix(d.message),
+        d.details?.map((x) => ({ path: fix(x.path), message: x.message })),
+      );
     }
     let armsIn = input.arms;
     if (!armsIn || armsIn.length === 0) {
-      if (input.kind !== "send_time") throw new DomainError("invalid_request", "arms: at least one arm is required", [{ path: "arms", message: "at least one arm is required" }]);
+      if (input.kind !== "send_time")
+        throw new DomainError("invalid_request", "arms: at least one arm is required", [
+          { path: "arms", message: "at least one arm is required" },
+        ]);
       armsIn = DAY_HOURS.map((key) => ({ key }));
     }
     const seen = new Set<string>();
     armsIn.forEach((a, i) => {
-      if (seen.has(a.key)) throw new DomainError("invalid_request", `arms.${i}.key: duplicate key "${a.key}"`, [{ path: `arms.${i}.key`, message: `duplicate key "${a.key}"` }]);
+      if (seen.has(a.key))
+        throw new DomainError("invalid_request", `arms.${i}.key: duplicate key "${a.key}"`, [
+          { path: `arms.${i}.key`, message: `duplicate key "${a.key}"` },
+        ]);
       seen.add(a.key);
       if (input.kind === "send_time" && !parseSendTimeKey(a.key))
-        throw new DomainError("invalid_request", `arms.${i}.key: a send_time arm is an hour "00".."23" or "mon-00".."sun-23"`, [
-          { path: `arms.${i}.key`, message: 'a send_time arm is an hour "00".."23" or "mon-00".."sun-23"' },
-        ]);
+        throw new DomainError(
+          "invalid_request",
+          `arms.${i}.key: a send_time arm is an hour "00".."23" or "mon-00".."sun-23"`,
+          [{ path: `arms.${i}.key`, message: 'a send_time arm is an hour "00".."23" or "mon-00".."sun-23"' }],
+        );
     });
     const id = randomUUID();
     const now = new Date();
@@ -282,7 +341,15 @@ export class Engine {
       createdAt: now,
       updatedAt: now,
     };
-    const liveArms: LiveArm[] = armsIn.map((a, i) => ({ key: a.key, name: a.name ?? null, cost: a.cost ?? 0, metadata: a.metadata ?? {}, status: "active", index: i, createdAt: now }));
+    const liveArms: LiveArm[] = armsIn.map((a, i) => ({
+      key: a.key,
+      name: a.name ?? null,
+      cost: a.cost ?? 0,
+      metadata: a.metadata ?? {},
+      status: "active",
+      index: i,
+      createdAt: now,
+    }));
     let live: LiveCampaign;
     try {
       live = buildLive(cfg, impl, encoder, liveArms, new Map());
@@ -291,7 +358,20 @@ export class Engine {
     }
     await this.db.transaction(async (tx) => {
       await tx.insert(campaigns).values(cfg);
-      await tx.insert(arms).values(liveArms.map((a) => ({ campaignId: id, key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status, position: a.index, createdAt: now })));
+      await tx
+        .insert(arms)
+        .values(
+          liveArms.map((a) => ({
+            campaignId: id,
+            key: a.key,
+            name: a.name,
+            cost: a.cost,
+            metadata: a.metadata,
+            status: a.status,
+            position: a.index,
+            createdAt: now,
+          })),
+        );
       await tx.insert(armStats).values(liveArms.map((a) => ({ campaignId: id, armKey: a.key })));
     });
     this.campaigns.set(id, live);
@@ -300,11 +380,15 @@ export class Engine {
 
   async patchCampaign(workspaceId: string, id: string, patch: CampaignPatch) {
     const c = await this.campaign(workspaceId, id);
-    if (c.status === "archived" && patch.status && patch.status !== "archived") throw new DomainError("conflict", "an archived campaign cannot be reactivated");
+    if (c.status === "archived" && patch.status && patch.status !== "archived")
+      throw new DomainError("conflict", "an archived campaign cannot be reactivated");
     let strategy = c.strategy;
     if (patch.strategy) {
       if (patch.strategy.type !== undefined && patch.strategy.type !== c.strategy.type)
-        throw new DomainError("conflict", `strategy.type cannot change (campaign uses "${c.strategy.type}"); create a new campaign`);
+        throw new DomainError(
+          "conflict",
+          `strategy.type cannot change (campaign uses "${c.strategy.type}"); create a new campaign`,
+        );
       refuseOrderDependent(patch.strategy);
       strategy = { ...c.strategy, ...patch.strategy, type: c.strategy.type };
       try {
@@ -341,10 +425,24 @@ export class Engine {
     const c = await this.campaign(workspaceId, id);
     if (c.status === "archived") throw new DomainError("conflict", "campaign is archived");
     if (c.kind === "send_time" && !parseSendTimeKey(arm.key))
-      throw new DomainError("invalid_request", 'key: a send_time arm is an hour "00".."23" or "mon-00".."sun-23"', [{ path: "key", message: "not a send-time hour" }]);
-    if (c.armByKey.has(arm.key)) throw new DomainError("conflict", `arm key "${arm.key}" is already used in this campaign (keys are never reused)`);
+      throw new DomainError("invalid_request", 'key: a send_time arm is an hour "00".."23" or "mon-00".."sun-23"', [
+        { path: "key", message: "not a send-time hour" },
+      ]);
+    if (c.armByKey.has(arm.key))
+      throw new DomainError(
+        "conflict",
+        `arm key "${arm.key}" is already used in this campaign (keys are never reused)`,
+      );
     try {
-      const probe: LiveArm = { key: arm.key, name: null, cost: 0, metadata: {}, status: "active", index: c.arms.length, createdAt: new Date() };
+      const probe: LiveArm = {
+        key: arm.key,
+        name: null,
+        cost: 0,
+        metadata: {},
+        status: "active",
+        index: c.arms.length,
+        createdAt: new Date(),
+      };
       buildLive(c, c.impl, c.encoder, [...c.arms, probe], new Map());
     } catch (err) {
       throw asDomainError(err, "strategy") ?? err;
@@ -355,8 +453,22 @@ export class Engine {
         tx,
         sql`select count(*) filter (where key = ${arm.key})::int as used, coalesce(max(position) + 1, 0)::int as next from arms where campaign_id = ${id}::uuid`,
       );
-      if (used > 0) throw new DomainError("conflict", `arm key "${arm.key}" is already used in this campaign (keys are never reused)`);
-      await tx.insert(arms).values({ campaignId: id, key: arm.key, name: arm.name ?? null, cost: arm.cost ?? 0, metadata: arm.metadata ?? {}, status: "active", position: next });
+      if (used > 0)
+        throw new DomainError(
+          "conflict",
+          `arm key "${arm.key}" is already used in this campaign (keys are never reused)`,
+        );
+      await tx
+        .insert(arms)
+        .values({
+          campaignId: id,
+          key: arm.key,
+          name: arm.name ?? null,
+          cost: arm.cost ?? 0,
+          metadata: arm.metadata ?? {},
+          status: "active",
+          position: next,
+        });
       await tx.insert(armStats).values({ campaignId: id, armKey: arm.key }).onConflictDoNothing();
       await tx
         .update(campaigns)
@@ -367,18 +479,28 @@ export class Engine {
     return armView(live.armByKey.get(arm.key)!);
   }
 
-  async patchArm(workspaceId: string, id: string, key: string, patch: { status?: ArmRowStatus; name?: string; cost?: number; metadata?: Record<string, unknown> }) {
+  async patchArm(
+    workspaceId: string,
+    id: string,
+    key: string,
+    patch: { status?: ArmRowStatus; name?: string; cost?: number; metadata?: Record<string, unknown> },
+  ) {
     const c = await this.campaign(workspaceId, id);
     const a = c.armByKey.get(key);
     if (!a) throw notFound("arm");
-    if (a.status === "archived" && patch.status && patch.status !== "archived") throw new DomainError("conflict", "an archived arm cannot be resumed");
+    if (a.status === "archived" && patch.status && patch.status !== "archived")
+      throw new DomainError("conflict", "an archived arm cannot be resumed");
     const set: Partial<typeof arms.$inferInsert> = {};
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.name !== undefined) set.name = patch.name;
     if (patch.cost !== undefined) set.cost = patch.cost;
     if (patch.metadata !== undefined) set.metadata = patch.metadata;
     await this.db.transaction(async (tx) => {
-      if (Object.keys(set).length) await tx.update(arms).set(set).where(and(eq(arms.campaignId, id), eq(arms.key, key)));
+      if (Object.keys(set).length)
+        await tx
+          .update(arms)
+          .set(set)
+          .where(and(eq(arms.campaignId, id), eq(arms.key, key)));
       await tx
         .update(campaigns)
         .set({ version: sql`${campaigns.version} + 1`, updatedAt: new Date() })
@@ -403,8 +525,13 @@ export class Engine {
   async decideBatch(
     workspaceId: string,
     requests: (DecisionRequest & { campaignId: string })[],
-  ): Promise<(DecisionResult | { error: { code: string; message: string; details?: { path: string; message: string }[] } })[]> {
-    const out: (DecisionResult | { error: { code: string; message: string; details?: { path: string; message: string }[] } })[] = new Array(requests.length);
+  ): Promise<
+    (DecisionResult | { error: { code: string; message: string; details?: { path: string; message: string }[] } })[]
+  > {
+    const out: (
+      | DecisionResult
+      | { error: { code: string; message: string; details?: { path: string; message: string }[] } }
+    )[] = new Array(requests.length);
     const waits: Promise<void>[] = [];
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i];
@@ -417,25 +544,41 @@ export class Engine {
       } catch (err) {
         const d = err instanceof DomainError ? err : undefined;
         if (!d) throw err;
-        out[i] = { error: { code: d.code, message: d.message, ...(d.details ? { details: d.details.map((x) => ({ ...x, path: `requests.${i}.${x.path}` })) } : {}) } };
+        out[i] = {
+          error: {
+            code: d.code,
+            message: d.message,
+            ...(d.details ? { details: d.details.map((x) => ({ ...x, path: `requests.${i}.${x.path}` })) } : {}),
+          },
+        };
       }
     }
     await Promise.all(waits);
     return out;
   }
 
-  private prepare(c: LiveCampaign, req: DecisionRequest, position: number | null): { result: DecisionResult; entry: Omit<QueuedDecision, "resolve" | "reject"> } {
+  private prepare(
+    c: LiveCampaign,
+    req: DecisionRequest,
+    position: number | null,
+  ): { result: DecisionResult; entry: Omit<QueuedDecision, "resolve" | "reject"> } {
     if (this.closed) throw new DomainError("unavailable", "service is shutting down");
     if (c.status !== "active") throw new DomainError("conflict", `campaign is ${c.status}`);
     let after: Date | undefined;
     let tz = "UTC";
     if (c.kind === "send_time") {
       if (req.timezone !== undefined) {
-        if (!isValidTimeZone(req.timezone)) throw new DomainError("invalid_request", `timezone: unknown IANA time zone "${req.timezone}"`, [{ path: "timezone", message: "unknown IANA time zone" }]);
+        if (!isValidTimeZone(req.timezone))
+          throw new DomainError("invalid_request", `timezone: unknown IANA time zone "${req.timezone}"`, [
+            { path: "timezone", message: "unknown IANA time zone" },
+          ]);
         tz = req.timezone;
       }
       after = req.after === undefined ? new Date() : new Date(req.after);
-      if (Number.isNaN(after.getTime())) throw new DomainError("invalid_request", "after: not an ISO-8601 instant", [{ path: "after", message: "not an ISO-8601 instant" }]);
+      if (Number.isNaN(after.getTime()))
+        throw new DomainError("invalid_request", "after: not an ISO-8601 instant", [
+          { path: "after", message: "not an ISO-8601 instant" },
+        ]);
     }
     let x: Float64Array | undefined;
     if (c.encoder) {
@@ -567,7 +710,16 @@ export class Engine {
       const occurredAt = e.occurredAt === undefined ? receivedAt : new Date(e.occurredAt);
       candidates.push({
         i,
-        ev: { id: e.id, decisionId: e.decisionId.toLowerCase(), type: e.type, value: e.value ?? 0, cost: e.cost ?? 0, occurredAt, receivedAt, source: e.source ?? {} },
+        ev: {
+          id: e.id,
+          decisionId: e.decisionId.toLowerCase(),
+          type: e.type,
+          value: e.value ?? 0,
+          cost: e.cost ?? 0,
+          occurredAt,
+          receivedAt,
+          source: e.source ?? {},
+        },
       });
     });
 
@@ -587,7 +739,13 @@ export class Engine {
               if (c) live.set(d.campaignId, c);
             }
             const toInsert: EventRow[] = [];
-            const meta: { i: number; ev: IncomingEvent; d: (typeof decs)[number]; teaches: boolean; invalid: boolean }[] = [];
+            const meta: {
+              i: number;
+              ev: IncomingEvent;
+              d: (typeof decs)[number];
+              teaches: boolean;
+              invalid: boolean;
+            }[] = [];
             for (const { i, ev } of candidates) {
               const d = byId.get(ev.decisionId);
               const c = d && live.get(d.campaignId);
@@ -595,7 +753,8 @@ export class Engine {
                 results[i] = { id: ev.id, status: "rejected", reason: "unknown_decision" };
                 continue;
               }
-              const attributed = ev.occurredAt.getTime() - d.createdAt.getTime() <= c.attributionWindowHours * 3_600_000;
+              const attributed =
+                ev.occurredAt.getTime() - d.createdAt.getTime() <= c.attributionWindowHours * 3_600_000;
               const row: DecisionRow = { ...d, context: d.context ?? null };
               const reason = this.fraudGate.classify(ev, row);
               toInsert.push({
@@ -640,7 +799,13 @@ export class Engine {
               if (dr === 0) continue;
               const c = live.get(s.d.campaignId)!;
               const delta: Delta = { n: 0, sum: dr, sumSq: s.reward * s.reward - s.d.reward * s.d.reward };
-              const inc: ArmIncrement = { campaignId: c.id, armKey: s.d.armKey, n: 0, sum: delta.sum, sumSq: delta.sumSq };
+              const inc: ArmIncrement = {
+                campaignId: c.id,
+                armKey: s.d.armKey,
+                n: 0,
+                sum: delta.sum,
+                sumSq: delta.sumSq,
+              };
               if (c.encoder) {
                 let x: Float64Array;
                 try {

@@ -20,7 +20,9 @@ export interface StrategyRegistry {
 export function asDomainError(err: unknown, pathPrefix: string): DomainError | undefined {
   if (err instanceof StrategyParamError || err instanceof ContextError) {
     const path = `${pathPrefix}.${err.field}`;
-    return new DomainError("invalid_request", `${path}: ${err.message.replace(`${err.field}: `, "")}`, [{ path, message: err.message }]);
+    return new DomainError("invalid_request", `${path}: ${err.message.replace(`${err.field}: `, "")}`, [
+      { path, message: err.message },
+    ]);
   }
   if (err instanceof DomainError) return err;
   return undefined;
@@ -33,7 +35,10 @@ export function resolveStrategy(registry: StrategyRegistry, type: string): Strat
   } catch {
     s = undefined;
   }
-  if (!s) throw new DomainError("invalid_request", `strategy.type: unknown strategy "${type}"`, [{ path: "strategy.type", message: `unknown strategy "${type}"` }]);
+  if (!s)
+    throw new DomainError("invalid_request", `strategy.type: unknown strategy "${type}"`, [
+      { path: "strategy.type", message: `unknown strategy "${type}"` },
+    ]);
   return s;
 }
 

@@ -28,7 +28,12 @@ export function posteriors(objective: Objective, stats: ArmStats[]): Posterior[]
     return stats.map((s) => {
       const a = 1 + Math.max(0, s.sum);
       const b = 1 + Math.max(0, s.n - s.sum);
-      return { mean: a / (a + b), low: jStat.beta.inv(0.025, a, b), high: jStat.beta.inv(0.975, a, b), draw: (rng) => sampleBeta(rng, a, b) };
+      return {
+        mean: a / (a + b),
+        low: jStat.beta.inv(0.025, a, b),
+        high: jStat.beta.inv(0.975, a, b),
+        draw: (rng) => sampleBeta(rng, a, b),
+      };
     });
   }
   let N = 0;

@@ -6,7 +6,9 @@
 import type { ArmStats } from "../../strategies/types.ts";
 
 export const zeroStats = (dim: number): ArmStats =>
-  dim > 0 ? { n: 0, sum: 0, sumSq: 0, xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : { n: 0, sum: 0, sumSq: 0 };
+  dim > 0
+    ? { n: 0, sum: 0, sumSq: 0, xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) }
+    : { n: 0, sum: 0, sumSq: 0 };
 
 /** target += sign · delta (arrays element-wise; missing arrays count as zeros). */
 export function addStats(target: ArmStats, delta: ArmStats, sign = 1): void {
@@ -29,11 +31,20 @@ export function addOuter(xx: number[], x: ArrayLike<number>): void {
 }
 
 export function cloneStats(s: ArmStats): ArmStats {
-  return { n: s.n, sum: s.sum, sumSq: s.sumSq, ...(s.xx ? { xx: s.xx.slice() } : {}), ...(s.xr ? { xr: s.xr.slice() } : {}) };
+  return {
+    n: s.n,
+    sum: s.sum,
+    sumSq: s.sumSq,
+    ...(s.xx ? { xx: s.xx.slice() } : {}),
+    ...(s.xr ? { xr: s.xr.slice() } : {}),
+  };
 }
 
 /** A row of arm_stats as read back (arrays may be null before the first contextual increment). */
-export function fromRow(r: { n: number; sum: number; sum_sq: number; xx: number[] | null; xr: number[] | null }, dim: number): ArmStats {
+export function fromRow(
+  r: { n: number; sum: number; sum_sq: number; xx: number[] | null; xr: number[] | null },
+  dim: number,
+): ArmStats {
   const s = zeroStats(dim);
   s.n = Number(r.n);
   s.sum = Number(r.sum);

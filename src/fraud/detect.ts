@@ -4,7 +4,11 @@
  * links, this decides. Each detector can be switched off or tuned.
  */
 import { CLICK_BURST_DEFAULTS, detectClickBursts, type ClickBurstOptions } from "./detectors/click-burst.ts";
-import { CLICK_TIME_DEFAULTS, detectClickTimeAnomalies, type ClickTimeOptions } from "./detectors/click-to-conversion.ts";
+import {
+  CLICK_TIME_DEFAULTS,
+  detectClickTimeAnomalies,
+  type ClickTimeOptions,
+} from "./detectors/click-to-conversion.ts";
 import { CVR_DEFAULTS, detectConversionRateOutliers } from "./detectors/conversion-rate.ts";
 import { CTR_DEFAULTS, detectCtrOutliers } from "./detectors/ctr-outlier.ts";
 import { detectDeclaredBots } from "./detectors/declared-bots.ts";

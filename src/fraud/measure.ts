@@ -19,16 +19,26 @@ export interface Measurement {
 
 export function measure(reps: number, seed: number, traffic: Partial<SyntheticOptions> = {}): Measurement {
   const types = ["ip", "user_agent", "publisher", "placement"] as const;
-  const ff = Object.fromEntries(types.map((t) => [t, { flagged: 0, clean: 0, byDetector: {} as Record<string, number> }]));
+  const ff = Object.fromEntries(
+    types.map((t) => [t, { flagged: 0, clean: 0, byDetector: {} as Record<string, number> }]),
+  );
   const detection: Measurement["detection"] = [];
   for (const pattern of [null, ...FRAUD_PATTERNS]) {
     let detected = 0;
     let flagged = 0;
     for (let r = 0; r < reps; r++) {
-      const run = generateTraffic({ ...traffic, seed: seed * 100_003 + r * 131 + (pattern ? FRAUD_PATTERNS.indexOf(pattern) + 1 : 0), fraud: pattern });
+      const run = generateTraffic({
+        ...traffic,
+        seed: seed * 100_003 + r * 131 + (pattern ? FRAUD_PATTERNS.indexOf(pattern) + 1 : 0),
+        fraud: pattern,
+      });
       const findings = detectAll(run.events, conversionLinks(run.events, run.decisions), run.end);
       const x = run.expected;
-      if (x && findings.some((f) => f.detector === x.detector && f.entityType === x.entityType && f.entity === x.entity)) detected++;
+      if (
+        x &&
+        findings.some((f) => f.detector === x.detector && f.entityType === x.entityType && f.entity === x.entity)
+      )
+        detected++;
       if (x && findings.some((f) => f.entityType === x.entityType && f.entity === x.entity)) flagged++;
       for (const t of types) ff[t].clean += run.entities[t].size;
       const seen = new Set<string>();
@@ -61,10 +71,23 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const reps = Number(opts.reps);
   const t0 = performance.now();
   const m = measure(reps, Number(opts.seed));
-  console.log(`| injected pattern | runs | found by its detector | detection rate | flagged by any detector |\n|---|--:|--:|--:|--:|`);
-  for (const d of m.detection) console.log(`| ${d.pattern} | ${d.runs} | ${d.detected} | ${pct(d.detected, d.runs)} | ${pct(d.flagged, d.runs)} |`);
-  console.log(`\n| clean entity type | clean entity-runs | falsely flagged | false-flag rate | by detector |\n|---|--:|--:|--:|---|`);
+  console.log(
+    `| injected pattern | runs | found by its detector | detection rate | flagged by any detector |\n|---|--:|--:|--:|--:|`,
+  );
+  for (const d of m.detection)
+    console.log(
+      `| ${d.pattern} | ${d.runs} | ${d.detected} | ${pct(d.detected, d.runs)} | ${pct(d.flagged, d.runs)} |`,
+    );
+  console.log(
+    `\n| clean entity type | clean entity-runs | falsely flagged | false-flag rate | by detector |\n|---|--:|--:|--:|---|`,
+  );
   for (const f of m.falseFlags)
-    console.log(`| ${f.entityType} | ${f.clean} | ${f.flagged} | ${pct(f.flagged, f.clean)} | ${Object.entries(f.byDetector).map(([k, v]) => `${k}: ${v}`).join(", ") || "–"} |`);
+    console.log(
+      `| ${f.entityType} | ${f.clean} | ${f.flagged} | ${pct(f.flagged, f.clean)} | ${
+        Object.entries(f.byDetector)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(", ") || "–"
+      } |`,
+    );
   console.log(`\n${(FRAUD_PATTERNS.length + 1) * reps} runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }

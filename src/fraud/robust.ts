@@ -83,7 +83,12 @@ export function rateOutliers(obs: readonly RateObservation[], opts: RateOutlierO
     const rate = k / o.trials;
     const direction = rate >= ref ? "high" : "low";
     if (opts.tails !== "both" && opts.tails !== direction) return;
-    const p = opts.tails === "both" ? twoSidedBinomialP(k, o.trials, ref) : direction === "high" ? binomialUpperTail(k, o.trials, ref) : binomialLowerTail(k, o.trials, ref);
+    const p =
+      opts.tails === "both"
+        ? twoSidedBinomialP(k, o.trials, ref)
+        : direction === "high"
+          ? binomialUpperTail(k, o.trials, ref)
+          : binomialLowerTail(k, o.trials, ref);
     const se2 = 1 / (k + 0.5) + 1 / (o.trials - k + 0.5);
     const z = useZ ? (logits[i] - med) / Math.sqrt(scale * scale + se2) : null;
     if (p > level) return;
@@ -93,7 +98,19 @@ export function rateOutliers(obs: readonly RateObservation[], opts: RateOutlierO
     else if (Math.abs(z) >= opts.zThreshold && Math.sign(z) === (direction === "high" ? 1 : -1)) rule = "robust_z";
     else if (ratio >= opts.maxRatio) rule = "ratio";
     else return;
-    out.push({ entity: o.entity, direction, rate, referenceRate: ref, pValue: p, alphaAdjusted: level, z, ratio, rule, successes: k, trials: o.trials });
+    out.push({
+      entity: o.entity,
+      direction,
+      rate,
+      referenceRate: ref,
+      pValue: p,
+      alphaAdjusted: level,
+      z,
+      ratio,
+      rule,
+      successes: k,
+      trials: o.trials,
+    });
   });
   return out;
 }
@@ -111,7 +128,8 @@ export function robustZ(values: readonly number[], se: readonly number[], minSca
 
 /** The finding's statistic and threshold for the rule that flagged it. */
 export function statisticOf(f: RateOutlier, opts: RateOutlierOptions): { statistic: number; threshold: number } {
-  if (f.rule === "robust_z") return { statistic: f.z!, threshold: f.direction === "high" ? opts.zThreshold : -opts.zThreshold };
+  if (f.rule === "robust_z")
+    return { statistic: f.z!, threshold: f.direction === "high" ? opts.zThreshold : -opts.zThreshold };
   if (f.rule === "ratio") return { statistic: f.ratio, threshold: opts.maxRatio };
   return { statistic: -Math.log10(f.pValue), threshold: -Math.log10(f.alphaAdjusted) };
 }

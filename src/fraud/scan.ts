@@ -196,7 +196,10 @@ async function recordFinding(
             tx,
             sql`update events set invalid_reason = ${f.detector}
                 where workspace_id = ${campaign.workspaceId}::uuid and campaign_id = ${campaign.id}::uuid and invalid_reason is null
-                and event_id in (${sql.join(chunk.map((e) => sql`${e}`), sql`, `)})
+                and event_id in (${sql.join(
+                  chunk.map((e) => sql`${e}`),
+                  sql`, `,
+                )})
                 returning event_id, occurred_at`,
           )),
         );
@@ -215,14 +218,20 @@ async function recordFinding(
     for (let i = 0; i < changed.length; i += 1000) {
       const chunk = changed.slice(i, i + 1000);
       await tx.execute(sql`insert into anomaly_events (anomaly_id, workspace_id, event_id)
-          values ${sql.join(chunk.map((c) => sql`(${id}::uuid, ${campaign.workspaceId}::uuid, ${c.event_id})`), sql`, `)}
+          values ${sql.join(
+            chunk.map((c) => sql`(${id}::uuid, ${campaign.workspaceId}::uuid, ${c.event_id})`),
+            sql`, `,
+          )}
           on conflict do nothing`);
       for (const c of chunk) {
         const t = new Date(c.occurred_at).getTime();
         touched = widen(touched, [t, t]);
       }
     }
-    if (changed.length) await tx.execute(sql`update anomalies set invalidated_events = invalidated_events + ${changed.length} where id = ${id}::uuid`);
+    if (changed.length)
+      await tx.execute(
+        sql`update anomalies set invalidated_events = invalidated_events + ${changed.length} where id = ${id}::uuid`,
+      );
     return { id, invalidated: changed.length, touched };
   });
 }
@@ -270,7 +279,9 @@ export async function reviewAnomaly(
             returning e.occurred_at`,
       );
     }
-    await tx.execute(sql`update anomalies set status = ${status}, reviewed_at = now(), updated_at = now(), review_note = ${note ?? null} where id = ${id}::uuid`);
+    await tx.execute(
+      sql`update anomalies set status = ${status}, reviewed_at = now(), updated_at = now(), review_note = ${note ?? null} where id = ${id}::uuid`,
+    );
     let touched: [number, number] | null = null;
     for (const c of changed) {
       const t = new Date(c.occurred_at).getTime();

@@ -115,10 +115,16 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     ctr: 0.03 * Math.exp(0.25 * sampleNormal(rng)),
     cvr: 0.12 * Math.exp(0.25 * sampleNormal(rng)),
     valueFactor: Math.exp(0.1 * sampleNormal(rng)),
-    placements: Array.from({ length: o.placementsPerPublisher }, (_, j) => ({ name: `pub-${i}/pl-${j}`, ctrFactor: Math.exp(0.15 * sampleNormal(rng)) })),
+    placements: Array.from({ length: o.placementsPerPublisher }, (_, j) => ({
+      name: `pub-${i}/pl-${j}`,
+      ctrFactor: Math.exp(0.15 * sampleNormal(rng)),
+    })),
   }));
   const totalWeight = pubs.reduce((s, p) => s + p.weight, 0);
-  const users = Array.from({ length: o.users }, (_, i) => ({ ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, ua: pick(BROWSERS, rng) }));
+  const users = Array.from({ length: o.users }, (_, i) => ({
+    ip: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    ua: pick(BROWSERS, rng),
+  }));
   const pickPub = () => {
     let u = rng.next() * totalWeight;
     for (const p of pubs) if ((u -= p.weight) < 0) return p;
@@ -138,14 +144,24 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     if (p === fraudPub && o.fraud === "click_flooding") return rng.next() * o.minutes * 60;
     return 900 * Math.exp(sampleNormal(rng));
   };
-  const valueOf = (p: (typeof pubs)[number]) => 40 * p.valueFactor * Math.exp(0.6 * sampleNormal(rng)) * (p === fraudPub && o.fraud === "revenue_inflation" ? 4 : 1);
+  const valueOf = (p: (typeof pubs)[number]) =>
+    40 *
+    p.valueFactor *
+    Math.exp(0.6 * sampleNormal(rng)) *
+    (p === fraudPub && o.fraud === "revenue_inflation" ? 4 : 1);
 
   interface Src {
     ip: string;
     ua: string;
   }
   /** One impression (= decision), maybe clicked, maybe converted. Returns the decision id. */
-  const impression = (t: number, pub: (typeof pubs)[number], pl: (typeof pubs)[number]["placements"][number], src: Src, clickP: number): string => {
+  const impression = (
+    t: number,
+    pub: (typeof pubs)[number],
+    pl: (typeof pubs)[number]["placements"][number],
+    src: Src,
+    clickP: number,
+  ): string => {
     const d = `d${++seq}`;
     decisions.push({ id: d, createdAt: t - 500 });
     const base = { decisionId: d, ip: src.ip, userAgent: src.ua, publisher: pub.name, placement: pl.name };
@@ -162,7 +178,17 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     const spam = pub === fraudPub && o.fraud === "click_spam" && rng.next() < 5 / 6;
     if (!spam && rng.next() < Math.min(1, pub.cvr * cvrFactor(pub))) {
       const tv = tc + delayOf(pub) * 1000;
-      if (tv < end) events.push({ id: id(), type: "conversion", occurredAt: tv, value: valueOf(pub), cost: 0, ...base, ip: null, userAgent: "advertiser-postback/1.0" });
+      if (tv < end)
+        events.push({
+          id: id(),
+          type: "conversion",
+          occurredAt: tv,
+          value: valueOf(pub),
+          cost: 0,
+          ...base,
+          ip: null,
+          userAgent: "advertiser-postback/1.0",
+        });
     }
     return d;
   };
@@ -208,7 +234,18 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
         const t = inLastHour();
         const reps = 2 + Math.floor(rng.next() * 3);
         for (let r = 0; r < reps; r++)
-          events.push({ id: id(), decisionId: d, type: "click", occurredAt: t + r * (500 + rng.next() * 2000), value: 0, cost: 0.4, ip: src.ip, userAgent: src.ua, publisher: p.name, placement: pl.name });
+          events.push({
+            id: id(),
+            decisionId: d,
+            type: "click",
+            occurredAt: t + r * (500 + rng.next() * 2000),
+            value: 0,
+            cost: 0.4,
+            ip: src.ip,
+            userAgent: src.ua,
+            publisher: p.name,
+            placement: pl.name,
+          });
       }
       expected = { detector: "duplicate_click", entityType: "ip", entity: src.ip };
       taint("ip", src.ip);
@@ -223,7 +260,18 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
       taint("placement", pl.name);
       for (let i = 0; i < 25; i++) {
         const d = impression(t0 + rng.next() * 30_000, p, pl, src, 0);
-        events.push({ id: id(), decisionId: d, type: "click", occurredAt: t0 + 30_000 + rng.next() * 29_000, value: 0, cost: 0.4, ip: src.ip, userAgent: src.ua, publisher: p.name, placement: pl.name });
+        events.push({
+          id: id(),
+          decisionId: d,
+          type: "click",
+          occurredAt: t0 + 30_000 + rng.next() * 29_000,
+          value: 0,
+          cost: 0.4,
+          ip: src.ip,
+          userAgent: src.ua,
+          publisher: p.name,
+          placement: pl.name,
+        });
       }
       expected = { detector: "click_burst", entityType: "ip", entity: src.ip };
       taint("ip", src.ip);
@@ -238,7 +286,18 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
         const src = { ip: `192.0.2.${i % 250}`, ua: pick(BROWSERS, rng) };
         const pl = pick(fraudPub.placements, rng);
         const d = impression(t0 - rng.next() * 30_000, fraudPub, pl, src, 0);
-        events.push({ id: id(), decisionId: d, type: "click", occurredAt: t0 + rng.next() * 59_000, value: 0, cost: 0.4, ip: src.ip, userAgent: src.ua, publisher: fraudPub.name, placement: pl.name });
+        events.push({
+          id: id(),
+          decisionId: d,
+          type: "click",
+          occurredAt: t0 + rng.next() * 59_000,
+          value: 0,
+          cost: 0.4,
+          ip: src.ip,
+          userAgent: src.ua,
+          publisher: fraudPub.name,
+          placement: pl.name,
+        });
         taint("ip", src.ip);
       }
       expected = { detector: "click_burst", entityType: "publisher", entity: fraudPub.name };
@@ -283,8 +342,30 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
         const d = impression(t, fraudPub, pl, src, 0);
         const tv = i % 3 === 0 ? t - 120_000 : t + 300_000 * rng.next();
         if (i % 3 === 1)
-          events.push({ id: id(), decisionId: d, type: "click", occurredAt: Math.min(tv + 60_000, end - 1), value: 0, cost: 0.4, ip: src.ip, userAgent: src.ua, publisher: fraudPub.name, placement: pl.name });
-        events.push({ id: id(), decisionId: d, type: "conversion", occurredAt: Math.min(tv, end - 1), value: valueOf(fraudPub), cost: 0, ip: null, userAgent: "advertiser-postback/1.0", publisher: fraudPub.name, placement: pl.name });
+          events.push({
+            id: id(),
+            decisionId: d,
+            type: "click",
+            occurredAt: Math.min(tv + 60_000, end - 1),
+            value: 0,
+            cost: 0.4,
+            ip: src.ip,
+            userAgent: src.ua,
+            publisher: fraudPub.name,
+            placement: pl.name,
+          });
+        events.push({
+          id: id(),
+          decisionId: d,
+          type: "conversion",
+          occurredAt: Math.min(tv, end - 1),
+          value: valueOf(fraudPub),
+          cost: 0,
+          ip: null,
+          userAgent: "advertiser-postback/1.0",
+          publisher: fraudPub.name,
+          placement: pl.name,
+        });
       }
       expected = { detector: "orphan_conversion", entityType: "publisher", entity: fraudPub.name };
       taint("publisher", fraudPub.name);
@@ -294,7 +375,12 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
       break;
   }
 
-  const entities = { ip: new Set<string>(), user_agent: new Set<string>(), publisher: new Set<string>(), placement: new Set<string>() };
+  const entities = {
+    ip: new Set<string>(),
+    user_agent: new Set<string>(),
+    publisher: new Set<string>(),
+    placement: new Set<string>(),
+  };
   for (const e of events) {
     if (e.type === "conversion") continue;
     if (e.ip && !tainted.has(`ip:${e.ip}`)) entities.ip.add(e.ip);

@@ -84,10 +84,17 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
       const database = deps.database;
       await asLeader(database, "fraud-scan", async () => {
         const engine = deps.engine;
-        const results = await scanAll(database.db, now(), { detection: config.detection, recompute: engine ? (id) => engine.recompute(id) : undefined });
+        const results = await scanAll(database.db, now(), {
+          detection: config.detection,
+          recompute: engine ? (id) => engine.recompute(id) : undefined,
+        });
         for (const r of results) {
           if (r.touched) await rewrite(database, r.campaignId, r.touched[0], r.touched[1]);
-          if (r.recorded) deps.logger.info({ campaignId: r.campaignId, findings: r.recorded, invalidated: r.invalidated }, "fraud scan");
+          if (r.recorded)
+            deps.logger.info(
+              { campaignId: r.campaignId, findings: r.recorded, invalidated: r.invalidated },
+              "fraud scan",
+            );
         }
       });
     },
@@ -106,7 +113,8 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
                 select campaign_id, created_at as t from decisions where created_at >= ${sinceIso}::timestamptz
               ) x group by campaign_id`,
         );
-        for (const d of dirty) await rewrite(database, d.campaign_id, new Date(d.lo).getTime(), new Date(d.hi).getTime());
+        for (const d of dirty)
+          await rewrite(database, d.campaign_id, new Date(d.lo).getTime(), new Date(d.hi).getTime());
         rollupWatermark = t;
       });
     },
@@ -155,7 +163,11 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
  * The deps' getters are read at each tick, so a database that comes up late is picked up.
  */
 export function startServiceJobs(
-  deps: { readonly database: Database; readonly engine: { recompute(campaignId: string): Promise<void> }; readonly logger: Logger },
+  deps: {
+    readonly database: Database;
+    readonly engine: { recompute(campaignId: string): Promise<void> };
+    readonly logger: Logger;
+  },
   gate?: CachedFraudGate,
   config: JobsConfig = jobsConfigFromEnv(),
 ): Jobs {

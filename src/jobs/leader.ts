@@ -18,7 +18,11 @@ export function lockKey(name: string): number {
   return h | 0;
 }
 
-export async function asLeader<T>(database: Database, name: string, fn: () => Promise<T>): Promise<{ ran: true; result: T } | { ran: false }> {
+export async function asLeader<T>(
+  database: Database,
+  name: string,
+  fn: () => Promise<T>,
+): Promise<{ ran: true; result: T } | { ran: false }> {
   if (database.driver === "pglite") return { ran: true, result: await fn() };
   let out: { ran: true; result: T } | { ran: false } = { ran: false };
   await database.db.transaction(async (tx) => {

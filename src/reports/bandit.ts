@@ -137,7 +137,14 @@ export interface Lift {
 export function ipsLift(s: IpsSums, level = 0.95): Lift {
   if (s.n === 0) {
     const none = { estimate: null, lower: null, upper: null };
-    return { decisions: 0, actualValue: null, evenSplitValue: null, liftPerDecision: none, liftTotal: none, relativeLift: null };
+    return {
+      decisions: 0,
+      actualValue: null,
+      evenSplitValue: null,
+      liftPerDecision: none,
+      liftTotal: none,
+      relativeLift: null,
+    };
   }
   const actual = s.sumReward / s.n;
   const even = s.sumEven / s.n;

@@ -42,7 +42,8 @@ async function withDatabase<T>(fn: (db: Database) => Promise<T>): Promise<T> {
 }
 
 function nearlyEqual(a: unknown, b: unknown): boolean {
-  if (typeof a === "number" && typeof b === "number") return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+  if (typeof a === "number" && typeof b === "number")
+    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return a === b;
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
@@ -50,7 +51,11 @@ function nearlyEqual(a: unknown, b: unknown): boolean {
 }
 
 async function main() {
-  const o = new Command().option("--days <n>", "days of history", "30").option("--per-hour <n>", "decisions per hour", "600").parse().opts<{ days: string; perHour: string }>();
+  const o = new Command()
+    .option("--days <n>", "days of history", "30")
+    .option("--per-hour <n>", "decisions per hour", "600")
+    .parse()
+    .opts<{ days: string; perHour: string }>();
   const days = Number(o.days);
   const perHour = Number(o.perHour);
   await withDatabase(async (database) => {
@@ -60,8 +65,12 @@ async function main() {
     const end = Math.floor(Date.now() / HOUR) * HOUR;
     const start = end - days * 24 * HOUR;
     await db.execute(sql`insert into workspaces (id, name) values (${ws}::uuid, 'bench')`);
-    await db.execute(sql`insert into campaigns (id, workspace_id, name, kind, objective, strategy) values (${camp}::uuid, ${ws}::uuid, 'bench', 'creative', 'revenue', '{"type":"thompson"}'::jsonb)`);
-    await db.execute(sql`insert into arms (campaign_id, key, position) values (${camp}::uuid, 'a', 0), (${camp}::uuid, 'b', 1), (${camp}::uuid, 'c', 2)`);
+    await db.execute(
+      sql`insert into campaigns (id, workspace_id, name, kind, objective, strategy) values (${camp}::uuid, ${ws}::uuid, 'bench', 'creative', 'revenue', '{"type":"thompson"}'::jsonb)`,
+    );
+    await db.execute(
+      sql`insert into arms (campaign_id, key, position) values (${camp}::uuid, 'a', 0), (${camp}::uuid, 'b', 1), (${camp}::uuid, 'c', 2)`,
+    );
     const n = days * 24 * perHour;
     const t0 = performance.now();
     // Deterministic pseudo-random traffic from the row number (no Math.random): arm by i % 3, click 1 in 25, conversion 1 in 8 clicks.
@@ -107,9 +116,13 @@ async function main() {
     const rolled = await time("rollup");
     // Float sums in SQL depend on the plan's order (parallel aggregation): equal to 1e-9 relative.
     const equal = nearlyEqual(direct.r, rolled.r);
-    console.log(`driver ${database.driver}; ${days} days, ${n.toLocaleString("en")} decisions, ${Number(c ?? 0).toLocaleString("en")} events (loaded in ${(tLoad / 1000).toFixed(1)} s)`);
+    console.log(
+      `driver ${database.driver}; ${days} days, ${n.toLocaleString("en")} decisions, ${Number(c ?? 0).toLocaleString("en")} events (loaded in ${(tLoad / 1000).toFixed(1)} s)`,
+    );
     console.log(`rollup refresh of the whole history: ${(tRoll / 1000).toFixed(2)} s`);
-    console.log(`report (${days} days, daily), median of 3: direct ${direct.ms.toFixed(0)} ms, from rollups ${rolled.ms.toFixed(0)} ms; equal (1e-9): ${equal}`);
+    console.log(
+      `report (${days} days, daily), median of 3: direct ${direct.ms.toFixed(0)} ms, from rollups ${rolled.ms.toFixed(0)} ms; equal (1e-9): ${equal}`,
+    );
   });
 }
 

@@ -10,9 +10,15 @@
 import { sql } from "drizzle-orm";
 import { rows, type Db } from "../store/db.ts";
 import type { IpsSums } from "./bandit.ts";
-import { buildReport, type CampaignReport, type Granularity, type InvalidCell, type Objective, type ReportCell } from "./report.ts";
+import {
+  buildReport,
+  type CampaignReport,
+  type Granularity,
+  type InvalidCell,
+  type Objective,
+  type ReportCell,
+} from "./report.ts";
 import { AGGREGATE_FIELDS } from "./roi.ts";
-
 
 const HOUR = 3_600_000;
 const hourExpr = (col: ReturnType<typeof sql>) => sql`(floor(extract(epoch from ${col}) / 3600) * 3600)::bigint`;
@@ -82,8 +88,21 @@ export async function rollupCells(db: Db, campaignId: string, from: number, to: 
 }
 
 /** Invalid-traffic credits per reason and hour over [from, to) (any attribution: fraud is fraud). */
-export async function directInvalid(db: Db, campaignId: string, from: number, to: number): Promise<(InvalidCell & { hour: number })[]> {
-  const r = await rows<{ reason: string; hour: string | number; impressions: number; clicks: number; conversions: number; revenue: number; cost: number }>(
+export async function directInvalid(
+  db: Db,
+  campaignId: string,
+  from: number,
+  to: number,
+): Promise<(InvalidCell & { hour: number })[]> {
+  const r = await rows<{
+    reason: string;
+    hour: string | number;
+    impressions: number;
+    clicks: number;
+    conversions: number;
+    revenue: number;
+    cost: number;
+  }>(
     db,
     sql`select invalid_reason as reason, ${hourExpr(sql`occurred_at`)} as hour,
           count(*) filter (where type = 'impression')::float8 as impressions,
@@ -95,16 +114,45 @@ export async function directInvalid(db: Db, campaignId: string, from: number, to
           and occurred_at >= ${iso(from)}::timestamptz and occurred_at < ${iso(to)}::timestamptz
         group by 1, 2 order by 2, 1`,
   );
-  return r.map((x) => ({ reason: x.reason, hour: Number(x.hour), impressions: Number(x.impressions), clicks: Number(x.clicks), conversions: Number(x.conversions), revenue: Number(x.revenue), cost: Number(x.cost) }));
+  return r.map((x) => ({
+    reason: x.reason,
+    hour: Number(x.hour),
+    impressions: Number(x.impressions),
+    clicks: Number(x.clicks),
+    conversions: Number(x.conversions),
+    revenue: Number(x.revenue),
+    cost: Number(x.cost),
+  }));
 }
 
-export async function rollupInvalid(db: Db, campaignId: string, from: number, to: number): Promise<(InvalidCell & { hour: number })[]> {
-  const r = await rows<{ reason: string; hour: string | number; impressions: number; clicks: number; conversions: number; revenue: number; cost: number }>(
+export async function rollupInvalid(
+  db: Db,
+  campaignId: string,
+  from: number,
+  to: number,
+): Promise<(InvalidCell & { hour: number })[]> {
+  const r = await rows<{
+    reason: string;
+    hour: string | number;
+    impressions: number;
+    clicks: number;
+    conversions: number;
+    revenue: number;
+    cost: number;
+  }>(
     db,
     sql`select reason, hour, impressions, clicks, conversions, revenue, cost from invalid_hourly
         where campaign_id = ${campaignId}::uuid and hour >= ${Math.floor(from / 1000)} and hour < ${Math.ceil(to / 1000)} order by hour, reason`,
   );
-  return r.map((x) => ({ reason: x.reason, hour: Number(x.hour), impressions: Number(x.impressions), clicks: Number(x.clicks), conversions: Number(x.conversions), revenue: Number(x.revenue), cost: Number(x.cost) }));
+  return r.map((x) => ({
+    reason: x.reason,
+    hour: Number(x.hour),
+    impressions: Number(x.impressions),
+    clicks: Number(x.clicks),
+    conversions: Number(x.conversions),
+    revenue: Number(x.revenue),
+    cost: Number(x.cost),
+  }));
 }
 
 /**
@@ -133,7 +181,8 @@ export async function refreshRollups(db: Db, campaignId: string, from: number, t
   const h0 = Math.floor(from / HOUR) * HOUR;
   const h1 = Math.ceil(Math.max(to, h0 + 1) / HOUR) * HOUR;
   let written = 0;
-  for (let s = h0; s < h1; s += 24 * HOUR) written += await refreshSlice(db, campaignId, s, Math.min(h1, s + 24 * HOUR));
+  for (let s = h0; s < h1; s += 24 * HOUR)
+    written += await refreshSlice(db, campaignId, s, Math.min(h1, s + 24 * HOUR));
   return written;
 }
 
@@ -141,15 +190,23 @@ async function refreshSlice(db: Db, campaignId: string, h0: number, h1: number):
   return db.transaction(async (tx) => {
     const cells = await directCells(tx as unknown as Db, campaignId, h0, h1);
     const invalid = await directInvalid(tx as unknown as Db, campaignId, h0, h1);
-    await tx.execute(sql`delete from arm_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`);
-    await tx.execute(sql`delete from invalid_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`);
+    await tx.execute(
+      sql`delete from arm_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`,
+    );
+    await tx.execute(
+      sql`delete from invalid_hourly where campaign_id = ${campaignId}::uuid and hour >= ${h0 / 1000} and hour < ${h1 / 1000}`,
+    );
     for (let i = 0; i < cells.length; i += 500) {
       const chunk = cells.slice(i, i + 500);
       await tx.execute(sql`insert into arm_hourly (campaign_id, arm_key, hour, decisions, impressions, clicks, conversions, revenue, cost, units,
           sum_revenue_sq, sum_cost_sq, sum_revenue_cost, sum_conversions_sq, sum_cost_conversions)
         values ${sql.join(
           chunk.map(
-            (c) => sql`(${campaignId}::uuid, ${c.armKey}, ${c.periodStart / 1000}, ${sql.join(AGGREGATE_FIELDS.map((f) => sql`${c[f]}::float8`), sql`, `)})`,
+            (c) =>
+              sql`(${campaignId}::uuid, ${c.armKey}, ${c.periodStart / 1000}, ${sql.join(
+                AGGREGATE_FIELDS.map((f) => sql`${c[f]}::float8`),
+                sql`, `,
+              )})`,
           ),
           sql`, `,
         )}`);
@@ -158,7 +215,10 @@ async function refreshSlice(db: Db, campaignId: string, h0: number, h1: number):
       const chunk = invalid.slice(i, i + 500);
       await tx.execute(sql`insert into invalid_hourly (campaign_id, reason, hour, impressions, clicks, conversions, revenue, cost)
         values ${sql.join(
-          chunk.map((c) => sql`(${campaignId}::uuid, ${c.reason}, ${c.hour}, ${c.impressions}::float8, ${c.clicks}::float8, ${c.conversions}::float8, ${c.revenue}::float8, ${c.cost}::float8)`),
+          chunk.map(
+            (c) =>
+              sql`(${campaignId}::uuid, ${c.reason}, ${c.hour}, ${c.impressions}::float8, ${c.clicks}::float8, ${c.conversions}::float8, ${c.revenue}::float8, ${c.cost}::float8)`,
+          ),
           sql`, `,
         )}`);
     }
@@ -180,13 +240,21 @@ export interface ReportQuery {
 }
 
 /** The campaign report from the database; null if the campaign is not in the workspace. */
-export async function campaignReport(db: Db, workspaceId: string, campaignId: string, q: ReportQuery): Promise<CampaignReport | null> {
+export async function campaignReport(
+  db: Db,
+  workspaceId: string,
+  campaignId: string,
+  q: ReportQuery,
+): Promise<CampaignReport | null> {
   const [camp] = await rows<{ objective: Objective }>(
     db,
     sql`select objective from campaigns where id = ${campaignId}::uuid and workspace_id = ${workspaceId}::uuid`,
   );
   if (!camp) return null;
-  const armRows = await rows<{ key: string }>(db, sql`select key from arms where campaign_id = ${campaignId}::uuid order by position`);
+  const armRows = await rows<{ key: string }>(
+    db,
+    sql`select key from arms where campaign_id = ${campaignId}::uuid order by position`,
+  );
   // Periods are whole hours (or days): the range is widened to whole hours so rollups and events agree.
   const from = Math.floor(q.from / HOUR) * HOUR;
   const to = Math.ceil(q.to / HOUR) * HOUR;
@@ -195,7 +263,10 @@ export async function campaignReport(db: Db, workspaceId: string, campaignId: st
   if (q.source === "rollup") {
     const split = Math.min(Math.max(from, Math.floor((q.rollupBefore ?? to) / HOUR) * HOUR), to);
     cells = [...(await rollupCells(db, campaignId, from, split)), ...(await directCells(db, campaignId, split, to))];
-    invalid = [...(await rollupInvalid(db, campaignId, from, split)), ...(await directInvalid(db, campaignId, split, to))];
+    invalid = [
+      ...(await rollupInvalid(db, campaignId, from, split)),
+      ...(await directInvalid(db, campaignId, split, to)),
+    ];
   } else {
     cells = await directCells(db, campaignId, from, to);
     invalid = await directInvalid(db, campaignId, from, to);

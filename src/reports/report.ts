@@ -8,8 +8,24 @@
  * decision (Beta), or revenue / profit per decision (normal, from the per-unit second moments).
  */
 import { Mulberry32 } from "../../strategies/rng.ts";
-import { bestArmAnalysis, betaPosterior, ipsLift, normalPosterior, type ArmPosterior, type IpsSums, type Lift } from "./bandit.ts";
-import { addInto, emptyAggregate, metrics, type Aggregate, type Estimate, type Metrics, type RateMethod } from "./roi.ts";
+import {
+  bestArmAnalysis,
+  betaPosterior,
+  ipsLift,
+  normalPosterior,
+  type ArmPosterior,
+  type IpsSums,
+  type Lift,
+} from "./bandit.ts";
+import {
+  addInto,
+  emptyAggregate,
+  metrics,
+  type Aggregate,
+  type Estimate,
+  type Metrics,
+  type RateMethod,
+} from "./roi.ts";
 
 export type Granularity = "hour" | "day";
 export type Objective = "conversions" | "revenue" | "profit";
@@ -119,7 +135,11 @@ export function buildReport(input: ReportInput): CampaignReport {
     return {
       arms: armKeys.map((key) => {
         const a = arms.get(key) ?? emptyAggregate();
-        return { armKey: key, share: campaign.decisions > 0 ? a.decisions / campaign.decisions : null, ...metrics(a, level, method) };
+        return {
+          armKey: key,
+          share: campaign.decisions > 0 ? a.decisions / campaign.decisions : null,
+          ...metrics(a, level, method),
+        };
       }),
       campaign: metrics(campaign, level, method),
     };
@@ -144,7 +164,11 @@ export function buildReport(input: ReportInput): CampaignReport {
   const invalidTotal = { impressions: 0, clicks: 0, conversions: 0, revenue: 0, cost: 0 };
   for (const c of input.invalid) {
     let r = byReason.get(c.reason);
-    if (!r) byReason.set(c.reason, (r = { reason: c.reason, impressions: 0, clicks: 0, conversions: 0, revenue: 0, cost: 0 }));
+    if (!r)
+      byReason.set(
+        c.reason,
+        (r = { reason: c.reason, impressions: 0, clicks: 0, conversions: 0, revenue: 0, cost: 0 }),
+      );
     for (const f of ["impressions", "clicks", "conversions", "revenue", "cost"] as const) {
       r[f] += c[f];
       invalidTotal[f] += c[f];
@@ -162,11 +186,19 @@ export function buildReport(input: ReportInput): CampaignReport {
     total: {
       arms: total.arms.map((r, i) => {
         const j = slot.get(i);
-        return { ...r, probabilityBest: j === undefined ? null : best.probabilityBest[j], expectedLoss: j === undefined ? null : best.expectedLoss[j] };
+        return {
+          ...r,
+          probabilityBest: j === undefined ? null : best.probabilityBest[j],
+          expectedLoss: j === undefined ? null : best.expectedLoss[j],
+        };
       }),
       campaign: total.campaign,
     },
-    earned: { method: "ips", lift: ipsLift(input.ips ?? { n: 0, sumReward: 0, sumEven: 0, sumDiffSq: 0 }, level), regret: best.regret },
+    earned: {
+      method: "ips",
+      lift: ipsLift(input.ips ?? { n: 0, sumReward: 0, sumEven: 0, sumDiffSq: 0 }, level),
+      regret: best.regret,
+    },
     invalid: { byReason: [...byReason.values()].sort((a, b) => a.reason.localeCompare(b.reason)), total: invalidTotal },
   };
 }

@@ -102,7 +102,10 @@ export async function readArmStats(db: Db, campaignIds?: string[], since?: Date)
   if (campaignIds && campaignIds.length === 0) return [];
   const byCampaign = campaignIds ? sql`and campaign_id = any(${`{${campaignIds.join(",")}}`}::uuid[])` : sql``;
   const bySince = since ? sql`and updated_at >= ${since.toISOString()}::timestamptz` : sql``;
-  return rows<ArmStatsRow>(db, sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats where true ${byCampaign} ${bySince}`);
+  return rows<ArmStatsRow>(
+    db,
+    sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats where true ${byCampaign} ${bySince}`,
+  );
 }
 
 /** Overwrites totals (used by the exact rebuild). */
@@ -110,7 +113,8 @@ export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncremen
   if (incs.length === 0) return;
   const values = sql.join(
     incs.map(
-      (i) => sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
+      (i) =>
+        sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
     ),
     sql`, `,
   );
@@ -137,7 +141,11 @@ export interface DecisionInsert {
  * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
  * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
-export async function insertDecisionsWithStats(db: Pick<Db, "execute">, decisions: DecisionInsert[], incs: ArmIncrement[]): Promise<void> {
+export async function insertDecisionsWithStats(
+  db: Pick<Db, "execute">,
+  decisions: DecisionInsert[],
+  incs: ArmIncrement[],
+): Promise<void> {
   if (decisions.length === 0) return;
   const d = JSON.stringify(
     decisions.map((r) => ({

@@ -38,7 +38,10 @@ export interface OpenOptions {
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 /** Both drivers' `execute` results as plain rows (postgres.js gives an array, PGlite `{rows}`). */
-export async function rows<T = Record<string, unknown>>(db: Db | { execute(q: SQL): Promise<unknown> }, q: SQL): Promise<T[]> {
+export async function rows<T = Record<string, unknown>>(
+  db: Db | { execute(q: SQL): Promise<unknown> },
+  q: SQL,
+): Promise<T[]> {
   const r = (await db.execute(q)) as unknown;
   return (Array.isArray(r) ? r : (r as { rows: T[] }).rows) as T[];
 }
@@ -70,7 +73,12 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   return {
     db,
     driver: "postgres",
-    ping: (timeoutMs = 1500) => withTimeout(client`select 1`.then(() => true), timeoutMs, false),
+    ping: (timeoutMs = 1500) =>
+      withTimeout(
+        client`select 1`.then(() => true),
+        timeoutMs,
+        false,
+      ),
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -84,7 +92,14 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     db: pdb as unknown as Db,
     driver: "pglite",
-    ping: (timeoutMs = 1500) => (closed ? Promise.resolve(false) : withTimeout(client.query("select 1").then(() => true), timeoutMs, false)),
+    ping: (timeoutMs = 1500) =>
+      closed
+        ? Promise.resolve(false)
+        : withTimeout(
+            client.query("select 1").then(() => true),
+            timeoutMs,
+            false,
+          ),
     close: async () => {
       closed = true;
       await client.close();
@@ -114,7 +129,23 @@ export function isUnavailable(err: unknown): boolean {
   if (!e) return false;
   const code = String(e.code ?? e.errno ?? "");
   if (
-    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "ENOTFOUND", "EHOSTUNREACH", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "57P01", "57P02", "57P03", "53300", "57014", "55P03"].includes(code)
+    [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "ENOTFOUND",
+      "EHOSTUNREACH",
+      "CONNECT_TIMEOUT",
+      "CONNECTION_CLOSED",
+      "CONNECTION_ENDED",
+      "CONNECTION_DESTROYED",
+      "57P01",
+      "57P02",
+      "57P03",
+      "53300",
+      "57014",
+      "55P03",
+    ].includes(code)
   )
     return true;
   if (/PGlite is closed|connection.*(closed|ended|refused)|ECONNREFUSED/i.test(e.message ?? "")) return true;

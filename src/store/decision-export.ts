@@ -17,10 +17,18 @@ export interface ExportRow {
   position: number | null;
 }
 
-export async function* decisionPages(db: Db, campaignId: string, from?: Date, to?: Date, pageSize = 2000): AsyncGenerator<ExportRow[]> {
+export async function* decisionPages(
+  db: Db,
+  campaignId: string,
+  from?: Date,
+  to?: Date,
+  pageSize = 2000,
+): AsyncGenerator<ExportRow[]> {
   let after: { t: Date; id: string } | null = null;
   for (;;) {
-    const cursor = after ? sql`and (created_at, id) > (${after.t.toISOString()}::timestamptz, ${after.id}::uuid)` : sql``;
+    const cursor = after
+      ? sql`and (created_at, id) > (${after.t.toISOString()}::timestamptz, ${after.id}::uuid)`
+      : sql``;
     const page: ExportRow[] = await rows<ExportRow>(
       db,
       sql`select id, created_at, arm_key, propensity, reward, context, unit_id, position from decisions

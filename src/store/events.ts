@@ -20,7 +20,11 @@ export interface LockedDecision {
 }
 
 /** The workspace's decisions among `ids`, locked (FOR UPDATE, in id order) for the running-reward update. */
-export async function lockDecisions(tx: Pick<Db, "execute">, workspaceId: string, ids: string[]): Promise<LockedDecision[]> {
+export async function lockDecisions(
+  tx: Pick<Db, "execute">,
+  workspaceId: string,
+  ids: string[],
+): Promise<LockedDecision[]> {
   if (ids.length === 0) return [];
   const r = await rows<{
     id: string;

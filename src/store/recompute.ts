@@ -23,28 +23,39 @@ export interface RecomputeOptions {
 
 export async function recomputeArmStats(db: Db, campaignId: string, opts: RecomputeOptions = {}): Promise<void> {
   await db.transaction(async (tx) => {
-    const [camp] = await rows<{ objective: Objective }>(tx, sql`select objective from campaigns where id = ${campaignId}::uuid`);
+    const [camp] = await rows<{ objective: Objective }>(
+      tx,
+      sql`select objective from campaigns where id = ${campaignId}::uuid`,
+    );
     if (!camp) return;
-    const armRows = await rows<{ key: string; cost: number }>(tx, sql`select key, cost from arms where campaign_id = ${campaignId}::uuid`);
+    const armRows = await rows<{ key: string; cost: number }>(
+      tx,
+      sql`select key, cost from arms where campaign_id = ${campaignId}::uuid`,
+    );
     const locked = await rows<{ arm_key: string; xx: number[] | null }>(
       tx,
       sql`select arm_key, xx from arm_stats where campaign_id = ${campaignId}::uuid order by arm_key for update`,
     );
     const contextual = (opts.dim ?? 0) > 0 && opts.encode !== undefined;
-    if (!contextual && locked.some((r) => r.xx !== null)) throw new Error("recomputeArmStats: contextual campaign needs opts.encode and opts.dim");
+    if (!contextual && locked.some((r) => r.xx !== null))
+      throw new Error("recomputeArmStats: contextual campaign needs opts.encode and opts.dim");
     const dim = contextual ? opts.dim! : 0;
 
-    const decs = await rows<{ id: string; arm_key: string; context: Record<string, unknown> | null; reward: number; converted: boolean }>(
-      tx,
-      sql`select id, arm_key, context, reward, converted from decisions where campaign_id = ${campaignId}::uuid`,
-    );
+    const decs = await rows<{
+      id: string;
+      arm_key: string;
+      context: Record<string, unknown> | null;
+      reward: number;
+      converted: boolean;
+    }>(tx, sql`select id, arm_key, context, reward, converted from decisions where campaign_id = ${campaignId}::uuid`);
     const evs = await rows<{ decision_id: string; type: string; value: number; cost: number }>(
       tx,
       sql`select decision_id, type, value, cost from events where campaign_id = ${campaignId}::uuid and attributed and invalid_reason is null order by received_at, event_id`,
     );
     const cost = new Map(armRows.map((a) => [a.key, Number(a.cost)]));
     const state = new Map<string, RewardState>();
-    for (const d of decs) state.set(d.id, { reward: baseReward(camp.objective, cost.get(d.arm_key) ?? 0), converted: false });
+    for (const d of decs)
+      state.set(d.id, { reward: baseReward(camp.objective, cost.get(d.arm_key) ?? 0), converted: false });
     for (const e of evs) {
       const s = state.get(e.decision_id);
       if (s) applyEvent(camp.objective, s, { type: e.type, value: Number(e.value), cost: Number(e.cost) });

@@ -15,7 +15,11 @@ export function baseReward(objective: Objective, armCost: number): number {
   return objective === "profit" ? -armCost : 0;
 }
 
-export function applyEvent(objective: Objective, s: RewardState, ev: { type: string; value: number; cost: number }): void {
+export function applyEvent(
+  objective: Objective,
+  s: RewardState,
+  ev: { type: string; value: number; cost: number },
+): void {
   if (ev.type === "conversion") {
     if (objective === "conversions") {
       if (!s.converted) s.reward += 1;

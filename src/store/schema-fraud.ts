@@ -6,7 +6,18 @@
  * Rollup cells hold additive sums (src/reports/roi.ts `Aggregate`): a report from the rollups equals one
  * computed directly from the events. Hours are epoch seconds of the UTC hour start (no session time zone).
  */
-import { bigint, doublePrecision, index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  doublePrecision,
+  index,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 export type AnomalyStatus = "open" | "confirmed" | "dismissed";
 
@@ -35,7 +46,14 @@ export const anomalies = pgTable(
   },
   (t) => [
     // A re-run of the same window finds the same row: idempotent scans.
-    uniqueIndex("anomalies_window_idx").on(t.campaignId, t.detector, t.entityType, t.entity, t.windowStart, t.windowEnd),
+    uniqueIndex("anomalies_window_idx").on(
+      t.campaignId,
+      t.detector,
+      t.entityType,
+      t.entity,
+      t.windowStart,
+      t.windowEnd,
+    ),
     index("anomalies_workspace_time_idx").on(t.workspaceId, t.windowEnd),
   ],
 );
@@ -49,7 +67,10 @@ export const anomalyEvents = pgTable(
     workspaceId: uuid("workspace_id").notNull(),
     eventId: text("event_id").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.anomalyId, t.workspaceId, t.eventId] }), index("anomaly_events_event_idx").on(t.workspaceId, t.eventId)],
+  (t) => [
+    primaryKey({ columns: [t.anomalyId, t.workspaceId, t.eventId] }),
+    index("anomaly_events_event_idx").on(t.workspaceId, t.eventId),
+  ],
 );
 
 export const blocklist = pgTable(

@@ -9,7 +9,10 @@ import { apiKeys, workspaces } from "./schema.ts";
 
 export const hashKey = (key: string) => createHash("sha256").update(key).digest("hex");
 
-export async function createWorkspace(db: Db, name: string): Promise<{ id: string; name: string; apiKey: string; createdAt: Date }> {
+export async function createWorkspace(
+  db: Db,
+  name: string,
+): Promise<{ id: string; name: string; apiKey: string; createdAt: Date }> {
   const apiKey = `ab_${randomBytes(24).toString("base64url")}`;
   return db.transaction(async (tx) => {
     const [ws] = await tx.insert(workspaces).values({ name }).returning();

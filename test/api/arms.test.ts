@@ -89,16 +89,31 @@ describe("arm lifecycle", () => {
 });
 
 describe("a paused arm is never served, whatever the strategy", () => {
-  for (const type of ["gaussian_thompson", "top_two_thompson", "ucb1", "epsilon_greedy", "softmax", "linucb", "lin_ts", "logistic_ts"]) {
+  for (const type of [
+    "gaussian_thompson",
+    "top_two_thompson",
+    "ucb1",
+    "epsilon_greedy",
+    "softmax",
+    "linucb",
+    "lin_ts",
+    "logistic_ts",
+  ]) {
     it(type, async () => {
       const contextual = ["linucb", "lin_ts", "logistic_ts"].includes(type);
       const id = await createCampaign(
         ws,
-        creativeCampaign({ strategy: { type }, ...(contextual ? { contextFeatures: [{ name: "x", type: "numeric" }] } : {}) }),
+        creativeCampaign({
+          strategy: { type },
+          ...(contextual ? { contextFeatures: [{ name: "x", type: "numeric" }] } : {}),
+        }),
       );
       expect((await ws.patch(`/v1/campaigns/${id}/arms/b`, { status: "paused" })).status).toBe(200);
       const r = await ws.post("/v1/decisions/batch", {
-        requests: Array.from({ length: 200 }, (_, i) => ({ campaignId: id, ...(contextual ? { context: { x: (i % 7) - 3 } } : {}) })),
+        requests: Array.from({ length: 200 }, (_, i) => ({
+          campaignId: id,
+          ...(contextual ? { context: { x: (i % 7) - 3 } } : {}),
+        })),
       });
       expect(r.status).toBe(200);
       const keys = (r.body.decisions as Array<{ arm: { key: string } }>).map((d) => d.arm.key);

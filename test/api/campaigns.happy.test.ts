@@ -55,7 +55,13 @@ describe("POST /v1/campaigns", () => {
     it(`accepts objective ${objective}`, async () => {
       const r = await ws.post(
         "/v1/campaigns",
-        creativeCampaign({ objective, arms: [{ key: "x", cost: 0.2 }, { key: "y", cost: 0.5 }] }),
+        creativeCampaign({
+          objective,
+          arms: [
+            { key: "x", cost: 0.2 },
+            { key: "y", cost: 0.5 },
+          ],
+        }),
       );
       expect(r.status).toBe(201);
       expect(r.body.objective).toBe(objective);

@@ -98,12 +98,22 @@ describe("POST /v1/campaigns/{id}/decisions", () => {
   });
 
   it("an invalid timezone names the field", async () => {
-    const id = await createCampaign(ws, { name: "t", kind: "send_time", objective: "conversions", strategy: { type: "thompson" } });
+    const id = await createCampaign(ws, {
+      name: "t",
+      kind: "send_time",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+    });
     expectInvalid(await decide(ws, id, { timezone: "Mars/Olympus_Mons" }), "timezone");
   });
 
   it("an invalid `after` names the field", async () => {
-    const id = await createCampaign(ws, { name: "t", kind: "send_time", objective: "conversions", strategy: { type: "thompson" } });
+    const id = await createCampaign(ws, {
+      name: "t",
+      kind: "send_time",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+    });
     expectInvalid(await decide(ws, id, { after: "yesterday-ish" }), "after");
   });
 
@@ -133,13 +143,49 @@ describe("send_time: sendAt is the next start of the chosen hour in the recipien
     // label, arm, timezone, after, expected
     ["UTC when no timezone is given", "09", undefined, "2026-06-01T10:00:00Z", "2026-06-02T09:00:00.000Z"],
     ["later the same day", "18", "Europe/Paris", "2026-06-01T10:00:00Z", "2026-06-01T16:00:00.000Z"],
-    ["half-hour offset, hour already started → next day", "09", "Asia/Kolkata", "2026-06-01T04:00:00Z", "2026-06-02T03:30:00.000Z"],
-    ["New York across the spring-forward change (EST → EDT)", "09", "America/New_York", "2026-03-07T20:00:00Z", "2026-03-08T13:00:00.000Z"],
+    [
+      "half-hour offset, hour already started → next day",
+      "09",
+      "Asia/Kolkata",
+      "2026-06-01T04:00:00Z",
+      "2026-06-02T03:30:00.000Z",
+    ],
+    [
+      "New York across the spring-forward change (EST → EDT)",
+      "09",
+      "America/New_York",
+      "2026-03-07T20:00:00Z",
+      "2026-03-08T13:00:00.000Z",
+    ],
     ["London on the day summer time starts", "09", "Europe/London", "2026-03-28T12:00:00Z", "2026-03-29T08:00:00.000Z"],
-    ["Sydney on the day summer time ends (AEDT → AEST)", "09", "Australia/Sydney", "2026-04-04T12:00:00Z", "2026-04-04T23:00:00.000Z"],
-    ["New York on the fall-back day: the first 01:00 (EDT) comes first", "01", "America/New_York", "2026-11-01T04:00:00Z", "2026-11-01T05:00:00.000Z"],
-    ["hour of the week: Monday 09 from a Sunday in Berlin", "mon-09", "Europe/Berlin", "2026-11-22T12:00:00Z", "2026-11-23T08:00:00.000Z"],
-    ["hour of the week already passed this week → next week", "mon-09", "Europe/Berlin", "2026-11-23T09:00:00Z", "2026-11-30T08:00:00.000Z"],
+    [
+      "Sydney on the day summer time ends (AEDT → AEST)",
+      "09",
+      "Australia/Sydney",
+      "2026-04-04T12:00:00Z",
+      "2026-04-04T23:00:00.000Z",
+    ],
+    [
+      "New York on the fall-back day: the first 01:00 (EDT) comes first",
+      "01",
+      "America/New_York",
+      "2026-11-01T04:00:00Z",
+      "2026-11-01T05:00:00.000Z",
+    ],
+    [
+      "hour of the week: Monday 09 from a Sunday in Berlin",
+      "mon-09",
+      "Europe/Berlin",
+      "2026-11-22T12:00:00Z",
+      "2026-11-23T08:00:00.000Z",
+    ],
+    [
+      "hour of the week already passed this week → next week",
+      "mon-09",
+      "Europe/Berlin",
+      "2026-11-23T09:00:00Z",
+      "2026-11-30T08:00:00.000Z",
+    ],
   ];
   for (const [label, arm, tz, after, expected] of cases) {
     it(label, async () => {
@@ -153,14 +199,23 @@ describe("send_time: sendAt is the next start of the chosen hour in the recipien
   });
 
   it("defaults `after` to now: sendAt is within the next week and in the future", async () => {
-    const id = await createCampaign(ws, { name: "now", kind: "send_time", objective: "conversions", strategy: { type: "thompson" } });
+    const id = await createCampaign(ws, {
+      name: "now",
+      kind: "send_time",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+    });
     const before = Date.now();
     const r = await decide(ws, id, { timezone: "America/Los_Angeles" });
     const t = Date.parse(r.body.sendAt);
     expect(t).toBeGreaterThan(before - 1000);
     expect(t).toBeLessThanOrEqual(before + 24 * 3600_000 + 1000);
     // the chosen hour, read in the recipient's zone, is the arm's hour
-    const hour = new Intl.DateTimeFormat("en-GB", { timeZone: "America/Los_Angeles", hour: "2-digit", hourCycle: "h23" }).format(t);
+    const hour = new Intl.DateTimeFormat("en-GB", {
+      timeZone: "America/Los_Angeles",
+      hour: "2-digit",
+      hourCycle: "h23",
+    }).format(t);
     expect(hour).toBe(r.body.arm.key);
   });
 });
@@ -217,7 +272,9 @@ describe("POST /v1/decisions/batch", () => {
 
   it("accepts 1000 requests and refuses 1001 naming the field", async () => {
     const id = await createCampaign(ws);
-    const ok = await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 1000 }, () => ({ campaignId: id })) });
+    const ok = await ws.post("/v1/decisions/batch", {
+      requests: Array.from({ length: 1000 }, () => ({ campaignId: id })),
+    });
     expect(ok.status).toBe(200);
     expect(ok.body.decisions).toHaveLength(1000);
     expect(ok.body.decisions.every((d: { decisionId?: string }) => typeof d.decisionId === "string")).toBe(true);

@@ -39,7 +39,12 @@ describe("POST /v1/events — accepted, duplicate, rejected", () => {
     const id = await createCampaign(ws);
     const d = (await decide(ws, id)).body;
     const events = [
-      { id: eventId(), decisionId: d.decisionId, type: "impression", source: { ip: "203.0.113.7", userAgent: "Mozilla/5.0", publisher: "pub-1", placement: "top" } },
+      {
+        id: eventId(),
+        decisionId: d.decisionId,
+        type: "impression",
+        source: { ip: "203.0.113.7", userAgent: "Mozilla/5.0", publisher: "pub-1", placement: "top" },
+      },
       { id: eventId(), decisionId: d.decisionId, type: "click", cost: 0.12 },
       { id: eventId(), decisionId: d.decisionId, type: "conversion", value: 30, occurredAt: new Date().toISOString() },
     ];
@@ -107,9 +112,15 @@ describe("POST /v1/events — accepted, duplicate, rejected", () => {
 describe("POST /v1/events — volume and concurrency", () => {
   it("accepts 1000 events in one request", async () => {
     const id = await createCampaign(ws);
-    const r = await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 500 }, () => ({ campaignId: id })) });
+    const r = await ws.post("/v1/decisions/batch", {
+      requests: Array.from({ length: 500 }, () => ({ campaignId: id })),
+    });
     const ids = (r.body.decisions as Array<{ decisionId: string }>).map((d) => d.decisionId);
-    const events = Array.from({ length: 1000 }, (_, i) => ({ id: eventId("bulk"), decisionId: ids[i % 500], type: i < 500 ? "conversion" : "click" }));
+    const events = Array.from({ length: 1000 }, (_, i) => ({
+      id: eventId("bulk"),
+      decisionId: ids[i % 500],
+      type: i < 500 ? "conversion" : "click",
+    }));
     const e = await postEvents(events);
     expect(e.status).toBe(200);
     expect(e.body).toMatchObject({ accepted: 1000, duplicates: 0, rejected: 0 });
@@ -150,8 +161,16 @@ describe("POST /v1/events — 400 naming the field", () => {
     ["id missing", { events: [{ decisionId: d, type: "click" }] }, "id"],
     ["decisionId missing", { events: [{ id: "x", type: "click" }] }, "decisionId"],
     ["value not a number", { events: [{ id: "x", decisionId: d, type: "conversion", value: "ten" }] }, "value"],
-    ["occurredAt not a date", { events: [{ id: "x", decisionId: d, type: "conversion", occurredAt: "soon" }] }, "occurredAt"],
-    ["1001 events", { events: Array.from({ length: 1001 }, (_, i) => ({ id: `e${i}`, decisionId: d, type: "click" })) }, "events"],
+    [
+      "occurredAt not a date",
+      { events: [{ id: "x", decisionId: d, type: "conversion", occurredAt: "soon" }] },
+      "occurredAt",
+    ],
+    [
+      "1001 events",
+      { events: Array.from({ length: 1001 }, (_, i) => ({ id: `e${i}`, decisionId: d, type: "click" })) },
+      "events",
+    ],
   ];
   for (const [label, body, field] of cases) {
     it(label, async () => {
@@ -269,10 +288,22 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
     const [row] = await sql`select arm_key, propensity, unit_id from decisions where id = ${d.decisionId}`;
     expect(row).toMatchObject({ arm_key: d.arm.key, unit_id: "logged" });
     expect(row.propensity).toBeCloseTo(d.propensity, 12);
-    const ev = { id: eventId("durable"), decisionId: d.decisionId, type: "conversion", source: { ip: "198.51.100.4", publisher: "p" } };
+    const ev = {
+      id: eventId("durable"),
+      decisionId: d.decisionId,
+      type: "conversion",
+      source: { ip: "198.51.100.4", publisher: "p" },
+    };
     expect((await postEvents([ev])).body.accepted).toBe(1);
-    const [e] = await sql`select type, attributed, invalid_reason, source_ip, source_publisher from events where event_id = ${ev.id}`;
-    expect(e).toMatchObject({ type: "conversion", attributed: true, invalid_reason: null, source_ip: "198.51.100.4", source_publisher: "p" });
+    const [e] =
+      await sql`select type, attributed, invalid_reason, source_ip, source_publisher from events where event_id = ${ev.id}`;
+    expect(e).toMatchObject({
+      type: "conversion",
+      attributed: true,
+      invalid_reason: null,
+      source_ip: "198.51.100.4",
+      source_publisher: "p",
+    });
   });
 
   it("Σ reward² stays exact when a decision's reward grows: (7.5 + 5)² not 7.5² + 5²", async () => {
@@ -294,7 +325,15 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
       { name: "age", type: "numeric" },
       { name: "device", type: "categorical", values: ["ios", "android", "web"] },
     ];
-    const id = await createCampaign(ws, creativeCampaign({ objective: "revenue", strategy: { type: "lin_ts" }, contextFeatures: specs, arms: [{ key: "only" }] }));
+    const id = await createCampaign(
+      ws,
+      creativeCampaign({
+        objective: "revenue",
+        strategy: { type: "lin_ts" },
+        contextFeatures: specs,
+        arms: [{ key: "only" }],
+      }),
+    );
     const contexts = [
       { age: 0.3, device: "ios" },
       { age: -1.2, device: "web" },
@@ -333,7 +372,12 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
   it("a late conversion is stored with attributed = false", async () => {
     const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
     const d = (await decide(ws, id)).body;
-    const late = { id: eventId("late-db"), decisionId: d.decisionId, type: "conversion", occurredAt: new Date(Date.now() + 2 * 3600_000).toISOString() };
+    const late = {
+      id: eventId("late-db"),
+      decisionId: d.decisionId,
+      type: "conversion",
+      occurredAt: new Date(Date.now() + 2 * 3600_000).toISOString(),
+    };
     expect((await postEvents([late])).body.accepted).toBe(1);
     const [e] = await sql`select attributed from events where event_id = ${late.id}`;
     expect(e.attributed).toBe(false);
@@ -344,5 +388,11 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
 
 /** The learned fields of an arm row (P(best) and share may be Monte Carlo estimates, so they are left out). */
 function pick(a: Record<string, unknown>) {
-  return { decisions: a.decisions, conversions: a.conversions, revenue: a.revenue, cost: a.cost, mean: a.posteriorMean };
+  return {
+    decisions: a.decisions,
+    conversions: a.conversions,
+    revenue: a.revenue,
+    cost: a.cost,
+    mean: a.posteriorMean,
+  };
 }

@@ -34,7 +34,9 @@ beforeAll(async () => {
     }),
   );
   for (let i = 0; i < 8; i++) {
-    made.push((await decide(ws, campaign, { unitId: `u${i}`, context: { age: 20 + i, device: i % 2 ? "ios" : "web" } })).body);
+    made.push(
+      (await decide(ws, campaign, { unitId: `u${i}`, context: { age: 20 + i, device: i % 2 ? "ios" : "web" } })).body,
+    );
   }
   const r = await ws.post("/v1/events", {
     events: [
@@ -42,7 +44,13 @@ beforeAll(async () => {
       { id: eventId(), decisionId: made[3].decisionId, type: "conversion", value: 4 },
       { id: eventId(), decisionId: made[3].decisionId, type: "conversion", value: 1 },
       // after the 168 h window: stored, but no reward in the log
-      { id: eventId(), decisionId: made[1].decisionId, type: "conversion", value: 50, occurredAt: new Date(Date.now() + 200 * 3600_000).toISOString() },
+      {
+        id: eventId(),
+        decisionId: made[1].decisionId,
+        type: "conversion",
+        value: 50,
+        occurredAt: new Date(Date.now() + 200 * 3600_000).toISOString(),
+      },
     ],
   });
   expect(r.body.accepted).toBe(4);
@@ -55,7 +63,10 @@ describe("decisions export", () => {
   it("JSONL: one row per decision with action, propensity, reward and context", async () => {
     const r = await ws.get(`/v1/campaigns/${campaign}/decisions/export?format=jsonl`);
     expect(r.status).toBe(200);
-    const rows = r.text.trim().split("\n").map((l) => JSON.parse(l));
+    const rows = r.text
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(8);
     const byId = new Map(rows.map((x) => [x.decisionId, x]));
     for (const [i, d] of made.entries()) {
@@ -85,7 +96,9 @@ describe("decisions export", () => {
   it("from/to bound the range", async () => {
     const future = new Date(Date.now() + 3600_000).toISOString();
     const past = new Date(Date.now() - 3600_000).toISOString();
-    const none = await ws.get(`/v1/campaigns/${campaign}/decisions/export?format=jsonl&from=${encodeURIComponent(future)}`);
+    const none = await ws.get(
+      `/v1/campaigns/${campaign}/decisions/export?format=jsonl&from=${encodeURIComponent(future)}`,
+    );
     expect(none.status).toBe(200);
     expect(none.text.trim()).toBe("");
     const all = await ws.get(

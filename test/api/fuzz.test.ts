@@ -6,7 +6,15 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCampaign, creativeCampaign, decide, startHarness, type Harness, type Reply, type Workspace } from "../helpers/service.ts";
+import {
+  createCampaign,
+  creativeCampaign,
+  decide,
+  startHarness,
+  type Harness,
+  type Reply,
+  type Workspace,
+} from "../helpers/service.ts";
 
 let h: Harness;
 let ws: Workspace;
@@ -18,9 +26,20 @@ beforeAll(async () => {
   ws = await h.workspace("fuzz");
   campaign = await createCampaign(
     ws,
-    creativeCampaign({ strategy: { type: "lin_ts" }, contextFeatures: [{ name: "age", type: "numeric" }, { name: "device", type: "categorical" }] }),
+    creativeCampaign({
+      strategy: { type: "lin_ts" },
+      contextFeatures: [
+        { name: "age", type: "numeric" },
+        { name: "device", type: "categorical" },
+      ],
+    }),
   );
-  sendTime = await createCampaign(ws, { name: "st", kind: "send_time", objective: "revenue", strategy: { type: "thompson" } });
+  sendTime = await createCampaign(ws, {
+    name: "st",
+    kind: "send_time",
+    objective: "revenue",
+    strategy: { type: "thompson" },
+  });
   decisionId = (await decide(ws, campaign, { context: { age: 3, device: "x" } })).body.decisionId;
 });
 afterAll(async () => {
@@ -39,16 +58,44 @@ function expectClientAnswer(r: Reply, what: string): void {
 
 const targets = (): Array<{ method: string; path: string; valid: Record<string, unknown> }> => [
   { method: "POST", path: "/v1/campaigns", valid: creativeCampaign() },
-  { method: "PATCH", path: `/v1/campaigns/${campaign}`, valid: { name: "n", explorationFloor: 0.01, attributionWindowHours: 24, strategy: { alpha: 1 } } },
+  {
+    method: "PATCH",
+    path: `/v1/campaigns/${campaign}`,
+    valid: { name: "n", explorationFloor: 0.01, attributionWindowHours: 24, strategy: { alpha: 1 } },
+  },
   { method: "POST", path: `/v1/campaigns/${campaign}/arms`, valid: { key: "k", name: "n", cost: 1, metadata: {} } },
   { method: "PATCH", path: `/v1/campaigns/${campaign}/arms/a`, valid: { status: "active" } },
-  { method: "POST", path: `/v1/campaigns/${campaign}/decisions`, valid: { unitId: "u", context: { age: 1, device: "ios" } } },
-  { method: "POST", path: `/v1/campaigns/${sendTime}/decisions`, valid: { timezone: "Europe/Paris", after: "2026-06-01T10:00:00Z" } },
-  { method: "POST", path: "/v1/decisions/batch", valid: { requests: [{ campaignId: campaign, context: { age: 2, device: "web" } }] } },
+  {
+    method: "POST",
+    path: `/v1/campaigns/${campaign}/decisions`,
+    valid: { unitId: "u", context: { age: 1, device: "ios" } },
+  },
+  {
+    method: "POST",
+    path: `/v1/campaigns/${sendTime}/decisions`,
+    valid: { timezone: "Europe/Paris", after: "2026-06-01T10:00:00Z" },
+  },
+  {
+    method: "POST",
+    path: "/v1/decisions/batch",
+    valid: { requests: [{ campaignId: campaign, context: { age: 2, device: "web" } }] },
+  },
   {
     method: "POST",
     path: "/v1/events",
-    valid: { events: [{ id: "e", decisionId, type: "conversion", value: 1, cost: 0, occurredAt: "2026-06-01T10:00:00Z", source: { ip: "1.2.3.4" } }] },
+    valid: {
+      events: [
+        {
+          id: "e",
+          decisionId,
+          type: "conversion",
+          value: 1,
+          cost: 0,
+          occurredAt: "2026-06-01T10:00:00Z",
+          source: { ip: "1.2.3.4" },
+        },
+      ],
+    },
   },
 ];
 
@@ -78,17 +125,32 @@ describe("never a 500 for anything a client sent", () => {
     it(`${label}: a valid body with one field replaced by anything`, async () => {
       const t = targets()[i];
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...Object.keys(t.valid)), fc.jsonValue({ maxDepth: 3 }), async (field, value) => {
-          const body = { ...t.valid, [field]: value };
-          expectClientAnswer(await ws.call(t.method, t.path, { body }), `${label} with ${field}=${JSON.stringify(value)?.slice(0, 80)}`);
-        }),
+        fc.asyncProperty(
+          fc.constantFrom(...Object.keys(t.valid)),
+          fc.jsonValue({ maxDepth: 3 }),
+          async (field, value) => {
+            const body = { ...t.valid, [field]: value };
+            expectClientAnswer(
+              await ws.call(t.method, t.path, { body }),
+              `${label} with ${field}=${JSON.stringify(value)?.slice(0, 80)}`,
+            );
+          },
+        ),
         { numRuns: RUNS, seed: SEED },
       );
     });
   });
 
   it("a valid item with one nested field replaced by anything (events, batch decisions)", async () => {
-    const event = { id: "e", decisionId, type: "click", value: 1, cost: 0, occurredAt: "2026-06-01T10:00:00Z", source: { ip: "1.2.3.4" } };
+    const event = {
+      id: "e",
+      decisionId,
+      type: "click",
+      value: 1,
+      cost: 0,
+      occurredAt: "2026-06-01T10:00:00Z",
+      source: { ip: "1.2.3.4" },
+    };
     const request = { campaignId: sendTime, unitId: "u", context: {}, timezone: "UTC", after: "2026-06-01T10:00:00Z" };
     await fc.assert(
       fc.asyncProperty(
@@ -97,8 +159,14 @@ describe("never a 500 for anything a client sent", () => {
         fc.jsonValue({ maxDepth: 3 }),
         fc.string(),
         async (ef, rf, value, id) => {
-          expectClientAnswer(await ws.post("/v1/events", { events: [{ ...event, id: `f-${id}`, [ef]: value }] }), `event ${ef}`);
-          expectClientAnswer(await ws.post("/v1/decisions/batch", { requests: [{ ...request, [rf]: value }] }), `batch ${rf}`);
+          expectClientAnswer(
+            await ws.post("/v1/events", { events: [{ ...event, id: `f-${id}`, [ef]: value }] }),
+            `event ${ef}`,
+          );
+          expectClientAnswer(
+            await ws.post("/v1/decisions/batch", { requests: [{ ...request, [rf]: value }] }),
+            `batch ${rf}`,
+          );
         },
       ),
       { numRuns: RUNS * 2, seed: SEED },
@@ -116,7 +184,10 @@ describe("never a 500 for anything a client sent", () => {
         ["name=x", { "content-type": "application/x-www-form-urlencoded" }],
         [JSON.stringify(t.valid), { "content-type": "text/plain" }],
       ] as Array<[string, Record<string, string>]>) {
-        expectClientAnswer(await ws.call(t.method, t.path, { raw, headers }), `${t.method} ${t.path} raw ${JSON.stringify(raw)}`);
+        expectClientAnswer(
+          await ws.call(t.method, t.path, { raw, headers }),
+          `${t.method} ${t.path} raw ${JSON.stringify(raw)}`,
+        );
       }
     }
   });

@@ -6,7 +6,15 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildService, type Service } from "../../src/service.ts";
-import { ADMIN_KEY, createCampaign, decide, eventId, expectError, startHarness, type Harness } from "../helpers/service.ts";
+import {
+  ADMIN_KEY,
+  createCampaign,
+  decide,
+  eventId,
+  expectError,
+  startHarness,
+  type Harness,
+} from "../helpers/service.ts";
 
 let h: Harness;
 beforeAll(async () => {
@@ -97,7 +105,9 @@ describe("database unreachable", () => {
     await svc?.close().catch(() => {});
   });
 
-  it("a PostgreSQL URL to a closed port gives 503 from /healthz and /v1, quickly, never hanging", { timeout: 20_000 }, async () => {
+  it("a PostgreSQL URL to a closed port gives 503 from /healthz and /v1, quickly, never hanging", {
+    timeout: 20_000,
+  }, async () => {
     const port = await closedPort();
     svc = await buildService({
       databaseUrl: `postgres://postgres@127.0.0.1:${port}/nothing`,

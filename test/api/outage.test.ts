@@ -91,7 +91,9 @@ describe.runIf(Boolean(DATABASE_URL))("database outage while running (PostgreSQL
     return { status: r.status, text, body: text ? JSON.parse(text) : undefined };
   };
 
-  it("answers 503 quickly while the database is unreachable, and recovers when it is back", { timeout: 90_000 }, async () => {
+  it("answers 503 quickly while the database is unreachable, and recovers when it is back", {
+    timeout: 90_000,
+  }, async () => {
     const ws = await call("POST", "/v1/workspaces", ADMIN_KEY, { name: "outage" });
     expect(ws.status).toBe(201);
     const key = ws.body.apiKey as string;
@@ -119,7 +121,17 @@ describe.runIf(Boolean(DATABASE_URL))("database outage while running (PostgreSQL
       "events",
     );
     expect(events.status, events.text).toBe(503);
-    const created = await within(15_000, call("POST", "/v1/campaigns", key, { name: "x", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] }), "campaign");
+    const created = await within(
+      15_000,
+      call("POST", "/v1/campaigns", key, {
+        name: "x",
+        kind: "creative",
+        objective: "conversions",
+        strategy: { type: "thompson" },
+        arms: [{ key: "a" }],
+      }),
+      "campaign",
+    );
     expect(created.status, created.text).toBe(503);
 
     await proxy.start(); // same port again
@@ -135,7 +147,9 @@ describe.runIf(Boolean(DATABASE_URL))("database outage while running (PostgreSQL
     expect(healthy).toBe(true);
     const after = await call("POST", `/v1/campaigns/${c.body.id}/decisions`, key, {});
     expect(after.status, after.text).toBe(201);
-    const ev = await call("POST", "/v1/events", key, { events: [{ id: "o1", decisionId: d.body.decisionId, type: "conversion" }] });
+    const ev = await call("POST", "/v1/events", key, {
+      events: [{ id: "o1", decisionId: d.body.decisionId, type: "conversion" }],
+    });
     expect(ev.status, ev.text).toBe(200);
     expect(ev.body.accepted).toBe(1);
   });

@@ -28,11 +28,15 @@ afterAll(async () => {
 describe("restart", () => {
   it("resumes with the same campaigns, arm statistics and idempotency keys", async () => {
     const conv = await createCampaign(ws);
-    const rev = await createCampaign(ws, creativeCampaign({ name: "rev", objective: "revenue", strategy: { type: "gaussian_thompson" } }));
+    const rev = await createCampaign(
+      ws,
+      creativeCampaign({ name: "rev", objective: "revenue", strategy: { type: "gaussian_thompson" } }),
+    );
     const events = [];
     for (let i = 0; i < 40; i++) {
       const d = (await decide(ws, i % 2 ? conv : rev)).body;
-      if (i % 3 === 0) events.push({ id: eventId("p"), decisionId: d.decisionId, type: "conversion", value: 2 + (i % 5) });
+      if (i % 3 === 0)
+        events.push({ id: eventId("p"), decisionId: d.decisionId, type: "conversion", value: 2 + (i % 5) });
     }
     const paused = await ws.patch(`/v1/campaigns/${conv}/arms/c`, { status: "paused" });
     expect(paused.status).toBe(200);

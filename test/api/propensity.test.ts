@@ -30,12 +30,26 @@ const contextFeatures = [
   { name: "seg", type: "categorical", values: ["p", "q"] },
 ];
 
-const cases: Array<{ label: string; strategy: Record<string, unknown>; contextual?: boolean; convert?: Record<string, number> }> = [
+const cases: Array<{
+  label: string;
+  strategy: Record<string, unknown>;
+  contextual?: boolean;
+  convert?: Record<string, number>;
+}> = [
   { label: "thompson", strategy: { type: "thompson" }, convert: { a: 0.05, b: 0.1, c: 0.2 } },
-  { label: "epsilon_greedy ε = 0.2", strategy: { type: "epsilon_greedy", epsilon: 0.2 }, convert: { a: 0.05, b: 0.1, c: 0.2 } },
+  {
+    label: "epsilon_greedy ε = 0.2",
+    strategy: { type: "epsilon_greedy", epsilon: 0.2 },
+    convert: { a: 0.05, b: 0.1, c: 0.2 },
+  },
   { label: "softmax", strategy: { type: "softmax", temperature: 0.5 }, convert: { a: 0.05, b: 0.1, c: 0.2 } },
   { label: "ucb1 (deterministic, floor only)", strategy: { type: "ucb1" }, convert: { a: 0.05, b: 0.1, c: 0.2 } },
-  { label: "lin_ts with contexts", strategy: { type: "lin_ts" }, contextual: true, convert: { a: 0.1, b: 0.1, c: 0.1 } },
+  {
+    label: "lin_ts with contexts",
+    strategy: { type: "lin_ts" },
+    contextual: true,
+    convert: { a: 0.1, b: 0.1, c: 0.1 },
+  },
 ];
 
 describe("logged propensities satisfy E[1{a = k} / p] = 1 (exploration floor 0.05)", () => {
@@ -65,7 +79,8 @@ describe("logged propensities satisfy E[1{a = k} / p] = 1 (exploration floor 0.0
           expect(d.propensity).toBeGreaterThanOrEqual(0.05 - 1e-9);
           expect(d.propensity).toBeLessThanOrEqual(1);
           for (const k of ARMS) w[k].push(d.arm.key === k ? 1 / d.propensity : 0);
-          if (c.convert && env.next() < c.convert[d.arm.key]) events.push({ id: `c-${d.decisionId}`, decisionId: d.decisionId, type: "conversion" });
+          if (c.convert && env.next() < c.convert[d.arm.key])
+            events.push({ id: `c-${d.decisionId}`, decisionId: d.decisionId, type: "conversion" });
         }
         if (events.length) expect((await ws.post("/v1/events", { events })).status).toBe(200);
       }
@@ -73,7 +88,9 @@ describe("logged propensities satisfy E[1{a = k} / p] = 1 (exploration floor 0.0
         const xs = w[k];
         const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
         const se = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (xs.length - 1) / xs.length);
-        expect(Math.abs(mean - 1), `arm ${k}: mean weight ${mean.toFixed(3)}, se ${se.toFixed(3)}`).toBeLessThan(5 * se + 0.02);
+        expect(Math.abs(mean - 1), `arm ${k}: mean weight ${mean.toFixed(3)}, se ${se.toFixed(3)}`).toBeLessThan(
+          5 * se + 0.02,
+        );
       }
     });
   }

@@ -34,7 +34,11 @@ afterAll(async () => {
 
 const endpoints = (campaignId: string): Array<[string, string, unknown]> => [
   ["GET", "/v1/campaigns", undefined],
-  ["POST", "/v1/campaigns", { name: "x", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] }],
+  [
+    "POST",
+    "/v1/campaigns",
+    { name: "x", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] },
+  ],
   ["GET", `/v1/campaigns/${campaignId}`, undefined],
   ["PATCH", `/v1/campaigns/${campaignId}`, { name: "stolen" }],
   ["GET", `/v1/campaigns/${campaignId}/arms`, undefined],

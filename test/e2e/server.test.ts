@@ -40,7 +40,12 @@ function runToExit(env: Record<string, string>): Promise<{ code: number | null; 
 
 describe("config validation", () => {
   it("refuses wrong values with one clear line per value, exit code ≠ 0", async () => {
-    const { code, out } = await runToExit({ PORT: "abc", DATABASE_URL: "mysql://nope", ADBANDIT_ADMIN_KEY: "short", ADBANDIT_DATA_DIR: dir });
+    const { code, out } = await runToExit({
+      PORT: "abc",
+      DATABASE_URL: "mysql://nope",
+      ADBANDIT_ADMIN_KEY: "short",
+      ADBANDIT_DATA_DIR: dir,
+    });
     expect(code).not.toBe(0);
     expect(out).toMatch(/PORT/);
     expect(out).toMatch(/DATABASE_URL/);
@@ -56,8 +61,15 @@ describe("config validation", () => {
 
 // PGlite-only (the PostgreSQL run covers SIGTERM and persistence in two-process.test.ts): saves CI time.
 describe.skipIf(Boolean(process.env.DATABASE_URL))("running on PGlite", () => {
-  it("without ADBANDIT_ADMIN_KEY: generates one, logs it once at warn, and it works", { timeout: 120_000 }, async () => {
-    const env = { ADBANDIT_DATA_DIR: join(dir, "gen"), ADBANDIT_ADMIN_KEY: undefined, DATABASE_URL: undefined, NODE_ENV: "development" };
+  it("without ADBANDIT_ADMIN_KEY: generates one, logs it once at warn, and it works", {
+    timeout: 120_000,
+  }, async () => {
+    const env = {
+      ADBANDIT_DATA_DIR: join(dir, "gen"),
+      ADBANDIT_ADMIN_KEY: undefined,
+      DATABASE_URL: undefined,
+      NODE_ENV: "development",
+    };
     const srv = await spawnServer({ env });
     try {
       const lines = srv
@@ -117,7 +129,9 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))("running on PGlite", () => {
     try {
       const arms = await http(second.url, "GET", `/v1/campaigns/${campaignId}/arms`, key);
       expect(arms.status).toBe(200);
-      const byKey = Object.fromEntries((arms.body.arms as Array<{ key: string; decisions: number; conversions: number }>).map((a) => [a.key, a]));
+      const byKey = Object.fromEntries(
+        (arms.body.arms as Array<{ key: string; decisions: number; conversions: number }>).map((a) => [a.key, a]),
+      );
       for (const k of ["a", "b"]) expect(byKey[k].decisions).toBe(served[k] ?? 0);
       expect(byKey.a.conversions + byKey.b.conversions).toBe(1);
       const dup = await http(second.url, "POST", "/v1/events", key, {
@@ -137,7 +151,13 @@ describe.skipIf(Boolean(process.env.DATABASE_URL))("running on PGlite", () => {
  */
 async function bodiesOverRealHttp(base: string, key: string): Promise<void> {
   const headers = { authorization: `Bearer ${key}`, "content-type": "application/json" };
-  const campaign = { name: "c", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] };
+  const campaign = {
+    name: "c",
+    kind: "creative",
+    objective: "conversions",
+    strategy: { type: "thompson" },
+    arms: [{ key: "a" }],
+  };
   const ok = await fetch(`${base}/v1/campaigns`, { method: "POST", headers, body: JSON.stringify(campaign) });
   expect(ok.status).toBe(201);
 
@@ -162,7 +182,12 @@ async function bodiesOverRealHttp(base: string, key: string): Promise<void> {
   });
   let streamedStatus: number;
   try {
-    const streamed = await fetch(`${base}/v1/campaigns`, { method: "POST", headers, body: stream, duplex: "half" } as RequestInit);
+    const streamed = await fetch(`${base}/v1/campaigns`, {
+      method: "POST",
+      headers,
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
     streamedStatus = streamed.status;
   } catch {
     // the server may close the connection once the limit is passed, before the client finished sending

@@ -88,7 +88,9 @@ describe("SIGTERM under load", () => {
     const rows = arms.body.arms as Array<{ key: string; decisions: number; conversions: number }>;
     const total = Object.values(answered).reduce((s, x) => s + x, 0);
     expect(total).toBeGreaterThan(20);
-    console.info(`[shutdown] answered ${total} decisions (${JSON.stringify(answered)}), ${conversionsAccepted} conversions; stored ${JSON.stringify(rows.map((r) => [r.key, r.decisions, r.conversions]))}`);
+    console.info(
+      `[shutdown] answered ${total} decisions (${JSON.stringify(answered)}), ${conversionsAccepted} conversions; stored ${JSON.stringify(rows.map((r) => [r.key, r.decisions, r.conversions]))}`,
+    );
     // every decision answered 201 survived; the service may also have logged a few whose answer never
     // reached the client (the connection closed under it), never fewer
     for (const r of rows) expect(r.decisions).toBeGreaterThanOrEqual(answered[r.key] ?? 0);

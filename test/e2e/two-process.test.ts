@@ -74,7 +74,9 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
     // ---- decisions on both, concurrently ----
     const made: Made[] = [];
     const decideOn = async (p: ServerProcess, via: "A" | "B") => {
-      const r = await http(p.url, "POST", `/v1/campaigns/${campaignId}/decisions`, key, { unitId: `${via}-${made.length}` });
+      const r = await http(p.url, "POST", `/v1/campaigns/${campaignId}/decisions`, key, {
+        unitId: `${via}-${made.length}`,
+      });
       expect(r.status, r.text).toBe(201);
       made.push({ decisionId: r.body.decisionId, arm: r.body.arm.key, via });
     };
@@ -91,16 +93,32 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
     // ---- feedback: each process gets conversions for the other's decisions, plus the races ----
     const fromA = made.filter((m) => m.via === "A");
     const fromB = made.filter((m) => m.via === "B");
-    const toB = fromA.filter((_, i) => i % 3 === 0).map((m) => ({ id: `conv-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
-    const toA = fromB.filter((_, i) => i % 4 === 0).map((m) => ({ id: `conv-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
+    const toB = fromA
+      .filter((_, i) => i % 3 === 0)
+      .map((m) => ({ id: `conv-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
+    const toA = fromB
+      .filter((_, i) => i % 4 === 0)
+      .map((m) => ({ id: `conv-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
     // same event id to both processes at once
-    const bothSame = fromA.filter((_, i) => i % 3 === 1).slice(0, 20).map((m) => ({ id: `same-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
+    const bothSame = fromA
+      .filter((_, i) => i % 3 === 1)
+      .slice(0, 20)
+      .map((m) => ({ id: `same-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
     // two different conversions of one decision, one to each process at once
     const splitDecisions = fromB.filter((_, i) => i % 4 === 1).slice(0, 20);
-    const splitToA = splitDecisions.map((m) => ({ id: `s1-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
-    const splitToB = splitDecisions.map((m) => ({ id: `s2-${m.decisionId}`, decisionId: m.decisionId, type: "conversion" }));
+    const splitToA = splitDecisions.map((m) => ({
+      id: `s1-${m.decisionId}`,
+      decisionId: m.decisionId,
+      type: "conversion",
+    }));
+    const splitToB = splitDecisions.map((m) => ({
+      id: `s2-${m.decisionId}`,
+      decisionId: m.decisionId,
+      type: "conversion",
+    }));
 
-    const chunks = <T,>(xs: T[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+    const chunks = <T>(xs: T[], n: number) =>
+      Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
     const post = async (p: ServerProcess, events: unknown[]) => {
       const r = await http(p.url, "POST", "/v1/events", key, { events });
       expect(r.status, r.text).toBe(200);
@@ -115,7 +133,11 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
     ]);
     const feedbackDone = Date.now();
     const total = answers.reduce(
-      (s, a) => ({ accepted: s.accepted + a.accepted, duplicates: s.duplicates + a.duplicates, rejected: s.rejected + a.rejected }),
+      (s, a) => ({
+        accepted: s.accepted + a.accepted,
+        duplicates: s.duplicates + a.duplicates,
+        rejected: s.rejected + a.rejected,
+      }),
       { accepted: 0, duplicates: 0, rejected: 0 },
     );
     expect(total.rejected).toBe(0);
@@ -124,7 +146,11 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
 
     // what the accepted feedback implies, per arm
     const converted = new Set([...toA, ...toB, ...bothSame, ...splitToA].map((e) => e.decisionId));
-    const expected: Record<string, { n: number; conv: number }> = { a: { n: 0, conv: 0 }, b: { n: 0, conv: 0 }, c: { n: 0, conv: 0 } };
+    const expected: Record<string, { n: number; conv: number }> = {
+      a: { n: 0, conv: 0 },
+      b: { n: 0, conv: 0 },
+      c: { n: 0, conv: 0 },
+    };
     for (const m of made) {
       expected[m.arm].n += 1;
       if (converted.has(m.decisionId)) expected[m.arm].conv += 1;
@@ -133,7 +159,11 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
     // ---- each process learns everything within the refresh interval + margin ----
     const view = async (p: ServerProcess) => {
       const r = await http(p.url, "GET", `/v1/campaigns/${campaignId}/arms`, key);
-      const rows = (Array.isArray(r.body) ? r.body : r.body.arms) as Array<{ key: string; decisions: number; conversions: number }>;
+      const rows = (Array.isArray(r.body) ? r.body : r.body.arms) as Array<{
+        key: string;
+        decisions: number;
+        conversions: number;
+      }>;
       return Object.fromEntries(rows.map((a) => [a.key, { n: a.decisions, conv: a.conversions }]));
     };
     for (const p of [A, B]) {
@@ -148,11 +178,15 @@ describe.skipIf(!DATABASE_URL)("two service processes on one PostgreSQL database
         await new Promise((r) => setTimeout(r, 100));
       }
       expect(ok, `process on ${p.url} saw ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}`).toBe(true);
-      console.info(`[two-process] ${p === A ? "A" : "B"} saw all feedback ${Date.now() - feedbackDone} ms after the last answer`);
+      console.info(
+        `[two-process] ${p === A ? "A" : "B"} saw all feedback ${Date.now() - feedbackDone} ms after the last answer`,
+      );
     }
 
     // ---- configuration changed through A reaches B within the refresh interval ----
-    expect((await http(A.url, "PATCH", `/v1/campaigns/${campaignId}/arms/a`, key, { status: "paused" })).status).toBe(200);
+    expect((await http(A.url, "PATCH", `/v1/campaigns/${campaignId}/arms/a`, key, { status: "paused" })).status).toBe(
+      200,
+    );
     expect((await http(A.url, "POST", `/v1/campaigns/${campaignId}/arms`, key, { key: "d" })).status).toBe(201);
     const changed = Date.now();
     let caughtUp = false;

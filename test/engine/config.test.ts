@@ -5,12 +5,32 @@ import { ConfigError, loadConfig } from "../../src/config.ts";
 describe("loadConfig", () => {
   it("defaults: port 3000, PGlite in ./data, a generated admin key", () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ port: 3000, dataDir: "./data", databaseUrl: undefined, adminKeyGenerated: true, refreshIntervalMs: 2000, logLevel: "info" });
+    expect(c).toMatchObject({
+      port: 3000,
+      dataDir: "./data",
+      databaseUrl: undefined,
+      adminKeyGenerated: true,
+      refreshIntervalMs: 2000,
+      logLevel: "info",
+    });
     expect(c.adminKey.length).toBeGreaterThanOrEqual(16);
   });
   it("reads every variable", () => {
-    const c = loadConfig({ PORT: "8080", DATABASE_URL: "postgres://u@h:5432/db", ADBANDIT_ADMIN_KEY: "k".repeat(20), ADBANDIT_REFRESH_MS: "500", LOG_LEVEL: "debug" });
-    expect(c).toMatchObject({ port: 8080, databaseUrl: "postgres://u@h:5432/db", adminKey: "k".repeat(20), adminKeyGenerated: false, refreshIntervalMs: 500, logLevel: "debug" });
+    const c = loadConfig({
+      PORT: "8080",
+      DATABASE_URL: "postgres://u@h:5432/db",
+      ADBANDIT_ADMIN_KEY: "k".repeat(20),
+      ADBANDIT_REFRESH_MS: "500",
+      LOG_LEVEL: "debug",
+    });
+    expect(c).toMatchObject({
+      port: 8080,
+      databaseUrl: "postgres://u@h:5432/db",
+      adminKey: "k".repeat(20),
+      adminKeyGenerated: false,
+      refreshIntervalMs: 500,
+      logLevel: "debug",
+    });
   });
   it("names each wrong value in one error", () => {
     let err: unknown;

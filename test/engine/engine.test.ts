@@ -32,7 +32,9 @@ const engine = (seed = 1) => new Engine({ database, registry, logger, seed, refr
 
 async function dbStats(campaignId: string) {
   const r = await readArmStats(database.db, [campaignId]);
-  return Object.fromEntries(r.map((x) => [x.arm_key, { n: Number(x.n), sum: Number(x.sum), sumSq: Number(x.sum_sq), xx: x.xx, xr: x.xr }]));
+  return Object.fromEntries(
+    r.map((x) => [x.arm_key, { n: Number(x.n), sum: Number(x.sum), sumSq: Number(x.sum_sq), xx: x.xx, xr: x.xr }]),
+  );
 }
 
 function close(a: number[] | null | undefined, b: number[] | null | undefined) {
@@ -44,10 +46,19 @@ describe("group commit", () => {
   it("logs every concurrent decision once and counts each as a trial", async () => {
     const e = engine();
     await e.start();
-    const c = await e.createCampaign(ws, { name: "gc", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }, { key: "b" }, { key: "c" }] });
+    const c = await e.createCampaign(ws, {
+      name: "gc",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "a" }, { key: "b" }, { key: "c" }],
+    });
     const out = await Promise.all(Array.from({ length: 300 }, (_, i) => e.decide(ws, c.id, { unitId: `u${i}` })));
     expect(new Set(out.map((d) => d.decisionId)).size).toBe(300);
-    const [{ n }] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from decisions where campaign_id = ${c.id}::uuid`);
+    const [{ n }] = await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from decisions where campaign_id = ${c.id}::uuid`,
+    );
     expect(n).toBe(300);
     const st = await dbStats(c.id);
     expect(Object.values(st).reduce((s, x) => s + x.n, 0)).toBe(300);
@@ -120,7 +131,10 @@ describe("events", () => {
         expect(incremental[k].sum).toBeCloseTo(rebuilt[k].sum, 9);
         expect(incremental[k].sumSq).toBeCloseTo(rebuilt[k].sumSq, 9);
       }
-      const [{ late }] = await rows<{ late: number }>(database.db, sql`select count(*)::int as late from events where campaign_id = ${c.id}::uuid and not attributed`);
+      const [{ late }] = await rows<{ late: number }>(
+        database.db,
+        sql`select count(*)::int as late from events where campaign_id = ${c.id}::uuid and not attributed`,
+      );
       expect(late).toBeGreaterThan(0);
       await e.close();
     });
@@ -129,10 +143,22 @@ describe("events", () => {
   it("a conversion after the window is stored but teaches nothing; unknown decisions are rejected", async () => {
     const e = engine();
     await e.start();
-    const c = await e.createCampaign(ws, { name: "w", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, attributionWindowHours: 2, arms: [{ key: "a" }] });
+    const c = await e.createCampaign(ws, {
+      name: "w",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      attributionWindowHours: 2,
+      arms: [{ key: "a" }],
+    });
     const d = await e.decide(ws, c.id, {});
     const r = await e.ingest(ws, [
-      { id: "late-1", decisionId: d.decisionId, type: "conversion", occurredAt: new Date(Date.now() + 3 * 3_600_000).toISOString() },
+      {
+        id: "late-1",
+        decisionId: d.decisionId,
+        type: "conversion",
+        occurredAt: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+      },
       { id: "ghost", decisionId: "00000000-0000-4000-8000-000000000000", type: "click" },
       { id: "junk", decisionId: "not-a-uuid", type: "click" },
     ]);
@@ -151,7 +177,13 @@ describe("events", () => {
     const e = engine();
     e.setFraudGate({ classify: (ev) => (ev.source.ip === "6.6.6.6" ? "blocklisted_ip" : null) });
     await e.start();
-    const c = await e.createCampaign(ws, { name: "f", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }] });
+    const c = await e.createCampaign(ws, {
+      name: "f",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "a" }],
+    });
     const d1 = await e.decide(ws, c.id, {});
     const d2 = await e.decide(ws, c.id, {});
     await e.ingest(ws, [
@@ -159,10 +191,15 @@ describe("events", () => {
       { id: "good", decisionId: d2.decisionId, type: "conversion", source: { ip: "1.2.3.4" } },
     ]);
     expect((await dbStats(c.id)).a).toMatchObject({ n: 2, sum: 1 });
-    const [{ reason }] = await rows<{ reason: string }>(database.db, sql`select invalid_reason as reason from events where event_id = 'bad' and workspace_id = ${ws}::uuid`);
+    const [{ reason }] = await rows<{ reason: string }>(
+      database.db,
+      sql`select invalid_reason as reason from events where event_id = 'bad' and workspace_id = ${ws}::uuid`,
+    );
     expect(reason).toBe("blocklisted_ip");
     // flagged after the fact: rebuild
-    await database.db.execute(sql`update events set invalid_reason = 'late_flag' where event_id = 'good' and workspace_id = ${ws}::uuid`);
+    await database.db.execute(
+      sql`update events set invalid_reason = 'late_flag' where event_id = 'good' and workspace_id = ${ws}::uuid`,
+    );
     await e.recompute(c.id);
     expect((await dbStats(c.id)).a).toMatchObject({ n: 2, sum: 0, sumSq: 0 });
     expect(e.campaigns.get(c.id)!.stats[0]).toMatchObject({ n: 2, sum: 0 });
@@ -185,10 +222,16 @@ describe("contextual statistics", () => {
       ],
       arms: [{ key: "a" }, { key: "b" }],
     });
-    const ds = await Promise.all(Array.from({ length: 40 }, (_, i) => e.decide(ws, c.id, { context: { age: (i % 7) / 7, device: i % 3 ? "ios" : "web" } })));
+    const ds = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        e.decide(ws, c.id, { context: { age: (i % 7) / 7, device: i % 3 ? "ios" : "web" } }),
+      ),
+    );
     await e.ingest(
       ws,
-      ds.filter((_, i) => i % 4 === 0).map((d, i) => ({ id: `cx-${i}`, decisionId: d.decisionId, type: "conversion" as const, value: 1 + i })),
+      ds
+        .filter((_, i) => i % 4 === 0)
+        .map((d, i) => ({ id: `cx-${i}`, decisionId: d.decisionId, type: "conversion" as const, value: 1 + i })),
     );
     const incremental = await dbStats(c.id);
     const live = e.campaigns.get(c.id)!;
@@ -208,15 +251,27 @@ describe("two engines on one database (two processes)", () => {
   it("each learns the other's feedback through refresh, and no update is lost", async () => {
     const a = engine(11);
     await a.start();
-    const c = await a.createCampaign(ws, { name: "two", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "x" }, { key: "y" }] });
+    const c = await a.createCampaign(ws, {
+      name: "two",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "x" }, { key: "y" }],
+    });
     const b = engine(12);
     await b.start();
     const fromA = await Promise.all(Array.from({ length: 50 }, () => a.decide(ws, c.id, {})));
     const fromB = await Promise.all(Array.from({ length: 50 }, () => b.decide(ws, c.id, {})));
     // conversions for A's decisions arrive at B, and vice versa, concurrently
     await Promise.all([
-      b.ingest(ws, fromA.slice(0, 20).map((d, i) => ({ id: `ab-${i}`, decisionId: d.decisionId, type: "conversion" as const }))),
-      a.ingest(ws, fromB.slice(0, 10).map((d, i) => ({ id: `ba-${i}`, decisionId: d.decisionId, type: "conversion" as const }))),
+      b.ingest(
+        ws,
+        fromA.slice(0, 20).map((d, i) => ({ id: `ab-${i}`, decisionId: d.decisionId, type: "conversion" as const })),
+      ),
+      a.ingest(
+        ws,
+        fromB.slice(0, 10).map((d, i) => ({ id: `ba-${i}`, decisionId: d.decisionId, type: "conversion" as const })),
+      ),
     ]);
     await Promise.all([a.refresh(), b.refresh()]);
     const st = await dbStats(c.id);
@@ -231,7 +286,10 @@ describe("two engines on one database (two processes)", () => {
     }
     // a second round goes through the incremental refresh (only rows moved since the last one)
     const more = await Promise.all(Array.from({ length: 30 }, () => a.decide(ws, c.id, {})));
-    await b.ingest(ws, more.slice(0, 7).map((d, i) => ({ id: `ab2-${i}`, decisionId: d.decisionId, type: "conversion" as const })));
+    await b.ingest(
+      ws,
+      more.slice(0, 7).map((d, i) => ({ id: `ab2-${i}`, decisionId: d.decisionId, type: "conversion" as const })),
+    );
     await Promise.all([a.refresh(), b.refresh()]);
     const st2 = await dbStats(c.id);
     expect(st2.x.n + st2.y.n).toBe(130);
@@ -259,7 +317,15 @@ describe("order-dependent params", () => {
       ["discount", 0.99],
       ["window", 100],
     ] as const) {
-      await expect(e.createCampaign(ws, { name: "d", kind: "creative", objective: "conversions", strategy: { type: "thompson", [k]: v }, arms: [{ key: "a" }] })).rejects.toMatchObject({
+      await expect(
+        e.createCampaign(ws, {
+          name: "d",
+          kind: "creative",
+          objective: "conversions",
+          strategy: { type: "thompson", [k]: v },
+          arms: [{ key: "a" }],
+        }),
+      ).rejects.toMatchObject({
         code: "invalid_request",
         details: [{ path: `strategy.${k}` }],
       });
@@ -274,7 +340,13 @@ describe("database lost", () => {
     const [w] = await own.db.insert(workspaces).values({ name: "lost" }).returning();
     const e = new Engine({ database: own, registry, logger, seed: 5, refreshIntervalMs: 0 });
     await e.start();
-    const c = await e.createCampaign(w.id, { name: "l", kind: "creative", objective: "conversions", strategy: { type: "thompson" }, arms: [{ key: "a" }, { key: "b" }] });
+    const c = await e.createCampaign(w.id, {
+      name: "l",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "a" }, { key: "b" }],
+    });
     await e.decide(w.id, c.id, {});
     await own.close();
     await expect(e.decide(w.id, c.id, {})).rejects.toMatchObject({ code: "unavailable" });

@@ -27,21 +27,38 @@ afterAll(async () => {
 describe("jobs", () => {
   it("rollups equal the direct computation after the job runs, also after late events", async () => {
     const id = await createCampaign(ws, creativeCampaign({ objective: "revenue" }));
-    const decs = (await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 40 }, () => ({ campaignId: id })) })).body.decisions;
+    const decs = (
+      await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 40 }, () => ({ campaignId: id })) })
+    ).body.decisions;
     const now = Date.now();
     let k = 0;
     const evs = decs.flatMap((d: { decisionId: string }, i: number) => [
       { id: `j-${id}-${k++}`, decisionId: d.decisionId, type: "impression", cost: 0.01 },
-      ...(i % 3 === 0 ? [{ id: `j-${id}-${k++}`, decisionId: d.decisionId, type: "conversion", value: 10 + i, occurredAt: new Date(now + 3_600_000).toISOString() }] : []),
+      ...(i % 3 === 0
+        ? [
+            {
+              id: `j-${id}-${k++}`,
+              decisionId: d.decisionId,
+              type: "conversion",
+              value: 10 + i,
+              occurredAt: new Date(now + 3_600_000).toISOString(),
+            },
+          ]
+        : []),
     ]);
     await ws.post("/v1/events", { events: evs });
-    const jobs = startJobs({ database: h.service.deps.database, engine: h.service.deps.engine, logger }, { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false });
+    const jobs = startJobs(
+      { database: h.service.deps.database, engine: h.service.deps.engine, logger },
+      { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false },
+    );
     await jobs.run("rollups");
     const range = [now - 2 * 3_600_000, now + 3 * 3_600_000] as const;
     const db = h.service.deps.db;
     expect(await rollupCells(db, id, ...range)).toEqual(await directCells(db, id, ...range));
     // a late event: the next run picks it up
-    await ws.post("/v1/events", { events: [{ id: `j-${id}-late`, decisionId: decs[1].decisionId, type: "conversion", value: 99 }] });
+    await ws.post("/v1/events", {
+      events: [{ id: `j-${id}-late`, decisionId: decs[1].decisionId, type: "conversion", value: 99 }],
+    });
     await jobs.run("rollups");
     const after = await rollupCells(db, id, ...range);
     expect(after).toEqual(await directCells(db, id, ...range));
@@ -52,8 +69,13 @@ describe("jobs", () => {
 
   it("gate-refresh loads the blocklist into the gate", async () => {
     const gate = new CachedFraudGate();
-    await h.service.deps.db.execute(sql`insert into blocklist (workspace_id, entity_type, entity) values (${ws.id}::uuid, 'ip', '203.0.113.99')`);
-    const jobs = startJobs({ database: h.service.deps.database, gate, logger }, { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false });
+    await h.service.deps.db.execute(
+      sql`insert into blocklist (workspace_id, entity_type, entity) values (${ws.id}::uuid, 'ip', '203.0.113.99')`,
+    );
+    const jobs = startJobs(
+      { database: h.service.deps.database, gate, logger },
+      { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false },
+    );
     expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(false);
     await jobs.run("gate-refresh");
     expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(true);
@@ -62,14 +84,23 @@ describe("jobs", () => {
 
   it("startServiceJobs wires the service's deps and loads the gate at once", async () => {
     const gate = new CachedFraudGate();
-    const jobs = startServiceJobs(h.service.deps, gate, { ...JOBS_DEFAULTS, fraudScan: false, rollups: false, gateRefresh: false });
+    const jobs = startServiceJobs(h.service.deps, gate, {
+      ...JOBS_DEFAULTS,
+      fraudScan: false,
+      rollups: false,
+      gateRefresh: false,
+    });
     await jobs.run("gate-refresh"); // joins the run started by startServiceJobs
     expect(gate.isBlocked(ws.id, "ip", "203.0.113.99")).toBe(true);
     await jobs.stop();
   });
 
   it("schedules come from the environment, with validation", () => {
-    expect(jobsConfigFromEnv({ ADBANDIT_JOB_FRAUD_SCAN: "*/5 * * * *", ADBANDIT_JOB_ROLLUPS: "off" })).toMatchObject({ fraudScan: "*/5 * * * *", rollups: false, gateRefresh: "* * * * *" });
+    expect(jobsConfigFromEnv({ ADBANDIT_JOB_FRAUD_SCAN: "*/5 * * * *", ADBANDIT_JOB_ROLLUPS: "off" })).toMatchObject({
+      fraudScan: "*/5 * * * *",
+      rollups: false,
+      gateRefresh: "* * * * *",
+    });
     expect(() => jobsConfigFromEnv({ ADBANDIT_JOB_ROLLUPS: "every minute" })).toThrow(/ADBANDIT_JOB_ROLLUPS/);
   });
 

@@ -4,7 +4,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { createCampaign, creativeCampaign, expectError, expectInvalid, startHarness, type Harness, type Workspace } from "../helpers/service.ts";
+import {
+  createCampaign,
+  creativeCampaign,
+  expectError,
+  expectInvalid,
+  startHarness,
+  type Harness,
+  type Workspace,
+} from "../helpers/service.ts";
 import { register as reports } from "../../src/api/routes/reports.ts";
 import { register as anomalies } from "../../src/api/routes/anomalies.ts";
 import { register as blocklist } from "../../src/api/routes/blocklist.ts";
@@ -14,7 +22,8 @@ import { campaignReport } from "../../src/reports/queries.ts";
 import { scanCampaign } from "../../src/fraud/scan.ts";
 import { CachedFraudGate } from "../../src/fraud/gate.ts";
 
-const BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
+const BROWSER =
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
 let h: Harness;
 let ws: Workspace;
 let campaignId: string;
@@ -32,20 +41,41 @@ beforeAll(async () => {
   ws = await h.workspace("routes");
   campaignId = await createCampaign(ws, creativeCampaign({ objective: "revenue" }));
   T0 = Math.floor(Date.now() / 60_000) * 60_000;
-  const decs = (await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 90 }, () => ({ campaignId })) })).body.decisions;
+  const decs = (await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 90 }, () => ({ campaignId })) }))
+    .body.decisions;
   const events: unknown[] = [];
   let k = 0;
   decs.forEach((d: { decisionId: string }, i: number) => {
     const t = T0 + 10_000 + i * 2000;
     const src = { ip: `10.1.0.${i}`, userAgent: BROWSER };
-    events.push({ id: `r-${k++}`, decisionId: d.decisionId, type: "impression", cost: 0.01, occurredAt: new Date(t).toISOString(), source: src });
+    events.push({
+      id: `r-${k++}`,
+      decisionId: d.decisionId,
+      type: "impression",
+      cost: 0.01,
+      occurredAt: new Date(t).toISOString(),
+      source: src,
+    });
     sent.cost += 0.01;
     if (i % 3 === 0) {
-      events.push({ id: `r-${k++}`, decisionId: d.decisionId, type: "click", cost: 0.3, occurredAt: new Date(t + 1000).toISOString(), source: src });
+      events.push({
+        id: `r-${k++}`,
+        decisionId: d.decisionId,
+        type: "click",
+        cost: 0.3,
+        occurredAt: new Date(t + 1000).toISOString(),
+        source: src,
+      });
       sent.clicks++;
       sent.cost += 0.3;
       if (i % 6 === 0) {
-        events.push({ id: `r-${k++}`, decisionId: d.decisionId, type: "conversion", value: 10 + i, occurredAt: new Date(t + 90_000).toISOString() });
+        events.push({
+          id: `r-${k++}`,
+          decisionId: d.decisionId,
+          type: "conversion",
+          value: 10 + i,
+          occurredAt: new Date(t + 90_000).toISOString(),
+        });
         sent.conversions++;
         sent.revenue += 10 + i;
       }
@@ -53,8 +83,24 @@ beforeAll(async () => {
   });
   // One ip double-clicks three decisions (duplicates, found by the scan).
   for (const d of decs.slice(0, 3) as { decisionId: string }[])
-    events.push({ id: `r-${k++}`, decisionId: d.decisionId, type: "click", cost: 0.3, occurredAt: new Date(T0 + 300_000).toISOString(), source: { ip: "203.0.113.50", userAgent: BROWSER } },
-      { id: `r-${k++}`, decisionId: d.decisionId, type: "click", cost: 0.3, occurredAt: new Date(T0 + 301_000).toISOString(), source: { ip: "203.0.113.50", userAgent: BROWSER } });
+    events.push(
+      {
+        id: `r-${k++}`,
+        decisionId: d.decisionId,
+        type: "click",
+        cost: 0.3,
+        occurredAt: new Date(T0 + 300_000).toISOString(),
+        source: { ip: "203.0.113.50", userAgent: BROWSER },
+      },
+      {
+        id: `r-${k++}`,
+        decisionId: d.decisionId,
+        type: "click",
+        cost: 0.3,
+        occurredAt: new Date(T0 + 301_000).toISOString(),
+        source: { ip: "203.0.113.50", userAgent: BROWSER },
+      },
+    );
   sent.clicks += 3;
   sent.cost += 0.9;
   const r = await ws.post("/v1/events", { events });
@@ -71,16 +117,28 @@ describe("GET /v1/campaigns/{id}/report", () => {
     const r = await ws.get(`/v1/campaigns/${campaignId}/report?${range()}&granularity=hour`);
     expect(r.status).toBe(200);
     const t = r.body.total.campaign;
-    expect(t).toMatchObject({ decisions: 90, impressions: 90, clicks: sent.clicks + 3, conversions: sent.conversions, revenue: sent.revenue });
+    expect(t).toMatchObject({
+      decisions: 90,
+      impressions: 90,
+      clicks: sent.clicks + 3,
+      conversions: sent.conversions,
+      revenue: sent.revenue,
+    });
     expect(t.cost).toBeCloseTo(sent.cost + 0.9, 9);
     expect(t.roi.estimate).toBeCloseTo((sent.revenue - sent.cost - 0.9) / (sent.cost + 0.9), 9);
-    const direct = await campaignReport(h.service.deps.db, ws.id, campaignId, { from: T0 - 3_600_000, to: T0 + 3_600_000, granularity: "hour" });
+    const direct = await campaignReport(h.service.deps.db, ws.id, campaignId, {
+      from: T0 - 3_600_000,
+      to: T0 + 3_600_000,
+      granularity: "hour",
+    });
     expect(r.body).toEqual(JSON.parse(JSON.stringify(direct)));
   });
 
   it("CSV (Accept: text/csv) agrees with the JSON", async () => {
     const j = (await ws.get(`/v1/campaigns/${campaignId}/report?${range()}&granularity=day`)).body;
-    const c = await ws.call("GET", `/v1/campaigns/${campaignId}/report?${range()}&granularity=day`, { headers: { accept: "text/csv" } });
+    const c = await ws.call("GET", `/v1/campaigns/${campaignId}/report?${range()}&granularity=day`, {
+      headers: { accept: "text/csv" },
+    });
     expect(c.status).toBe(200);
     expect(c.headers.get("content-type")).toContain("text/csv");
     const rows = parseCsv(c.text);
@@ -105,7 +163,10 @@ describe("GET /v1/campaigns/{id}/report", () => {
     expectError(await ws.get(`/v1/campaigns/00000000-0000-4000-8000-000000000000/report`), 404);
     const other = await h.workspace("other");
     expectError(await other.get(`/v1/campaigns/${campaignId}/report`), 404);
-    expectInvalid(await ws.get(`/v1/campaigns/${campaignId}/report?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`), "from");
+    expectInvalid(
+      await ws.get(`/v1/campaigns/${campaignId}/report?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`),
+      "from",
+    );
     expectInvalid(await ws.get(`/v1/campaigns/${campaignId}/report?granularity=week`), "granularity");
     expect((await h.call("GET", `/v1/campaigns/${campaignId}/report`, { key: null })).status).toBe(401);
   });
@@ -114,25 +175,42 @@ describe("GET /v1/campaigns/{id}/report", () => {
 describe("anomalies", () => {
   it("list, dismiss (restores), confirm; the report shows the correction", async () => {
     expect((await ws.get(`/v1/anomalies?campaignId=${campaignId}`)).body.anomalies).toEqual([]);
-    await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 30 * 60_000), { recompute: (id) => h.service.deps.engine.recompute(id) });
+    await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 30 * 60_000), {
+      recompute: (id) => h.service.deps.engine.recompute(id),
+    });
     const list = (await ws.get(`/v1/anomalies?campaignId=${campaignId}&status=open`)).body.anomalies;
-    expect(list.map((a: { detector: string; entity: string; invalidatedEvents: number; category: string }) => [a.detector, a.entity, a.invalidatedEvents, a.category])).toEqual([
-      ["duplicate_click", "203.0.113.50", 3, "GIVT"],
-    ]);
+    expect(
+      list.map((a: { detector: string; entity: string; invalidatedEvents: number; category: string }) => [
+        a.detector,
+        a.entity,
+        a.invalidatedEvents,
+        a.category,
+      ]),
+    ).toEqual([["duplicate_click", "203.0.113.50", 3, "GIVT"]]);
     const rep = (await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body;
     expect(rep.total.campaign.clicks).toBe(sent.clicks);
     expect(rep.invalid.byReason).toHaveLength(1);
-    expect(rep.invalid.byReason[0]).toMatchObject({ reason: "duplicate_click", impressions: 0, clicks: 3, conversions: 0, revenue: 0 });
+    expect(rep.invalid.byReason[0]).toMatchObject({
+      reason: "duplicate_click",
+      impressions: 0,
+      clicks: 3,
+      conversions: 0,
+      revenue: 0,
+    });
     expect(rep.invalid.byReason[0].cost).toBeCloseTo(0.9, 9);
 
     const id = list[0].id;
     const d = await ws.patch(`/v1/anomalies/${id}`, { status: "dismissed", note: "same person, slow network" });
     expect(d.status).toBe(200);
     expect(d.body).toMatchObject({ status: "dismissed", reviewNote: "same person, slow network" });
-    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.clicks).toBe(sent.clicks + 3);
+    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.clicks).toBe(
+      sent.clicks + 3,
+    );
     expect((await ws.get(`/v1/anomalies?status=dismissed`)).body.anomalies).toHaveLength(1);
     expect((await ws.patch(`/v1/anomalies/${id}`, { status: "confirmed" })).body.status).toBe("confirmed");
-    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.clicks).toBe(sent.clicks);
+    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.clicks).toBe(
+      sent.clicks,
+    );
   });
 
   it("errors: bad status 400, unknown id 404, other workspace 404", async () => {
@@ -150,16 +228,31 @@ describe("blocklist", () => {
     const b = await ws.post("/v1/blocklist", { entityType: "ip", entity: "198.51.100.77", reason: "hand-picked" });
     expect(b.status).toBe(201);
     expect(b.body).toMatchObject({ entityType: "ip", entity: "198.51.100.77", reason: "hand-picked", expiresAt: null });
-    expect((await ws.get("/v1/blocklist")).body.entries.map((e: { entity: string }) => e.entity)).toEqual(["198.51.100.77"]);
+    expect((await ws.get("/v1/blocklist")).body.entries.map((e: { entity: string }) => e.entity)).toEqual([
+      "198.51.100.77",
+    ]);
     const d = (await ws.post(`/v1/campaigns/${campaignId}/decisions`, {})).body;
-    await ws.post("/v1/events", { events: [{ id: "blk-1", decisionId: d.decisionId, type: "conversion", value: 1000, source: { ip: "198.51.100.77" } }] });
+    await ws.post("/v1/events", {
+      events: [
+        { id: "blk-1", decisionId: d.decisionId, type: "conversion", value: 1000, source: { ip: "198.51.100.77" } },
+      ],
+    });
     const rep = (await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body;
-    expect(rep.invalid.byReason.find((x: { reason: string }) => x.reason === "blocklist:ip")).toMatchObject({ conversions: 1, revenue: 1000 });
+    expect(rep.invalid.byReason.find((x: { reason: string }) => x.reason === "blocklist:ip")).toMatchObject({
+      conversions: 1,
+      revenue: 1000,
+    });
     expect(rep.total.campaign.revenue).toBe(sent.revenue);
     expect((await ws.call("DELETE", `/v1/blocklist/${b.body.id}`)).status).toBe(204);
     expect((await ws.get("/v1/blocklist")).body.entries).toEqual([]);
-    await ws.post("/v1/events", { events: [{ id: "blk-2", decisionId: d.decisionId, type: "conversion", value: 7, source: { ip: "198.51.100.77" } }] });
-    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.revenue).toBe(sent.revenue + 7);
+    await ws.post("/v1/events", {
+      events: [
+        { id: "blk-2", decisionId: d.decisionId, type: "conversion", value: 7, source: { ip: "198.51.100.77" } },
+      ],
+    });
+    expect((await ws.get(`/v1/campaigns/${campaignId}/report?${range()}`)).body.total.campaign.revenue).toBe(
+      sent.revenue + 7,
+    );
   });
 
   it("errors: bad entity type 400, unknown id 404", async () => {
@@ -173,7 +266,14 @@ describe("OpenAPI", () => {
     const r = await h.call("GET", "/openapi.json", { key: null });
     expect(r.status).toBe(200);
     const paths = Object.keys(r.body.paths);
-    for (const p of ["/v1/campaigns/{id}/report", "/v1/anomalies", "/v1/anomalies/{id}", "/v1/blocklist", "/v1/blocklist/{id}"]) expect(paths).toContain(p);
+    for (const p of [
+      "/v1/campaigns/{id}/report",
+      "/v1/anomalies",
+      "/v1/anomalies/{id}",
+      "/v1/blocklist",
+      "/v1/blocklist/{id}",
+    ])
+      expect(paths).toContain(p);
     expect(r.body.components.schemas).toHaveProperty("CampaignReport");
     expect(r.body.components.schemas).toHaveProperty("Anomaly");
   });

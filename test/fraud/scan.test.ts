@@ -5,14 +5,22 @@
  * rollups equal the direct computation, and dismissing the findings restores what they took back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { armsByKey, createCampaign, creativeCampaign, startHarness, type Harness, type Workspace } from "../helpers/service.ts";
+import {
+  armsByKey,
+  createCampaign,
+  creativeCampaign,
+  startHarness,
+  type Harness,
+  type Workspace,
+} from "../helpers/service.ts";
 import { reviewAnomaly, scanCampaign } from "../../src/fraud/scan.ts";
 import { CachedFraudGate } from "../../src/fraud/gate.ts";
 import { campaignReport, refreshRollups } from "../../src/reports/queries.ts";
 import { rows } from "../../src/store/db.ts";
 import { sql } from "drizzle-orm";
 
-const BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+const BROWSER =
+  "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 let h: Harness;
 let ws: Workspace;
 let campaignId: string;
@@ -24,9 +32,14 @@ const evId = () => `fr-${process.pid}-${++n}`;
 beforeAll(async () => {
   h = await startHarness({ seed: 17 });
   ws = await h.workspace("fraud");
-  campaignId = await createCampaign(ws, creativeCampaign({ arms: [{ key: "a" }, { key: "b" }], strategy: { type: "thompson" } }));
+  campaignId = await createCampaign(
+    ws,
+    creativeCampaign({ arms: [{ key: "a" }, { key: "b" }], strategy: { type: "thompson" } }),
+  );
   T0 = Date.now();
-  const r = await ws.post("/v1/decisions/batch", { requests: Array.from({ length: 160 }, (_, i) => ({ campaignId, unitId: `u${i}` })) });
+  const r = await ws.post("/v1/decisions/batch", {
+    requests: Array.from({ length: 160 }, (_, i) => ({ campaignId, unitId: `u${i}` })),
+  });
   expect(r.status).toBe(200);
   const decs = r.body.decisions as { decisionId: string; arm: { key: "a" | "b" } }[];
   const events: unknown[] = [];
@@ -36,13 +49,32 @@ beforeAll(async () => {
     // Clean traffic over 100 minutes: the burst test needs a baseline before its window.
     const t = T0 + 1000 + i * 37_500;
     const src = { ip: `10.0.${i >> 8}.${i & 255}`, userAgent: BROWSER };
-    events.push({ id: evId(), decisionId: d.decisionId, type: "impression", occurredAt: new Date(t).toISOString(), source: src });
+    events.push({
+      id: evId(),
+      decisionId: d.decisionId,
+      type: "impression",
+      occurredAt: new Date(t).toISOString(),
+      source: src,
+    });
     const converts = d.arm.key === "a" ? i % 5 === 0 : i % 9 === 0;
     if (i % 2 === 0 || converts) {
-      events.push({ id: evId(), decisionId: d.decisionId, type: "click", cost: 0.5, occurredAt: new Date(t + 2000).toISOString(), source: src });
+      events.push({
+        id: evId(),
+        decisionId: d.decisionId,
+        type: "click",
+        cost: 0.5,
+        occurredAt: new Date(t + 2000).toISOString(),
+        source: src,
+      });
       if (converts) {
         clean[d.arm.key].conversions++;
-        events.push({ id: evId(), decisionId: d.decisionId, type: "conversion", value: 20, occurredAt: new Date(t + 60_000).toISOString() });
+        events.push({
+          id: evId(),
+          decisionId: d.decisionId,
+          type: "conversion",
+          value: 20,
+          occurredAt: new Date(t + 60_000).toISOString(),
+        });
       }
     } else if (d.arm.key === "b") spareB.push(d.decisionId);
   });
@@ -52,8 +84,21 @@ beforeAll(async () => {
   expect(spareB.length).toBeGreaterThanOrEqual(30);
   spareB.slice(0, 30).forEach((d, i) => {
     const t = burst + i * 1300;
-    events.push({ id: evId(), decisionId: d, type: "click", cost: 0.5, occurredAt: new Date(t).toISOString(), source: { ip: "198.51.100.9", userAgent: BROWSER } });
-    events.push({ id: evId(), decisionId: d, type: "conversion", value: 20, occurredAt: new Date(t + 2000).toISOString() });
+    events.push({
+      id: evId(),
+      decisionId: d,
+      type: "click",
+      cost: 0.5,
+      occurredAt: new Date(t).toISOString(),
+      source: { ip: "198.51.100.9", userAgent: BROWSER },
+    });
+    events.push({
+      id: evId(),
+      decisionId: d,
+      type: "conversion",
+      value: 20,
+      occurredAt: new Date(t + 2000).toISOString(),
+    });
   });
   for (let i = 0; i < events.length; i += 500) {
     const res = await ws.post("/v1/events", { events: events.slice(i, i + 500) });
@@ -96,9 +141,16 @@ describe("fraud burst during a live campaign", () => {
   });
 
   it("the scan is idempotent: the same window again changes nothing", async () => {
-    const res = await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(T0 + 110 * 60_000));
+    const res = await scanCampaign(
+      h.service.deps.db,
+      { id: campaignId, workspaceId: ws.id },
+      new Date(T0 + 110 * 60_000),
+    );
     expect(res.invalidated).toBe(0);
-    const [{ c }] = await rows<{ c: number }>(h.service.deps.db, sql`select count(*)::int as c from anomalies where campaign_id = ${campaignId}::uuid`);
+    const [{ c }] = await rows<{ c: number }>(
+      h.service.deps.db,
+      sql`select count(*)::int as c from anomalies where campaign_id = ${campaignId}::uuid`,
+    );
     expect(Number(c)).toBe(2);
   });
 
@@ -147,7 +199,10 @@ describe("fraud burst during a live campaign", () => {
 
   it("another workspace cannot review these findings", async () => {
     const other = await h.workspace("other");
-    const [{ id }] = await rows<{ id: string }>(h.service.deps.db, sql`select id from anomalies where campaign_id = ${campaignId}::uuid limit 1`);
+    const [{ id }] = await rows<{ id: string }>(
+      h.service.deps.db,
+      sql`select id from anomalies where campaign_id = ${campaignId}::uuid limit 1`,
+    );
     expect(await reviewAnomaly(h.service.deps.db, other.id, id, "dismissed")).toBeNull();
   });
 });
@@ -157,7 +212,9 @@ describe("ingest gate", () => {
     const db = h.service.deps.db;
     const gate = new CachedFraudGate();
     h.service.deps.engine.setFraudGate(gate);
-    await db.execute(sql`insert into blocklist (workspace_id, entity_type, entity) values (${ws.id}::uuid, 'publisher', 'bad-pub')`);
+    await db.execute(
+      sql`insert into blocklist (workspace_id, entity_type, entity) values (${ws.id}::uuid, 'publisher', 'bad-pub')`,
+    );
     await gate.refresh(db);
     const d = (await ws.post(`/v1/campaigns/${campaignId}/decisions`, {})).body;
     const before = await armsByKey(ws, campaignId);

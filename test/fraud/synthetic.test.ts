@@ -13,8 +13,12 @@ describe("synthetic traffic", () => {
     const run = generateTraffic({ seed: 42, fraud: pattern });
     const findings = detectAll(run.events, conversionLinks(run.events, run.decisions), run.end);
     const x = run.expected!;
-    expect(findings.filter((f) => f.detector === x.detector && f.entityType === x.entityType).map((f) => f.entity)).toContain(x.entity);
-    const falseFlags = findings.filter((f) => f.entityType !== "campaign" && !run.tainted.has(`${f.entityType}:${f.entity}`));
+    expect(
+      findings.filter((f) => f.detector === x.detector && f.entityType === x.entityType).map((f) => f.entity),
+    ).toContain(x.entity);
+    const falseFlags = findings.filter(
+      (f) => f.entityType !== "campaign" && !run.tainted.has(`${f.entityType}:${f.entity}`),
+    );
     expect(falseFlags).toEqual([]);
   });
   it("clean traffic: no source flagged", () => {

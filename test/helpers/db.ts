@@ -27,7 +27,10 @@ function adminSql(url: string) {
   return postgres(withDatabase(url, "postgres"), { max: 1, onnotice: () => {}, connect_timeout: 10 });
 }
 
-export async function createDatabase(url: string, prefix = "adbandit_t_"): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createDatabase(
+  url: string,
+  prefix = "adbandit_t_",
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `${prefix}${randomBytes(6).toString("hex")}`;
   const sql = adminSql(url);
   try {

@@ -70,7 +70,8 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<ServerProces
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 120_000);
   for (;;) {
-    if (exitCode !== undefined) throw new Error(`server exited with ${exitCode} before it was ready:\n${out.slice(-4000)}`);
+    if (exitCode !== undefined)
+      throw new Error(`server exited with ${exitCode} before it was ready:\n${out.slice(-4000)}`);
     try {
       const r = await fetch(`${url}${opts.readyPath ?? "/healthz"}`);
       if (r.status === 200) break;
@@ -112,7 +113,11 @@ export async function http(
   const headers: Record<string, string> = {};
   if (key) headers.authorization = `Bearer ${key}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   let parsed: unknown;
   try {

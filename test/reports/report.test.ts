@@ -7,7 +7,14 @@ import { ipsSums } from "../../src/reports/bandit.ts";
 const H = 3_600_000;
 const T0 = Date.UTC(2026, 10, 20, 22); // 22:00, so hours 22 and 23 fall on one day and 24 on the next
 
-const u = (impressions: number, clicks: number, conversions: number, revenue: number, cost: number, decision = true): Unit => ({
+const u = (
+  impressions: number,
+  clicks: number,
+  conversions: number,
+  revenue: number,
+  cost: number,
+  decision = true,
+): Unit => ({
   decision,
   impressions,
   clicks,
@@ -27,7 +34,8 @@ const raw: Record<string, Unit[][]> = {
 
 function cells(): ReportCell[] {
   const out: ReportCell[] = [];
-  for (const [armKey, hours] of Object.entries(raw)) hours.forEach((units, h) => out.push({ armKey, periodStart: T0 + h * H, ...aggregateUnits(units) }));
+  for (const [armKey, hours] of Object.entries(raw))
+    hours.forEach((units, h) => out.push({ armKey, periodStart: T0 + h * H, ...aggregateUnits(units) }));
   return out;
 }
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Mulberry32 } from "../../strategies/rng.ts";
-import { aggregateUnits, metrics, ratioInterval, rateInterval, sumAggregates, type Unit } from "../../src/reports/roi.ts";
+import {
+  aggregateUnits,
+  metrics,
+  ratioInterval,
+  rateInterval,
+  sumAggregates,
+  type Unit,
+} from "../../src/reports/roi.ts";
 import { bestArmAnalysis, betaPosterior, ipsLift, ipsSums, normalPosterior } from "../../src/reports/bandit.ts";
 import { betaQuantile, binomialUpperTail, poissonUpperTail, sampleBeta, sampleGamma } from "../../src/reports/stats.ts";
 import { createRequire } from "node:module";
@@ -66,7 +73,15 @@ describe("metrics from units", () => {
   ];
   const a = aggregateUnits(units);
   it("counts and money", () => {
-    expect(a).toMatchObject({ decisions: 4, units: 3, impressions: 4, clicks: 3, conversions: 3, revenue: 30, cost: 20 });
+    expect(a).toMatchObject({
+      decisions: 4,
+      units: 3,
+      impressions: 4,
+      clicks: 3,
+      conversions: 3,
+      revenue: 30,
+      cost: 20,
+    });
     const m = metrics(a);
     expect(m.profit).toBe(10);
     expect(m.roas.estimate).toBe(1.5);
@@ -131,12 +146,16 @@ describe("IPS lift", () => {
 function probGreater(a1: number, b1: number, a2: number, b2: number): number {
   const lbeta = (x: number, y: number) => lgamma(x) + lgamma(y) - lgamma(x + y);
   let s = 0;
-  for (let i = 0; i < a2; i++) s += Math.exp(lbeta(a1 + i, b1 + b2) - Math.log(b2 + i) - lbeta(1 + i, b2) - lbeta(a1, b1));
+  for (let i = 0; i < a2; i++)
+    s += Math.exp(lbeta(a1 + i, b1 + b2) - Math.log(b2 + i) - lbeta(1 + i, b2) - lbeta(a1, b1));
   return 1 - s;
 }
 function lgamma(x: number): number {
   // Lanczos (g = 7, n = 9)
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
   x -= 1;
   let a = c[0];
@@ -150,13 +169,29 @@ describe("P(best) and expected loss", () => {
     const [a1, b1, a2, b2] = [13, 90, 8, 95];
     const exact = probGreater(a1, b1, a2, b2); // P(θ0 > θ1) = P(arm 0 best)
     expect(exact + probGreater(a2, b2, a1, b1)).toBeCloseTo(1, 10); // the closed form is consistent both ways
-    const r = bestArmAnalysis([{ kind: "beta", a: a1, b: b1 }, { kind: "beta", a: a2, b: b2 }], [100, 100], new Mulberry32(3), 20_000);
+    const r = bestArmAnalysis(
+      [
+        { kind: "beta", a: a1, b: b1 },
+        { kind: "beta", a: a2, b: b2 },
+      ],
+      [100, 100],
+      new Mulberry32(3),
+      20_000,
+    );
     const se = Math.sqrt((exact * (1 - exact)) / 20_000);
     expect(Math.abs(r.probabilityBest[0] - exact)).toBeLessThan(4 * se);
     expect(r.probabilityBest[0] + r.probabilityBest[1]).toBeCloseTo(1, 12);
   });
   it("expected loss: two normals, closed form E[(Y − X)⁺] = σ φ(δ/σ) + δ Φ(δ/σ)", () => {
-    const r = bestArmAnalysis([{ kind: "normal", mean: 1, sd: 0.3 }, { kind: "normal", mean: 1.2, sd: 0.4 }], [10, 30], new Mulberry32(5), 40_000);
+    const r = bestArmAnalysis(
+      [
+        { kind: "normal", mean: 1, sd: 0.3 },
+        { kind: "normal", mean: 1.2, sd: 0.4 },
+      ],
+      [10, 30],
+      new Mulberry32(5),
+      40_000,
+    );
     const s = 0.5;
     const d = 0.2;
     const phi = Math.exp(-0.5 * (d / s) ** 2) / Math.sqrt(2 * Math.PI);
@@ -184,7 +219,11 @@ describe("P(best) and expected loss", () => {
 describe("samplers and tails", () => {
   it("Beta sampler passes a KS test at α = 1e-4", () => {
     const rng = new Mulberry32(11);
-    for (const [a, b] of [[2, 5], [0.5, 0.5], [30, 900]]) {
+    for (const [a, b] of [
+      [2, 5],
+      [0.5, 0.5],
+      [30, 900],
+    ]) {
       const n = 4000;
       const xs = Array.from({ length: n }, () => sampleBeta(a, b, rng)).sort((x, y) => x - y);
       let d = 0;

@@ -10,7 +10,15 @@ import { errorBody, invalid, onError } from "../../src/api/errors.ts";
 import { register as evaluations } from "../../src/api/routes/evaluations.ts";
 import { register as simulations } from "../../src/api/routes/simulations.ts";
 import { closeEvaluationPool } from "../../simulations/ope/pool.ts";
-import { createCampaign, creativeCampaign, decide, eventId, startHarness, type Harness, type Workspace } from "../helpers/service.ts";
+import {
+  createCampaign,
+  creativeCampaign,
+  decide,
+  eventId,
+  startHarness,
+  type Harness,
+  type Workspace,
+} from "../helpers/service.ts";
 
 let h: Harness;
 let ws: Workspace;
@@ -61,7 +69,8 @@ beforeAll(async () => {
   const events: unknown[] = [];
   for (let i = 0; i < 60; i++) {
     const d = (await decide(ws, campaign, { unitId: `u${i}` })).body;
-    if (d.arm.key === "b" || i % 7 === 0) events.push({ id: eventId(), decisionId: d.decisionId, type: "conversion", value: 1 });
+    if (d.arm.key === "b" || i % 7 === 0)
+      events.push({ id: eventId(), decisionId: d.decisionId, type: "conversion", value: 1 });
   }
   const r = await ws.post("/v1/events", { events });
   expect(r.status).toBeLessThan(300);
@@ -101,7 +110,7 @@ describe("POST /v1/simulations", () => {
     const html = await call(ws.id, "GET", `/v1/simulations/${id}/report`);
     expect(html.status).toBe(200);
     expect(html.type).toMatch(/text\/html/);
-    expect(html.text).toContain("<canvas id=\"regret\">");
+    expect(html.text).toContain('<canvas id="regret">');
     // Another workspace cannot see it.
     expect((await call(other.id, "GET", `/v1/simulations/${id}`)).status).toBe(404);
   });
@@ -129,7 +138,13 @@ describe("POST /v1/evaluations", () => {
     expect(r.status).toBe(200);
     expect(r.body.rows).toBe(60);
     expect(r.body.actions).toEqual(["a", "b", "c"]);
-    expect(r.body.estimates.map((e: { estimator: string }) => e.estimator)).toEqual(["replay", "ips", "snips", "dm", "dr"]);
+    expect(r.body.estimates.map((e: { estimator: string }) => e.estimator)).toEqual([
+      "replay",
+      "ips",
+      "snips",
+      "dm",
+      "dr",
+    ]);
     const snips = r.body.estimates.find((e: { estimator: string }) => e.estimator === "snips");
     // Every logged "b" converted, so always-b is worth 1 by (self-normalised) importance weighting.
     expect(snips.value).toBeCloseTo(1, 9);
@@ -139,7 +154,11 @@ describe("POST /v1/evaluations", () => {
   });
 
   it("evaluates a strategy spec", async () => {
-    const r = await call(ws.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: { type: "thompson" }, bootstrap: 20 });
+    const r = await call(ws.id, "POST", "/v1/evaluations", {
+      campaignId: campaign,
+      policy: { type: "thompson" },
+      bootstrap: 20,
+    });
     expect(r.status).toBe(200);
     expect(r.body.policy).toBe('{"type":"thompson","params":{}}');
   });
@@ -162,6 +181,8 @@ describe("POST /v1/evaluations", () => {
   });
 
   it("another workspace's campaign is not found", async () => {
-    expect((await call(other.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: "uniform" })).status).toBe(404);
+    expect((await call(other.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: "uniform" })).status).toBe(
+      404,
+    );
   });
 });

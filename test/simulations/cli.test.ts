@@ -8,24 +8,41 @@ import { afterAll, describe, expect, it } from "vitest";
 const dir = mkdtempSync(join(tmpdir(), "adbandit-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const run = (script: string, args: string[]) =>
-  spawnSync(process.execPath, ["--import", "tsx", join("simulations/cli", script), ...args], { encoding: "utf8", timeout: 60_000 });
+  spawnSync(process.execPath, ["--import", "tsx", join("simulations/cli", script), ...args], {
+    encoding: "utf8",
+    timeout: 60_000,
+  });
 
 describe("simulate CLI", () => {
   it("writes JSON, CSV and HTML results, with the same numbers for the same seed", () => {
     const scenario = join(dir, "s.yaml");
-    writeFileSync(scenario, "name: cli\narms: [{key: a, rate: 0.02}, {key: b, rate: 0.04}]\ntraffic: {rounds: 2000}\nrepetitions: 2\ncheckpoints: 10\nstrategies: [{type: thompson}, {type: ucb1}]\n");
+    writeFileSync(
+      scenario,
+      "name: cli\narms: [{key: a, rate: 0.02}, {key: b, rate: 0.04}]\ntraffic: {rounds: 2000}\nrepetitions: 2\ncheckpoints: 10\nstrategies: [{type: thompson}, {type: ucb1}]\n",
+    );
     const a = run("simulate.ts", [scenario, "--workers", "0", "--out", join(dir, "a"), "--seed", "9"]);
     expect(a.status, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/thompson .*\n.*ucb1/);
-    for (const f of ["results.json", "figures.csv", "series.csv", "report.html"]) expect(existsSync(join(dir, "a", f)), f).toBe(true);
+    for (const f of ["results.json", "figures.csv", "series.csv", "report.html"])
+      expect(existsSync(join(dir, "a", f)), f).toBe(true);
     const b = run("simulate.ts", [scenario, "--workers", "0", "--out", join(dir, "b"), "--seed", "9"]);
-    expect(readFileSync(join(dir, "b", "results.json"), "utf8")).toBe(readFileSync(join(dir, "a", "results.json"), "utf8"));
+    expect(readFileSync(join(dir, "b", "results.json"), "utf8")).toBe(
+      readFileSync(join(dir, "a", "results.json"), "utf8"),
+    );
     expect(JSON.parse(readFileSync(join(dir, "a", "results.json"), "utf8")).scenario.seed).toBe(9);
   });
 
   it("exits 2 naming the bad field", () => {
     const scenario = join(dir, "bad.json");
-    writeFileSync(scenario, JSON.stringify({ name: "bad", arms: [{ key: "a", rate: -1 }], traffic: { rounds: 10 }, strategies: [{ type: "thompson" }] }));
+    writeFileSync(
+      scenario,
+      JSON.stringify({
+        name: "bad",
+        arms: [{ key: "a", rate: -1 }],
+        traffic: { rounds: 10 },
+        strategies: [{ type: "thompson" }],
+      }),
+    );
     const r = run("simulate.ts", [scenario, "--workers", "0"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("arms.0.rate: Too small: expected number to be >=0");
@@ -41,7 +58,13 @@ describe("evaluate CLI", () => {
     const r = run("evaluate.ts", ["--logs", logs, "--policy", "arm:a", "--bootstrap", "50", "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(out.estimates.map((e: { estimator: string }) => e.estimator)).toEqual(["replay", "ips", "snips", "dm", "dr"]);
+    expect(out.estimates.map((e: { estimator: string }) => e.estimator)).toEqual([
+      "replay",
+      "ips",
+      "snips",
+      "dm",
+      "dr",
+    ]);
     expect(out.rows).toBe(300);
     const bad = run("evaluate.ts", ["--logs", logs, "--policy", "best"]);
     expect(bad.status).toBe(1);

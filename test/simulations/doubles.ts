@@ -13,12 +13,25 @@ interface TsState extends BaseState {
   s: number[];
 }
 
-function base<S extends BaseState>(type: string, extra: (k: number) => Omit<S, keyof BaseState>): (keys: readonly string[]) => S {
+function base<S extends BaseState>(
+  type: string,
+  extra: (k: number) => Omit<S, keyof BaseState>,
+): (keys: readonly string[]) => S {
   return (keys) =>
-    ({ type, arms: keys.map((key) => ({ key, status: "active" as const })), explorationFloor: 0, dim: 0, version: 0, ...extra(keys.length) }) as S;
+    ({
+      type,
+      arms: keys.map((key) => ({ key, status: "active" as const })),
+      explorationFloor: 0,
+      dim: 0,
+      version: 0,
+      ...extra(keys.length),
+    }) as S;
 }
 
-function common<S extends BaseState>(type: string, init: (keys: readonly string[], params: Record<string, unknown>) => S) {
+function common<S extends BaseState>(
+  type: string,
+  init: (keys: readonly string[], params: Record<string, unknown>) => S,
+) {
   return {
     type,
     contextual: false,
@@ -33,7 +46,10 @@ function common<S extends BaseState>(type: string, init: (keys: readonly string[
 }
 
 export const thompsonDouble: Strategy<TsState> = {
-  ...common<TsState>("thompson", base<TsState>("thompson", (k) => ({ n: new Array(k).fill(0), s: new Array(k).fill(0) }))),
+  ...common<TsState>(
+    "thompson",
+    base<TsState>("thompson", (k) => ({ n: new Array(k).fill(0), s: new Array(k).fill(0) })),
+  ),
   probabilities(st, _x, rng) {
     const K = st.arms.length;
     const p = new Float64Array(K);
@@ -69,7 +85,10 @@ export const thompsonDouble: Strategy<TsState> = {
 };
 
 export const uniformDouble: Strategy<BaseState> = {
-  ...common<BaseState>("uniform", base<BaseState>("uniform", () => ({}))),
+  ...common<BaseState>(
+    "uniform",
+    base<BaseState>("uniform", () => ({})),
+  ),
   probabilities: (st) => new Float64Array(st.arms.length).fill(1 / st.arms.length),
   choose: (st, _x, rng) => ({ arm: Math.floor(rng.next() * st.arms.length), propensity: 1 / st.arms.length }),
   update: () => {},
@@ -81,7 +100,10 @@ interface FixedState extends BaseState {
   arm: number;
 }
 export const fixedDouble: Strategy<FixedState> = {
-  ...common<FixedState>("fixed", (keys, params) => ({ ...base<BaseState>("fixed", () => ({}))(keys), arm: Number(params.arm ?? 0) })),
+  ...common<FixedState>("fixed", (keys, params) => ({
+    ...base<BaseState>("fixed", () => ({}))(keys),
+    arm: Number(params.arm ?? 0),
+  })),
   probabilities: (st) => {
     const p = new Float64Array(st.arms.length);
     p[st.arm] = 1;

@@ -17,20 +17,52 @@ describe("log formats", () => {
   it("reads the service's JSONL export", () => {
     const rows = parseJsonl(jsonl + "\n\n");
     expect(rows).toEqual([
-      { decisionId: "d1", timestamp: "2026-11-20T10:00:00Z", action: "email", propensity: 0.25, reward: 1, context: { segment: "new", age: 31 }, position: 2 },
-      { decisionId: "d2", timestamp: "2026-11-20T10:01:00Z", action: "sms", propensity: 0.5, reward: 0, context: {}, position: undefined },
+      {
+        decisionId: "d1",
+        timestamp: "2026-11-20T10:00:00Z",
+        action: "email",
+        propensity: 0.25,
+        reward: 1,
+        context: { segment: "new", age: 31 },
+        position: 2,
+      },
+      {
+        decisionId: "d2",
+        timestamp: "2026-11-20T10:01:00Z",
+        action: "sms",
+        propensity: 0.5,
+        reward: 0,
+        context: {},
+        position: undefined,
+      },
     ]);
   });
 
   it("reads the service's CSV export with quoted context_json", () => {
-    const csv = 'decision_id,timestamp,action,propensity,reward,context_json\nd1,2026-11-20T10:00:00Z,email,0.25,1,"{""segment"":""new"",""age"":31}"\nd2,,sms,,0,\n';
+    const csv =
+      'decision_id,timestamp,action,propensity,reward,context_json\nd1,2026-11-20T10:00:00Z,email,0.25,1,"{""segment"":""new"",""age"":31}"\nd2,,sms,,0,\n';
     const rows = parseCsv(csv);
-    expect(rows[0]).toMatchObject({ decisionId: "d1", action: "email", propensity: 0.25, reward: 1, context: { segment: "new", age: 31 } });
-    expect(rows[1]).toMatchObject({ decisionId: "d2", timestamp: undefined, action: "sms", propensity: null, reward: 0, context: {} });
+    expect(rows[0]).toMatchObject({
+      decisionId: "d1",
+      action: "email",
+      propensity: 0.25,
+      reward: 1,
+      context: { segment: "new", age: 31 },
+    });
+    expect(rows[1]).toMatchObject({
+      decisionId: "d2",
+      timestamp: undefined,
+      action: "sms",
+      propensity: null,
+      reward: 0,
+      context: {},
+    });
   });
 
   it("reads a generic CSV with context.<f> and x_<f> columns", () => {
-    const rows = parseCsv("action,propensity,reward,context.segment,x_age\r\nemail,0.2,1,new,31\r\nsms,0.8,0,returning,\r\n");
+    const rows = parseCsv(
+      "action,propensity,reward,context.segment,x_age\r\nemail,0.2,1,new,31\r\nsms,0.8,0,returning,\r\n",
+    );
     expect(rows.map((r) => r.context)).toEqual([
       { segment: "new", age: 31 },
       { segment: "returning", age: null },
@@ -50,7 +82,11 @@ describe("log formats", () => {
     ["jsonl", '{"action":"a","propensity":"x","reward":1}', 'line 1: propensity: not a number: "x"'],
     ["jsonl", '{"propensity":0.5,"reward":1}', "line 1: action: missing"],
     ["jsonl", '\n{"action":"a","reward":1,"context":[1]}', "line 2: context: must be an object of feature: value"],
-    ["jsonl", '{"action":"a","reward":1,"context":{"f":{"g":1}}}', "line 1: context.f: must be a number, string, boolean or null"],
+    [
+      "jsonl",
+      '{"action":"a","reward":1,"context":{"f":{"g":1}}}',
+      "line 1: context.f: must be a number, string, boolean or null",
+    ],
     ["jsonl", "{oops", /^line 1: \(json\): /],
     ["csv", "action,reward\na,1\n", "line 1: propensity: column missing from the header"],
     ["csv", "action,propensity,reward\na,0.5\n", "line 2: (csv): expected 3 fields, got 2"],

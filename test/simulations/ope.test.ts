@@ -29,10 +29,11 @@ function makeLogs(seed: number, n: number, uniform: boolean, noise = 1): { rows:
     const pmf = uniform ? [1 / 3, 1 / 3, 1 / 3] : softmax([0.8 * x, 0.2, -0.8 * x]);
     let u = rng.next();
     let a = 2;
-    for (let k = 0; k < 3; k++) if ((u -= pmf[k]) < 0) {
-      a = k;
-      break;
-    }
+    for (let k = 0; k < 3; k++)
+      if ((u -= pmf[k]) < 0) {
+        a = k;
+        break;
+      }
     const rewards = ACTIONS.map((_, k) => q(x, k) + noise * normal(rng));
     full.push(rewards);
     rows.push({ action: ACTIONS[a], propensity: pmf[a], reward: rewards[a], context: { x } });
@@ -57,7 +58,10 @@ describe("estimators on logs with a known true value", () => {
   const N = 1000;
   const runs = Array.from({ length: REPS }, (_, i) => {
     const { rows } = makeLogs(1000 + i, N, false);
-    return { arm: evaluateLogs(rows, "arm:b", { seed: i, bootstrap: 150 }), uni: evaluateLogs(rows, "uniform", { seed: i, bootstrap: 150 }) };
+    return {
+      arm: evaluateLogs(rows, "arm:b", { seed: i, bootstrap: 150 }),
+      uni: evaluateLogs(rows, "uniform", { seed: i, bootstrap: 150 }),
+    };
   });
 
   for (const name of ["ips", "snips", "dm", "dr"]) {
@@ -69,7 +73,9 @@ describe("estimators on logs with a known true value", () => {
         const est = runs.map((r) => get(r[key], name));
         const values = est.map((e) => e.value);
         // Mean over seeded repetitions within 4 standard errors of the true value.
-        expect(Math.abs(avg(values) - truth), `${name} ${key} mean ${avg(values)} vs ${truth}`).toBeLessThan((4 * sd(values)) / Math.sqrt(REPS));
+        expect(Math.abs(avg(values) - truth), `${name} ${key} mean ${avg(values)} vs ${truth}`).toBeLessThan(
+          (4 * sd(values)) / Math.sqrt(REPS),
+        );
         // 95 % intervals: coverage below 80 % over 30 repetitions has probability < 0.001 if calibrated.
         const covered = est.filter((e) => e.ciLow <= truth && truth <= e.ciHigh).length;
         expect(covered / REPS, `${name} ${key} coverage`).toBeGreaterThanOrEqual(0.8);
@@ -128,18 +134,24 @@ describe("replay", () => {
 
   it("evaluating the logging policy itself gives the logged mean and no lift (property)", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.double({ min: -5, max: 5, noNaN: true })), { minLength: 4, maxLength: 60 }), (pairs) => {
-        const actions = new Set(pairs.map((p) => p[0]));
-        const k = actions.size;
-        const rows: LogRow[] = pairs.map(([action, reward]) => ({ action, propensity: 1 / k, reward, context: {} }));
-        const r = evaluateLogs(rows, "uniform", { bootstrap: 10 });
-        const mean = avg(rows.map((x) => x.reward));
-        for (const name of ["ips", "snips"]) {
-          expect(get(r, name).value).toBeCloseTo(mean, 9);
-          expect(get(r, name).lift.value).toBeCloseTo(0, 9);
-        }
-        expect(r.ess).toBeCloseTo(rows.length, 9);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("a", "b", "c", "d"), fc.double({ min: -5, max: 5, noNaN: true })), {
+          minLength: 4,
+          maxLength: 60,
+        }),
+        (pairs) => {
+          const actions = new Set(pairs.map((p) => p[0]));
+          const k = actions.size;
+          const rows: LogRow[] = pairs.map(([action, reward]) => ({ action, propensity: 1 / k, reward, context: {} }));
+          const r = evaluateLogs(rows, "uniform", { bootstrap: 10 });
+          const mean = avg(rows.map((x) => x.reward));
+          for (const name of ["ips", "snips"]) {
+            expect(get(r, name).value).toBeCloseTo(mean, 9);
+            expect(get(r, name).lift.value).toBeCloseTo(0, 9);
+          }
+          expect(r.ess).toBeCloseTo(rows.length, 9);
+        },
+      ),
       { seed: 42, numRuns: 60 },
     );
   });
@@ -186,8 +198,15 @@ describe("diagnostics", () => {
 
   it("replays rows in time order when every row has a timestamp", () => {
     const { rows } = makeLogs(15, 300, true, 0.2);
-    const stamped = rows.map((r, i) => ({ ...r, reward: r.reward > 1.2 ? 1 : 0, timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString() }));
-    const shuffled = stamped.map((r, i) => [r, (i * 7919) % 300] as const).sort((a, b) => a[1] - b[1]).map((x) => x[0]);
+    const stamped = rows.map((r, i) => ({
+      ...r,
+      reward: r.reward > 1.2 ? 1 : 0,
+      timestamp: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+    }));
+    const shuffled = stamped
+      .map((r, i) => [r, (i * 7919) % 300] as const)
+      .sort((a, b) => a[1] - b[1])
+      .map((x) => x[0]);
     const spec = '{"type":"thompson"}';
     const a = evaluateLogs(stamped, spec, { seed: 2, bootstrap: 20, resolve: libraryResolve });
     const b = evaluateLogs(shuffled, spec, { seed: 2, bootstrap: 20, resolve: libraryResolve });
@@ -223,7 +242,9 @@ describe("policy specs", () => {
 
   it("rejects strategy params the strategy refuses, naming the field", () => {
     const { rows } = makeLogs(1, 10, true);
-    expect(() => evaluateLogs(rows, '{"type":"thompson","params":{"alpha":-1}}', { resolve: libraryResolve })).toThrow(/^policy: params\.alpha: /);
+    expect(() => evaluateLogs(rows, '{"type":"thompson","params":{"alpha":-1}}', { resolve: libraryResolve })).toThrow(
+      /^policy: params\.alpha: /,
+    );
     expect(() => evaluateLogs(rows, '{"type":"nope"}', { resolve: libraryResolve })).toThrow(/^policy: type: /);
   });
 

@@ -18,7 +18,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("HTML report", () => {
   it("renders every chart in headless chromium without console errors", async () => {
-    expect(existsSync(CHROMIUM), `chromium not found at ${CHROMIUM}: install Debian's chromium package to run the report test`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `chromium not found at ${CHROMIUM}: install Debian's chromium package to run the report test`,
+    ).toBe(true);
     const s = parseScenario({
       name: "report-test",
       objective: "profit",
@@ -37,7 +40,10 @@ describe("HTML report", () => {
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).not.toMatch(/<script[^>]+src=/);
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
@@ -53,7 +59,14 @@ describe("HTML report", () => {
       const painted = await page.$$eval("canvas", (cs) =>
         cs.map((c) => {
           // No DOM lib in this tsconfig: the canvas API typed structurally.
-          const cv = c as unknown as { id: string; width: number; height: number; getContext(k: "2d"): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+          const cv = c as unknown as {
+            id: string;
+            width: number;
+            height: number;
+            getContext(k: "2d"): {
+              getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+            };
+          };
           const data = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
           let n = 0;
           for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) n++;
@@ -61,7 +74,15 @@ describe("HTML report", () => {
         }),
       );
       // regret, conversions, revenue, profit, roi + one share chart per strategy
-      expect(painted.map((p) => p.id)).toEqual(["regret", "conversions", "revenue", "profit", "roi", "share-0", "share-1"]);
+      expect(painted.map((p) => p.id)).toEqual([
+        "regret",
+        "conversions",
+        "revenue",
+        "profit",
+        "roi",
+        "share-0",
+        "share-1",
+      ]);
       for (const p of painted) {
         expect(p.w * p.h, p.id).toBeGreaterThan(0);
         expect(p.painted, `canvas ${p.id} is blank`).toBeGreaterThan(500);

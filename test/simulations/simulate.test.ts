@@ -35,23 +35,63 @@ describe("scenario validation", () => {
   const bad: [string, Record<string, unknown>, string][] = [
     ["rate above 1", { arms: [{ key: "a", rate: 1.5 }] }, "arms.0.rate: Too big: expected number to be <=1"],
     ["no arms", { arms: undefined }, "arms: give `arms` or `hourOfWeekArms`"],
-    ["both arm kinds", { hourOfWeekArms: { rate: 0.1 } }, "hourOfWeekArms: give either `arms` or `hourOfWeekArms`, not both"],
-    ["duplicate arm", { arms: [{ key: "a", rate: 0.1 }, { key: "a", rate: 0.2 }] }, 'arms.1.key: duplicate arm key "a"'],
+    [
+      "both arm kinds",
+      { hourOfWeekArms: { rate: 0.1 } },
+      "hourOfWeekArms: give either `arms` or `hourOfWeekArms`, not both",
+    ],
+    [
+      "duplicate arm",
+      {
+        arms: [
+          { key: "a", rate: 0.1 },
+          { key: "a", rate: 0.2 },
+        ],
+      },
+      'arms.1.key: duplicate arm key "a"',
+    ],
     ["unknown field", { arms: [{ key: "a", rate: 0.1, rat: 2 }] }, 'arms.0: Unrecognized key: "rat"'],
-    ["unknown feature in effects", { arms: [{ key: "a", rate: 0.1, effects: { age: 1 } }] }, 'arms.0.effects.age: unknown feature "age"'],
+    [
+      "unknown feature in effects",
+      { arms: [{ key: "a", rate: 0.1, effects: { age: 1 } }] },
+      'arms.0.effects.age: unknown feature "age"',
+    ],
     [
       "categorical effect without level",
-      { features: [{ name: "seg", type: "categorical", levels: [{ value: "x", weight: 1 }] }], arms: [{ key: "a", rate: 0.1, effects: { seg: 1 } }] },
+      {
+        features: [{ name: "seg", type: "categorical", levels: [{ value: "x", weight: 1 }] }],
+        arms: [{ key: "a", rate: 0.1, effects: { seg: 1 } }],
+      },
       'arms.0.effects.seg: "seg" is categorical: use "seg=<one of x>"',
     ],
     ["drift names unknown arm", { drift: [{ at: 10, rates: { z: 0.1 } }] }, 'drift.0.rates.z: unknown arm "z"'],
-    ["drift after the horizon", { drift: [{ at: 5000, rates: { a: 0.1 } }] }, "drift.0.at: must be below traffic.rounds (2000)"],
-    ["seasonality of 23 hours", { seasonality: { hourOfDay: new Array(23).fill(1) } }, "seasonality.hourOfDay: Too small: expected array to have exactly 24 items"],
-    ["fraud on unknown arm", { fraud: { bursts: [{ start: 0, duration: 10, share: 0.5, arm: "q" }] } }, 'fraud.bursts.0.arm: unknown arm "q"'],
+    [
+      "drift after the horizon",
+      { drift: [{ at: 5000, rates: { a: 0.1 } }] },
+      "drift.0.at: must be below traffic.rounds (2000)",
+    ],
+    [
+      "seasonality of 23 hours",
+      { seasonality: { hourOfDay: new Array(23).fill(1) } },
+      "seasonality.hourOfDay: Too small: expected array to have exactly 24 items",
+    ],
+    [
+      "fraud on unknown arm",
+      { fraud: { bursts: [{ start: 0, duration: 10, share: 0.5, arm: "q" }] } },
+      'fraud.bursts.0.arm: unknown arm "q"',
+    ],
     ["negative rounds", { traffic: { rounds: -5 } }, "traffic.rounds: Too small: expected number to be >=1"],
-    ["bad objective", { objective: "clicks" }, 'objective: Invalid option: expected one of "conversions"|"revenue"|"profit"'],
+    [
+      "bad objective",
+      { objective: "clicks" },
+      'objective: Invalid option: expected one of "conversions"|"revenue"|"profit"',
+    ],
     ["no strategies", { strategies: [] }, "strategies: Too small: expected array to have >=1 items"],
-    ["duplicate strategy labels", { strategies: [{ type: "thompson" }, { type: "thompson" }] }, 'strategies.1.name: duplicate strategy label "thompson": give each a distinct name'],
+    [
+      "duplicate strategy labels",
+      { strategies: [{ type: "thompson" }, { type: "thompson" }] },
+      'strategies.1.name: duplicate strategy label "thompson": give each a distinct name',
+    ],
     ["name unusable as a folder", { name: "a/b" }, "name: letters, digits, _ . - only (used in file names)"],
   ];
   it.each(bad)("%s", (_label, over, message) => {
@@ -59,7 +99,10 @@ describe("scenario validation", () => {
   });
 
   it("reads YAML and reports parse errors with the file name", () => {
-    const s = parseScenarioText("name: y\narms: [{key: a, rate: 0.1}]\ntraffic: {rounds: 10}\nstrategies: [{type: thompson}]\ncheckpoints: 5\n", "s.yaml");
+    const s = parseScenarioText(
+      "name: y\narms: [{key: a, rate: 0.1}]\ntraffic: {rounds: 10}\nstrategies: [{type: thompson}]\ncheckpoints: 5\n",
+      "s.yaml",
+    );
     expect(s.arms![0]).toMatchObject({ key: "a", rate: 0.1, value: 1, cost: 0 });
     expect(() => parseScenarioText("{nope", "s.json")).toThrow(/cannot parse s\.json/);
   });
@@ -81,7 +124,13 @@ describe("environments", () => {
   });
 
   it("drift ramps linearly and change points jump", () => {
-    const s = scen({ traffic: { rounds: 1000 }, drift: [{ at: 100, rampRounds: 200, rates: { a: 0.1 } }, { at: 600, rates: { b: 0.01 } }] });
+    const s = scen({
+      traffic: { rounds: 1000 },
+      drift: [
+        { at: 100, rampRounds: 200, rates: { a: 0.1 } },
+        { at: 600, rates: { b: 0.01 } },
+      ],
+    });
     const env = buildEnvironment(s, 0);
     expect(env.mu[99 * 3 + 0]).toBeCloseTo(0.02, 12);
     expect(env.mu[200 * 3 + 0]).toBeCloseTo(0.06, 12);
@@ -113,7 +162,10 @@ describe("environments", () => {
   });
 
   it("attributes a delayed conversion only inside the window: P(delay ≤ w) = 1 − e^(−w/mean)", () => {
-    const s = scen({ traffic: { rounds: 40_000, perHour: 100 }, delay: { distribution: "exponential", meanHours: 10, attributionWindowHours: 12 } });
+    const s = scen({
+      traffic: { rounds: 40_000, perHour: 100 },
+      delay: { distribution: "exponential", meanHours: 10, attributionWindowHours: 12 },
+    });
     const env = buildEnvironment(s, 0);
     const p = 1 - Math.exp(-1.2);
     expect(env.pAttributed).toBeCloseTo(p, 12);
@@ -125,18 +177,21 @@ describe("environments", () => {
 });
 
 describe("runner", () => {
-  it.each(["conversions", "revenue", "profit"] as const)("teaches what the service's reward logic computes (%s)", (objective) => {
-    for (const [cost, value] of [
-      [0, 1],
-      [0.7, 42.5],
-      [3, 0],
-    ]) {
-      expect(decisionReward(objective, cost, false, value)).toBe(baseReward(objective, cost));
-      const s = { reward: baseReward(objective, cost), converted: false };
-      applyEvent(objective, s, { type: "conversion", value, cost: 0 });
-      expect(decisionReward(objective, cost, true, value)).toBeCloseTo(s.reward, 12);
-    }
-  });
+  it.each(["conversions", "revenue", "profit"] as const)(
+    "teaches what the service's reward logic computes (%s)",
+    (objective) => {
+      for (const [cost, value] of [
+        [0, 1],
+        [0.7, 42.5],
+        [3, 0],
+      ]) {
+        expect(decisionReward(objective, cost, false, value)).toBe(baseReward(objective, cost));
+        const s = { reward: baseReward(objective, cost), converted: false };
+        applyEvent(objective, s, { type: "conversion", value, cost: 0 });
+        expect(decisionReward(objective, cost, true, value)).toBeCloseTo(s.reward, 12);
+      }
+    },
+  );
 
   it("always playing one arm has regret T·(μ* − μ_k) and earns exactly the conversions of its reward column", () => {
     const s = scen({ traffic: { rounds: 5000 } });
@@ -189,7 +244,10 @@ describe("runner", () => {
   });
 
   it("delayed conversions: trial counted at the decision, success when the conversion arrives", () => {
-    const s = scen({ traffic: { rounds: 20_000, perHour: 100 }, delay: { distribution: "exponential", meanHours: 5, attributionWindowHours: 24 } });
+    const s = scen({
+      traffic: { rounds: 20_000, perHour: 100 },
+      delay: { distribution: "exponential", meanHours: 5, attributionWindowHours: 24 },
+    });
     const env = buildEnvironment(s, 0);
     const r = runStrategy(env, libraryResolve("thompson"), {}, "thompson", 1, opts);
     expect(r.totals.regret).toBeLessThan(0.5 * 20_000 * 0.0167 * env.pAttributed);
@@ -197,7 +255,16 @@ describe("runner", () => {
 
   it("delayed conversions teach contextual strategies through patched sufficient statistics (Σxxᵀ, Σr·x)", () => {
     const s = scen({
-      features: [{ name: "seg", type: "categorical", levels: [{ value: "x", weight: 1 }, { value: "y", weight: 1 }] }],
+      features: [
+        {
+          name: "seg",
+          type: "categorical",
+          levels: [
+            { value: "x", weight: 1 },
+            { value: "y", weight: 1 },
+          ],
+        },
+      ],
       arms: [
         { key: "a", rate: 0.1, effects: { "seg=x": 1.5, "seg=y": -1.5 } },
         { key: "b", rate: 0.1, effects: { "seg=x": -1.5, "seg=y": 1.5 } },
@@ -215,8 +282,12 @@ describe("runner", () => {
 
   it("fraud lures a strategy unless the service filters it", () => {
     const mk = (detectionRate: number) =>
-      scen({ traffic: { rounds: 30_000 }, fraud: { bursts: [{ start: 2000, duration: 10_000, share: 0.7, fakeRate: 0.9, arm: "a" }], detectionRate } });
-    const run = (detectionRate: number) => runStrategy(buildEnvironment(mk(detectionRate), 0), libraryResolve("thompson"), {}, "thompson", 1, opts);
+      scen({
+        traffic: { rounds: 30_000 },
+        fraud: { bursts: [{ start: 2000, duration: 10_000, share: 0.7, fakeRate: 0.9, arm: "a" }], detectionRate },
+      });
+    const run = (detectionRate: number) =>
+      runStrategy(buildEnvironment(mk(detectionRate), 0), libraryResolve("thompson"), {}, "thompson", 1, opts);
     const open = run(0);
     const filtered = run(1);
     expect(open.totals.invalidConversions).toBeGreaterThan(1000);
@@ -246,7 +317,13 @@ describe("shipped scenarios", () => {
   const dir = join(import.meta.dirname, "../../simulations/scenarios");
   const files = readdirSync(dir).filter((f) => /\.(json|ya?ml)$/.test(f));
   it("are the five of the issue", () => {
-    expect(files.map((f) => loadScenario(join(dir, f)).name).sort()).toEqual(["channel-mix", "creative", "drifting", "fraud", "send-time"]);
+    expect(files.map((f) => loadScenario(join(dir, f)).name).sort()).toEqual([
+      "channel-mix",
+      "creative",
+      "drifting",
+      "fraud",
+      "send-time",
+    ]);
   });
   it.each(files)("%s runs a short smoke test with the library", async (f) => {
     const s = loadScenario(join(dir, f));
@@ -254,7 +331,15 @@ describe("shipped scenarios", () => {
     expect(known.length).toBeGreaterThan(0);
     // Few rounds for the 168-arm scenario: some strategies integrate a 168-arm pmf per decision.
     const rounds = s.hourOfWeekArms ? 150 : 1500;
-    const short = parseScenario({ ...s, repetitions: 1, checkpoints: 10, traffic: { ...s.traffic, rounds }, drift: [], fraud: undefined, strategies: known });
+    const short = parseScenario({
+      ...s,
+      repetitions: 1,
+      checkpoints: 10,
+      traffic: { ...s.traffic, rounds },
+      drift: [],
+      fraud: undefined,
+      strategies: known,
+    });
     const r = await simulate(short, { workers: 0, resolve: libraryResolve });
     for (const st of r.strategies) expect(Number.isFinite(st.figures.regret.mean), st.label).toBe(true);
   });

@@ -5,7 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { arrayLiteral, incrementArmStats, insertDecisionsWithStats, mergeIncrements, readArmStats } from "../../src/store/arm-stats.ts";
+import {
+  arrayLiteral,
+  incrementArmStats,
+  insertDecisionsWithStats,
+  mergeIncrements,
+  readArmStats,
+} from "../../src/store/arm-stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
 import { applyEvent, baseReward } from "../../src/store/rewards.ts";
 import { campaigns, workspaces } from "../../src/store/schema.ts";
@@ -14,12 +20,39 @@ describe("rewards", () => {
   it.each([
     // objective, arm cost, events, reward, converted
     ["conversions", 0.3, [], 0, false],
-    ["conversions", 0.3, [{ type: "conversion", value: 9, cost: 1 }, { type: "conversion", value: 9, cost: 1 }], 1, true],
+    [
+      "conversions",
+      0.3,
+      [
+        { type: "conversion", value: 9, cost: 1 },
+        { type: "conversion", value: 9, cost: 1 },
+      ],
+      1,
+      true,
+    ],
     ["conversions", 0, [{ type: "click", value: 0, cost: 0.5 }], 0, false],
-    ["revenue", 0.3, [{ type: "conversion", value: 9, cost: 1 }, { type: "conversion", value: 2.5, cost: 0 }], 11.5, true],
+    [
+      "revenue",
+      0.3,
+      [
+        { type: "conversion", value: 9, cost: 1 },
+        { type: "conversion", value: 2.5, cost: 0 },
+      ],
+      11.5,
+      true,
+    ],
     ["revenue", 0, [{ type: "click", value: 4, cost: 0.5 }], 0, false],
     ["profit", 0.3, [], -0.3, false],
-    ["profit", 0.3, [{ type: "click", value: 0, cost: 0.25 }, { type: "conversion", value: 10, cost: 1 }], -0.3 - 0.25 + 10 - 1, true],
+    [
+      "profit",
+      0.3,
+      [
+        { type: "click", value: 0, cost: 0.25 },
+        { type: "conversion", value: 10, cost: 1 },
+      ],
+      -0.3 - 0.25 + 10 - 1,
+      true,
+    ],
   ] as const)("%s, arm cost %s → %s", (objective, cost, events, reward, converted) => {
     const s = { reward: baseReward(objective, cost), converted: false };
     for (const e of events) applyEvent(objective, s, e);
@@ -88,7 +121,16 @@ describe("arm_stats in SQL", () => {
       converted: false,
     }));
     await insertDecisionsWithStats(d.db, batch, [{ campaignId, armKey: "b", n: 3, sum: -0.15, sumSq: 0.0075 }]);
-    const got = await rows<{ id: string; propensity: number; context: unknown; unit_id: string | null; position: number | null; created_at: Date; reward: number; strategy_version: number }>(
+    const got = await rows<{
+      id: string;
+      propensity: number;
+      context: unknown;
+      unit_id: string | null;
+      position: number | null;
+      created_at: Date;
+      reward: number;
+      strategy_version: number;
+    }>(
       d.db,
       sql`select id, propensity, context, unit_id, position, created_at, reward, strategy_version from decisions where campaign_id = ${campaignId}::uuid order by created_at`,
     );

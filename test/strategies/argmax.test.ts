@@ -47,13 +47,31 @@ const CDF_ERR = 2e-4;
 
 describe("probMax: P(arm's draw is the largest) by integration", () => {
   it.each([
-    [[2, 3, 5], [8, 7, 9]],
-    [[11, 51, 500, 480], [990, 949, 9500, 9520]],
-    [[1, 3, 20, 25], [100, 100, 400, 400]],
-    [[1, 5000], [1, 95000]],
-    [[1.5, 40, 42, 45, 47, 1], [300, 960, 958, 955, 953, 1]],
+    [
+      [2, 3, 5],
+      [8, 7, 9],
+    ],
+    [
+      [11, 51, 500, 480],
+      [990, 949, 9500, 9520],
+    ],
+    [
+      [1, 3, 20, 25],
+      [100, 100, 400, 400],
+    ],
+    [
+      [1, 5000],
+      [1, 95000],
+    ],
+    [
+      [1.5, 40, 42, 45, 47, 1],
+      [300, 960, 958, 955, 953, 1],
+    ],
   ])("Betas α=%j β=%j within the stated error of a fine reference", (al, be) => {
-    const p = probMax(al.map((a, i) => betaTable(a, be[i]!)), new Float64Array(al.length));
+    const p = probMax(
+      al.map((a, i) => betaTable(a, be[i]!)),
+      new Float64Array(al.length),
+    );
     const r = betaRef(al, be);
     for (let a = 0; a < al.length; a++) expect(Math.abs(p[a]! - r[a]!)).toBeLessThan(STATED);
   });
@@ -61,7 +79,10 @@ describe("probMax: P(arm's draw is the largest) by integration", () => {
   it("Beta shapes < 1 (incomplete-beta tables): within the stated error", () => {
     const al = [0.5, 2, 0.5];
     const be = [0.5, 3, 20];
-    const p = probMax(al.map((a, i) => betaTable(a, be[i]!)), new Float64Array(3));
+    const p = probMax(
+      al.map((a, i) => betaTable(a, be[i]!)),
+      new Float64Array(3),
+    );
     const r = betaRef(al, be);
     for (let a = 0; a < 3; a++) expect(Math.abs(p[a]! - r[a]!)).toBeLessThan(STATED);
   });
@@ -80,12 +101,19 @@ describe("probMax: P(arm's draw is the largest) by integration", () => {
   it("Student-t tables reproduce jstat's CDF (ν = 2, 5, 60), including the heavy tails", () => {
     for (const nu of [2, 5, 60]) {
       const t = studentTable(3, 2, nu);
-      for (const z of [-200, -30, -3, -1, 0, 0.5, 2, 10, 500]) expect(Math.abs(tableCdf(t, 3 + 2 * z) - jStat.studentt.cdf(z, nu))).toBeLessThan(CDF_ERR);
+      for (const z of [-200, -30, -3, -1, 0, 0.5, 2, 10, 500])
+        expect(Math.abs(tableCdf(t, 3 + 2 * z) - jStat.studentt.cdf(z, nu))).toBeLessThan(CDF_ERR);
     }
   });
 
   it("Beta tables reproduce jstat's CDF", () => {
-    for (const [a, b] of [[1, 1], [2, 8], [1, 100], [5000, 95000], [0.5, 3]] as const) {
+    for (const [a, b] of [
+      [1, 1],
+      [2, 8],
+      [1, 100],
+      [5000, 95000],
+      [0.5, 3],
+    ] as const) {
       const t = betaTable(a, b);
       for (const u of [0.001, 0.05, 0.3, 0.5, 0.9, 0.999]) {
         const x = jStat.beta.inv(u, a, b);
@@ -96,14 +124,20 @@ describe("probMax: P(arm's draw is the largest) by integration", () => {
 
   it("property: sums to 1, non-negative, equivariant under permutation, identical arms share equally", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 4000 })), { minLength: 1, maxLength: 6 }), (arms) => {
-        const tabs = arms.map(([s, f]) => betaTable(s, f));
-        const p = probMax(tabs, new Float64Array(arms.length));
-        expect(Math.abs(p.reduce((t, v) => t + v, 0) - 1)).toBeLessThan(1e-12);
-        expect(p.every((v) => v >= 0)).toBe(true);
-        const rev = probMax([...tabs].reverse(), new Float64Array(arms.length));
-        for (let a = 0; a < arms.length; a++) expect(rev[arms.length - 1 - a]).toBeCloseTo(p[a]!, 10);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 400 }), fc.integer({ min: 1, max: 4000 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (arms) => {
+          const tabs = arms.map(([s, f]) => betaTable(s, f));
+          const p = probMax(tabs, new Float64Array(arms.length));
+          expect(Math.abs(p.reduce((t, v) => t + v, 0) - 1)).toBeLessThan(1e-12);
+          expect(p.every((v) => v >= 0)).toBe(true);
+          const rev = probMax([...tabs].reverse(), new Float64Array(arms.length));
+          for (let a = 0; a < arms.length; a++) expect(rev[arms.length - 1 - a]).toBeCloseTo(p[a]!, 10);
+        },
+      ),
       { seed: 7, numRuns: 60 },
     );
     const p = probMax([betaTable(3, 40), betaTable(3, 40), betaTable(3, 40)], new Float64Array(3));

@@ -3,7 +3,16 @@
  * frequency, floor, paused/removed arms), serialization, seeds, arms added mid-flight, params errors.
  */
 import { describe, expect, it } from "vitest";
-import { getStrategy, NoActiveArmsError, STRATEGIES, StrategyParamError, Xoshiro128, type BaseState, type Strategy, type ArmStats } from "../../strategies/index.ts";
+import {
+  getStrategy,
+  NoActiveArmsError,
+  STRATEGIES,
+  StrategyParamError,
+  Xoshiro128,
+  type BaseState,
+  type Strategy,
+  type ArmStats,
+} from "../../strategies/index.ts";
 import { chiSquare } from "./helpers.ts";
 
 const D = 3;
@@ -34,7 +43,13 @@ function trained(c: Case, seed = 1): { s: Strategy; state: BaseState; x: Float64
   const state = s.init(["a", "b", "c", "d"], s.parseParams(c.params), d);
   const rng = new Xoshiro128(seed);
   const rates = [0.2, 0.35, 0.3, 0.1];
-  const stats: ArmStats[] = rates.map(() => ({ n: 0, sum: 0, sumSq: 0, xx: new Array(D * D).fill(0), xr: new Array(D).fill(0) }));
+  const stats: ArmStats[] = rates.map(() => ({
+    n: 0,
+    sum: 0,
+    sumSq: 0,
+    xx: new Array(D * D).fill(0),
+    xr: new Array(D).fill(0),
+  }));
   for (let t = 0; t < 60; t++) {
     const a = t % 4;
     const x = s.contextual ? Float64Array.from([1, rng.next() * 2 - 1, rng.next() * 2 - 1]) : undefined;
@@ -44,15 +59,17 @@ function trained(c: Case, seed = 1): { s: Strategy; state: BaseState; x: Float64
     st.n++;
     st.sum += r;
     st.sumSq += r * r;
-    if (x) for (let i = 0; i < D; i++) {
-      st.xr![i]! += r * x[i]!;
-      for (let j = 0; j < D; j++) st.xx![i * D + j]! += x[i]! * x[j]!;
+    if (x)
+      for (let i = 0; i < D; i++) {
+        st.xr![i]! += r * x[i]!;
+        for (let j = 0; j < D; j++) st.xx![i * D + j]! += x[i]! * x[j]!;
+      }
+  }
+  if (!s.contextual)
+    for (const st of stats) {
+      delete st.xx;
+      delete st.xr;
     }
-  }
-  if (!s.contextual) for (const st of stats) {
-    delete st.xx;
-    delete st.xr;
-  }
   return { s, state, x: s.contextual ? X : undefined, stats };
 }
 
@@ -184,7 +201,17 @@ describe.each(CASES)("$type", (c) => {
 
 describe("registry", () => {
   it("knows every strategy by its stored name and rejects unknown ones with the list", () => {
-    expect(Object.keys(STRATEGIES).sort()).toEqual(["epsilon_greedy", "gaussian_thompson", "lin_ts", "linucb", "logistic_ts", "softmax", "thompson", "top_two_thompson", "ucb1"]);
+    expect(Object.keys(STRATEGIES).sort()).toEqual([
+      "epsilon_greedy",
+      "gaussian_thompson",
+      "lin_ts",
+      "linucb",
+      "logistic_ts",
+      "softmax",
+      "thompson",
+      "top_two_thompson",
+      "ucb1",
+    ]);
     for (const [k, s] of Object.entries(STRATEGIES)) expect(s.type).toBe(k);
     expect(() => getStrategy("exp3")).toThrow(/unknown strategy "exp3"; known: .*thompson/);
   });

@@ -48,24 +48,34 @@ describe("createEncoder", () => {
 
   it("without intercept; bad specs throw StrategyParamError", () => {
     expect(createEncoder([{ name: "a", type: "numeric" }], { intercept: false }).encode({ a: 2 })[0]).toBe(2);
-    expect(() => createEncoder([{ name: "a", type: "numeric" }, { name: "a", type: "numeric" }])).toThrow(StrategyParamError);
+    expect(() =>
+      createEncoder([
+        { name: "a", type: "numeric" },
+        { name: "a", type: "numeric" },
+      ]),
+    ).toThrow(StrategyParamError);
     expect(() => createEncoder([{ name: "c", type: "categorical", values: [] }])).toThrow(StrategyParamError);
     expect(() => createEncoder([{ name: "c", type: "categorical", buckets: 0 }])).toThrow(StrategyParamError);
   });
 
   it("property: every encoding has length dim, an intercept of 1 and one hot slot per present category", () => {
     fc.assert(
-      fc.property(fc.option(fc.double({ noNaN: true, noDefaultInfinity: true })), fc.option(fc.constantFrom("ios", "android", "web", "x")), fc.option(fc.string()), (age, device, country) => {
-        const ctx: Record<string, unknown> = {};
-        if (age !== null) ctx.age = age;
-        if (device !== null) ctx.device = device;
-        if (country !== null) ctx.country = country;
-        const x = enc.encode(ctx);
-        expect(x.length).toBe(enc.dim);
-        expect(x[0]).toBe(1);
-        const hot = Array.from(x.subarray(5)).reduce((s, v) => s + v, 0);
-        expect(hot).toBe(country !== null ? 1 : 0);
-      }),
+      fc.property(
+        fc.option(fc.double({ noNaN: true, noDefaultInfinity: true })),
+        fc.option(fc.constantFrom("ios", "android", "web", "x")),
+        fc.option(fc.string()),
+        (age, device, country) => {
+          const ctx: Record<string, unknown> = {};
+          if (age !== null) ctx.age = age;
+          if (device !== null) ctx.device = device;
+          if (country !== null) ctx.country = country;
+          const x = enc.encode(ctx);
+          expect(x.length).toBe(enc.dim);
+          expect(x[0]).toBe(1);
+          const hot = Array.from(x.subarray(5)).reduce((s, v) => s + v, 0);
+          expect(hot).toBe(country !== null ? 1 : 0);
+        },
+      ),
       { seed: 42, numRuns: 200 },
     );
   });

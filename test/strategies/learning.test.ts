@@ -29,7 +29,9 @@ describe("bernoulli_k10_ctr (T = 20,000 of 100,000)", () => {
 
   it("top_two_thompson (T = 4,000): regret below uniform — it spends on the runner-up by design", () => {
     const short = bernoulliScenario(4000);
-    const r = median(SEEDS.map((seed) => runPolicy(getStrategy("top_two_thompson"), {}, short, 1, "select", seed, undefined).regret));
+    const r = median(
+      SEEDS.map((seed) => runPolicy(getStrategy("top_two_thompson"), {}, short, 1, "select", seed, undefined).regret),
+    );
     expect(r).toBeLessThan(0.7 * short.T * 0.02);
   });
 
@@ -68,7 +70,9 @@ describe("contextual_k10_d10_logistic (T = 6,000 of 20,000)", () => {
     for (let a = 0; a < ctx.K; a++) m += ctx.mu[t * ctx.K + a]!;
     uniform += ctx.best[t]! - m / ctx.K;
   }
-  const blind = median(SEEDS.map((seed) => runPolicy(getStrategy("thompson"), {}, ctx, 1, "select", seed, rows).regret));
+  const blind = median(
+    SEEDS.map((seed) => runPolicy(getStrategy("thompson"), {}, ctx, 1, "select", seed, rows).regret),
+  );
 
   it.each([
     ["linucb", { ties: "lowest" }],

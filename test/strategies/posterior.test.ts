@@ -1,7 +1,19 @@
 /** Posterior updates against closed forms, edge cases of the pmfs, and laws that hold for all inputs. */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { applyFloor, epsilonGreedy, gaussianThompson, linTs, linucb, logisticTs, softmax, thompson, topTwoThompson, ucb1, Xoshiro128 } from "../../strategies/index.ts";
+import {
+  applyFloor,
+  epsilonGreedy,
+  gaussianThompson,
+  linTs,
+  linucb,
+  logisticTs,
+  softmax,
+  thompson,
+  topTwoThompson,
+  ucb1,
+  Xoshiro128,
+} from "../../strategies/index.ts";
 import { posterior } from "../../strategies/gaussian_thompson.ts";
 import { topTwoFromArgmax } from "../../strategies/top_two_thompson.ts";
 import { invert } from "../../strategies/linear.ts";
@@ -12,28 +24,45 @@ const keys = ["a", "b", "c"];
 describe("thompson (Beta–Bernoulli)", () => {
   it("α = α0 + Σr, β = β0 + n − Σr, whatever the order (property)", () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom(0, 1, 0.25)), { maxLength: 40 }), fc.integer(), (obs, seed) => {
-        const p = thompson.parseParams({ alpha: 2, beta: 3 });
-        const s1 = thompson.init(keys, p, 0);
-        for (const [a, r] of obs) thompson.update(s1, a, r);
-        const shuffled = fc.sample(fc.shuffledSubarray(obs, { minLength: obs.length, maxLength: obs.length }), { seed, numRuns: 1 })[0]!;
-        const s2 = thompson.init(keys, p, 0);
-        thompson.updateBatch(s2, shuffled.map((o) => o[0]), shuffled.map((o) => o[1]));
-        for (let a = 0; a < 3; a++) {
-          const mine = obs.filter((o) => o[0] === a);
-          const S = mine.reduce((t, o) => t + o[1], 0);
-          expect(s1.s[a]).toBeCloseTo(S, 12);
-          expect(s1.f[a]).toBeCloseTo(mine.length - S, 12);
-          expect(s2.s[a]).toBeCloseTo(S, 12);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.constantFrom(0, 1, 0.25)), { maxLength: 40 }),
+        fc.integer(),
+        (obs, seed) => {
+          const p = thompson.parseParams({ alpha: 2, beta: 3 });
+          const s1 = thompson.init(keys, p, 0);
+          for (const [a, r] of obs) thompson.update(s1, a, r);
+          const shuffled = fc.sample(fc.shuffledSubarray(obs, { minLength: obs.length, maxLength: obs.length }), {
+            seed,
+            numRuns: 1,
+          })[0]!;
+          const s2 = thompson.init(keys, p, 0);
+          thompson.updateBatch(
+            s2,
+            shuffled.map((o) => o[0]),
+            shuffled.map((o) => o[1]),
+          );
+          for (let a = 0; a < 3; a++) {
+            const mine = obs.filter((o) => o[0] === a);
+            const S = mine.reduce((t, o) => t + o[1], 0);
+            expect(s1.s[a]).toBeCloseTo(S, 12);
+            expect(s1.f[a]).toBeCloseTo(mine.length - S, 12);
+            expect(s2.s[a]).toBeCloseTo(S, 12);
+          }
+        },
+      ),
       { seed: 3, numRuns: 100 },
     );
   });
 
   it("discount γ: counts are Σ γ^(age) of past observations", () => {
     const s = thompson.init(keys, thompson.parseParams({ discount: 0.9 }), 0);
-    const obs: [number, number][] = [[0, 1], [1, 0], [0, 1], [2, 1], [0, 0]];
+    const obs: [number, number][] = [
+      [0, 1],
+      [1, 0],
+      [0, 1],
+      [2, 1],
+      [0, 0],
+    ];
     for (const [a, r] of obs) thompson.update(s, a, r);
     const n = obs.length;
     for (let a = 0; a < 3; a++) {
@@ -52,7 +81,14 @@ describe("thompson (Beta–Bernoulli)", () => {
 
   it("window W: counts are those of the last W observations; survives a JSON round-trip", () => {
     let s = thompson.init(keys, thompson.parseParams({ window: 3 }), 0);
-    const obs: [number, number][] = [[0, 1], [1, 1], [0, 1], [2, 0], [0, 0], [1, 1]];
+    const obs: [number, number][] = [
+      [0, 1],
+      [1, 1],
+      [0, 1],
+      [2, 0],
+      [0, 0],
+      [1, 1],
+    ];
     obs.forEach(([a, r], i) => {
       thompson.update(s, a, r);
       if (i === 2) s = thompson.fromJSON(JSON.parse(JSON.stringify(thompson.toJSON(s))));
@@ -130,7 +166,13 @@ describe("top_two_thompson", () => {
   it("spreads plays between the two leading arms more than Thompson sampling does", () => {
     const t = thompson.init(keys, thompson.parseParams({}), 0);
     const tt = topTwoThompson.init(keys, topTwoThompson.parseParams({}), 0);
-    for (const st of [t, tt]) for (const [a, n, k] of [[0, 200, 40], [1, 200, 30], [2, 200, 5]] as const) for (let i = 0; i < n; i++) (st === t ? thompson : topTwoThompson).update(st as never, a, i < k ? 1 : 0);
+    for (const st of [t, tt])
+      for (const [a, n, k] of [
+        [0, 200, 40],
+        [1, 200, 30],
+        [2, 200, 5],
+      ] as const)
+        for (let i = 0; i < n; i++) (st === t ? thompson : topTwoThompson).update(st as never, a, i < k ? 1 : 0);
     const pt = thompson.probabilities(t, undefined, new Xoshiro128(1));
     const ptt = topTwoThompson.probabilities(tt, undefined, new Xoshiro128(1));
     expect(ptt[1]).toBeGreaterThan(pt[1]!);
@@ -143,7 +185,11 @@ describe("baselines: closed forms and edge cases", () => {
     expect(Array.from(ucb1.probabilities(s, undefined, new Xoshiro128(1)))).toEqual([1 / 3, 1 / 3, 1 / 3]);
     ucb1.updateBatch(s, [0, 0, 1, 2, 2, 2], [1, 0, 0, 1, 1, 0]);
     const N = 6;
-    const score = [0.5 + 0.5 * Math.sqrt((2 * Math.log(N)) / 2), 0 + 0.5 * Math.sqrt(2 * Math.log(N)), 2 / 3 + 0.5 * Math.sqrt((2 * Math.log(N)) / 3)];
+    const score = [
+      0.5 + 0.5 * Math.sqrt((2 * Math.log(N)) / 2),
+      0 + 0.5 * Math.sqrt(2 * Math.log(N)),
+      2 / 3 + 0.5 * Math.sqrt((2 * Math.log(N)) / 3),
+    ];
     const best = score.indexOf(Math.max(...score));
     expect(ucb1.probabilities(s, undefined, new Xoshiro128(1))[best]).toBe(1);
     const low = ucb1.init(keys, ucb1.parseParams({ ties: "lowest" }), 0);
@@ -189,7 +235,8 @@ describe("linear models", () => {
       });
       const inv = invert(A, 3);
       for (let k = 0; k < 9; k++) expect(s.ainv[0]![k]).toBeCloseTo(inv[k]!, 10);
-      for (let i = 0; i < 3; i++) expect(s.theta[0]![i]).toBeCloseTo(inv[i * 3]! * b[0]! + inv[i * 3 + 1]! * b[1]! + inv[i * 3 + 2]! * b[2]!, 10);
+      for (let i = 0; i < 3; i++)
+        expect(s.theta[0]![i]).toBeCloseTo(inv[i * 3]! * b[0]! + inv[i * 3 + 1]! * b[1]! + inv[i * 3 + 2]! * b[2]!, 10);
     }
   });
 
@@ -231,7 +278,13 @@ describe("exploration floor (VW enforce_minimum_probability)", () => {
   it("property: result is a pmf over active arms, every active arm ≥ floor, order preserved above the floor", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom<ArmSlot["status"]>("active", "active", "paused", "removed")), { minLength: 1, maxLength: 12 }),
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 0, max: 1, noNaN: true }),
+            fc.constantFrom<ArmSlot["status"]>("active", "active", "paused", "removed"),
+          ),
+          { minLength: 1, maxLength: 12 },
+        ),
         fc.double({ min: 0, max: 0.3, noNaN: true }),
         (arms, floor) => {
           const slots: ArmSlot[] = arms.map(([, st], i) => ({ key: String(i), status: st }));
@@ -248,7 +301,9 @@ describe("exploration floor (VW enforce_minimum_probability)", () => {
             else expect(p[i]!).toBeGreaterThanOrEqual(Math.min(floor, 1 / active) - 1e-12);
           });
           for (let i = 0; i < p.length; i++)
-            for (let j = 0; j < p.length; j++) if (before[i]! > before[j]! && slots[i]!.status === "active" && slots[j]!.status === "active") expect(p[i]!).toBeGreaterThanOrEqual(p[j]! - 1e-12);
+            for (let j = 0; j < p.length; j++)
+              if (before[i]! > before[j]! && slots[i]!.status === "active" && slots[j]!.status === "active")
+                expect(p[i]!).toBeGreaterThanOrEqual(p[j]! - 1e-12);
         },
       ),
       { seed: 11, numRuns: 300 },
@@ -280,7 +335,11 @@ describe("logistic_ts setArmStats (approximate rebuild from sums)", () => {
     }
     const re = logisticTs.init(["a"], logisticTs.parseParams({}), d);
     logisticTs.setArmStats(re, 0, { n, sum, sumSq: sum, xx, xr });
-    for (const x of [[1, 0, 0, 0], [1, 0.9, 1, -0.5], [1, -0.9, 0, 0.9]]) {
+    for (const x of [
+      [1, 0, 0, 0],
+      [1, 0.9, 1, -0.5],
+      [1, -0.9, 0, 0.9],
+    ]) {
       const z = (m: Float64Array) => m.reduce((t, v, i) => t + v * x[i]!, 0);
       const pSeq = 1 / (1 + Math.exp(-z(seq.m[0]!)));
       const pRe = 1 / (1 + Math.exp(-z(re.m[0]!)));

@@ -11,7 +11,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 describe("strategies/README.md", () => {
   it("the example runs and prints a decision", () => {
     const md = readFileSync(join(root, "strategies/README.md"), "utf8");
-    const code = /```ts\n([\s\S]*?)```/.exec(md)![1]!.replace("./strategies/index.ts", pathToFileURL(join(root, "strategies/index.ts")).href);
+    const code = /```ts\n([\s\S]*?)```/
+      .exec(md)![1]!
+      .replace("./strategies/index.ts", pathToFileURL(join(root, "strategies/index.ts")).href);
     const dir = mkdtempSync(join(tmpdir(), "adbandit-readme-"));
     try {
       const file = join(dir, "example.ts");

@@ -35,7 +35,9 @@ describe("samplers vs jstat CDFs (Kolmogorov–Smirnov, α = 1e-4)", () => {
     expect(Math.abs(tail.length - n * pTail)).toBeLessThan(4 * Math.sqrt(n * pTail)); // |z| < 4: α ≈ 6e-5
     expect(Math.abs(neg - tail.length / 2)).toBeLessThan(4 * Math.sqrt(tail.length / 4));
     const q = 1 - jStat.normal.cdf(R, 0, 1);
-    expect(ksStatistic(tail, (t) => (jStat.normal.cdf(t, 0, 1) - jStat.normal.cdf(R, 0, 1)) / q)).toBeLessThan(ksCritical(tail.length, ALPHA));
+    expect(ksStatistic(tail, (t) => (jStat.normal.cdf(t, 0, 1) - jStat.normal.cdf(R, 0, 1)) / q)).toBeLessThan(
+      ksCritical(tail.length, ALPHA),
+    );
     // A wedge-heavy window: the top strip [0, 0.2723] is all wedge (no sure-accept part).
     const top = xs.filter((x) => Math.abs(x) < 0.2723).length;
     const pTop = 2 * (jStat.normal.cdf(0.2723, 0, 1) - 0.5);

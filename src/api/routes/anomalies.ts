@@ -36,13 +36,21 @@ export const AnomalyOut = z
 
 const ListQuery = z.object({
   campaignId: z.uuid().optional(),
-  from: z.iso.datetime({ offset: true }).optional().openapi({ description: "Findings whose window ends after this time" }),
-  to: z.iso.datetime({ offset: true }).optional().openapi({ description: "Findings whose window starts before this time" }),
+  from: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Findings whose window ends after this time" }),
+  to: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Findings whose window starts before this time" }),
   status: z.enum(["open", "confirmed", "dismissed"]).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-const ReviewIn = z.object({ status: z.enum(["confirmed", "dismissed"]), note: z.string().max(2000).optional() }).openapi("AnomalyReview");
+const ReviewIn = z
+  .object({ status: z.enum(["confirmed", "dismissed"]), note: z.string().max(2000).optional() })
+  .openapi("AnomalyReview");
 
 type Row = {
   id: string;
@@ -95,7 +103,12 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Fraud findings, newest first",
       security,
       request: { query: ListQuery },
-      responses: { 200: json(z.object({ anomalies: z.array(AnomalyOut) }), "Findings"), 400: errors[400], 401: errors[401], 503: errors[503] },
+      responses: {
+        200: json(z.object({ anomalies: z.array(AnomalyOut) }), "Findings"),
+        400: errors[400],
+        401: errors[401],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const q = c.req.valid("query");
@@ -104,7 +117,10 @@ export function register(app: App, deps: AppDeps): void {
       if (q.from) conds.push(sql`window_end > ${q.from}::timestamptz`);
       if (q.to) conds.push(sql`window_start < ${q.to}::timestamptz`);
       if (q.status) conds.push(sql`status = ${q.status}`);
-      const list = await rows<Row>(deps.db, sql`select * from anomalies where ${sql.join(conds, sql` and `)} order by window_end desc, id limit ${q.limit}`);
+      const list = await rows<Row>(
+        deps.db,
+        sql`select * from anomalies where ${sql.join(conds, sql` and `)} order by window_end desc, id limit ${q.limit}`,
+      );
       return c.json({ anomalies: list.map(toOut) }, 200);
     },
   );
@@ -117,7 +133,13 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Confirm or dismiss a finding (dismissing restores the events it invalidated)",
       security,
       request: { params: IdParam, body: { content: { "application/json": { schema: ReviewIn } }, required: true } },
-      responses: { 200: json(AnomalyOut, "The finding"), 400: errors[400], 401: errors[401], 404: errors[404], 503: errors[503] },
+      responses: {
+        200: json(AnomalyOut, "The finding"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const workspaceId = c.get("workspaceId");
@@ -135,4 +157,3 @@ export function register(app: App, deps: AppDeps): void {
     },
   );
 }
-

@@ -17,9 +17,17 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Add an arm mid-flight (starts at the prior)",
       security,
       request: { params: IdParam, ...body(ArmIn) },
-      responses: { 201: json(ArmOut, "Created"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+      responses: {
+        201: json(ArmOut, "Created"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+        503: errors[503],
+      },
     }),
-    async (c) => c.json(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 201),
+    async (c) =>
+      c.json(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 201),
   );
 
   app.openapi(
@@ -30,7 +38,14 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Pause, resume or archive an arm (archived is final; keys are never reused)",
       security,
       request: { params: ArmParam, ...body(ArmPatchIn) },
-      responses: { 200: json(ArmOut, "Arm"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+      responses: {
+        200: json(ArmOut, "Arm"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const p = c.req.valid("param");
@@ -46,7 +61,12 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Per arm: counts, posterior mean and 95% interval, P(best), traffic share",
       security,
       request: { params: IdParam },
-      responses: { 200: json(z.object({ arms: z.array(ArmReport) }), "Arms"), 401: errors[401], 404: errors[404], 503: errors[503] },
+      responses: {
+        200: json(z.object({ arms: z.array(ArmReport) }), "Arms"),
+        401: errors[401],
+        404: errors[404],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const engine = deps.engine;

@@ -32,7 +32,14 @@ export const BlockOut = z
   })
   .openapi("BlocklistEntry");
 
-type Row = { id: string; entity_type: (typeof BLOCKABLE)[number]; entity: string; reason: string | null; created_at: Date | string; expires_at: Date | string | null };
+type Row = {
+  id: string;
+  entity_type: (typeof BLOCKABLE)[number];
+  entity: string;
+  reason: string | null;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+};
 const toOut = (r: Row): z.infer<typeof BlockOut> => ({
   id: r.id,
   entityType: r.entity_type,
@@ -80,7 +87,11 @@ export function register(app: App, deps: AppDeps): void {
       tags: ["fraud"],
       summary: "The workspace's blocked sources",
       security,
-      responses: { 200: json(z.object({ entries: z.array(BlockOut) }), "Blocklist"), 401: errors[401], 503: errors[503] },
+      responses: {
+        200: json(z.object({ entries: z.array(BlockOut) }), "Blocklist"),
+        401: errors[401],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const list = await rows<Row>(

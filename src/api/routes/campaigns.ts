@@ -14,7 +14,13 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Create a campaign",
       security,
       request: body(CampaignIn),
-      responses: { 201: json(CampaignOut, "Created"), 400: errors[400], 401: errors[401], 413: errors[413], 503: errors[503] },
+      responses: {
+        201: json(CampaignOut, "Created"),
+        400: errors[400],
+        401: errors[401],
+        413: errors[413],
+        503: errors[503],
+      },
     }),
     async (c) => c.json(await deps.engine.createCampaign(c.get("workspaceId"), c.req.valid("json")), 201),
   );
@@ -26,7 +32,11 @@ export function register(app: App, deps: AppDeps): void {
       tags: ["campaigns"],
       summary: "List the workspace's campaigns",
       security,
-      responses: { 200: json(z.object({ campaigns: z.array(CampaignOut) }), "Campaigns"), 401: errors[401], 503: errors[503] },
+      responses: {
+        200: json(z.object({ campaigns: z.array(CampaignOut) }), "Campaigns"),
+        401: errors[401],
+        503: errors[503],
+      },
     }),
     async (c) => c.json({ campaigns: await deps.engine.listCampaigns(c.get("workspaceId")) }, 200),
   );
@@ -52,8 +62,16 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Change name, status, strategy params, exploration floor or attribution window",
       security,
       request: { params: IdParam, ...body(CampaignPatchIn) },
-      responses: { 200: json(CampaignOut, "Campaign"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+      responses: {
+        200: json(CampaignOut, "Campaign"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+        503: errors[503],
+      },
     }),
-    async (c) => c.json(await deps.engine.patchCampaign(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 200),
+    async (c) =>
+      c.json(await deps.engine.patchCampaign(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 200),
   );
 }

@@ -16,7 +16,14 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Choose an arm; the decision is logged (with its propensity) before the answer",
       security,
       request: { params: IdParam, ...body(DecisionIn) },
-      responses: { 201: json(DecisionOut, "Decision"), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 503: errors[503] },
+      responses: {
+        201: json(DecisionOut, "Decision"),
+        400: errors[400],
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+        503: errors[503],
+      },
     }),
     async (c) => {
       const d = await deps.engine.decide(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"));
@@ -32,9 +39,16 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Up to 1000 decisions; a failing request gets an `error` in its place",
       security,
       request: body(BatchIn),
-      responses: { 200: json(BatchOut, "Decisions in request order"), 400: errors[400], 401: errors[401], 413: errors[413], 503: errors[503] },
+      responses: {
+        200: json(BatchOut, "Decisions in request order"),
+        400: errors[400],
+        401: errors[401],
+        413: errors[413],
+        503: errors[503],
+      },
     }),
-    async (c) => c.json({ decisions: await deps.engine.decideBatch(c.get("workspaceId"), c.req.valid("json").requests) }, 200),
+    async (c) =>
+      c.json({ decisions: await deps.engine.decideBatch(c.get("workspaceId"), c.req.valid("json").requests) }, 200),
   );
 
   const ExportQuery = z.object({
@@ -52,7 +66,8 @@ export function register(app: App, deps: AppDeps): void {
       request: { params: IdParam, query: ExportQuery },
       responses: {
         200: {
-          description: "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV",
+          description:
+            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV",
           content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
         },
         400: errors[400],
@@ -66,7 +81,10 @@ export function register(app: App, deps: AppDeps): void {
       const q = c.req.valid("query");
       const from = q.from ? new Date(q.from) : undefined;
       const to = q.to ? new Date(q.to) : undefined;
-      if (from && to && from > to) throw new ApiError("invalid_request", "from: must not be after to", [{ path: "from", message: "must not be after to" }]);
+      if (from && to && from > to)
+        throw new ApiError("invalid_request", "from: must not be after to", [
+          { path: "from", message: "must not be after to" },
+        ]);
       await deps.engine.flush();
       const pages = decisionPages(deps.db, camp.id, from, to);
       // Read the first page before answering, so a database error is still a proper error response.
@@ -111,5 +129,14 @@ function csvField(s: string): string {
 }
 
 function csvLine(r: ExportRow): string {
-  return [r.id, iso(r.created_at), csvField(r.arm_key), String(Number(r.propensity)), String(Number(r.reward)), csvField(JSON.stringify(r.context ?? {}))].join(",") + "\n";
+  return (
+    [
+      r.id,
+      iso(r.created_at),
+      csvField(r.arm_key),
+      String(Number(r.propensity)),
+      String(Number(r.reward)),
+      csvField(JSON.stringify(r.context ?? {})),
+    ].join(",") + "\n"
+  );
 }

@@ -12,7 +12,13 @@ export function register(app: App, deps: AppDeps): void {
       summary: "Impressions, clicks and conversions (up to 1000); an event id counts once",
       security: [{ bearer: [] }],
       request: body(EventsIn),
-      responses: { 200: json(EventsOut, "Per-event results"), 400: errors[400], 401: errors[401], 413: errors[413], 503: errors[503] },
+      responses: {
+        200: json(EventsOut, "Per-event results"),
+        400: errors[400],
+        401: errors[401],
+        413: errors[413],
+        503: errors[503],
+      },
     }),
     async (c) => c.json(await deps.engine.ingest(c.get("workspaceId"), c.req.valid("json").events), 200),
   );

@@ -10,10 +10,14 @@ export function register(app: App, deps: AppDeps): void {
       path: "/healthz",
       tags: ["operations"],
       summary: "Database reachable",
-      responses: { 200: json(z.object({ status: z.literal("ok"), database: z.string() }), "Healthy"), 503: errors[503] },
+      responses: {
+        200: json(z.object({ status: z.literal("ok"), database: z.string() }), "Healthy"),
+        503: errors[503],
+      },
     }),
     async (c) => {
-      if (!deps.ready() || !(await deps.database.ping(1500))) return c.json({ error: { code: "unavailable" as const, message: "database unreachable" } }, 503);
+      if (!deps.ready() || !(await deps.database.ping(1500)))
+        return c.json({ error: { code: "unavailable" as const, message: "database unreachable" } }, 503);
       return c.json({ status: "ok" as const, database: deps.database.driver }, 200);
     },
   );

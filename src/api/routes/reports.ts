@@ -19,7 +19,9 @@ import { errors, IdParam, json } from "../schemas.ts";
 const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 366;
 
-const Interval = z.object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() }).openapi("ReportEstimate");
+const Interval = z
+  .object({ estimate: z.number().nullable(), lower: z.number().nullable(), upper: z.number().nullable() })
+  .openapi("ReportEstimate");
 const MetricsOut = z
   .object({
     decisions: z.number(),
@@ -37,7 +39,13 @@ const MetricsOut = z
   })
   .openapi("ReportMetrics");
 const ArmRowOut = MetricsOut.extend({ armKey: z.string(), share: z.number().nullable() });
-const InvalidOut = z.object({ impressions: z.number(), clicks: z.number(), conversions: z.number(), revenue: z.number(), cost: z.number() });
+const InvalidOut = z.object({
+  impressions: z.number(),
+  clicks: z.number(),
+  conversions: z.number(),
+  revenue: z.number(),
+  cost: z.number(),
+});
 export const ReportOut = z
   .object({
     campaignId: z.string(),
@@ -68,8 +76,14 @@ export const ReportOut = z
   .openapi("CampaignReport");
 
 const ReportQuery = z.object({
-  from: z.iso.datetime({ offset: true }).optional().openapi({ description: "Start (inclusive, widened to the whole hour); default: 7 days before `to`" }),
-  to: z.iso.datetime({ offset: true }).optional().openapi({ description: "End (exclusive, widened to the whole hour); default: now" }),
+  from: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Start (inclusive, widened to the whole hour); default: 7 days before `to`" }),
+  to: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "End (exclusive, widened to the whole hour); default: now" }),
   granularity: z.enum(["hour", "day"]).default("day"),
   format: z.enum(["json", "csv"]).optional().openapi({ description: "Overrides the Accept header" }),
   source: z.enum(["auto", "direct", "rollup"]).default("auto"),
@@ -94,11 +108,15 @@ export function register(app: App, deps: AppDeps): void {
       method: "get",
       path: "/v1/campaigns/{id}/report",
       tags: ["reports"],
-      summary: "ROI report: per arm and campaign, per period and in total, with intervals, P(best), lift over an even split and invalid-traffic credits",
+      summary:
+        "ROI report: per arm and campaign, per period and in total, with intervals, P(best), lift over an even split and invalid-traffic credits",
       security: [{ bearer: [] }],
       request: { params: IdParam, query: ReportQuery },
       responses: {
-        200: { description: "The report (JSON), or CSV with Accept: text/csv", content: { "application/json": { schema: ReportOut }, "text/csv": { schema: z.string() } } },
+        200: {
+          description: "The report (JSON), or CSV with Accept: text/csv",
+          content: { "application/json": { schema: ReportOut }, "text/csv": { schema: z.string() } },
+        },
         400: errors[400],
         401: errors[401],
         404: errors[404],
@@ -112,9 +130,14 @@ export function register(app: App, deps: AppDeps): void {
       const now = Date.now();
       const to = q.to ? Date.parse(q.to) : now;
       const from = q.from ? Date.parse(q.from) : to - 7 * 24 * HOUR;
-      if (from >= to) throw new ApiError("invalid_request", "from: must be before to", [{ path: "from", message: "must be before to" }]);
+      if (from >= to)
+        throw new ApiError("invalid_request", "from: must be before to", [
+          { path: "from", message: "must be before to" },
+        ]);
       if (to - from > MAX_RANGE_DAYS * 24 * HOUR)
-        throw new ApiError("invalid_request", `to: at most ${MAX_RANGE_DAYS} days per report`, [{ path: "to", message: `at most ${MAX_RANGE_DAYS} days per report` }]);
+        throw new ApiError("invalid_request", `to: at most ${MAX_RANGE_DAYS} days per report`, [
+          { path: "to", message: `at most ${MAX_RANGE_DAYS} days per report` },
+        ]);
       // Decisions still queued in memory are part of the campaign: write them before reading.
       await deps.engine.flush();
       let source: "direct" | "rollup" = q.source === "rollup" ? "rollup" : "direct";
@@ -127,7 +150,8 @@ export function register(app: App, deps: AppDeps): void {
         rollupBefore: source === "rollup" ? now - 2 * HOUR : undefined,
       });
       if (!report) throw new ApiError("not_found", "campaign not found");
-      const wantsCsv = q.format === "csv" || (q.format === undefined && (c.req.header("accept") ?? "").includes("text/csv"));
+      const wantsCsv =
+        q.format === "csv" || (q.format === undefined && (c.req.header("accept") ?? "").includes("text/csv"));
       if (wantsCsv) {
         c.header("content-type", "text/csv; charset=utf-8");
         return c.body(reportToCsv(report), 200) as never;

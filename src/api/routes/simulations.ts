@@ -48,14 +48,26 @@ const SimulationOut = z
     createdAt: z.string(),
     finishedAt: z.string().optional(),
     error: z.string().optional(),
-    results: z.record(z.string(), z.unknown()).optional().openapi({ description: "SimulationResult (see simulations/README.md), when done" }),
+    results: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ description: "SimulationResult (see simulations/README.md), when done" }),
     reportUrl: z.string().optional(),
   })
   .openapi("Simulation");
 
 const ScenarioIn = z.record(z.string(), z.unknown()).openapi("Scenario", {
   description: "A simulation scenario, as the files in simulations/scenarios/ (validated; errors name the field)",
-  example: { name: "creative", arms: [{ key: "a", rate: 0.02 }, { key: "b", rate: 0.03 }], traffic: { rounds: 20000 }, repetitions: 4, strategies: [{ type: "thompson" }] },
+  example: {
+    name: "creative",
+    arms: [
+      { key: "a", rate: 0.02 },
+      { key: "b", rate: 0.03 },
+    ],
+    traffic: { rounds: 20000 },
+    repetitions: 4,
+    strategies: [{ type: "thompson" }],
+  },
 });
 
 export function register(app: App, deps: AppDeps): void {
@@ -71,7 +83,10 @@ export function register(app: App, deps: AppDeps): void {
     createdAt: r.createdAt,
     ...(r.finishedAt && { finishedAt: r.finishedAt }),
     ...(r.error && { error: r.error }),
-    ...(r.result && { results: r.result as unknown as Record<string, unknown>, reportUrl: `/v1/simulations/${r.id}/report` }),
+    ...(r.result && {
+      results: r.result as unknown as Record<string, unknown>,
+      reportUrl: `/v1/simulations/${r.id}/report`,
+    }),
   });
   const find = (workspaceId: string, id: string) => {
     const r = runs.get(id);
@@ -100,7 +115,12 @@ export function register(app: App, deps: AppDeps): void {
       try {
         scenario = parseScenario(c.req.valid("json"));
       } catch (e) {
-        if (e instanceof ScenarioError) throw new ApiError("invalid_request", e.issues[0] ? `${e.issues[0].path}: ${e.issues[0].message}` : "invalid scenario", e.issues);
+        if (e instanceof ScenarioError)
+          throw new ApiError(
+            "invalid_request",
+            e.issues[0] ? `${e.issues[0].path}: ${e.issues[0].message}` : "invalid scenario",
+            e.issues,
+          );
         throw e;
       }
       scenario.strategies.forEach((s, i) => {
@@ -112,20 +132,40 @@ export function register(app: App, deps: AppDeps): void {
         } catch (e) {
           // StrategyParamError names its field: "type" for an unknown strategy, the parameter otherwise.
           const field = (e as { field?: unknown }).field;
-          const path = stage === "type" ? `strategies.${i}.type` : `strategies.${i}.params${typeof field === "string" && field ? `.${field}` : ""}`;
+          const path =
+            stage === "type"
+              ? `strategies.${i}.type`
+              : `strategies.${i}.params${typeof field === "string" && field ? `.${field}` : ""}`;
           const msg = (e as Error).message;
           throw new ApiError("invalid_request", `${path}: ${msg}`, [{ path, message: msg }]);
         }
       });
       const size = scenario.traffic.rounds * scenario.repetitions * scenario.strategies.length;
       if (size > SIMULATION_LIMITS.maxDecisions)
-        throw new ApiError("invalid_request", `traffic.rounds: rounds × repetitions × strategies = ${size} exceeds ${SIMULATION_LIMITS.maxDecisions}`, [
-          { path: "traffic.rounds", message: `rounds × repetitions × strategies must not exceed ${SIMULATION_LIMITS.maxDecisions}` },
-        ]);
-      if (active >= SIMULATION_LIMITS.maxActive) throw new ApiError("conflict", `${active} simulations are running; try again when one finishes`);
+        throw new ApiError(
+          "invalid_request",
+          `traffic.rounds: rounds × repetitions × strategies = ${size} exceeds ${SIMULATION_LIMITS.maxDecisions}`,
+          [
+            {
+              path: "traffic.rounds",
+              message: `rounds × repetitions × strategies must not exceed ${SIMULATION_LIMITS.maxDecisions}`,
+            },
+          ],
+        );
+      if (active >= SIMULATION_LIMITS.maxActive)
+        throw new ApiError("conflict", `${active} simulations are running; try again when one finishes`);
       evict();
-      if (runs.size >= SIMULATION_LIMITS.maxRuns) throw new ApiError("conflict", "too many simulations running; try again later");
-      const run: Run = { id: randomUUID(), workspaceId: c.get("workspaceId"), status: "running", scenario, done: 0, total: scenario.repetitions, createdAt: new Date().toISOString() };
+      if (runs.size >= SIMULATION_LIMITS.maxRuns)
+        throw new ApiError("conflict", "too many simulations running; try again later");
+      const run: Run = {
+        id: randomUUID(),
+        workspaceId: c.get("workspaceId"),
+        status: "running",
+        scenario,
+        done: 0,
+        total: scenario.repetitions,
+        createdAt: new Date().toISOString(),
+      };
       runs.set(run.id, run);
       active++;
       simulate(scenario, { workers: 1, onProgress: (done) => (run.done = done) })
@@ -167,11 +207,20 @@ export function register(app: App, deps: AppDeps): void {
       summary: "The simulation's self-contained HTML report (charts)",
       security,
       request: { params: IdParam },
-      responses: { 200: { description: "HTML report", content: { "text/html": { schema: z.string() } } }, 401: errors[401], 404: errors[404], 409: errors[409] },
+      responses: {
+        200: { description: "HTML report", content: { "text/html": { schema: z.string() } } },
+        401: errors[401],
+        404: errors[404],
+        409: errors[409],
+      },
     }),
     (c) => {
       const r = find(c.get("workspaceId"), c.req.valid("param").id);
-      if (!r.result) throw new ApiError("conflict", r.status === "failed" ? `simulation failed: ${r.error}` : "simulation still running");
+      if (!r.result)
+        throw new ApiError(
+          "conflict",
+          r.status === "failed" ? `simulation failed: ${r.error}` : "simulation still running",
+        );
       return c.html(reportHtml(r.result), 200);
     },
   );

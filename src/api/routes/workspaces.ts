@@ -6,7 +6,13 @@ import type { App, AppDeps } from "../env.ts";
 import { body, errors, json } from "../schemas.ts";
 
 const WorkspaceIn = z.object({ name: z.string().min(1).max(200) }).openapi("WorkspaceInput");
-const WorkspaceOut = z.object({ id: z.string(), name: z.string(), apiKey: z.string().openapi({ description: "Shown once; stored hashed" }) }).openapi("Workspace");
+const WorkspaceOut = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    apiKey: z.string().openapi({ description: "Shown once; stored hashed" }),
+  })
+  .openapi("Workspace");
 
 export function register(app: App, deps: AppDeps): void {
   const route = createRoute({

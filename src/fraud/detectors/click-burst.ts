@@ -100,7 +100,11 @@ export function detectClickBursts(
     const level = bonferroni(opts.alpha, entities.size * windowMinutes);
     for (const [k, m] of minutes) {
       const lambda = ((baseline.get(k) ?? 0) + a0) / (baselineMinutes + opts.priorMinutes);
-      const critical = Math.max(opts.minCount, Math.ceil(opts.minRatio * lambda), lambda > 0 ? poissonCriticalCount(lambda, level) : 1);
+      const critical = Math.max(
+        opts.minCount,
+        Math.ceil(opts.minRatio * lambda),
+        lambda > 0 ? poissonCriticalCount(lambda, level) : 1,
+      );
       let peak = 0;
       let peakMinute = 0;
       const ids: string[] = [];

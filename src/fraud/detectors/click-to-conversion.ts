@@ -50,7 +50,11 @@ export function ksDPlus(sample: readonly number[], ref: readonly number[]): numb
   return d;
 }
 
-export function detectClickTimeAnomalies(links: readonly ConversionLink[], window: Window, opts = CLICK_TIME_DEFAULTS): Finding[] {
+export function detectClickTimeAnomalies(
+  links: readonly ConversionLink[],
+  window: Window,
+  opts = CLICK_TIME_DEFAULTS,
+): Finding[] {
   const byPub = new Map<string, { delays: number[]; ids: string[] }>();
   for (const c of links) {
     if (c.occurredAt < window.start || c.occurredAt >= window.end) continue;
@@ -66,11 +70,18 @@ export function detectClickTimeAnomalies(links: readonly ConversionLink[], windo
     all.push(...g.delays);
   }
   all.sort((a, b) => a - b);
-  const tested = [...byPub].filter(([, g]) => g.delays.length >= opts.minConversions && all.length - g.delays.length >= opts.minConversions);
+  const tested = [...byPub].filter(
+    ([, g]) => g.delays.length >= opts.minConversions && all.length - g.delays.length >= opts.minConversions,
+  );
   const level = bonferroni(opts.alpha, tested.length);
   const shortTotal = all.filter((d) => d < opts.injectionSeconds).length;
   const out: Finding[] = [];
-  const base = { category: "SIVT" as const, entityType: "publisher" as const, windowStart: window.start, windowEnd: window.end };
+  const base = {
+    category: "SIVT" as const,
+    entityType: "publisher" as const,
+    windowStart: window.start,
+    windowEnd: window.end,
+  };
   for (const [pub, g] of tested) {
     const n = g.delays.length;
     const m = all.length - n;
@@ -86,7 +97,14 @@ export function detectClickTimeAnomalies(links: readonly ConversionLink[], windo
         entity: pub,
         statistic: k,
         threshold: critical,
-        details: { injectionSeconds: opts.injectionSeconds, share: k / n, referenceShare: refShare, pValue: pInj, alphaAdjusted: level, conversions: n },
+        details: {
+          injectionSeconds: opts.injectionSeconds,
+          share: k / n,
+          referenceShare: refShare,
+          pValue: pInj,
+          alphaAdjusted: level,
+          conversions: n,
+        },
       });
     }
     // Reference without this publisher: remove its delays from the pooled sorted list.

@@ -18,16 +18,24 @@ export const CVR_DEFAULTS: RateOutlierOptions = {
   tails: "both",
 };
 
-export function detectConversionRateOutliers(events: readonly TrafficEvent[], window: Window, opts = CVR_DEFAULTS): Finding[] {
+export function detectConversionRateOutliers(
+  events: readonly TrafficEvent[],
+  window: Window,
+  opts = CVR_DEFAULTS,
+): Finding[] {
   const counts = new Map<string, { successes: number; trials: number }>();
   for (const e of events) {
-    if (e.type === "impression" || e.publisher === null || e.occurredAt < window.start || e.occurredAt >= window.end) continue;
+    if (e.type === "impression" || e.publisher === null || e.occurredAt < window.start || e.occurredAt >= window.end)
+      continue;
     let c = counts.get(e.publisher);
     if (!c) counts.set(e.publisher, (c = { successes: 0, trials: 0 }));
     if (e.type === "click") c.trials++;
     else c.successes++;
   }
-  return rateOutliers([...counts].map(([entity, c]) => ({ entity, ...c })), opts).map((f) => ({
+  return rateOutliers(
+    [...counts].map(([entity, c]) => ({ entity, ...c })),
+    opts,
+  ).map((f) => ({
     detector: DETECTOR,
     entityType: "publisher",
     entity: f.entity,

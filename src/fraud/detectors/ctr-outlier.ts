@@ -33,7 +33,10 @@ export function detectCtrOutliers(events: readonly TrafficEvent[], window: Windo
       if (e.type === "click") c.successes++;
       else c.trials++;
     }
-    const found = rateOutliers([...counts].map(([entity, c]) => ({ entity, ...c })), opts);
+    const found = rateOutliers(
+      [...counts].map(([entity, c]) => ({ entity, ...c })),
+      opts,
+    );
     for (const f of found) {
       out.push({
         detector: DETECTOR,

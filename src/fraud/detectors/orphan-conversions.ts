@@ -29,7 +29,11 @@ export function orphanReason(c: ConversionLink, opts: OrphanOptions = ORPHAN_DEF
   return null;
 }
 
-export function detectOrphanConversions(links: readonly ConversionLink[], window: Window, opts = ORPHAN_DEFAULTS): Finding[] {
+export function detectOrphanConversions(
+  links: readonly ConversionLink[],
+  window: Window,
+  opts = ORPHAN_DEFAULTS,
+): Finding[] {
   const groups = new Map<string, { ids: string[]; reasons: Record<string, number> }>();
   for (const c of links) {
     if (c.occurredAt < window.start || c.occurredAt >= window.end) continue;

@@ -34,7 +34,11 @@ export const REVENUE_DEFAULTS: RevenueOptions = {
   minScale: 0.1,
 };
 
-export function detectRevenueOutliers(links: readonly ConversionLink[], window: Window, opts = REVENUE_DEFAULTS): Finding[] {
+export function detectRevenueOutliers(
+  links: readonly ConversionLink[],
+  window: Window,
+  opts = REVENUE_DEFAULTS,
+): Finding[] {
   const byPub = new Map<string, { n: number; s: number; ss: number }>();
   let N = 0;
   let S = 0;
