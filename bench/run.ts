@@ -255,8 +255,8 @@ async function strategiesBench(): Promise<void> {
     "peer regret",
     "state KB",
   ];
-  console.log("\n" + renderTable(head, table));
-  console.log("\nchecks:\n" + checks.join("\n"));
+  console.log(`\n${renderTable(head, table)}`);
+  console.log(`\nchecks:\n${checks.join("\n")}`);
   console.log(
     `\nselect = fast path without propensity (what the peer does); choose = the service path with the exact propensity, 1 seed${opts.quick ? "" : `, Bernoulli on the first ${opts.chooseRounds} rounds`}.`,
   );
@@ -267,11 +267,10 @@ async function strategiesBench(): Promise<void> {
 
 function renderTable(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    "| " + r.map((c, i) => (i >= 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(" | ") + " |";
+  const line = (r: string[]) => `| ${r.map((c, i) => (i >= 4 ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(" | ")} |`;
   return [
     line(head),
-    "|" + w.map((n, i) => (i >= 4 ? "-".repeat(n + 1) + ":" : "-".repeat(n + 2))).join("|") + "|",
+    `|${w.map((n, i) => (i >= 4 ? `${"-".repeat(n + 1)}:` : "-".repeat(n + 2))).join("|")}|`,
     ...rows.map(line),
   ].join("\n");
 }

@@ -13,7 +13,7 @@ import { buildEnvironment } from "../simulations/environment.ts";
 import { libraryResolve } from "../simulations/resolve.ts";
 import { runStrategy } from "../simulations/runner.ts";
 import { Mulberry32 } from "../strategies/rng.ts";
-import { loadScenario, parseScenario, strategyLabel } from "../simulations/scenario.ts";
+import { loadScenario, strategyLabel } from "../simulations/scenario.ts";
 
 const AIM = 1_000_000;
 
@@ -108,7 +108,7 @@ export async function runSimulationBench(): Promise<void> {
     console.log(
       `thompson online: ${ts.roundsPerSec.toLocaleString("en-US")} rounds/s (aim ${AIM.toLocaleString("en-US")}: ${ts.roundsPerSec >= AIM ? "met" : "not met"})`,
     );
-  for (const r of rows) console.log("json " + JSON.stringify({ bench: "simulations", ...r }));
+  for (const r of rows) console.log(`json ${JSON.stringify({ bench: "simulations", ...r })}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await runSimulationBench();

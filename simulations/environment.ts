@@ -243,7 +243,7 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
       }
       if (hod || dow) p *= season((arms[a].slot >= 0 ? arms[a].slot : roundHow) + off);
       if (invalid) p = 0;
-      p = p < 0 ? 0 : p > 1 ? 1 : p;
+      p = p < 0 ? 0 : Math.min(p, 1);
       mu[t * K + a] = p;
       eobj[a] = p * kVal[a] - kCost[a];
     }

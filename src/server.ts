@@ -11,8 +11,8 @@ import { createLogger } from "./logger.ts";
 import { buildService } from "./service.ts";
 
 async function main(): Promise<void> {
-  let config;
-  let jobsConfig;
+  let config: ReturnType<typeof loadConfig>;
+  let jobsConfig: ReturnType<typeof jobsConfigFromEnv>;
   try {
     config = loadConfig();
     jobsConfig = jobsConfigFromEnv();

@@ -181,7 +181,7 @@ function cdfIn(t: DistTable, i: number, x: number): number {
       (-2 * r3 + 3 * r2) * F1 +
       (r3 - r2) * h * t.fx[i + 1]!;
   }
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+  return v < 0 ? 0 : Math.min(v, 1);
 }
 
 /** F(x) from a table (binary search; the integrator walks the nodes instead). */
@@ -399,5 +399,5 @@ export function normalTable(m: number, s: number, N = GRID): DistTable {
 /** Student-t with ν degrees of freedom, location m, scale s. */
 export function studentTable(m: number, s: number, nu: number, N = GRID): DistTable {
   const e = -(nu + 1) / 2;
-  return tableFromDensity(m, s, -Infinity, Infinity, (z) => Math.pow(1 + (z * z) / nu, e), N);
+  return tableFromDensity(m, s, -Infinity, Infinity, (z) => (1 + (z * z) / nu) ** e, N);
 }

@@ -48,7 +48,7 @@ function scores(state: LinUcbState, x: ArrayLike<number>): Float64Array {
       for (let j = i + 1; j < d; j++) t += M[row + j]! * x[j]!;
       q += xi * (M[row + i]! * xi + 2 * t);
     }
-    out[a] = mean + alpha * Math.sqrt(q > 0 ? q : 0);
+    out[a] = mean + alpha * Math.sqrt(Math.max(q, 0));
   }
   return out;
 }

@@ -146,7 +146,7 @@ export const topTwoThompson: Strategy<TopTwoState, TopTwoParams> = {
       state.f.map((f) => priorBeta + f),
     );
     const c = topTwoFromArgmax(
-      Float64Array.from(p.map((v, a) => (a === leader ? 1 : 0))),
+      Float64Array.from(p.map((_v, a) => (a === leader ? 1 : 0))),
       state.arms.map((a) => a.status === "active"),
       0,
     );

@@ -67,7 +67,7 @@ async function main() {
     out?: string;
     progress: boolean;
   }>();
-  let scenario;
+  let scenario: ReturnType<typeof parseScenario>;
   try {
     const raw = loadScenario(program.args[0]);
     scenario = parseScenario({

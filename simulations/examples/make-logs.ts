@@ -38,5 +38,5 @@ for (let i = 0; i < 2000; i++) {
 }
 const out = fileURLToPath(new URL("../../reports/example-decisions.jsonl", import.meta.url));
 mkdirSync(fileURLToPath(new URL("../../reports/", import.meta.url)), { recursive: true });
-writeFileSync(out, lines.join("\n") + "\n");
+writeFileSync(out, `${lines.join("\n")}\n`);
 console.log(`written: ${out}`);

@@ -40,7 +40,7 @@ const cell = (m: Summary | null, digits = 1, pct = false) =>
       ? `<td>${fmt(m.mean * 100, digits)} %<small> [${fmt(m.p05 * 100, digits)}–${fmt(m.p95 * 100, digits)}]</small></td>`
       : `<td>${fmt(m.mean, digits)}<small> [${fmt(m.p05, digits)}–${fmt(m.p95, digits)}]</small></td>`;
 
-const SCRIPT = String.raw`
+const SCRIPT = `
 const R = JSON.parse(document.getElementById("results").textContent);
 const palette = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf"];
 const hours = R.checkpoints.map((r) => r / R.scenario.perHour);

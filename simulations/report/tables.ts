@@ -13,7 +13,7 @@ function csvCell(v: unknown): string {
 }
 
 export function toCsv(header: string[], rows: unknown[][]): string {
-  return [header, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+  return `${[header, ...rows].map((r) => r.map(csvCell).join(",")).join("\n")}\n`;
 }
 
 export function resultJson(r: SimulationResult): string {
@@ -52,11 +52,15 @@ export function seriesCsv(r: SimulationResult): string {
   for (const s of r.strategies) {
     for (const [metric, b] of Object.entries(s.series)) {
       if (!b) continue;
-      r.checkpoints.forEach((round, w) => rows.push([s.label, round, metric, b.mean[w], b.p05[w], b.p95[w]]));
+      r.checkpoints.forEach((round, w) => {
+        rows.push([s.label, round, metric, b.mean[w], b.p05[w], b.p95[w]]);
+      });
     }
-    s.armShare.arms.forEach((arm, a) =>
-      r.checkpoints.forEach((round, w) => rows.push([s.label, round, `share:${arm}`, s.armShare.share[a][w], "", ""])),
-    );
+    s.armShare.arms.forEach((arm, a) => {
+      r.checkpoints.forEach((round, w) => {
+        rows.push([s.label, round, `share:${arm}`, s.armShare.share[a][w], "", ""]);
+      });
+    });
   }
   return toCsv(["strategy", "round", "metric", "mean", "p05", "p95"], rows);
 }

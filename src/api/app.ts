@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     );
   });
 
-  app.use("/v1/*", async (c, next) => {
+  app.use("/v1/*", async (_c, next) => {
     if (!deps.ready()) throw new ApiError("unavailable", "database unavailable");
     await next();
   });

@@ -43,7 +43,7 @@ export class ApiError extends Error {
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: ErrorDetail[]) {
-  return { error: { code, message, ...(details && details.length ? { details } : {}) } };
+  return { error: { code, message, ...(details?.length ? { details } : {}) } };
 }
 
 /** zod issues → `details`, each naming a dotted path ("arms.0.key"). */

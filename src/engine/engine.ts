@@ -287,7 +287,7 @@ export class Engine {
     } catch (err) {
       throw asDomainError(err, "strategy") ?? err;
     }
-    let encoder;
+    let encoder: ReturnType<StrategyRegistry["createEncoder"]> | undefined;
     try {
       if (impl.contextual || contextFeatures.length) encoder = this.opts.registry.createEncoder(contextFeatures);
     } catch (err) {
@@ -358,20 +358,18 @@ export class Engine {
     }
     await this.db.transaction(async (tx) => {
       await tx.insert(campaigns).values(cfg);
-      await tx
-        .insert(arms)
-        .values(
-          liveArms.map((a) => ({
-            campaignId: id,
-            key: a.key,
-            name: a.name,
-            cost: a.cost,
-            metadata: a.metadata,
-            status: a.status,
-            position: a.index,
-            createdAt: now,
-          })),
-        );
+      await tx.insert(arms).values(
+        liveArms.map((a) => ({
+          campaignId: id,
+          key: a.key,
+          name: a.name,
+          cost: a.cost,
+          metadata: a.metadata,
+          status: a.status,
+          position: a.index,
+          createdAt: now,
+        })),
+      );
       await tx.insert(armStats).values(liveArms.map((a) => ({ campaignId: id, armKey: a.key })));
     });
     this.campaigns.set(id, live);
@@ -458,17 +456,15 @@ export class Engine {
           "conflict",
           `arm key "${arm.key}" is already used in this campaign (keys are never reused)`,
         );
-      await tx
-        .insert(arms)
-        .values({
-          campaignId: id,
-          key: arm.key,
-          name: arm.name ?? null,
-          cost: arm.cost ?? 0,
-          metadata: arm.metadata ?? {},
-          status: "active",
-          position: next,
-        });
+      await tx.insert(arms).values({
+        campaignId: id,
+        key: arm.key,
+        name: arm.name ?? null,
+        cost: arm.cost ?? 0,
+        metadata: arm.metadata ?? {},
+        status: "active",
+        position: next,
+      });
       await tx.insert(armStats).values({ campaignId: id, armKey: arm.key }).onConflictDoNothing();
       await tx
         .update(campaigns)

@@ -144,7 +144,7 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     if (p === fraudPub && o.fraud === "click_flooding") return rng.next() * o.minutes * 60;
     return 900 * Math.exp(sampleNormal(rng));
   };
-  const valueOf = (p: (typeof pubs)[number]) =>
+  const revenueOf = (p: (typeof pubs)[number]) =>
     40 *
     p.valueFactor *
     Math.exp(0.6 * sampleNormal(rng)) *
@@ -183,7 +183,7 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
           id: id(),
           type: "conversion",
           occurredAt: tv,
-          value: valueOf(pub),
+          value: revenueOf(pub),
           cost: 0,
           ...base,
           ip: null,
@@ -359,7 +359,7 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
           decisionId: d,
           type: "conversion",
           occurredAt: Math.min(tv, end - 1),
-          value: valueOf(fraudPub),
+          value: revenueOf(fraudPub),
           cost: 0,
           ip: null,
           userAgent: "advertiser-postback/1.0",

@@ -76,7 +76,7 @@ export function reportToCsv(r: CampaignReport): string {
   for (const i of r.invalid.byReason) {
     push({ period: "total", arm: `invalid:${i.reason}`, ...i, profit: i.revenue - i.cost });
   }
-  return lines.join("\r\n") + "\r\n";
+  return `${lines.join("\r\n")}\r\n`;
 }
 
 /** Parses the CSV this module writes (quoted fields included) into records keyed by column. */

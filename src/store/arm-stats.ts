@@ -31,7 +31,7 @@ export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
   if (!a) return null;
   let s = "{";
   for (let i = 0; i < a.length; i++) s += (i ? "," : "") + (Number.isFinite(a[i]) ? String(a[i]) : "0");
-  return s + "}";
+  return `${s}}`;
 }
 
 export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set

@@ -365,8 +365,12 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
     expect(s.sum_sq).toBeCloseTo(4 + 16, 9);
     expect(s.xx).toHaveLength(d * d);
     expect(s.xr).toHaveLength(d);
-    s.xx.forEach((v: number, i: number) => expect(v).toBeCloseTo(xx[i], 9));
-    s.xr.forEach((v: number, i: number) => expect(v).toBeCloseTo(xr[i], 9));
+    s.xx.forEach((v: number, i: number) => {
+      expect(v).toBeCloseTo(xx[i], 9);
+    });
+    s.xr.forEach((v: number, i: number) => {
+      expect(v).toBeCloseTo(xr[i], 9);
+    });
   });
 
   it("a late conversion is stored with attributed = false", async () => {

@@ -14,7 +14,7 @@ const DATABASE_URL = process.env.DATABASE_URL;
 if (!DATABASE_URL) console.warn("[outage] skipped: set DATABASE_URL to cut a PostgreSQL connection under the service");
 
 /** A TCP proxy to the PostgreSQL server that can be cut (all sockets destroyed, listener closed) and restored. */
-class Proxy {
+class TcpProxy {
   private server: Server | null = null;
   private sockets = new Set<Socket>();
   port = 0;
@@ -64,12 +64,12 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 
 describe.runIf(Boolean(DATABASE_URL))("database outage while running (PostgreSQL)", () => {
   let db: Awaited<ReturnType<typeof createDatabase>>;
-  let proxy: Proxy;
+  let proxy: TcpProxy;
   let svc: Service;
   beforeAll(async () => {
     db = await createDatabase(DATABASE_URL as string);
     const u = new URL(db.url);
-    proxy = new Proxy(u.hostname, Number(u.port || 5432));
+    proxy = new TcpProxy(u.hostname, Number(u.port || 5432));
     await proxy.start();
     u.hostname = "127.0.0.1";
     u.port = String(proxy.port);

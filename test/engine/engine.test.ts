@@ -39,7 +39,9 @@ async function dbStats(campaignId: string) {
 
 function close(a: number[] | null | undefined, b: number[] | null | undefined) {
   expect(a?.length ?? 0).toBe(b?.length ?? 0);
-  (a ?? []).forEach((v, i) => expect(v).toBeCloseTo((b ?? [])[i], 9));
+  (a ?? []).forEach((v, i) => {
+    expect(v).toBeCloseTo((b ?? [])[i], 9);
+  });
 }
 
 describe("group commit", () => {

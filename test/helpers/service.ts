@@ -14,7 +14,7 @@ export const ADMIN_KEY = "test-admin-key-0123456789";
 export interface Reply {
   status: number;
   // Black-box: the body is whatever the server sent; tests assert on its shape.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a response body, whatever the server sent
   body: any;
   text: string;
   headers: Headers;
@@ -63,7 +63,7 @@ async function send(service: Service, method: string, path: string, opts: CallOp
   }
   const res = await service.app.request(`http://test${path}`, { method, headers, body });
   const text = await res.text();
-  let parsed: unknown = undefined;
+  let parsed: unknown;
   if ((res.headers.get("content-type") ?? "").includes("json") && text.length > 0) {
     try {
       parsed = JSON.parse(text);

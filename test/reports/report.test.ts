@@ -35,7 +35,9 @@ const raw: Record<string, Unit[][]> = {
 function cells(): ReportCell[] {
   const out: ReportCell[] = [];
   for (const [armKey, hours] of Object.entries(raw))
-    hours.forEach((units, h) => out.push({ armKey, periodStart: T0 + h * H, ...aggregateUnits(units) }));
+    hours.forEach((units, h) => {
+      out.push({ armKey, periodStart: T0 + h * H, ...aggregateUnits(units) });
+    });
   return out;
 }
 

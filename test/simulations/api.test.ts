@@ -33,7 +33,8 @@ const call = async (workspaceId: string, method: string, path: string, body?: un
     ...(body !== undefined && { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a response body, whatever the server sent
+  let json: any;
   try {
     json = JSON.parse(text);
   } catch {

@@ -25,7 +25,7 @@ describe("simulate CLI", () => {
     expect(a.stdout).toMatch(/thompson .*\n.*ucb1/);
     for (const f of ["results.json", "figures.csv", "series.csv", "report.html"])
       expect(existsSync(join(dir, "a", f)), f).toBe(true);
-    const b = run("simulate.ts", [scenario, "--workers", "0", "--out", join(dir, "b"), "--seed", "9"]);
+    const _b = run("simulate.ts", [scenario, "--workers", "0", "--out", join(dir, "b"), "--seed", "9"]);
     expect(readFileSync(join(dir, "b", "results.json"), "utf8")).toBe(
       readFileSync(join(dir, "a", "results.json"), "utf8"),
     );
@@ -54,7 +54,7 @@ describe("evaluate CLI", () => {
     const logs = join(dir, "logs.csv");
     const lines = ["action,propensity,reward,x_age"];
     for (let i = 0; i < 300; i++) lines.push(`${i % 2 ? "a" : "b"},0.5,${i % 3 === 0 ? 1 : 0},${20 + (i % 40)}`);
-    writeFileSync(logs, lines.join("\n") + "\n");
+    writeFileSync(logs, `${lines.join("\n")}\n`);
     const r = run("evaluate.ts", ["--logs", logs, "--policy", "arm:a", "--bootstrap", "50", "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout);

@@ -15,7 +15,7 @@ const jsonl = [
 
 describe("log formats", () => {
   it("reads the service's JSONL export", () => {
-    const rows = parseJsonl(jsonl + "\n\n");
+    const rows = parseJsonl(`${jsonl}\n\n`);
     expect(rows).toEqual([
       {
         decisionId: "d1",

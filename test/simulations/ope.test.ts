@@ -118,7 +118,9 @@ describe("replay", () => {
     // Differences centred on 0: |mean diff| within 4 standard errors.
     expect(Math.abs(avg(diffs))).toBeLessThan((4 * sd(diffs)) / Math.sqrt(diffs.length));
     // And each within a few of its own standard errors.
-    diffs.forEach((d, i) => expect(Math.abs(d)).toBeLessThan(5 * ses[i]));
+    diffs.forEach((d, i) => {
+      expect(Math.abs(d)).toBeLessThan(5 * ses[i]);
+    });
   });
 
   it("its bootstrap interval covers the true value on uniform logs", () => {

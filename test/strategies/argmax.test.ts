@@ -18,7 +18,7 @@ function betaRef(al: number[], be: number[]): number[] {
   }
   const xs: number[] = [];
   for (let i = 0; i <= M; i++) xs.push(lo + ((hi - lo) * i) / M);
-  for (let i = 0; i <= 2000; i++) xs.push(lo + 1e-14 * Math.pow(1e12, i / 2000));
+  for (let i = 0; i <= 2000; i++) xs.push(lo + 1e-14 * 1e12 ** (i / 2000));
   xs.sort((a, b) => a - b);
   const p = new Array(K).fill(0);
   let Fp = al.map((_, a) => jStat.ibeta(xs[0]!, al[a]!, be[a]!));

@@ -165,7 +165,9 @@ describe.each(CASES)("$type", (c) => {
   it("setArmStats from persisted sums rebuilds the posterior", () => {
     const { s, state, x, stats } = trained(c);
     const re = s.init(["a", "b", "c", "d"], s.parseParams(c.params), state.dim);
-    stats.forEach((st, a) => s.setArmStats(re, a, st));
+    stats.forEach((st, a) => {
+      s.setArmStats(re, a, st);
+    });
     const p1 = s.probabilities(state, x, new Xoshiro128(1));
     const p2 = s.probabilities(re, x, new Xoshiro128(1));
     if (c.exactStats) for (let a = 0; a < 4; a++) expect(Math.abs(p1[a]! - p2[a]!)).toBeLessThan(1e-9);

@@ -70,8 +70,8 @@ describe("thompson (Beta–Bernoulli)", () => {
       let F = 0;
       obs.forEach(([b, r], i) => {
         if (b === a) {
-          S += Math.pow(0.9, n - 1 - i) * r;
-          F += Math.pow(0.9, n - 1 - i) * (1 - r);
+          S += 0.9 ** (n - 1 - i) * r;
+          F += 0.9 ** (n - 1 - i) * (1 - r);
         }
       });
       expect(s.s[a]).toBeCloseTo(S, 12);
@@ -136,7 +136,7 @@ describe("gaussian_thompson (Normal–Inverse-Gamma)", () => {
     const capped = gaussianThompson.init(keys, gaussianThompson.parseParams({ rewardCap: 100 }), 0);
     for (let t = 0; t < 3000; t++) {
       const a = t % 3;
-      const r = rng.next() < 0.05 ? Math.pow(1 - rng.next(), -1 / 1.1) * (a + 1) * 10 : 0;
+      const r = rng.next() < 0.05 ? (1 - rng.next()) ** (-1 / 1.1) * (a + 1) * 10 : 0;
       gaussianThompson.update(s, a, t === 1500 ? 1e9 : r);
       gaussianThompson.update(capped, a, t === 1500 ? 1e9 : r);
     }
@@ -223,7 +223,9 @@ describe("linear models", () => {
   it("Sherman–Morrison A⁻¹ equals inv(λI + Σxxᵀ) and θ̂ the ridge solution", () => {
     for (const strat of [linucb, linTs]) {
       const s = strat.init(["a"], strat.parseParams({ lambda: 2 }), 3);
-      xs.forEach((x, i) => strat.update(s, 0, rs[i]!, x));
+      xs.forEach((x, i) => {
+        strat.update(s, 0, rs[i]!, x);
+      });
       const A = new Float64Array(9);
       const b = new Float64Array(3);
       for (let i = 0; i < 3; i++) A[i * 3 + i] = 2;
@@ -242,7 +244,9 @@ describe("linear models", () => {
 
   it("linucb: probability 1 on argmax of θ̂ᵀx + α sqrt(xᵀA⁻¹x); changing λ keeps what was learned", () => {
     const s = linucb.init(keys, linucb.parseParams({}), 3);
-    xs.forEach((x, i) => linucb.update(s, i % 3, rs[i]!, x));
+    xs.forEach((x, i) => {
+      linucb.update(s, i % 3, rs[i]!, x);
+    });
     const x = xs[0]!;
     const score = [0, 1, 2].map((a) => {
       const th = s.theta[a]!;

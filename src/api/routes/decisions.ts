@@ -121,7 +121,7 @@ function jsonLine(campaignId: string, r: ExportRow): string {
   };
   if (r.unit_id !== null) row.unitId = r.unit_id;
   if (r.position !== null) row.position = r.position;
-  return JSON.stringify(row) + "\n";
+  return `${JSON.stringify(row)}\n`;
 }
 
 function csvField(s: string): string {
@@ -129,14 +129,12 @@ function csvField(s: string): string {
 }
 
 function csvLine(r: ExportRow): string {
-  return (
-    [
-      r.id,
-      iso(r.created_at),
-      csvField(r.arm_key),
-      String(Number(r.propensity)),
-      String(Number(r.reward)),
-      csvField(JSON.stringify(r.context ?? {})),
-    ].join(",") + "\n"
-  );
+  return `${[
+    r.id,
+    iso(r.created_at),
+    csvField(r.arm_key),
+    String(Number(r.propensity)),
+    String(Number(r.reward)),
+    csvField(JSON.stringify(r.context ?? {})),
+  ].join(",")}\n`;
 }

@@ -116,7 +116,7 @@ export function register(app: App, deps: AppDeps): void {
         throw new ApiError("invalid_request", "no logged decisions in this range", [
           { path: "campaignId", message: "no logged decisions in this range" },
         ]);
-      let r;
+      let r: Awaited<ReturnType<typeof evaluateLogsInWorker>>;
       try {
         // On a worker thread: the bootstrap over many rows must not stall the decisions this process serves.
         r = await evaluateLogsInWorker(rows, q.policy as string | { type: string }, {

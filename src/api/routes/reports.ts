@@ -14,7 +14,7 @@ import { campaignReport } from "../../reports/queries.ts";
 import { rows, type Db } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { errors, IdParam, json } from "../schemas.ts";
+import { errors, IdParam } from "../schemas.ts";
 
 const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 366;
