@@ -142,3 +142,22 @@ export async function openPage(
     },
   };
 }
+
+/** Serves `fetch` (a service's app) on a free port of 127.0.0.1; `close()` stops it. */
+export async function listen(
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const { serve } = await import("@hono/node-server");
+  return new Promise((resolvePromise) => {
+    const server = serve({ fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+      resolvePromise({
+        url: `http://127.0.0.1:${info.port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
