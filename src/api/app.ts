@@ -4,7 +4,6 @@
  * page at /docs, and one error format for everything.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { IncomingMessage } from "node:http";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -22,6 +21,7 @@ import { register as health } from "./routes/health.ts";
 import { register as reports } from "./routes/reports.ts";
 import { register as simulations } from "./routes/simulations.ts";
 import { register as workspaces } from "./routes/workspaces.ts";
+import { registerWeb } from "../web/index.ts";
 
 /** Largest accepted body: 1000 events or decision requests with generous contexts fit well inside. */
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -141,7 +141,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       description: "Campaigns, decisions and feedback; learns continuously.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  // The web pages (/docs, the dashboard at /, their assets): src/web.
+  registerWeb(app, deps);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
   app.onError(onError);
