@@ -144,6 +144,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
-  app.onError(onError);
+  app.onError((err, c) => {
+    const res = onError(err, c);
+    if (res.status === 503) deps.suspectDatabase?.();
+    return res;
+  });
   return app;
 }
