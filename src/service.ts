@@ -16,7 +16,7 @@ import { DomainError } from "./engine/errors.ts";
 import { loadRegistry, type StrategyRegistry } from "./engine/registry.ts";
 import type { FraudGate } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
-import { isUnavailable, openDatabase, type Database } from "./store/db.ts";
+import { DatabaseHealth, isUnavailable, openDatabase, type Database } from "./store/db.ts";
 import { workspaceIdForKey } from "./store/workspaces.ts";
 
 export interface ServiceOptions {
@@ -48,7 +48,8 @@ export interface Service {
   deps: AppDeps;
 }
 
-const RETRY_MS = 2000;
+/** Period of the open retry while the database is unreachable at start (well inside the 2 s recovery bound). */
+const RETRY_MS = 500;
 const KEY_CACHE_MAX = 100_000;
 
 export async function buildService(opts: ServiceOptions): Promise<Service> {
@@ -59,6 +60,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   // declared bots; tests and simulations may inject their own.
   const fraudGate = opts.fraudGate ?? new CachedFraudGate();
   let database: Database | null = null;
+  let health: DatabaseHealth | null = null;
   let engine: Engine | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
@@ -91,6 +93,10 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       }
       database = db;
       engine = e;
+      health = new DatabaseHealth((ms) => db.ping(ms), {
+        onChange: (up) =>
+          up ? logger.info("database reachable again") : logger.error("database unreachable; answering 503"),
+      });
       logger.info({ driver: db.driver }, "database open");
     } catch (err) {
       await db.close().catch(() => {});
@@ -137,7 +143,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
     logger,
     metrics,
     adminKey: opts.adminKey,
-    ready: () => database !== null,
+    ready: () => database !== null && health?.healthy === true,
+    suspectDatabase: () => void health?.suspect(),
     async workspaceForKey(key) {
       const hit = keyCache.get(key);
       if (hit) return hit;
@@ -162,6 +169,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       await opening;
       const e = engine;
       const d = database;
+      health?.stop();
       engine = null;
       if (e) await e.close().catch((err) => logger.error({ err }, "flush on close failed"));
       database = null;

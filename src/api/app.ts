@@ -145,6 +145,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   registerWeb(app, deps);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
-  app.onError(onError);
+  app.onError((err, c) => {
+    const res = onError(err, c);
+    if (res.status === 503) deps.suspectDatabase?.();
+    return res;
+  });
   return app;
 }

@@ -21,8 +21,10 @@ export interface AppDeps {
   readonly adminKey: string;
   /** Resolves an API key to its workspace id (cached in memory), or null. */
   workspaceForKey(key: string): Promise<string | null>;
-  /** Whether the database is open (false while it is unreachable at start). */
+  /** Whether the database is open and answers its probe (false while it is unreachable). */
   ready(): boolean;
+  /** A request saw the database unreachable: probe it now (so the next requests answer 503 at once). */
+  suspectDatabase?(): void;
 }
 
 export interface AppEnv {
