@@ -6,7 +6,7 @@
 import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { ArmRowStatus, CampaignKind, CampaignStatus, ContextFeatureSpec, Objective } from "../store/schema.ts";
 import type { Encoder } from "./registry.ts";
-import { zeroStats } from "./stats.ts";
+import { fromDatabase, zeroStats } from "./stats.ts";
 
 export interface LiveArm {
   key: string;
@@ -90,8 +90,8 @@ export function buildLive(
   for (const a of ordered) {
     const t = totals.get(a.key);
     if (t) {
-      live.stats[a.index] = t;
-      syncArm(impl, state, a.index, t);
+      fromDatabase(live, a.index, t);
+      syncArm(impl, state, a.index, live.stats[a.index]);
     }
     if (a.status !== "active") impl.setArmStatus(state, a.index, toStrategyStatus(a.status));
   }

@@ -7,25 +7,16 @@
  * queue grows, so batches get larger (fewer statements and fsyncs per decision) at the same latency.
  */
 import type { Logger } from "pino";
-import { insertDecisionsWithStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
+import { insertDecisionsWithStats, type DecisionRow } from "../store/arm-stats.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
 import { DomainError } from "./errors.ts";
 import type { RwLock } from "./mutex.ts";
-import { addOuter } from "./stats.ts";
-
-/** What one decision adds to its arm's statistics: a trial, its base reward, and x xᵀ if contextual. */
-export interface Delta {
-  n: number;
-  sum: number;
-  sumSq: number;
-  x?: Float64Array;
-}
+import type { ArmIncrement } from "./stats.ts";
 
 export interface QueuedDecision {
-  row: DecisionInsert;
-  campaignId: string;
-  armKey: string;
-  delta: Delta;
+  row: DecisionRow;
+  /** The decision's trial (src/engine/stats.ts trialIncrement). */
+  inc: ArmIncrement;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
@@ -96,36 +87,11 @@ export class DecisionLog {
   }
 
   private async write(batch: QueuedDecision[]): Promise<void> {
-    const incs = new Map<string, ArmIncrement>();
-    for (const e of batch) {
-      const k = `${e.campaignId}\u0000${e.armKey}`;
-      let inc = incs.get(k);
-      if (!inc) {
-        const dim = e.delta.x?.length ?? 0;
-        inc = {
-          campaignId: e.campaignId,
-          armKey: e.armKey,
-          n: 0,
-          sum: 0,
-          sumSq: 0,
-          ...(dim ? { xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : {}),
-        };
-        incs.set(k, inc);
-      }
-      inc.n += e.delta.n;
-      inc.sum += e.delta.sum;
-      inc.sumSq += e.delta.sumSq;
-      if (e.delta.x && inc.xx && inc.xr) {
-        addOuter(inc.xx as number[], e.delta.x);
-        if (e.delta.sum !== 0)
-          for (let i = 0; i < e.delta.x.length; i++) (inc.xr as number[])[i] += e.delta.sum * e.delta.x[i];
-      }
-    }
     try {
       await insertDecisionsWithStats(
         this.o.db,
         batch.map((e) => e.row),
-        [...incs.values()],
+        batch.map((e) => e.inc),
       );
     } catch (err) {
       // Not logged, so not counted: the engine takes the trials back out of memory.

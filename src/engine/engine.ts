@@ -17,7 +17,7 @@ import { and, eq, sql } from "drizzle-orm";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
 import type { ArmStats } from "../../strategies/types.ts";
-import { readArmStats, type ArmIncrement } from "../store/arm-stats.ts";
+import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
 import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { applyRewards, insertEvents, lockDecisions, type EventRow } from "../store/events.ts";
 import { recomputeArmStats } from "../store/recompute.ts";
@@ -43,11 +43,22 @@ import {
   type LiveCampaign,
 } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
-import { DecisionLog, type Delta, type QueuedDecision } from "./decision-log.ts";
+import { DecisionLog, type QueuedDecision } from "./decision-log.ts";
 import { RwLock } from "./mutex.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import { DAY_HOURS, isValidTimeZone, nextSendAt, parseSendTimeKey } from "./sendtime.ts";
-import { addOuter, addStats, fromRow } from "./stats.ts";
+import {
+  applied,
+  carryPending,
+  committed,
+  failed,
+  foldBuckets,
+  fromDatabase,
+  queued,
+  rewardIncrement,
+  trialIncrement,
+  type ArmIncrement,
+} from "./stats.ts";
 import {
   allowAll,
   type DecisionRequest,
@@ -235,18 +246,12 @@ export class Engine {
     }));
     const prev = this.campaigns.get(id);
     const totals = new Map<string, ArmStats>();
-    for (const s of statRows) {
-      const t = fromRow({ n: s.n, sum: s.sum, sum_sq: s.sumSq, xx: s.xx, xr: s.xr }, dim);
-      const p = prev?.armByKey.get(s.armKey);
-      if (p && prev) addStats(t, prev.pending[p.index]);
-      totals.set(s.armKey, t);
-    }
+    for (const s of statRows) totals.set(s.armKey, foldBuckets([s], dim));
     const live = buildLive(cfg, impl, encoder, liveArms, totals);
-    if (prev)
-      for (const a of prev.arms) {
-        const n = live.armByKey.get(a.key);
-        if (n) addStats(live.pending[n.index], prev.pending[a.index]);
-      }
+    if (prev) {
+      carryPending(prev, live);
+      for (const a of live.arms) syncArm(live.impl, live.state, a.index, live.stats[a.index]);
+    }
     this.campaigns.set(id, live);
     return live;
   }
@@ -587,9 +592,9 @@ export class Engine {
     if (!c.arms.some((a) => a.status === "active")) throw new DomainError("conflict", "campaign has no active arm");
     const choice = c.impl.choose(c.state, x, this.rng);
     const arm = c.arms[choice.arm];
-    const base = baseReward(c.objective, arm.cost);
-    const delta: Delta = { n: 1, sum: base, sumSq: base * base, x };
-    this.applyDelta(c, arm.index, delta);
+    const inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
+    queued(c, arm.index, inc);
+    this.markDirty(c, arm.index);
     const now = new Date();
     const id = randomUUID();
     const result: DecisionResult = {
@@ -611,31 +616,20 @@ export class Engine {
         position,
         strategyVersion: c.version,
         createdAt: now,
-        reward: base,
+        reward: inc.sum,
         converted: false,
       },
-      campaignId: c.id,
-      armKey: arm.key,
-      delta,
+      inc,
     };
     return { result, entry };
   }
 
   /**
-   * stats and pending += delta (a queued decision). The strategy state sees the new trial counts at the
-   * end of the tick (syncDirty): every decision in one tick shares one posterior, so a strategy's
-   * cached pmf (exact propensities by integration) is computed once per tick, not once per decision.
+   * The strategy state sees the new trial counts at the end of the tick (syncDirty): every decision in
+   * one tick shares one posterior, so a strategy's cached pmf (exact propensities by integration) is
+   * computed once per tick, not once per decision.
    */
-  private applyDelta(c: LiveCampaign, index: number, d: Delta): void {
-    for (const t of [c.stats[index], c.pending[index]]) {
-      t.n += d.n;
-      t.sum += d.sum;
-      t.sumSq += d.sumSq;
-      if (d.x && t.xx && t.xr) {
-        addOuter(t.xx, d.x);
-        if (d.sum !== 0) for (let i = 0; i < d.x.length; i++) t.xr[i] += d.sum * d.x[i];
-      }
-    }
+  private markDirty(c: LiveCampaign, index: number): void {
     let set = this.dirty.get(c);
     if (!set) this.dirty.set(c, (set = new Set()));
     set.add(index);
@@ -657,32 +651,14 @@ export class Engine {
   }
 
   /** After a flush: the increment leaves `pending` (committed) or leaves memory altogether (failed). */
-  private settle(e: QueuedDecision, committed: boolean): void {
-    const c = this.campaigns.get(e.campaignId);
-    const a = c?.armByKey.get(e.armKey);
+  private settle(e: QueuedDecision, ok: boolean): void {
+    const c = this.campaigns.get(e.inc.campaignId);
+    const a = c?.armByKey.get(e.inc.armKey);
     if (!c || !a) return;
-    const p = c.pending[a.index];
-    p.n -= e.delta.n;
-    p.sum -= e.delta.sum;
-    p.sumSq -= e.delta.sumSq;
-    if (e.delta.x && p.xx && p.xr) {
-      const x = e.delta.x;
-      const d = x.length;
-      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) p.xx[i * d + j] -= x[i] * x[j];
-      if (e.delta.sum !== 0) for (let i = 0; i < d; i++) p.xr[i] -= e.delta.sum * x[i];
-    }
-    if (!committed) {
-      const s = c.stats[a.index];
-      s.n -= e.delta.n;
-      s.sum -= e.delta.sum;
-      s.sumSq -= e.delta.sumSq;
-      if (e.delta.x && s.xx && s.xr) {
-        const x = e.delta.x;
-        const d = x.length;
-        for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) s.xx[i * d + j] -= x[i] * x[j];
-        if (e.delta.sum !== 0) for (let i = 0; i < d; i++) s.xr[i] -= e.delta.sum * x[i];
-      }
-      syncArm(c.impl, c.state, a.index, s);
+    if (ok) committed(c, a.index, e.inc);
+    else {
+      failed(c, a.index, e.inc);
+      syncArm(c.impl, c.state, a.index, c.stats[a.index]);
     }
   }
 
@@ -721,7 +697,7 @@ export class Engine {
 
     if (candidates.length) {
       await this.lock.shared(async () => {
-        const memory: { campaignId: string; armKey: string; delta: Delta }[] = [];
+        const memory: ArmIncrement[] = [];
         let invalid = 0;
         try {
           await this.db.transaction(async (tx) => {
@@ -786,36 +762,23 @@ export class Engine {
               if (!s) changed.set(m.d.id, (s = { d: m.d, reward: m.d.reward, converted: m.d.converted }));
               applyEvent(live.get(m.d.campaignId)!.objective, s, m.ev);
             }
-            const incs: ArmIncrement[] = [];
             const updates: { id: string; reward: number; converted: boolean }[] = [];
             for (const s of changed.values()) {
               if (s.reward === s.d.reward && s.converted === s.d.converted) continue;
               updates.push({ id: s.d.id, reward: s.reward, converted: s.converted });
-              const dr = s.reward - s.d.reward;
-              if (dr === 0) continue;
+              if (s.reward === s.d.reward) continue;
               const c = live.get(s.d.campaignId)!;
-              const delta: Delta = { n: 0, sum: dr, sumSq: s.reward * s.reward - s.d.reward * s.d.reward };
-              const inc: ArmIncrement = {
-                campaignId: c.id,
-                armKey: s.d.armKey,
-                n: 0,
-                sum: delta.sum,
-                sumSq: delta.sumSq,
-              };
+              let x: Float64Array | undefined;
               if (c.encoder) {
-                let x: Float64Array;
                 try {
                   x = c.encoder.encode(s.d.context ?? undefined);
                 } catch {
                   x = new Float64Array(c.dim);
                 }
-                inc.xr = Array.from(x, (v) => v * dr);
-                delta.x = x;
               }
-              incs.push(inc);
-              memory.push({ campaignId: c.id, armKey: s.d.armKey, delta });
+              memory.push(rewardIncrement({ campaignId: c.id, armKey: s.d.armKey }, s.d.reward, s.reward, x));
             }
-            await applyRewards(tx, updates, incs);
+            await applyRewards(tx, updates, memory);
           });
         } catch (err) {
           if (isUnavailable(err)) throw new DomainError("unavailable", "database unavailable");
@@ -826,10 +789,8 @@ export class Engine {
           const c = this.campaigns.get(m.campaignId);
           const a = c?.armByKey.get(m.armKey);
           if (!c || !a) continue;
+          applied(c, a.index, m);
           const s = c.stats[a.index];
-          s.sum += m.delta.sum;
-          s.sumSq += m.delta.sumSq;
-          if (m.delta.x && s.xr) for (let i = 0; i < m.delta.x.length; i++) s.xr[i] += m.delta.sum * m.delta.x[i];
           try {
             syncArm(c.impl, c.state, a.index, s);
           } catch (err) {
@@ -884,14 +845,12 @@ export class Engine {
     });
   }
 
-  private setFromRow(r: Parameters<typeof fromRow>[0] & { campaign_id: string; arm_key: string }): void {
-    const c = this.campaigns.get(r.campaign_id);
-    const a = c?.armByKey.get(r.arm_key);
+  private setFromRow(r: ArmStatsRow): void {
+    const c = this.campaigns.get(r.campaignId);
+    const a = c?.armByKey.get(r.armKey);
     if (!c || !a) return;
-    const t = fromRow(r, c.dim);
-    addStats(t, c.pending[a.index]);
-    c.stats[a.index] = t;
-    syncArm(c.impl, c.state, a.index, t);
+    fromDatabase(c, a.index, foldBuckets([r], c.dim));
+    syncArm(c.impl, c.state, a.index, c.stats[a.index]);
   }
 
   /** Rebuilds a campaign's statistics exactly from decisions + valid attributed events, then reloads memory. */

@@ -3,7 +3,8 @@
  * no per-row parameter building), which keeps a batch of 1000 events cheap on both drivers.
  */
 import { sql } from "drizzle-orm";
-import { upsertIncrements, type ArmIncrement } from "./arm-stats.ts";
+import type { ArmIncrement } from "../engine/stats.ts";
+import { upsertIncrements } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 
 export interface LockedDecision {

@@ -9,7 +9,8 @@
  * increment on top of the rebuilt totals after this commits — nothing is lost or counted twice.
  */
 import { sql } from "drizzle-orm";
-import { setArmStatsRows, type ArmIncrement } from "./arm-stats.ts";
+import { mergeIncrements, trialIncrement, zeroStats, type ArmIncrement } from "../engine/stats.ts";
+import { setArmStatsRows } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 import { applyEvent, baseReward, type RewardState } from "./rewards.ts";
 import type { Objective } from "./schema.ts";
@@ -61,26 +62,16 @@ export async function recomputeArmStats(db: Db, campaignId: string, opts: Recomp
       if (s) applyEvent(camp.objective, s, { type: e.type, value: Number(e.value), cost: Number(e.cost) });
     }
 
-    const totals = new Map<string, ArmIncrement>();
-    for (const r of locked) totals.set(r.arm_key, zero(campaignId, r.arm_key, dim));
-    for (const a of armRows) if (!totals.has(a.key)) totals.set(a.key, zero(campaignId, a.key, dim));
+    // every arm starts at zero (an arm without decisions is reset too), then each decision's trial
+    const incs: ArmIncrement[] = [];
+    const zero = (armKey: string): ArmIncrement => ({ campaignId, armKey, ...zeroStats(dim) });
+    for (const r of locked) incs.push(zero(r.arm_key));
+    for (const a of armRows) incs.push(zero(a.key));
     const changed: { id: string; reward: number; converted: boolean }[] = [];
     for (const d of decs) {
       const s = state.get(d.id)!;
-      let t = totals.get(d.arm_key);
-      if (!t) totals.set(d.arm_key, (t = zero(campaignId, d.arm_key, dim)));
-      t.n += 1;
-      t.sum += s.reward;
-      t.sumSq += s.reward * s.reward;
-      if (contextual) {
-        const x = opts.encode!(d.context ?? undefined);
-        const xx = t.xx as number[];
-        const xr = t.xr as number[];
-        for (let i = 0; i < dim; i++) {
-          xr[i] += s.reward * x[i];
-          for (let j = 0; j < dim; j++) xx[i * dim + j] += x[i] * x[j];
-        }
-      }
+      const x = contextual ? opts.encode!(d.context ?? undefined) : undefined;
+      incs.push(trialIncrement({ campaignId, armKey: d.arm_key }, s.reward, x));
       if (s.reward !== Number(d.reward) || s.converted !== d.converted) changed.push({ id: d.id, ...s });
     }
     for (let i = 0; i < changed.length; i += 1000) {
@@ -91,12 +82,6 @@ export async function recomputeArmStats(db: Db, campaignId: string, opts: Recomp
           sql`, `,
         )}) as v(id, reward, converted) where d.id = v.id`);
     }
-    await setArmStatsRows(tx, [...totals.values()]);
+    await setArmStatsRows(tx, mergeIncrements(incs));
   });
-}
-
-function zero(campaignId: string, armKey: string, dim: number): ArmIncrement {
-  return dim > 0
-    ? { campaignId, armKey, n: 0, sum: 0, sumSq: 0, xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) }
-    : { campaignId, armKey, n: 0, sum: 0, sumSq: 0 };
 }
