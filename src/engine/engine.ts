@@ -20,8 +20,8 @@ import type { ArmStats } from "../../strategies/types.ts";
 import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
 import { isUnavailable, rows, type Database, type Db } from "../store/db.ts";
 import { applyRewards, insertEvents, lockDecisions, type EventRow } from "../store/events.ts";
-import { recomputeArmStats } from "../store/recompute.ts";
-import { applyEvent, baseReward } from "../store/rewards.ts";
+import { recomputeArmStats } from "./recompute.ts";
+import { applyEvent, baseReward } from "./rewards.ts";
 import {
   armStats,
   arms,

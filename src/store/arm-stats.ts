@@ -17,14 +17,6 @@ export type ArmStatsRow = Pick<
 /** A uuid[] parameter (one parameter whatever the length, so the statement text stays constant). */
 export const uuidArray = (ids: string[]) => sql`${`{${ids.join(",")}}`}::uuid[]`;
 
-/** A float8[] literal: numbers print in shortest round-trip form, so nothing is lost. */
-export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
-  if (!a) return null;
-  let s = "{";
-  for (let i = 0; i < a.length; i++) s += (i ? "," : "") + (Number.isFinite(a[i]) ? String(a[i]) : "0");
-  return `${s}}`;
-}
-
 export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
   n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq, updated_at = now(),
   ${["xx", "xr"]
@@ -85,20 +77,6 @@ export async function readArmStats(db: Db, campaignIds?: string[], since?: Date)
         since ? gte(armStats.updatedAt, since) : undefined,
       ),
     );
-}
-
-/** Overwrites totals (used by the exact rebuild). */
-export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
-  if (incs.length === 0) return;
-  const values = sql.join(
-    incs.map(
-      (i) =>
-        sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
-    ),
-    sql`, `,
-  );
-  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
-    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr, updated_at = now()`);
 }
 
 /** A decision as stored (the decision log's row). */

@@ -10,7 +10,7 @@ import { Engine, type EventInput } from "../../src/engine/engine.ts";
 import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
 import { readArmStats } from "../../src/store/arm-stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
-import { recomputeArmStats } from "../../src/store/recompute.ts";
+import { recomputeArmStats } from "../../src/engine/recompute.ts";
 import { workspaces } from "../../src/store/schema.ts";
 
 const logger = pino({ level: "silent" });

@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { arrayLiteral, incrementArmStats, insertDecisionsWithStats, readArmStats } from "../../src/store/arm-stats.ts";
+import { incrementArmStats, insertDecisionsWithStats, readArmStats } from "../../src/store/arm-stats.ts";
+import { arrayLiteral } from "../../src/store/rebuild.ts";
 import { mergeIncrements } from "../../src/engine/stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
-import { applyEvent, baseReward } from "../../src/store/rewards.ts";
+import { applyEvent, baseReward } from "../../src/engine/rewards.ts";
 import { campaigns, workspaces } from "../../src/store/schema.ts";
 
 describe("rewards", () => {
