@@ -143,8 +143,8 @@ export interface StoredStats {
   n: number;
   sum: number;
   sumSq: number;
-  xx: number[] | null;
-  xr: number[] | null;
+  xx?: number[] | null;
+  xr?: number[] | null;
 }
 
 /** Stored totals as statistics of `dim` (arrays of another length are ignored: the context changed). */

@@ -6,7 +6,7 @@
 import { and, gte, sql, type SQL } from "drizzle-orm";
 import { mergeIncrements, type ArmIncrement } from "../engine/stats.ts";
 import type { Db } from "./db.ts";
-import { armStats, type decisions } from "./schema.ts";
+import { armStats } from "./schema.ts";
 
 /** A stored arm_stats row's totals. */
 export type ArmStatsRow = Pick<
@@ -77,42 +77,4 @@ export async function readArmStats(db: Db, campaignIds?: string[], since?: Date)
         since ? gte(armStats.updatedAt, since) : undefined,
       ),
     );
-}
-
-/** A decision as stored (the decision log's row). */
-export type DecisionRow = typeof decisions.$inferSelect;
-
-/**
- * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
- * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
- */
-export async function insertDecisionsWithStats(
-  db: Pick<Db, "execute">,
-  decisions: DecisionRow[],
-  incs: ArmIncrement[],
-): Promise<void> {
-  if (decisions.length === 0) return;
-  const d = JSON.stringify(
-    decisions.map((r) => ({
-      id: r.id,
-      workspace_id: r.workspaceId,
-      campaign_id: r.campaignId,
-      arm_key: r.armKey,
-      propensity: r.propensity,
-      context: r.context,
-      unit_id: r.unitId,
-      position: r.position,
-      strategy_version: r.strategyVersion,
-      created_at: r.createdAt.toISOString(),
-      reward: r.reward,
-      converted: r.converted,
-    })),
-  );
-  await db.execute(sql`with ins as (
-      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
-      select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted
-      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
-        unit_id text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
-    )
-    ${upsertIncrements(incs)}`);
 }

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import { incrementArmStats, insertDecisionsWithStats, readArmStats } from "../../src/store/arm-stats.ts";
+import { incrementArmStats, readArmStats } from "../../src/store/arm-stats.ts";
+import { insertDecisionsWithStats } from "../../src/store/decisions.ts";
 import { arrayLiteral } from "../../src/store/rebuild.ts";
 import { mergeIncrements } from "../../src/engine/stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
