@@ -236,10 +236,6 @@ export function repeatCount(state: BaseState): number {
   return 1;
 }
 
-export function toNumbers(a: ArrayLike<number>): number[] {
-  return Array.from(a);
-}
-
 /** Minimal structural check for fromJSON: the type tag and the base fields. */
 export function checkBaseJSON(json: unknown, type: string): Record<string, unknown> {
   if (!json || typeof json !== "object") throw new StrategyParamError("state", "must be an object");

@@ -12,7 +12,7 @@
  */
 import { sql } from "drizzle-orm";
 import { rows, type Db } from "../store/db.ts";
-import { recomputeArmStats } from "../store/recompute.ts";
+import { recomputeArmStats } from "../engine/recompute.ts";
 import { DETECTION_DEFAULTS, detectAll, lookbackMinutes, type DetectionConfig } from "./detect.ts";
 import type { ConversionLink } from "./links.ts";
 import type { Finding, TrafficEvent } from "./types.ts";

@@ -1,10 +1,10 @@
 /** Arms: add mid-flight, pause/resume/archive, and the per-arm learning report. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { armView } from "../../engine/engine.ts";
 import { posteriors, probabilityBest } from "../../engine/report.ts";
 import { rows } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
+import { armView } from "../views.ts";
 import { ArmIn, ArmOut, ArmParam, ArmPatchIn, ArmReport, body, errors, IdParam, json } from "../schemas.ts";
 
 export function register(app: App, deps: AppDeps): void {
@@ -27,7 +27,10 @@ export function register(app: App, deps: AppDeps): void {
       },
     }),
     async (c) =>
-      c.json(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 201),
+      c.json(
+        armView(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
   );
 
   app.openapi(
@@ -49,7 +52,7 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const p = c.req.valid("param");
-      return c.json(await deps.engine.patchArm(c.get("workspaceId"), p.id, p.key, c.req.valid("json")), 200);
+      return c.json(armView(await deps.engine.patchArm(c.get("workspaceId"), p.id, p.key, c.req.valid("json"))), 200);
     },
   );
 
