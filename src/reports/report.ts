@@ -81,6 +81,41 @@ export interface PeriodReport {
   campaign: Metrics;
 }
 
+/** How the objective's P(best) and ROI order the arms, and why they may disagree. */
+export interface Ranking {
+  /** Arm keys by P(best) under the campaign objective, best first (arms without a posterior left out). */
+  byObjective: string[];
+  /** Arm keys by ROI = profit / cost, best first (arms without cost left out). */
+  byRoi: string[];
+  /** Set when the two put a different arm first: the reason, in words. */
+  note: string | null;
+}
+
+const OBJECTIVE_WORDS: Record<Objective, string> = {
+  conversions: "conversions per decision",
+  revenue: "revenue per decision",
+  profit: "profit per decision",
+};
+
+export function ranking(objective: Objective, arms: readonly ArmTotalRow[]): Ranking {
+  const byObjective = arms
+    .filter((a) => a.probabilityBest !== null)
+    .sort((a, b) => b.probabilityBest! - a.probabilityBest!)
+    .map((a) => a.armKey);
+  const byRoi = arms
+    .filter((a) => a.roi.estimate !== null)
+    .sort((a, b) => b.roi.estimate! - a.roi.estimate!)
+    .map((a) => a.armKey);
+  let note: string | null = null;
+  if (byObjective.length > 0 && byRoi.length > 0 && byObjective[0] !== byRoi[0]) {
+    note =
+      `ROI ranks "${byRoi[0]}" first but the campaign objective (${OBJECTIVE_WORDS[objective]}) ranks "${byObjective[0]}" first. ` +
+      "ROI is profit per unit of cost, so it favours cheap arms even when each decision earns less; " +
+      `the bandit is set to maximise ${OBJECTIVE_WORDS[objective]}, so it sends traffic to "${byObjective[0]}".`;
+  }
+  return { byObjective, byRoi, note };
+}
+
 export interface CampaignReport {
   campaignId: string;
   from: string;
@@ -89,7 +124,7 @@ export interface CampaignReport {
   objective: Objective;
   level: number;
   periods: PeriodReport[];
-  total: { arms: ArmTotalRow[]; campaign: Metrics };
+  total: { arms: ArmTotalRow[]; campaign: Metrics; ranking: Ranking };
   earned: { method: "ips"; lift: Lift; regret: Estimate };
   invalid: { byReason: InvalidCell[]; total: Omit<InvalidCell, "reason"> };
 }
@@ -175,6 +210,15 @@ export function buildReport(input: ReportInput): CampaignReport {
     }
   }
 
+  const totalArms: ArmTotalRow[] = total.arms.map((r, i) => {
+    const j = slot.get(i);
+    return {
+      ...r,
+      probabilityBest: j === undefined ? null : best.probabilityBest[j],
+      expectedLoss: j === undefined ? null : best.expectedLoss[j],
+    };
+  });
+
   return {
     campaignId: input.campaignId,
     from: new Date(input.from).toISOString(),
@@ -183,17 +227,7 @@ export function buildReport(input: ReportInput): CampaignReport {
     objective: input.objective,
     level,
     periods,
-    total: {
-      arms: total.arms.map((r, i) => {
-        const j = slot.get(i);
-        return {
-          ...r,
-          probabilityBest: j === undefined ? null : best.probabilityBest[j],
-          expectedLoss: j === undefined ? null : best.expectedLoss[j],
-        };
-      }),
-      campaign: total.campaign,
-    },
+    total: { arms: totalArms, campaign: total.campaign, ranking: ranking(input.objective, totalArms) },
     earned: {
       method: "ips",
       lift: ipsLift(input.ips ?? { n: 0, sumReward: 0, sumEven: 0, sumDiffSq: 0 }, level),
