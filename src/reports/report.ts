@@ -127,6 +127,50 @@ export interface CampaignReport {
   total: { arms: ArmTotalRow[]; campaign: Metrics; ranking: Ranking };
   earned: { method: "ips"; lift: Lift; regret: Estimate };
   invalid: { byReason: InvalidCell[]; total: Omit<InvalidCell, "reason"> };
+  /** The figures above in one plain sentence (verdict()). */
+  verdict: string;
+}
+
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${Math.round(x * 100)} %`;
+const pctPlain = (x: number) => `${Math.round(x * 100)} %`;
+
+/**
+ * One plain-language sentence from the report: the arm most likely best and that probability, what the
+ * allocation earned over an even split (relative, with its interval), and how much traffic was removed as
+ * invalid. Words only; every number comes from the report itself.
+ */
+export function verdict(r: Omit<CampaignReport, "verdict">): string {
+  const parts: string[] = [];
+  const ranked = r.total.arms.filter((a) => a.probabilityBest !== null);
+  if (r.total.campaign.decisions === 0) return "No decisions in this period yet.";
+  if (ranked.length > 0) {
+    const best = ranked.reduce((b, a) => (a.probabilityBest! > b.probabilityBest! ? a : b));
+    const p = best.probabilityBest!;
+    parts.push(
+      p >= 0.95
+        ? `"${best.armKey}" is best with ${pctPlain(p)} probability`
+        : `"${best.armKey}" leads with ${pctPlain(p)} probability of being best — not settled yet`,
+    );
+  }
+  const rel = r.earned.lift.relativeLiftInterval;
+  if (rel.estimate !== null) {
+    const range = rel.lower !== null && rel.upper !== null ? ` [${pct(rel.lower)}, ${pct(rel.upper)}]` : "";
+    parts.push(`the bandit earned ${pct(rel.estimate)}${range} over an even split`);
+  }
+  const inv = r.invalid.total;
+  const basis: [number, number, string][] = [
+    [inv.clicks, r.total.campaign.clicks, "clicks"],
+    [inv.conversions, r.total.campaign.conversions, "conversions"],
+    [inv.impressions, r.total.campaign.impressions, "impressions"],
+  ];
+  const [bad, good, what] = basis.find(([b, g]) => b + g > 0) ?? [0, 0, "events"];
+  parts.push(
+    bad > 0
+      ? `${pctPlain(bad / (bad + good)) === "0 %" ? "under 1 %" : pctPlain(bad / (bad + good))} of ${what} were removed as invalid`
+      : `no ${what} were removed as invalid`,
+  );
+  const s = parts.join("; ");
+  return `${s.charAt(0).toUpperCase()}${s.slice(1)}.`;
 }
 
 const HOUR = 3_600_000;
@@ -219,7 +263,7 @@ export function buildReport(input: ReportInput): CampaignReport {
     };
   });
 
-  return {
+  const report: Omit<CampaignReport, "verdict"> = {
     campaignId: input.campaignId,
     from: new Date(input.from).toISOString(),
     to: new Date(input.to).toISOString(),
@@ -235,4 +279,5 @@ export function buildReport(input: ReportInput): CampaignReport {
     },
     invalid: { byReason: [...byReason.values()].sort((a, b) => a.reason.localeCompare(b.reason)), total: invalidTotal },
   };
+  return { ...report, verdict: verdict(report) };
 }

@@ -192,6 +192,10 @@ describe("ROI against the objective", () => {
     expect(r.total.ranking.byObjective[0]).toBe("big");
     expect(r.total.ranking.note).toContain('ROI ranks "cheap" first');
     expect(r.total.ranking.note).toContain("profit per decision");
+    // The verdict names the objective's best arm, the lift over an even split, and the invalid traffic.
+    expect(r.verdict).toMatch(/^"big" (is best|leads) with \d+ % probability/);
+    expect(r.verdict).toContain("over an even split");
+    expect(r.verdict).toContain("no conversions were removed as invalid");
   });
 });
 

@@ -77,10 +77,12 @@ export const ReportOut = z
         liftPerDecision: Interval,
         liftTotal: Interval,
         relativeLift: z.number().nullable(),
+        relativeLiftInterval: Interval,
       }),
       regret: Interval,
     }),
     invalid: z.object({ byReason: z.array(InvalidOut.extend({ reason: z.string() })), total: InvalidOut }),
+    verdict: z.string().openapi({ description: "The report in one plain sentence" }),
     segments: z
       .object({
         feature: z.string(),
