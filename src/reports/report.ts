@@ -107,7 +107,8 @@ export function ranking(objective: Objective, arms: readonly ArmTotalRow[]): Ran
     .sort((a, b) => b.roi.estimate! - a.roi.estimate!)
     .map((a) => a.armKey);
   let note: string | null = null;
-  if (byObjective.length > 0 && byRoi.length > 0 && byObjective[0] !== byRoi[0]) {
+  // Only when both orders rank the objective's favourite: an arm without cost has no ROI to compare.
+  if (byObjective.length > 0 && byRoi.includes(byObjective[0]) && byObjective[0] !== byRoi[0]) {
     note =
       `ROI ranks "${byRoi[0]}" first but the campaign objective (${OBJECTIVE_WORDS[objective]}) ranks "${byObjective[0]}" first. ` +
       "ROI is profit per unit of cost, so it favours cheap arms even when each decision earns less; " +
@@ -131,7 +132,11 @@ export interface CampaignReport {
   verdict: string;
 }
 
-const pct = (x: number) => `${x >= 0 ? "+" : ""}${Math.round(x * 100)} %`;
+/** Signed percent: one decimal below 10 %, whole percents above. */
+const pct = (x: number) => {
+  const v = Math.abs(x) < 0.1 ? Math.round(x * 1000) / 10 : Math.round(x * 100);
+  return `${v > 0 ? "+" : v < 0 ? "−" : ""}${Math.abs(v)} %`;
+};
 const pctPlain = (x: number) => `${Math.round(x * 100)} %`;
 
 /**

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { Context, Env, Hono } from "hono";
 import { parseScenarioText } from "../../simulations/scenario.ts";
 import type { AppDeps } from "../api/env.ts";
+import { BLOCKABLE } from "../fraud/gate.ts";
 import { Api, type ApiReply, fieldErrors, type RequestApp } from "./api.ts";
 import { interval, money, num, pct } from "./format.ts";
 import { ActionButton, Chart, Csrf, Field, Layout } from "./layout.tsx";
@@ -67,7 +68,7 @@ export function period(q: Record<string, string | undefined>, now = Date.now()) 
     if (Number.isFinite(f)) from = f;
     if (Number.isFinite(t)) to = t + (q.to && q.to.length <= 10 ? 24 * HOUR : 0);
   }
-  return { kind, from, to, granularity: to - from <= 2 * 24 * HOUR ? "hour" : "day" };
+  return { kind, from, to, granularity: to - from <= 8 * 24 * HOUR ? "hour" : "day" };
 }
 
 function errorPage(c: Context, s: Session | null, r: ApiReply) {
@@ -608,7 +609,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                         {num(a.posteriorMean, 4)} [{num(a.interval95[0], 4)}, {num(a.interval95[1], 4)}]
                       </td>
                       <td class="n" data-col="pbest">
-                        {pct(r?.probabilityBest ?? a.probabilityBest)}
+                        {pct(r?.probabilityBest)}
                       </td>
                       <td class="n">{pct(a.trafficShare)}</td>
                       <td class="n" data-col="decisions">
@@ -836,7 +837,9 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                   Dismiss
                 </button>
               </form>
-              {blocked.has(`${a.entityType}:${a.entity}`) ? (
+              {!(BLOCKABLE as readonly string[]).includes(a.entityType) ? null : blocked.has(
+                  `${a.entityType}:${a.entity}`,
+                ) ? (
                 <p>
                   <span class="badge archived">blocked</span>
                 </p>

@@ -1,7 +1,8 @@
 /** Display formatting of the API's figures (no figure is computed here). */
 export type Interval = { estimate: number | null; lower: number | null; upper: number | null };
 
-const nf = (d: number) => new Intl.NumberFormat("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0 });
+const nf = (d: number) =>
+  new Intl.NumberFormat("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0, signDisplay: "negative" });
 
 export function num(x: number | null | undefined, digits = 2): string {
   return x === null || x === undefined || !Number.isFinite(x) ? "–" : nf(digits).format(x);
@@ -10,7 +11,11 @@ export function num(x: number | null | undefined, digits = 2): string {
 export function money(x: number | null | undefined): string {
   return x === null || x === undefined
     ? "–"
-    : new Intl.NumberFormat("en-US", { maximumFractionDigits: 2, minimumFractionDigits: 2 }).format(x);
+    : new Intl.NumberFormat("en-US", {
+        maximumFractionDigits: 2,
+        minimumFractionDigits: 2,
+        signDisplay: "negative",
+      }).format(x);
 }
 
 export function pct(x: number | null | undefined, digits = 1): string {

@@ -15,17 +15,19 @@
               : d.toISOString().slice(0, 10);
           })
         : spec.labels;
+    // A single period draws as bars (a line needs two points).
+    const type = spec.type === "line" && labels.length < 2 ? "bar" : spec.type;
     new Chart(canvas, {
-      type: spec.type,
+      type,
       data: {
         labels,
         datasets: spec.series.map((s, i) => ({
           label: s.label,
           data: s.data,
           borderColor: COLORS[i % COLORS.length],
-          backgroundColor: spec.type === "line" ? `${COLORS[i % COLORS.length]}55` : COLORS[i % COLORS.length],
-          fill: spec.type === "line" && spec.stacked ? (i === 0 ? "origin" : "-1") : false,
-          pointRadius: spec.type === "line" ? 0 : undefined,
+          backgroundColor: type === "line" ? `${COLORS[i % COLORS.length]}55` : COLORS[i % COLORS.length],
+          fill: type === "line" && spec.stacked ? (i === 0 ? "origin" : "-1") : false,
+          pointRadius: type === "line" ? 0 : undefined,
           tension: 0.2,
         })),
       },
