@@ -7,9 +7,8 @@ import type { CampaignReport } from "./report.ts";
 import type { SegmentReport } from "./segments.ts";
 import type { Estimate, Metrics } from "./roi.ts";
 
-export const CSV_COLUMNS = [
-  "period",
-  "arm",
+/** The columns of one arm's (or the campaign's) figures, shared by both CSV layouts. */
+const METRIC_COLUMNS = [
   "decisions",
   "share",
   "impressions",
@@ -24,8 +23,9 @@ export const CSV_COLUMNS = [
     `${m}_upper`,
   ]),
   "probability_best",
-  "expected_loss",
 ] as const;
+
+export const CSV_COLUMNS = ["period", "arm", ...METRIC_COLUMNS, "expected_loss"] as const;
 
 const ESTIMATES = [
   ["ctr", "ctr"],
@@ -107,26 +107,7 @@ export function parseCsv(text: string): Record<string, string>[] {
   return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ""])));
 }
 
-export const SEGMENT_CSV_COLUMNS = [
-  "feature",
-  "segment",
-  "segment_share",
-  "arm",
-  "decisions",
-  "share",
-  "impressions",
-  "clicks",
-  "conversions",
-  "revenue",
-  "cost",
-  "profit",
-  ...(["ctr", "conversion_rate", "conversions_per_decision", "cpa", "roas", "roi"] as const).flatMap((m) => [
-    m,
-    `${m}_lower`,
-    `${m}_upper`,
-  ]),
-  "probability_best",
-] as const;
+export const SEGMENT_CSV_COLUMNS = ["feature", "segment", "segment_share", "arm", ...METRIC_COLUMNS] as const;
 
 /** The report by segment: one row per segment × arm and a "*" row per segment for the campaign. */
 export function segmentsToCsv(r: SegmentReport): string {

@@ -10,25 +10,17 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Context, Env, Hono } from "hono";
 import { parseScenarioText } from "../../simulations/scenario.ts";
+import { STRATEGIES } from "../../strategies/index.ts";
 import type { AppDeps } from "../api/env.ts";
 import { BLOCKABLE } from "../fraud/gate.ts";
 import { Api, type ApiReply, fieldErrors, type RequestApp } from "./api.ts";
 import { interval, money, num, pct } from "./format.ts";
-import { ActionButton, Chart, Csrf, Field, Layout } from "./layout.tsx";
+import { ActionButton, Chart, Csrf, Field, Head, Layout } from "./layout.tsx";
 import { crossOrigin, Sessions } from "./session.ts";
 
 const SCENARIO_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "simulations", "scenarios");
-const STRATEGIES = [
-  "thompson",
-  "gaussian_thompson",
-  "top_two_thompson",
-  "ucb1",
-  "epsilon_greedy",
-  "softmax",
-  "linucb",
-  "lin_ts",
-  "logistic_ts",
-];
+/** The strategy types the engine ships, as the create form offers them. */
+const STRATEGY_TYPES = Object.keys(STRATEGIES);
 const HOUR = 3_600_000;
 
 type Form = Record<string, string | File>;
@@ -207,28 +199,18 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           <div class="scroll">
             <table>
               <caption class="sr">Campaigns with their status and figures so far</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Campaign</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Objective</th>
-                  <th scope="col" class="n">
-                    Decisions
-                  </th>
-                  <th scope="col" class="n">
-                    Conversions
-                  </th>
-                  <th scope="col" class="n">
-                    Revenue
-                  </th>
-                  <th scope="col" class="n">
-                    Spend
-                  </th>
-                  <th scope="col" class="n">
-                    Profit
-                  </th>
-                </tr>
-              </thead>
+              <Head
+                cols={[
+                  "Campaign",
+                  "Status",
+                  "Objective",
+                  "#Decisions",
+                  "#Conversions",
+                  "#Revenue",
+                  "#Spend",
+                  "#Profit",
+                ]}
+              />
               <tbody>
                 {campaigns.map((camp, i) => (
                   <tr data-campaign={camp.id}>
@@ -275,7 +257,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
               ))}
             </Field>
             <Field name="strategy" label="Strategy" error={e.strategy}>
-              {STRATEGIES.map((k) => (
+              {STRATEGY_TYPES.map((k) => (
                 <option value={k} selected={(v.strategy ?? "thompson") === k}>
                   {k}
                 </option>
@@ -553,49 +535,25 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           <div class="scroll">
             <table class="arms">
               <caption class="sr">Per arm: what the bandit believes and what the arm earned in the period</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Arm</th>
-                  <th scope="col">Status</th>
-                  <th scope="col" class="n">
-                    Posterior mean [95 %]
-                  </th>
-                  <th scope="col" class="n">
-                    P(best)
-                  </th>
-                  <th scope="col" class="n">
-                    Traffic share
-                  </th>
-                  <th scope="col" class="n">
-                    Decisions
-                  </th>
-                  <th scope="col" class="n">
-                    Conversions
-                  </th>
-                  <th scope="col" class="n">
-                    Conv. / decision
-                  </th>
-                  <th scope="col" class="n">
-                    Revenue
-                  </th>
-                  <th scope="col" class="n">
-                    Cost
-                  </th>
-                  <th scope="col" class="n">
-                    Profit
-                  </th>
-                  <th scope="col" class="n">
-                    ROI
-                  </th>
-                  <th scope="col" class="n">
-                    ROAS
-                  </th>
-                  <th scope="col" class="n">
-                    CPA
-                  </th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <Head
+                cols={[
+                  "Arm",
+                  "Status",
+                  "#Posterior mean [95 %]",
+                  "#P(best)",
+                  "#Traffic share",
+                  "#Decisions",
+                  "#Conversions",
+                  "#Conv. / decision",
+                  "#Revenue",
+                  "#Cost",
+                  "#Profit",
+                  "#ROI",
+                  "#ROAS",
+                  "#CPA",
+                  "Actions",
+                ]}
+              />
               <tbody>
                 {arms.map((a) => {
                   const r = byKey.get(a.key);
@@ -713,7 +671,10 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
               {[
                 ["uniform", "even split"],
                 ...arms.map((a) => [`arm:${a.key}`, `always ${a.key}`]),
-                ...STRATEGIES.slice(0, 6).map((t) => [`strategy:${t}`, `strategy ${t}`]),
+                ...STRATEGY_TYPES.filter((t) => !STRATEGIES[t].contextual).map((t) => [
+                  `strategy:${t}`,
+                  `strategy ${t}`,
+                ]),
               ].map(([v, l]) => (
                 <option value={v} selected={extra.policy === v}>
                   {l}
@@ -729,17 +690,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                   Policy {ev.body.policy} on {num(ev.body.rows, 0)} logged decisions; the logged policy earned{" "}
                   {interval(ci(ev.body.logged))} per decision
                 </caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Estimator</th>
-                    <th scope="col" class="n">
-                      Value per decision [95 %]
-                    </th>
-                    <th scope="col" class="n">
-                      Lift over the logged policy
-                    </th>
-                  </tr>
-                </thead>
+                <Head cols={["Estimator", "#Value per decision [95 %]", "#Lift over the logged policy"]} />
                 <tbody>
                   {(ev.body.estimates as Row[]).map((e) => (
                     <tr>
@@ -926,15 +877,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
         {runs.length > 0 && (
           <div class="scroll">
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Scenario</th>
-                  <th scope="col">Started</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Progress</th>
-                  <th scope="col">Actions</th>
-                </tr>
-              </thead>
+              <Head cols={["Scenario", "Started", "Status", "Progress", "Actions"]} />
               <tbody>
                 {runs.map((run) => (
                   <tr data-simulation={run.id} data-status={run.status}>
@@ -1069,33 +1012,19 @@ function SegmentView(p: { seg: Row; objective: string }) {
             By {seg.feature} ({seg.type === "numeric" ? "quantile buckets" : "levels"}); best arm under the objective (
             {p.objective})
           </caption>
-          <thead>
-            <tr>
-              <th scope="col">Segment</th>
-              <th scope="col" class="n">
-                Share of traffic
-              </th>
-              <th scope="col">Arm</th>
-              <th scope="col" class="n">
-                Decisions
-              </th>
-              <th scope="col" class="n">
-                Conversions
-              </th>
-              <th scope="col" class="n">
-                Conv. / decision [95 %]
-              </th>
-              <th scope="col" class="n">
-                Revenue
-              </th>
-              <th scope="col" class="n">
-                Profit
-              </th>
-              <th scope="col" class="n">
-                P(best)
-              </th>
-            </tr>
-          </thead>
+          <Head
+            cols={[
+              "Segment",
+              "#Share of traffic",
+              "Arm",
+              "#Decisions",
+              "#Conversions",
+              "#Conv. / decision [95 %]",
+              "#Revenue",
+              "#Profit",
+              "#P(best)",
+            ]}
+          />
           <tbody>
             {seg.segments.flatMap((x: Row) =>
               x.arms.map((a: Row, i: number) => (

@@ -145,3 +145,22 @@ export function Chart(p: { id: string; label: string; spec: unknown; height?: nu
     </figure>
   );
 }
+
+/** A table head; a label starting with "#" is a numeric (right-aligned) column. */
+export function Head(p: { cols: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {p.cols.map((c) =>
+          c.startsWith("#") ? (
+            <th scope="col" class="n">
+              {c.slice(1)}
+            </th>
+          ) : (
+            <th scope="col">{c}</th>
+          ),
+        )}
+      </tr>
+    </thead>
+  );
+}
