@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (config.adminKeyGenerated)
     logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
+  // Also printed plainly on stderr: one JSON log line among many is easy to miss.
+  if (config.adminKeyGenerated) process.stderr.write(`\nAdmin key for this run: ${config.adminKey}\n\n`);
 
   const gate = new CachedFraudGate();
   const service = await buildService({

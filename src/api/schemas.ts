@@ -154,13 +154,18 @@ export const ArmReport = z
     decisions: z.number(),
     conversions: z.number(),
     revenue: z.number(),
-    cost: z.number(),
+    spend: z.number().openapi({ description: "Total cost so far: send cost × decisions + event costs" }),
+    costPerDecision: z.number().openapi({ description: "The arm's send cost per decision (the arm's `cost`)" }),
+    cost: z.number().openapi({ deprecated: true, description: "Deprecated: the same as `spend`" }),
     posteriorMean: z.number(),
     interval95: z
       .tuple([z.number(), z.number()])
       .openapi({ description: "95% posterior (or normal-approximation) interval, [low, high]" }),
     probabilityBest: z.number(),
-    trafficShare: z.number(),
+    trafficShare: z.number().openapi({
+      description:
+        "Context-free strategies: the current probability of choosing the arm; contextual ones: its share of the last 7 days of decisions",
+    }),
   })
   .openapi("ArmReport");
 
