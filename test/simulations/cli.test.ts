@@ -64,6 +64,9 @@ describe("evaluate CLI", () => {
       "snips",
       "dm",
       "dr",
+      "sndr",
+      "switch_dr",
+      "dros",
     ]);
     expect(out.rows).toBe(300);
     const bad = run("evaluate.ts", ["--logs", logs, "--policy", "best"]);
