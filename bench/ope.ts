@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { evaluateLogs } from "../simulations/ope/evaluate.ts";
+import { availableParallelism } from "node:os";
 import { readLogs } from "../simulations/ope/logs.ts";
+import { evaluateLogsParallel } from "../simulations/ope/pool.ts";
 import { syntheticObd } from "../simulations/ope/synthetic.ts";
 import { libraryResolve } from "../simulations/resolve.ts";
 
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     bootstrap: { type: "string", default: "200" },
     policy: { type: "string", default: "uniform" },
     items: { type: "string", default: "34" },
+    workers: { type: "string", default: String(availableParallelism()) },
   },
 });
 const n = Number(values.rows);
@@ -37,13 +39,14 @@ try {
   console.log(`generated and wrote ${n.toLocaleString("en-US")} rows: ${lap()} s`);
   const rows = readLogs(file);
   const read = lap();
-  const r = evaluateLogs(rows, values.policy, {
+  const r = await evaluateLogsParallel(rows, values.policy, {
+    workers: Number(values.workers),
     bootstrap: Number(values.bootstrap),
     resolve: libraryResolve,
   });
   const evaluated = lap();
   console.log(
-    `read: ${read} s; evaluated (${r.estimates.length} estimators, ${r.bootstrap} resamples, ${r.interval.groups} groups, ${r.interval.replays} replays): ${evaluated} s`,
+    `read: ${read} s; evaluated (${values.workers} workers, ${r.estimates.length} estimators, ${r.bootstrap} resamples, ${r.interval.groups} groups, ${r.interval.replays} replays): ${evaluated} s`,
   );
   console.log(`total read + evaluate: ${(Number(read) + Number(evaluated)).toFixed(1)} s`);
   for (const e of r.estimates)

@@ -1,7 +1,8 @@
 /**
  * `npm run evaluate -- --logs <file.jsonl|csv> --policy <uniform | logged | arm:<key> | '{"type":"thompson","params":{}}'>`
  *   [--seed n] [--bootstrap n] [--clip M] [--objective clicks|conversions|revenue|profit] [--allow-negative-rewards]
- *   [--estimate-propensity] [--actions a,b,c] [--replays R] [--folds k] [--html report.html] [--json] [--no-progress]
+ *   [--estimate-propensity] [--actions a,b,c] [--replays R] [--folds k] [--workers n] [--html report.html] [--json]
+ *   [--no-progress]
  * Estimates what the policy would have earned on the logged traffic (replay, IPS, SNIPS, cross-fitted DM, DR, SNDR,
  * Switch-DR, DRos with seeded bootstrap intervals), next to the logging policy's own value and the lift, with the
  * importance-weight diagnostics. Log format: simulations/README.md.
@@ -10,9 +11,11 @@ import { writeFileSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { describeRef } from "../ope/diagnostics.ts";
-import { type EvaluationResult, evaluateLogs, OBJECTIVES, type Objective } from "../ope/evaluate.ts";
+import { availableParallelism } from "node:os";
+import { type EvaluationResult, OBJECTIVES, type Objective } from "../ope/evaluate.ts";
 import { readLogs } from "../ope/logs.ts";
 import { parsePolicySpec } from "../ope/policy.ts";
+import { evaluateLogsParallel } from "../ope/pool.ts";
 import { evaluationHtml } from "../ope/report.ts";
 import type { StrategyResolver } from "../runner.ts";
 
@@ -96,6 +99,11 @@ async function main() {
       int("replays", 1),
     )
     .option("--folds <k>", "cross-fitting folds", int("folds", 2), 5)
+    .option(
+      "--workers <n>",
+      "worker threads for the bootstrap (default: the cores, from 50,000 rows on)",
+      int("workers"),
+    )
     .option("--html <file>", "also write the HTML report there")
     .option("--json", "print the full result as JSON")
     .option("--no-progress", "no progress bar")
@@ -112,6 +120,7 @@ async function main() {
     actions?: string;
     replays?: number;
     folds: number;
+    workers?: number;
     html?: string;
     json?: boolean;
     progress: boolean;
@@ -123,7 +132,9 @@ async function main() {
   const bar =
     o.progress && process.stderr.isTTY ? new SingleBar({ stream: process.stderr, clearOnComplete: true }) : null;
   let started = false;
-  const r = evaluateLogs(rows, o.policy, {
+  const workers = o.workers ?? (rows.length >= 50_000 ? Math.min(4, availableParallelism()) : 0);
+  const r = await evaluateLogsParallel(rows, o.policy, {
+    workers,
     seed: o.seed,
     bootstrap: o.bootstrap,
     clip: o.clip ?? null,

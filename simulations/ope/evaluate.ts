@@ -25,7 +25,7 @@ import type { StrategyResolver } from "../runner.ts";
 import { type Diagnostics, diagnose, type RowRef, rowRef } from "./diagnostics.ts";
 import { ESTIMATORS, type EstimatorName, emptySums, type Sums, shrink } from "./estimators.ts";
 import { LogFormatError, type LogRow } from "./logs.ts";
-import { addOuter, logEncoder, packedSize, solveRidgePacked } from "./model.ts";
+import { addOuter, logEncoder, nonZeros, packedSize, solveRidgePacked } from "./model.ts";
 import { buildPolicy, type PolicySpec, parsePolicySpec, type TargetPolicy } from "./policy.ts";
 
 export type Objective = "clicks" | "conversions" | "revenue" | "profit";
@@ -319,10 +319,12 @@ function modelSums(d: Prepared, g: Groups): ModelSums {
   const mom = new Float64Array(g.G * K * dim);
   const n = new Float64Array(g.G);
   const r = new Float64Array(g.G);
+  const nz = new Int32Array(dim);
   for (let j = 0; j < d.n; j++) {
     const gi = g.of[j];
     const a = d.A[j];
-    addOuter(gram, (gi * K + a) * P, mom, (gi * K + a) * dim, d.X.subarray(j * dim, (j + 1) * dim), d.R[j]);
+    const x = d.X.subarray(j * dim, (j + 1) * dim);
+    addOuter(gram, (gi * K + a) * P, mom, (gi * K + a) * dim, x, d.R[j], nz, nonZeros(x, nz));
     n[gi]++;
     r[gi] += d.R[j];
   }
@@ -333,7 +335,13 @@ function modelSums(d: Prepared, g: Groups): ModelSums {
  * The k fold models for group multiplicities `m` (null: each group once): θ_f fitted on every fold but f.
  * Returns k × K × dim coefficients.
  */
-function foldModels(d: Prepared, g: Groups, ms: ModelSums, m: Int32Array | null, ridge: number): Float64Array {
+function foldModels(
+  d: Pick<Prepared, "K" | "dim">,
+  g: Pick<Groups, "G" | "k" | "fold">,
+  ms: Pick<ModelSums, "gram" | "mom">,
+  m: Int32Array | null,
+  ridge: number,
+): Float64Array {
   const { K, dim } = d;
   const P = packedSize(dim);
   const gramF = new Float64Array(g.k * K * P);
@@ -424,8 +432,10 @@ function replayPass(
   const rng = new Mulberry32(seed);
   const pi = new Float64Array(K);
   const row = { x: d.X.subarray(0, dim), slot: -1, logged: 0, propensity: 1 };
+  const nz = new Int32Array(dim);
   for (let j = 0; j < n; j++) {
     const x = d.X.subarray(j * dim, (j + 1) * dim);
+    const c = nonZeros(x, nz);
     row.x = x;
     row.slot = d.S[j];
     row.logged = d.A[j];
@@ -456,16 +466,16 @@ function replayPass(
       if (pb === 0 && b !== a) continue;
       let q = 0;
       const o = th + b * dim;
-      for (let k = 0; k < dim; k++) q += theta[o + k] * x[k];
+      for (let p = 0; p < c; p++) q += theta[o + nz[p]] * x[nz[p]];
       if (b === a) qa = q;
       if (pb === 0) continue;
       dmi += pb * q;
       const to = tb + b * dim;
-      for (let k = 0; k < dim; k++) T[to + k] += pb * x[k];
+      for (let p = 0; p < c; p++) T[to + nz[p]] += pb * x[nz[p]];
     }
     const match = drawn === a;
     const uo = tb + a * dim;
-    for (let k = 0; k < dim; k++) U[uo + k] += wc * x[k];
+    for (let p = 0; p < c; p++) U[uo + nz[p]] += wc * x[nz[p]];
     const s = gi * NSC;
     sc[s + SC.wr] += wc * r;
     sc[s + SC.w] += wc;
@@ -573,27 +583,47 @@ function tune(d: Prepared, f: RowFigures, clip: number | null, opts: EvaluateOpt
   };
 }
 
+/**
+ * What a bootstrap resample needs, as flat typed arrays only (so it can be shared with worker threads): the
+ * groups' model sums and the replays' sums.
+ */
+export interface BootInput {
+  K: number;
+  dim: number;
+  G: number;
+  k: number;
+  ridge: number;
+  fold: Int32Array;
+  gram: Float64Array;
+  mom: Float64Array;
+  n: Float64Array;
+  r: Float64Array;
+  replays: { T: Float64Array; U: Float64Array; Usw: Float64Array; Uos: Float64Array; sc: Float64Array }[];
+}
+
 /** Sums of one bootstrap resample (group multiplicities m) for one replay, with the fold models refitted. */
-function resampleSums(d: Prepared, g: Groups, ms: ModelSums, rs: ReplaySums, m: Int32Array, ridge: number): Sums {
-  const { K, dim } = d;
-  const theta = foldModels(d, g, ms, m, ridge);
+function resampleSums(bi: BootInput, replay: number, m: Int32Array): Sums {
+  const { K, dim, G } = bi;
+  const rs = bi.replays[replay];
+  const theta = foldModels({ K, dim }, { G, k: bi.k, fold: bi.fold }, { gram: bi.gram, mom: bi.mom }, m, bi.ridge);
+  const k = bi.k;
   const L = K * dim;
-  const Tf = new Float64Array(g.k * L);
-  const Uf = new Float64Array(g.k * L);
-  const Swf = new Float64Array(g.k * L);
-  const Osf = new Float64Array(g.k * L);
+  const Tf = new Float64Array(k * L);
+  const Uf = new Float64Array(k * L);
+  const Swf = new Float64Array(k * L);
+  const Osf = new Float64Array(k * L);
   const s = emptySums();
-  for (let gi = 0; gi < g.G; gi++) {
+  for (let gi = 0; gi < G; gi++) {
     const c = m[gi];
     if (c === 0) continue;
-    const f = g.fold[gi] * L;
+    const f = bi.fold[gi] * L;
     const o = gi * L;
     addScaled(Tf, f, rs.T, o, L, c);
     addScaled(Uf, f, rs.U, o, L, c);
     addScaled(Swf, f, rs.Usw, o, L, c);
     addScaled(Osf, f, rs.Uos, o, L, c);
-    s.n += c * ms.n[gi];
-    s.r += c * ms.r[gi];
+    s.n += c * bi.n[gi];
+    s.r += c * bi.r[gi];
     const q = gi * NSC;
     s.wr += c * rs.sc[q + SC.wr];
     s.w += c * rs.sc[q + SC.w];
@@ -606,7 +636,7 @@ function resampleSums(d: Prepared, g: Groups, ms: ModelSums, rs: ReplaySums, m: 
   let uq = 0;
   let swq = 0;
   let osq = 0;
-  for (let i = 0; i < g.k * L; i++) {
+  for (let i = 0; i < k * L; i++) {
     const th = theta[i];
     tq += th * Tf[i];
     uq += th * Uf[i];
@@ -620,20 +650,61 @@ function resampleSums(d: Prepared, g: Groups, ms: ModelSums, rs: ReplaySums, m: 
   return s;
 }
 
+/**
+ * Resamples [from, to) of the bootstrap: resample b uses replay b mod R and the multiplicities mults[b·G, (b+1)·G).
+ * Returns (E + 1) values per resample: every estimator, then the logged value.
+ */
+export const ESTIMATOR_COUNT = ESTIMATORS.length;
+
+export function runResamples(bi: BootInput, mults: Int32Array, from: number, to: number): Float64Array {
+  const E = ESTIMATORS.length;
+  const out = new Float64Array((to - from) * (E + 1));
+  for (let b = from; b < to; b++) {
+    const s = resampleSums(bi, b % bi.replays.length, mults.subarray(b * bi.G, (b + 1) * bi.G));
+    const o = (b - from) * (E + 1);
+    for (let e = 0; e < E; e++) out[o + e] = ESTIMATORS[e].value(s);
+    out[o + E] = s.r / s.n;
+  }
+  return out;
+}
+
+/** The multiplicities of B resamples of G groups (multinomial, seeded): B × G. */
+export function drawMultiplicities(G: number, B: number, seed: number): Int32Array {
+  const boot = new Mulberry32(seed ^ 0x5bd1e995);
+  const m = new Int32Array(B * G);
+  for (let b = 0; b < B; b++) for (let k = 0; k < G; k++) m[b * G + Math.floor(boot.next() * G)]++;
+  return m;
+}
+
 function groupCount(d: Prepared, replays: number, maxGroups: number | undefined): number {
   const perGroup = d.K * (packedSize(d.dim) + d.dim) + replays * 4 * d.K * d.dim + 2 + replays * NSC;
   const byMemory = Math.max(100, Math.floor(4e7 / perGroup));
   return Math.max(1, Math.min(d.n, maxGroups ?? 1000, byMemory));
 }
 
-export function evaluateLogs(
-  logRows: readonly LogRow[],
-  policySpec: PolicySpec,
-  opts: EvaluateOptions = {},
-): EvaluationResult {
+/** Everything before the bootstrap: validated data, groups, fold models, replays, tuning. */
+export interface Plan {
+  opts: EvaluateOptions;
+  seed: number;
+  B: number;
+  level: number;
+  clip: number | null;
+  d: Prepared;
+  groups: Groups;
+  first: TargetPolicy;
+  R: number;
+  seeds: number[];
+  fig: RowFigures;
+  tuning: Tuning;
+  replays: ReplaySums[];
+  boot: BootInput;
+  /** Multiplicities of every resample (B × G). */
+  mults: Int32Array;
+}
+
+export function plan(logRows: readonly LogRow[], policySpec: PolicySpec, opts: EvaluateOptions = {}): Plan {
   const seed = opts.seed ?? 1;
   const B = opts.bootstrap ?? 500;
-  const level = opts.level ?? 0.95;
   const ridge = opts.ridge ?? 1;
   const clip = opts.clip ?? null;
   if (clip !== null && !(clip > 0)) throw new EvaluationError(`clip: must be a positive number, got ${clip}`);
@@ -648,9 +719,6 @@ export function evaluateLogs(
   const ms = modelSums(d, groups);
   const theta = foldModels(d, groups, ms, null, ridge);
   const total = R + B;
-  let done = 0;
-  const progress = () => opts.onProgress?.(++done, total);
-
   // Replays: the first also gives the per-row figures (diagnostics, tuning), then its tuned sums.
   const seeds = Array.from({ length: R }, (_, r) => (seed + r * 0x9e3779b1) >>> 0);
   const fig: RowFigures = {
@@ -664,62 +732,107 @@ export function evaluateLogs(
   const r0 = replayPass(d, groups, first, theta, seeds[0], clip, null, fig);
   const tuning = tune(d, fig, clip, opts);
   addTunedPass(d, groups, r0, fig, clip, tuning);
-  const replaysSums: ReplaySums[] = [r0];
-  progress();
+  const replays: ReplaySums[] = [r0];
+  opts.onProgress?.(1, total);
   for (let r = 1; r < R; r++) {
-    replaysSums.push(replayPass(d, groups, policyAt(), theta, seeds[r], clip, tuning, null));
-    progress();
+    replays.push(replayPass(d, groups, policyAt(), theta, seeds[r], clip, tuning, null));
+    opts.onProgress?.(r + 1, total);
   }
+  const boot: BootInput = {
+    K: d.K,
+    dim: d.dim,
+    G,
+    k: groups.k,
+    ridge,
+    fold: groups.fold,
+    gram: ms.gram,
+    mom: ms.mom,
+    n: ms.n,
+    r: ms.r,
+    replays: replays.map(({ T, U, Usw, Uos, sc }) => ({ T, U, Usw, Uos, sc })),
+  };
+  return {
+    opts,
+    seed,
+    B,
+    level: opts.level ?? 0.95,
+    clip,
+    d,
+    groups,
+    first,
+    R,
+    seeds,
+    fig,
+    tuning,
+    replays,
+    boot,
+    mults: drawMultiplicities(G, B, seed),
+  };
+}
 
-  // Bootstrap over groups (and replays).
+export function evaluateLogs(
+  logRows: readonly LogRow[],
+  policySpec: PolicySpec,
+  opts: EvaluateOptions = {},
+): EvaluationResult {
+  const p = plan(logRows, policySpec, opts);
+  const draws = new Float64Array(p.B * (ESTIMATORS.length + 1));
+  const step = 10;
+  for (let b = 0; b < p.B; b += step) {
+    const to = Math.min(p.B, b + step);
+    draws.set(runResamples(p.boot, p.mults, b, to), b * (ESTIMATORS.length + 1));
+    opts.onProgress?.(p.R + to, p.R + p.B);
+  }
+  return finish(p, draws);
+}
+
+/** The result from the plan and the bootstrap draws (B × (E + 1): every estimator, then the logged value). */
+export function finish(p: Plan, draws: Float64Array): EvaluationResult {
+  const { d, R, B, level, fig, groups, tuning, opts } = p;
   const E = ESTIMATORS.length;
   const bootEst = ESTIMATORS.map(() => new Float64Array(B));
   const bootLift = ESTIMATORS.map(() => new Float64Array(B));
   const bootLogged = new Float64Array(B);
-  const boot = new Mulberry32(seed ^ 0x5bd1e995);
-  const m = new Int32Array(G);
   for (let b = 0; b < B; b++) {
-    m.fill(0);
-    for (let k = 0; k < G; k++) m[Math.floor(boot.next() * G)]++;
-    const s = resampleSums(d, groups, ms, replaysSums[b % R], m, ridge);
-    const l = s.r / s.n;
+    const l = draws[b * (E + 1) + E];
     bootLogged[b] = l;
     for (let e = 0; e < E; e++) {
-      const v = ESTIMATORS[e].value(s);
+      const v = draws[b * (E + 1) + e];
       bootEst[e][b] = v;
       bootLift[e][b] = v - l;
     }
-    progress();
   }
   const alpha = (1 - level) / 2;
-  const ci = (value: number, draws: Float64Array): Interval => {
-    const finite = Float64Array.from(draws.filter((x) => Number.isFinite(x))).sort();
+  const ci = (value: number, xs: Float64Array): Interval => {
+    const finite = Float64Array.from(xs.filter((x) => Number.isFinite(x))).sort();
     if (finite.length === 0) return { value, ciLow: NaN, ciHigh: NaN };
     return { value, ciLow: percentile(finite, alpha), ciHigh: percentile(finite, 1 - alpha) };
   };
-
+  const r0 = p.replays[0];
   const logged = r0.point.r / r0.point.n;
   const estimates: EstimateResult[] = ESTIMATORS.map((e, k) => {
-    const values = replaysSums.map((rs) => e.value(rs.point));
-    const value = values.reduce((p, c) => p + c, 0) / R;
+    const values = p.replays.map((rs) => e.value(rs.point));
+    const value = R === 1 ? values[0] : values.reduce((s, c) => s + c, 0) / R;
     return {
       estimator: e.name,
-      ...ci(R === 1 ? values[0] : value, bootEst[k]),
-      lift: ci((R === 1 ? values[0] : value) - logged, bootLift[k]),
-      liftRelative: logged !== 0 ? ((R === 1 ? values[0] : value) - logged) / Math.abs(logged) : null,
+      ...ci(value, bootEst[k]),
+      lift: ci(value - logged, bootLift[k]),
+      liftRelative: logged !== 0 ? (value - logged) / Math.abs(logged) : null,
       rows: e.name === "replay" ? fig.matches : d.n,
       replayRange: [Math.min(...values), Math.max(...values)],
     };
   });
-
-  const diag = diagnose(d, fig, clip, opts.tinyPropensity ?? 0.01);
-  const warnings = [...inputWarnings(d, fig, first, R), ...diag.warnings, ...intervalWarnings(estimates, level)];
+  const diag = diagnose(d, fig, p.clip, opts.tinyPropensity ?? 0.01);
+  const warnings = [...inputWarnings(d, fig, p.first, R), ...diag.warnings, ...intervalWarnings(estimates, level)];
+  const G = groups.G;
+  const over = G === d.n ? "rows" : `${G} random groups of rows`;
+  const refit = `reward model refitted on every resample (${groups.k}-fold cross-fitting)`;
   const method =
     R > 1
-      ? `percentile bootstrap over ${G === d.n ? "rows" : `${G} random groups of rows`} × ${R} replays of the policy with different seeds (resample b uses replay b mod ${R}); the estimate is the mean over the replays; reward model refitted on every resample (${groups.k}-fold cross-fitting)`
-      : `percentile bootstrap over ${G === d.n ? "rows" : `${G} random groups of rows`}; reward model refitted on every resample (${groups.k}-fold cross-fitting)`;
+      ? `percentile bootstrap over ${over} × ${R} replays of the policy with different seeds (resample b uses replay b mod ${R}); the estimate is the mean over the replays; ${refit}`
+      : `percentile bootstrap over ${over}; ${refit}`;
   return {
-    policy: first.description,
+    policy: p.first.description,
     objective: opts.objective ?? "conversions",
     rows: d.n,
     actions: d.actions,
@@ -734,15 +847,15 @@ export function evaluateLogs(
     clip: diag.clip,
     model: {
       folds: groups.k,
-      ridge,
+      ridge: p.boot.ridge,
       features: d.dim,
       switchTau: tuning.tau,
       drosLambda: tuning.lambda,
       tuned: opts.switchTau === undefined || opts.drosLambda === undefined,
     },
-    interval: { method, bootstrap: B, groups: G, replays: R, seeds },
+    interval: { method, bootstrap: B, groups: G, replays: R, seeds: p.seeds },
     warnings,
-    seed,
+    seed: p.seed,
     bootstrap: B,
     level,
   };

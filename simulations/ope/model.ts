@@ -103,7 +103,14 @@ export function solveSpd(A: Float64Array, b: Float64Array, d: number): Float64Ar
 /** Length of a packed upper triangle of a d × d symmetric matrix. */
 export const packedSize = (d: number) => (d * (d + 1)) / 2;
 
-/** Adds x xᵀ into the packed upper triangle `gram` (at offset o) and r·x into `mom` (at offset m). */
+/** Indices of x's non-zero entries into `nz` (ascending); returns their count. One-hot contexts are mostly zeros. */
+export function nonZeros(x: Float64Array, nz: Int32Array): number {
+  let c = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== 0) nz[c++] = i;
+  return c;
+}
+
+/** Adds x xᵀ into the packed upper triangle `gram` (at offset o) and r·x into `mom` (at offset m); x's non-zeros in nz[0..c). */
 export function addOuter(
   gram: Float64Array,
   o: number,
@@ -111,17 +118,16 @@ export function addOuter(
   m: number,
   x: Float64Array,
   r: number,
+  nz: Int32Array,
+  c: number,
 ): void {
   const d = x.length;
-  let k = o;
-  for (let i = 0; i < d; i++) {
+  for (let p = 0; p < c; p++) {
+    const i = nz[p];
     const xi = x[i];
     mom[m + i] += xi * r;
-    if (xi === 0) {
-      k += d - i;
-      continue;
-    }
-    for (let j = i; j < d; j++) gram[k++] += xi * x[j];
+    const row = o + i * d - (i * (i - 1)) / 2 - i;
+    for (let q = p; q < c; q++) gram[row + nz[q]] += xi * x[nz[q]];
   }
 }
 

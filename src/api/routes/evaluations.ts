@@ -16,7 +16,7 @@ import { evaluationHtml } from "../../../simulations/ope/report.ts";
 import { decisionPages } from "../../store/decision-export.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { body, errors, json } from "../schemas.ts";
+import { body, errors } from "../schemas.ts";
 
 export const EVALUATION_LIMITS = { maxRows: 200_000, maxBootstrap: 2000, maxActivePerWorkspace: 2 };
 
