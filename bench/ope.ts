@@ -2,10 +2,11 @@
  * `npm run bench:ope`: off-policy evaluation of 1,000,000 logged rows (a synthetic log shaped like the Open
  * Bandit Dataset, 34 items, 3 slots, uniform-random logging; simulations/ope/synthetic.ts) with every estimator
  * and 200 bootstrap resamples, through the CLI's path (the JSONL file is written, then read and evaluated).
- * Prints the seconds of each step. `--rows n`, `--bootstrap n`, `--policy spec`, `--workers n` change the run.
+ * Prints the wall-clock seconds of each step (and this thread's CPU seconds: the machine is shared, so wall time
+ * depends on the load, printed too). `--rows n`, `--bootstrap n`, `--policy spec`, `--workers n` change the run.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { availableParallelism } from "node:os";
@@ -37,18 +38,26 @@ try {
   writeFileSync(file, `${log.rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
   log.rows.length = 0;
   console.log(`generated and wrote ${n.toLocaleString("en-US")} rows: ${lap()} s`);
+  const cpu0 = process.cpuUsage();
   const rows = readLogs(file);
   const read = lap();
+  const cpuRead = process.cpuUsage(cpu0).user / 1e6;
   const r = await evaluateLogsParallel(rows, values.policy, {
     workers: Number(values.workers),
     bootstrap: Number(values.bootstrap),
     resolve: libraryResolve,
   });
   const evaluated = lap();
+  const cpuAll = process.cpuUsage(cpu0).user / 1e6;
   console.log(
     `read: ${read} s; evaluated (${values.workers} workers, ${r.estimates.length} estimators, ${r.bootstrap} resamples, ${r.interval.groups} groups, ${r.interval.replays} replays): ${evaluated} s`,
   );
-  console.log(`total read + evaluate: ${(Number(read) + Number(evaluated)).toFixed(1)} s`);
+  console.log(`total read + evaluate: ${(Number(read) + Number(evaluated)).toFixed(1)} s wall`);
+  console.log(
+    `main-thread CPU: read ${cpuRead.toFixed(1)} s, evaluate ${(cpuAll - cpuRead).toFixed(1)} s (bootstrap workers not included); load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" ")} on ${availableParallelism()} cores`,
+  );
   for (const e of r.estimates)
     console.log(
       `  ${e.estimator.padEnd(10)} ${e.value.toPrecision(5)} [${e.ciLow.toPrecision(5)}, ${e.ciHigh.toPrecision(5)}]`,

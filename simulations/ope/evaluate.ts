@@ -676,10 +676,15 @@ export function drawMultiplicities(G: number, B: number, seed: number): Int32Arr
   return m;
 }
 
+/**
+ * Bootstrap groups: every row its own group up to 1000 rows (the ordinary bootstrap), else 1000 random groups —
+ * fewer (down to 200) when the per-group sums are large, so that one resample costs at most ~4M additions.
+ */
 function groupCount(d: Prepared, replays: number, maxGroups: number | undefined): number {
-  const perGroup = d.K * (packedSize(d.dim) + d.dim) + replays * 4 * d.K * d.dim + 2 + replays * NSC;
-  const byMemory = Math.max(100, Math.floor(4e7 / perGroup));
-  return Math.max(1, Math.min(d.n, maxGroups ?? 1000, byMemory));
+  const perGroup = d.K * (packedSize(d.dim) + d.dim) + 4 * d.K * d.dim + 2 + NSC;
+  const byWork = Math.max(200, Math.floor(4e6 / perGroup));
+  const byMemory = Math.max(100, Math.floor(4e7 / (perGroup + (replays - 1) * (4 * d.K * d.dim + NSC))));
+  return Math.max(1, Math.min(d.n, maxGroups ?? 1000, byWork, byMemory));
 }
 
 /** Everything before the bootstrap: validated data, groups, fold models, replays, tuning. */
