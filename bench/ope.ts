@@ -33,7 +33,9 @@ try {
     t = performance.now();
     return s.toFixed(1);
   };
-  const log = syntheticObd({ items: Number(values.items), rows: n, logging: "random", seed: 7 });
+  const K = Number(values.items);
+  const log = syntheticObd({ items: K, rows: n, logging: "random", seed: 7 });
+  const truth = values.policy === "uniform" ? log.value(() => new Float64Array(K).fill(1 / K)) : NaN;
   const file = join(dir, "log.jsonl");
   writeFileSync(file, `${log.rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
   log.rows.length = 0;
@@ -58,6 +60,8 @@ try {
       .map((x) => x.toFixed(1))
       .join(" ")} on ${availableParallelism()} cores`,
   );
+  if (Number.isFinite(truth))
+    console.log(`true value of the uniform policy on this synthetic market: ${truth.toPrecision(5)}`);
   for (const e of r.estimates)
     console.log(
       `  ${e.estimator.padEnd(10)} ${e.value.toPrecision(5)} [${e.ciLow.toPrecision(5)}, ${e.ciHigh.toPrecision(5)}]`,

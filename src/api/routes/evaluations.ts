@@ -26,9 +26,10 @@ const active = new Map<string, number>();
 const EvaluationIn = z
   .object({
     campaignId: z.string().min(1),
-    policy: z
-      .union([z.string().min(1), z.looseObject({ type: z.string().min(1) })])
-      .openapi({ description: '"uniform", "arm:<key>", or a strategy spec {"type", "params"}', example: "uniform" }),
+    policy: z.union([z.string().min(1), z.looseObject({ type: z.string().min(1) })]).openapi({
+      description: '"uniform", "logged", "arm:<key>", or a strategy spec {"type", "params"}',
+      example: "uniform",
+    }),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     seed: z.number().int().min(0).max(0xffffffff).default(1),
