@@ -433,6 +433,8 @@ function replayPass(
   const pi = new Float64Array(K);
   const row = { x: d.X.subarray(0, dim), slot: -1, logged: 0, propensity: 1 };
   const nz = new Int32Array(dim);
+  // The logging policy keeps its logged propensity; only the rest moves off unavailable actions.
+  const keep = policy.description === "logged";
   for (let j = 0; j < n; j++) {
     const x = d.X.subarray(j * dim, (j + 1) * dim);
     const c = nonZeros(x, nz);
@@ -441,7 +443,7 @@ function replayPass(
     row.logged = d.A[j];
     row.propensity = d.P[j];
     policy.pmf(row, rng, pi);
-    if (d.avail && restrict(pi, d.avail, j * K) && figures) figures.emptyPmf++;
+    if (d.avail && restrict(pi, d.avail, j * K, keep ? d.A[j] : -1) && figures) figures.emptyPmf++;
     // The policy's own draw, by inverse CDF on its pmf.
     let u = rng.next();
     let drawn = K - 1;
@@ -506,18 +508,28 @@ function replayPass(
   return { T, U, Usw, Uos, sc, point };
 }
 
-/** Zeroes unavailable actions and renormalises; true when nothing available had probability (then uniform). */
-function restrict(pi: Float64Array, avail: Uint8Array, o: number): boolean {
+/**
+ * Zeroes unavailable actions and renormalises (all but `keep`'s probability, when keep ≥ 0); true when nothing
+ * available had probability (then uniform over the available actions).
+ */
+function restrict(pi: Float64Array, avail: Uint8Array, o: number, keep: number): boolean {
   const K = pi.length;
   let s = 0;
   let m = 0;
   for (let a = 0; a < K; a++) {
     if (!avail[o + a]) pi[a] = 0;
     else m++;
-    s += pi[a];
+    if (a !== keep) s += pi[a];
   }
+  const fixed = keep >= 0 ? pi[keep] : 0;
   if (s > 0) {
-    for (let a = 0; a < K; a++) pi[a] /= s;
+    for (let a = 0; a < K; a++) if (a !== keep) pi[a] *= (1 - fixed) / s;
+    return false;
+  }
+  if (keep >= 0 && fixed > 0) {
+    // Only the kept action is available with probability: the rest goes evenly to the other available ones.
+    for (let a = 0; a < K; a++) if (a !== keep) pi[a] = m > 1 && avail[o + a] ? (1 - fixed) / (m - 1) : 0;
+    if (m === 1) pi[keep] = 1;
     return false;
   }
   for (let a = 0; a < K; a++) pi[a] = avail[o + a] ? 1 / m : 0;

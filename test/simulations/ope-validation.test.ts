@@ -161,4 +161,16 @@ describe("action sets", () => {
     expect(r.weights).toMatchObject({ mean: 1, max: 1 });
     expect(r.estimates.find((e) => e.estimator === "ips")!.value).toBeCloseTo(0.5, 12);
   });
+
+  it("the logged policy keeps its logged propensity when rows restrict the actions", () => {
+    const rows = J(
+      ...Array.from({ length: 30 }, (_, i) =>
+        row({ action: i % 2 ? "a" : "b", propensity: 0.6, reward: i % 3 ? 0 : 1, available: ["a", "b"] }),
+      ),
+      row({ action: "c", propensity: 0.2, reward: 1 }),
+    );
+    const r = evaluateLogs(rows, "logged", { bootstrap: 5 });
+    expect(r.weights).toMatchObject({ mean: 1, max: 1 });
+    expect(r.estimates.find((e) => e.estimator === "ips")!.value).toBe(r.logged.value);
+  });
 });
