@@ -61,6 +61,12 @@ function notSent(err: unknown): boolean {
   return code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "UND_ERR_CONNECT_TIMEOUT";
 }
 
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const msg = (err as Error)?.message ?? String(err);
+  return cause?.code ? `${msg} (${cause.code})` : cause?.message ? `${msg}: ${cause.message}` : msg;
+}
+
 export function retryingFetch(opts: TransportOptions = {}): Fetch {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const retries = opts.retries ?? 3;
@@ -96,7 +102,7 @@ export function retryingFetch(opts: TransportOptions = {}): Fetch {
                 cause: err,
               },
             )
-          : new AdbanditError("network", `${req.method} ${req.url}: ${(err as Error).message}`, 0, [], undefined, {
+          : new AdbanditError("network", `${req.method} ${req.url}: ${describe(err)}`, 0, [], undefined, {
               cause: err,
             });
         again = safe || notSent(err);
