@@ -83,7 +83,9 @@ export function cell(v: Cell, digits = 4): string {
   if (typeof v === "number") {
     if (!Number.isFinite(v)) return "–";
     if (Number.isInteger(v)) return v.toLocaleString("en-US");
-    return Math.abs(v) >= 1000 ? v.toLocaleString("en-US", { maximumFractionDigits: 0 }) : v.toPrecision(digits);
+    return Math.abs(v) >= 1000
+      ? v.toLocaleString("en-US", { maximumFractionDigits: 0 })
+      : String(Number(v.toPrecision(digits)));
   }
   return String(v);
 }
