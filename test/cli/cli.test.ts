@@ -70,22 +70,12 @@ describe("campaigns and arms", () => {
     expect(r.code, r.err).toBe(0);
     id = r.json().id;
     expect(r.json()).toMatchObject({ name: "spring sale", objective: "revenue", status: "active" });
-    const j = await cli(
-      [
-        "campaigns",
-        "create",
-        file("c.json", JSON.stringify({ ...JSON.parse(JSON.stringify(r.json())), name: "json one" })),
-      ],
-      env,
-    );
-    // The whole campaign as printed by --json is not an input (strict fields come with reliability's work);
-    // a plain input is:
     const plain = await cli(
       [
         "campaigns",
         "create",
         file(
-          "c2.json",
+          "c.json",
           JSON.stringify({
             name: "json one",
             kind: "channel",
@@ -100,7 +90,6 @@ describe("campaigns and arms", () => {
     expect(plain.code, plain.err).toBe(0);
     expect(plain.out).toMatch(/^id +[0-9a-f-]{36}\nname +json one\n/);
     expect(plain.out).toMatch(/arm +name +cost +status\n-+ +-+ +-+ +-+\nemail +– +0 +active\nsms +– +0 +active\n$/);
-    expect([0, EXIT.refused]).toContain(j.code);
   });
 
   it("a bad file: exit 3 with the server's message and field; an unreadable one: exit 2", async () => {
