@@ -3,7 +3,6 @@
  * DATABASE_URL); `keys` against a fake server until /v1/keys is on main; simulate/evaluate as wrapped
  * child processes; and the `adbandit` bin itself once, as a process.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,9 +11,9 @@ import { scanCampaign } from "../../src/fraud/scan.ts";
 import { EXIT } from "../../src/cli/output.ts";
 import { ADMIN_KEY } from "../helpers/service.ts";
 import { freePort, repoRoot } from "../helpers/process.ts";
-import { startFake } from "../client/fake.ts";
+import { scriptKeys, startFake } from "../client/fake.ts";
 import { startServed, type Served } from "../client/serve.ts";
-import { cli } from "./run.ts";
+import { cli, exec } from "./run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "adbandit-cli-"));
 let s: Served;
@@ -217,30 +216,13 @@ describe("keys (contract; fake server until /v1/keys is on main)", () => {
   it("create, list, revoke; a forbidden key: exit 4", async () => {
     const fake = await startFake();
     try {
-      const created = {
-        id: "k1",
-        key: "adb_x",
-        prefix: "adb_",
-        name: "etl",
-        role: "writer",
-        createdAt: "2026-12-01T10:00:00.000Z",
-      };
-      fake.script(
-        "POST /v1/keys",
-        { status: 201, body: created },
-        {
-          status: 403,
-          body: { error: { code: "forbidden", message: "admin role required" } },
-        },
-      );
-      fake.script("GET /v1/keys", { status: 200, body: { keys: [{ ...created, key: undefined, revokedAt: null }] } });
-      fake.script("DELETE /v1/keys/k1", { status: 200, body: { id: "k1", revokedAt: "2026-12-01T11:00:00.000Z" } });
+      scriptKeys(fake);
       const fenv = { ADBANDIT_URL: fake.url, ADBANDIT_API_KEY: "admin" };
       const c = await cli(["keys", "create", "--role", "writer", "--name", "etl"], fenv);
-      expect(c.out).toMatch(/^id +k1\nkey +adb_x\n/);
+      expect(c.out).toMatch(/^id +k1\nkey +adb_secret\n/);
       expect(JSON.parse(fake.seen[0].body)).toEqual({ role: "writer", name: "etl" });
       const l = await cli(["keys", "list"], fenv);
-      expect(l.out).toMatch(/k1 +adb_ +etl +writer +2026-12-01T10:00:00.000Z +–/);
+      expect(l.out).toMatch(/k1 +adb_sec +etl +writer +2026-12-01T10:00:00.000Z +–/);
       expect((await cli(["keys", "revoke", "k1"], fenv)).out).toBe("revoked k1 at 2026-12-01T11:00:00.000Z\n");
       const f = await cli(["keys", "create", "--role", "admin", "--json"], fenv);
       expect(f.code).toBe(EXIT.auth);
@@ -311,27 +293,17 @@ describe("simulate and evaluate (the existing command lines, wrapped)", () => {
 });
 
 describe("the bin", () => {
-  /** Runs the bin as a process (asynchronously: the service answers from this very process). */
   const bin = (args: string[], extraEnv: Record<string, string> = {}) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(repoRoot, "src/cli/bin.js"), ...args], {
-        env: { ...process.env, ...extraEnv },
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (b) => (stdout += b));
-      child.stderr.on("data", (b) => (stderr += b));
-      child.once("close", (status) => resolve({ status, stdout, stderr }));
-    });
+    exec(process.execPath, [join(repoRoot, "src/cli/bin.js"), ...args], repoRoot, extraEnv);
 
   it("`adbandit` runs as a process: help, and a real call with exit codes", async () => {
     const help = await bin(["--help"]);
-    expect(help.status).toBe(0);
-    expect(help.stdout).toContain("Usage: adbandit");
+    expect(help.code).toBe(0);
+    expect(help.out).toContain("Usage: adbandit");
     const list = await bin(["campaigns", "list", "--json"], env);
-    expect(list.status, list.stderr).toBe(0);
-    expect(JSON.parse(list.stdout).campaigns.length).toBeGreaterThan(0);
+    expect(list.code, list.err).toBe(0);
+    expect(JSON.parse(list.out).campaigns.length).toBeGreaterThan(0);
     const missing = await bin(["campaigns", "show", "00000000-0000-4000-8000-000000000000"], env);
-    expect([missing.status, missing.stderr]).toEqual([3, "error: campaign not found (not_found, HTTP 404)\n"]);
+    expect([missing.code, missing.err]).toEqual([3, "error: campaign not found (not_found, HTTP 404)\n"]);
   });
 });

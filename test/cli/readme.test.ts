@@ -3,7 +3,6 @@
  * written against the service: the TypeScript one imports `adbandit/client` through package.json
  * `exports`; the shell one runs with `npx adbandit` replaced by the bin it resolves to.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { ADMIN_KEY } from "../helpers/service.ts";
 import { repoRoot } from "../helpers/process.ts";
 import { startServed, type Served } from "../client/serve.ts";
+import { exec } from "./run.ts";
 
 let s: Served;
 beforeAll(async () => {
@@ -20,17 +20,6 @@ afterAll(() => s?.close());
 
 const block = (file: string, lang: string) =>
   new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``).exec(readFileSync(join(repoRoot, file), "utf8"))![1];
-
-function exec(cmd: string, args: string[], cwd: string, env: Record<string, string>) {
-  return new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (err += b));
-    child.once("close", (code) => resolve({ code, out, err }));
-  });
-}
 
 it("from TypeScript", async () => {
   const ws = await s.workspace("readme-ts");

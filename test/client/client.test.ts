@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scanCampaign } from "../../src/fraud/scan.ts";
 import { CachedFraudGate } from "../../src/fraud/gate.ts";
-import { AdbanditError, type AdbanditClient, type Event, isDecision } from "../../src/client/index.ts";
+import { type AdbanditClient, type Event, isDecision } from "../../src/client/index.ts";
+import { failure } from "./fake.ts";
 import { creativeCampaign } from "../helpers/service.ts";
 import { startServed, type Served } from "./serve.ts";
 
@@ -20,17 +21,6 @@ beforeAll(async () => {
   c = s.client(ws.apiKey);
 });
 afterAll(() => s?.close());
-
-/** The error a call failed with (fails the test if it succeeded). */
-async function failure(p: Promise<unknown>): Promise<AdbanditError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof AdbanditError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("campaigns and arms", () => {
   it("create, list, get, update, pause, resume, archive", async () => {

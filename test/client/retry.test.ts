@@ -4,9 +4,18 @@
  * keys API and event conflicts per the agreed contract (fake server until those routes are on main).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { AdbanditClient, AdbanditError, type ClientOptions, type EventBuffer } from "../../src/client/index.ts";
+import { AdbanditClient, type ClientOptions, type EventBuffer } from "../../src/client/index.ts";
 import { freePort } from "../helpers/process.ts";
-import { type Fake, rateLimited, startFake, unavailable } from "./fake.ts";
+import {
+  CREATED_KEY,
+  type Fake,
+  failure,
+  REVOKED_AT,
+  rateLimited,
+  scriptKeys,
+  startFake,
+  unavailable,
+} from "./fake.ts";
 
 const CAMPAIGN = "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e";
 const decision = {
@@ -36,16 +45,6 @@ function clientOn(url: string, options: Partial<ClientOptions> = {}) {
     ...options,
   });
   return { client, sleeps };
-}
-
-async function failure(p: Promise<unknown>): Promise<AdbanditError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof AdbanditError) return e;
-    throw e;
-  }
-  throw new Error("expected the call to fail");
 }
 
 describe("retries on 503 and 429", () => {
@@ -174,31 +173,14 @@ describe("lost connections and timeouts", () => {
 
 describe("keys (contract: POST/GET/DELETE /v1/keys)", () => {
   it("create, list, revoke; a key without the role is forbidden", async () => {
-    const created = {
-      id: "k1",
-      key: "adb_secret",
-      prefix: "adb_sec",
-      name: "etl",
-      role: "writer",
-      createdAt: "2026-12-01T10:00:00.000Z",
-    };
     fake = await startFake();
-    fake.script(
-      "POST /v1/keys",
-      { status: 201, body: created },
-      {
-        status: 403,
-        body: { error: { code: "forbidden", message: "admin role required" } },
-      },
-    );
-    fake.script("GET /v1/keys", { status: 200, body: { keys: [{ ...created, key: undefined, revokedAt: null }] } });
-    fake.script("DELETE /v1/keys/k1", { status: 200, body: { id: "k1", revokedAt: "2026-12-01T10:05:00.000Z" } });
+    scriptKeys(fake);
     const { client } = clientOn(fake.url);
-    expect(await client.keys.create("writer", "etl")).toEqual(created);
+    expect(await client.keys.create("writer", "etl")).toEqual(CREATED_KEY);
     expect(JSON.parse(fake.seen[0].body)).toEqual({ role: "writer", name: "etl" });
     expect(fake.seen[0].headers.authorization).toBe("Bearer k");
     expect((await client.keys.list()).map((k) => [k.id, k.role, k.revokedAt])).toEqual([["k1", "writer", null]]);
-    expect((await client.keys.revoke("k1")).revokedAt).toBe("2026-12-01T10:05:00.000Z");
+    expect((await client.keys.revoke("k1")).revokedAt).toBe(REVOKED_AT);
     expect(await failure(client.keys.create("admin"))).toMatchObject({ code: "forbidden", status: 403 });
   });
 });
