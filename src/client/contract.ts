@@ -13,9 +13,9 @@ type ErrorAnswer = {
 type Answer<T> = { headers: Record<string, unknown>; content: { "application/json": T } };
 type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
 
-export type KeyRole = "reader" | "writer" | "admin";
+type KeyRole = "reader" | "writer" | "admin";
 
-export interface ApiKeyInfo {
+interface ApiKeyInfo {
   id: string;
   prefix: string;
   name: string | null;
@@ -24,7 +24,7 @@ export interface ApiKeyInfo {
   revokedAt: string | null;
 }
 
-export interface CreatedApiKey extends Omit<ApiKeyInfo, "revokedAt"> {
+interface CreatedApiKey extends Omit<ApiKeyInfo, "revokedAt"> {
   /** Shown once. */
   key: string;
 }

@@ -10,14 +10,14 @@
  */
 import createFetchClient, { type Client } from "openapi-fetch";
 import { EventBuffer, type EventBufferOptions } from "./buffer.ts";
-import type { EventBatchResult, KeyRole, Paths } from "./contract.ts";
+import type { EventBatchResult, Paths } from "./contract.ts";
 import { AdbanditError } from "./errors.ts";
 import type { components } from "./openapi.ts";
 import { retryingFetch, type TransportOptions } from "./transport.ts";
 
 export { AdbanditError, type ErrorCode, type ErrorDetail } from "./errors.ts";
 export { EventBuffer, type EventBufferOptions } from "./buffer.ts";
-export type { ApiKeyInfo, CreatedApiKey, EventBatchResult, EventResult, EventStatus, KeyRole } from "./contract.ts";
+export type { EventBatchResult, EventResult, EventStatus } from "./contract.ts";
 export { retryingFetch, type Fetch, type RetryInfo, type TransportOptions } from "./transport.ts";
 
 type Schemas = components["schemas"];
@@ -52,6 +52,11 @@ export type AnomalyQuery = Query<"/v1/anomalies", "get">;
 export type BlocklistEntry = Schemas["BlocklistEntry"];
 export type BlocklistEntryInput = Schemas["BlocklistEntryInput"];
 export type Workspace = Schemas["Workspace"];
+export type KeyRole = JsonBody<"/v1/keys", "post">["role"];
+/** A key as listed (never the secret); from the generated types once /v1/keys is in the document. */
+export type ApiKeyInfo = Paths["/v1/keys"]["get"]["responses"][200]["content"]["application/json"]["keys"][number];
+/** A key as created: with the secret, shown once. */
+export type CreatedApiKey = Paths["/v1/keys"]["post"]["responses"][201]["content"]["application/json"];
 
 /** Largest batch POST /v1/events and /v1/decisions/batch accept. */
 export const MAX_BATCH = 1000;
@@ -147,9 +152,9 @@ export class AdbanditClient {
   };
 
   readonly keys = {
-    create: (role: KeyRole, name?: string) =>
+    create: (role: KeyRole, name?: string): Promise<CreatedApiKey> =>
       unwrap(this.api.POST("/v1/keys", { body: { role, ...(name !== undefined ? { name } : {}) } })),
-    list: async () => (await unwrap(this.api.GET("/v1/keys"))).keys,
+    list: async (): Promise<ApiKeyInfo[]> => (await unwrap(this.api.GET("/v1/keys"))).keys,
     revoke: (id: string) => unwrap(this.api.DELETE("/v1/keys/{id}", { params: { path: { id } } })),
   };
 
