@@ -1,0 +1,196 @@
+/**
+ * `adbandit import events`: 100,000 events from CSV, interrupted by a lost connection (the server stored a
+ * batch whose answer never came back, then went away), resumed with the same command: every event stored
+ * once, and the summaries over both runs count each row once. Plus rejected rows with reasons, JSONL, and
+ * an interruption by signal.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AdbanditClient } from "../../src/client/index.ts";
+import { EXIT } from "../../src/cli/output.ts";
+import { creativeCampaign } from "../helpers/service.ts";
+import { startServed, type Served } from "../client/serve.ts";
+import { cli } from "./run.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "adbandit-import-"));
+let s: Served;
+let c: AdbanditClient;
+let env: Record<string, string>;
+beforeAll(async () => {
+  s = await startServed({ seed: 5 });
+  const ws = await s.workspace("import");
+  c = s.client(ws.apiKey);
+  env = { ADBANDIT_URL: s.url, ADBANDIT_API_KEY: ws.apiKey };
+});
+afterAll(async () => {
+  await s?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function decisionsFor(campaignName: string, n: number): Promise<{ campaignId: string; ids: string[] }> {
+  const campaignId = (await c.campaigns.create(creativeCampaign({ name: campaignName, objective: "revenue" }) as never))
+    .id;
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 1000) {
+    const batch = await c.decideBatch(Array.from({ length: Math.min(1000, n - i) }, () => ({ campaignId })));
+    for (const d of batch) ids.push((d as { decisionId: string }).decisionId);
+  }
+  return { campaignId, ids };
+}
+
+describe("100,000 events, interrupted and resumed", () => {
+  it("stores each event once and counts each row once", async () => {
+    const N = 100_000;
+    const { campaignId, ids } = await decisionsFor("bulk", 1000);
+    const sent = { impression: 0, click: 0, conversion: 0, revenue: 0 };
+    const t0 = Date.parse("2026-11-30T12:00:00Z");
+    let csv = "id,decision_id,type,value,occurred_at\n";
+    for (let i = 0; i < N; i++) {
+      const type = i % 20 === 0 ? "conversion" : i % 5 === 0 ? "click" : "impression";
+      const value = type === "conversion" ? (i % 7) + 1 : "";
+      sent[type]++;
+      if (type === "conversion") sent.revenue += value as number;
+      csv += `ev-${i},${ids[i % ids.length]},${type},${value},${new Date(t0 + i * 1000).toISOString()}\n`;
+    }
+    const file = join(dir, "events.csv");
+    writeFileSync(file, csv);
+
+    // Run 1: the 40th request reaches the server, which stores the batch, but the answer is lost; from
+    // then on the service is gone. The transport's retries fail, the import stops with the checkpoint saved.
+    let requests = 0;
+    let gone = false;
+    const flaky = async (req: Request) => {
+      if (gone) throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+      if (new URL(req.url).pathname === "/v1/events" && ++requests === 40) {
+        await fetch(req);
+        gone = true;
+        throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+      }
+      return fetch(req);
+    };
+    const first = await cli(["import", "events", file, "--json"], env, {
+      transport: { fetch: flaky, sleep: async () => {} },
+    });
+    expect(first.code, first.err).toBe(EXIT.unavailable);
+    expect(first.err).toContain("run the same command again to resume");
+    const partial = JSON.parse(readFileSync(`${file}.summary.json`, "utf8"));
+    expect(partial.complete).toBe(false);
+    expect(partial.rows).toBeGreaterThanOrEqual(38_000);
+    expect(partial.rows).toBeLessThan(40_000);
+    expect(partial.rows % 1000).toBe(0);
+
+    // Run 2: the same command resumes after the counted prefix.
+    const second = await cli(["import", "events", file, "--json"], env);
+    expect(second.code, second.err).toBe(0);
+    const done = second.json();
+    expect(done).toMatchObject({ complete: true, rows: N, accepted: N, duplicates: 0, rejected: 0, conflicts: 0 });
+    // At least the batch whose answer was lost was stored by run 1 and acknowledged by run 2.
+    expect(done.recovered).toBeGreaterThanOrEqual(1000);
+    expect(readFileSync(`${file}.rejected.jsonl`, "utf8")).toBe("");
+
+    // The service holds every event once: the report's counts are the file's.
+    const r = await c.reports.campaign(campaignId, { from: "2026-11-30T00:00:00Z", to: "2026-12-02T00:00:00Z" });
+    expect(r.total.campaign).toMatchObject({
+      impressions: sent.impression,
+      clicks: sent.click,
+      revenue: sent.revenue,
+    });
+    expect(r.total.campaign.conversions).toBe(sent.conversion);
+
+    // Run 3: a completed import does nothing.
+    let calls = 0;
+    const third = await cli(["import", "events", file, "--json"], env, {
+      transport: { fetch: (req) => (calls++, fetch(req)) },
+    });
+    expect([third.code, calls, third.json().accepted]).toEqual([0, 0, N]);
+  });
+});
+
+describe("rejected rows, JSONL, interruption by signal", () => {
+  it("CSV: rows rejected here and by the server are listed with reasons; exit 6", async () => {
+    const { ids } = await decisionsFor("rejects", 3);
+    const file = join(dir, "mixed.csv");
+    writeFileSync(
+      file,
+      [
+        "id,decisionId,type,value,cost,ip,user_agent,publisher",
+        `m1,${ids[0]},impression,,0.01,10.0.0.1,"Mozilla/5.0 (Windows NT 10.0; Win64; x64), quoted",pub-1`,
+        `m2,${ids[0]},click,,,,,`,
+        `m3,${ids[1]},purchase,,,,,`,
+        `m4,00000000-0000-4000-8000-000000000000,click,,,,,`,
+        `,${ids[2]},click,,,,,`,
+        `m6,${ids[2]},conversion,abc,,,,`,
+        `m1,${ids[0]},impression,,0.01,10.0.0.1,"Mozilla/5.0 (Windows NT 10.0; Win64; x64), quoted",pub-1`,
+      ].join("\n"),
+    );
+    const r = await cli(["import", "events", file, "--batch", "2"], env);
+    expect(r.code, r.err).toBe(EXIT.partial);
+    expect(r.out).toMatch(/^imported .*mixed\.csv: 7 rows\n/);
+    const summary = JSON.parse(readFileSync(`${file}.summary.json`, "utf8"));
+    expect(summary).toMatchObject({ rows: 7, accepted: 2, duplicates: 1, rejected: 4, recovered: 0 });
+    const rejects = readFileSync(`${file}.rejected.jsonl`, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rejects.map((x) => [x.line, x.id, x.status])).toEqual([
+      [4, "m3", "rejected"],
+      [5, "m4", "rejected"],
+      [6, "", "rejected"],
+      [7, "m6", "rejected"],
+    ]);
+    expect(rejects[0].reason).toMatch(/^invalid: type: /);
+    expect(rejects[1].reason).toBe("unknown_decision");
+    expect(rejects[2].reason).toMatch(/^invalid: id: /);
+    expect(rejects[3].reason).toMatch(/^invalid: value: /);
+    expect(Object.values(summary.reasons).reduce((a: number, b) => a + (b as number), 0)).toBe(4);
+    const exported = await new Response(
+      await c.exportDecisions((await c.campaigns.list()).find((x) => x.name === "rejects")!.id),
+    ).text();
+    expect(exported.split("\n").filter(Boolean)).toHaveLength(3);
+  });
+
+  it("JSONL, stopped by a signal after the first batch, resumed", async () => {
+    const { ids } = await decisionsFor("jsonl", 10);
+    const file = join(dir, "events.jsonl");
+    writeFileSync(
+      file,
+      `${Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `j${i}`, decisionId: ids[i % 10], type: "impression" })).join("\n")}\n\nnot json\n`,
+    );
+    const stop = new AbortController();
+    let n = 0;
+    const r1 = await cli(["import", "events", file, "--batch", "10", "--concurrency", "1"], env, {
+      signal: stop.signal,
+      transport: {
+        fetch: async (req) => {
+          const res = await fetch(req);
+          if (++n === 1) stop.abort();
+          return res;
+        },
+      },
+    });
+    expect(r1.code, r1.err).toBe(EXIT.interrupted);
+    expect(r1.out).toMatch(/^interrupted .*: (10|20) rows\n/);
+    expect(r1.out).toContain("resume: run the same command again");
+    const r2 = await cli(["import", "events", file, "--batch", "10", "--json"], env);
+    expect(r2.code).toBe(EXIT.partial);
+    expect(r2.json()).toMatchObject({ complete: true, rows: 51, accepted: 50, duplicates: 0, rejected: 1 });
+    expect(r2.json().reasons).toEqual({ "invalid: not a JSON object": 1 });
+    // --restart imports from the first row: the server already has every event.
+    const r3 = await cli(["import", "events", file, "--batch", "10", "--json", "--restart"], env);
+    expect(r3.json()).toMatchObject({ rows: 51, accepted: 0, duplicates: 50, rejected: 1 });
+  });
+
+  it("a changed file is not resumed against an old checkpoint; a bad format is a usage error", async () => {
+    const file = join(dir, "events.jsonl");
+    writeFileSync(file, `${JSON.stringify({ id: "x", decisionId: "y", type: "click" })}\n`);
+    const r = await cli(["import", "events", file], env);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.err).toContain("--restart");
+    const weird = join(dir, "events.txt");
+    writeFileSync(weird, "");
+    expect((await cli(["import", "events", weird], env)).code).toBe(EXIT.usage);
+    expect((await cli(["import", "events", join(dir, "none.csv")], env)).code).toBe(EXIT.usage);
+  });
+});
