@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { openDatabase, rows, sql } from "../store/db.ts";
-import { recomputeArmStats } from "../store/recompute.ts";
+import { recomputeArmStats } from "../engine/recompute.ts";
 import { DETECTION_DEFAULTS, windowsOf } from "./detect.ts";
 import { loadAggregates, loadConversionLinks, scanCampaign } from "./scan.ts";
 
