@@ -11,6 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { requireWorkspace } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { ApiError, errorBody, invalid, onError } from "./errors.ts";
+import { parseBody } from "./input.ts";
 import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
 import { register as blocklist } from "./routes/blocklist.ts";
@@ -58,6 +59,8 @@ const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
   (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.text = Promise.resolve(text);
   return next();
 };
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -115,6 +118,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use("/v1/*", (c, next) =>
     (c.env as { incoming?: unknown } | undefined)?.incoming ? nodeBody(c, next) : limit(c, next),
   );
+  // Every JSON body parsed once and checked (input.ts: text storable, depth, finite numbers) before any
+  // route sees it; the route's validator then reads the parsed value instead of parsing again.
+  app.use("/v1/*", async (c, next) => {
+    const m = c.req.method;
+    if ((m !== "POST" && m !== "PATCH" && m !== "PUT") || !JSON_TYPE.test(c.req.header("content-type") ?? ""))
+      return next();
+    const text = await c.req.text();
+    if (text.length === 0) return next();
+    const value = parseBody(text);
+    Object.defineProperty(c.req, "json", { value: () => Promise.resolve(value) });
+    return next();
+  });
 
   health(app, deps);
   workspaces(app, deps);

@@ -13,7 +13,7 @@ import { ApiError } from "../errors.ts";
 import { errors, IdParam, json } from "../schemas.ts";
 
 export const BlockIn = z
-  .object({
+  .strictObject({
     entityType: z.enum(BLOCKABLE),
     entity: z.string().min(1).max(1000),
     reason: z.string().max(2000).optional(),

@@ -16,7 +16,7 @@ import { body, errors, json } from "../schemas.ts";
 export const EVALUATION_LIMITS = { maxRows: 200_000, maxBootstrap: 2000 };
 
 const EvaluationIn = z
-  .object({
+  .strictObject({
     campaignId: z.string().min(1),
     policy: z
       .union([z.string().min(1), z.looseObject({ type: z.string().min(1) })])
