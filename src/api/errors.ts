@@ -49,12 +49,26 @@ export function errorBody(code: ErrorCode, message: string, details?: ErrorDetai
   return { error: { code, message, ...(details?.length ? { details } : {}) } };
 }
 
-/** zod issues → `details`, each naming a dotted path ("arms.0.key"). */
-export function zodDetails(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ErrorDetail[] {
-  return issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
 }
 
-export function invalid(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ApiError {
+/**
+ * zod issues → `details`, each naming a dotted path ("arms.0.key"); an unknown field gets one detail of
+ * its own whose path ends with its name ("events.0.vaule: unknown field").
+ */
+export function zodDetails(issues: readonly Issue[]): ErrorDetail[] {
+  return issues.flatMap((i) =>
+    i.code === "unrecognized_keys" && i.keys
+      ? i.keys.map((k) => ({ path: [...i.path, k].map(String).join("."), message: "unknown field" }))
+      : [{ path: i.path.map(String).join("."), message: i.message }],
+  );
+}
+
+export function invalid(issues: readonly Issue[]): ApiError {
   const details = zodDetails(issues);
   const first = details[0];
   return new ApiError(

@@ -19,7 +19,7 @@ import { errors, IdParam, json } from "../schemas.ts";
 const MAX_RETRO_DAYS = 90;
 
 export const BlockIn = z
-  .object({
+  .strictObject({
     entityType: z.enum(BLOCKABLE),
     entity: z.string().min(1).max(1000),
     reason: z.string().max(2000).optional(),

@@ -24,7 +24,7 @@ export const EVALUATION_LIMITS = { maxRows: 200_000, maxBootstrap: 2000, maxActi
 const active = new Map<string, number>();
 
 const EvaluationIn = z
-  .object({
+  .strictObject({
     campaignId: z.string().min(1),
     policy: z.union([z.string().min(1), z.looseObject({ type: z.string().min(1) })]).openapi({
       description: '"uniform", "logged", "arm:<key>", or a strategy spec {"type", "params"}',
