@@ -225,7 +225,7 @@ export function prepare(logRows: readonly LogRow[], opts: EvaluateOptions): Prep
           r,
           i,
           "propensity",
-          "missing (the logging policy's probability of this action is needed; estimate it from the action's share of the logs explicitly with --estimate-propensity)",
+          "missing (the logging policy's probability of this action is needed; estimate it from the action's share of the logs explicitly: --estimate-propensity, or estimatePropensity in the API)",
         );
       missing++;
       p = shares[slotIndex(r) + 1][index.get(r.action)!];

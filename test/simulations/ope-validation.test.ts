@@ -12,7 +12,7 @@ const row = (o: Partial<LogRow> & Record<string, unknown> = {}) => ({
   ...o,
 });
 const MISSING =
-  "propensity: missing (the logging policy's probability of this action is needed; estimate it from the action's share of the logs explicitly with --estimate-propensity)";
+  "propensity: missing (the logging policy's probability of this action is needed; estimate it from the action's share of the logs explicitly: --estimate-propensity, or estimatePropensity in the API)";
 
 describe("validation table", () => {
   it.each<[string, () => LogRow[], EvaluateOptions, string]>([
