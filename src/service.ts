@@ -34,6 +34,8 @@ export interface ServiceOptions {
   minParallelBatch?: number;
   logger?: Logger;
   registry?: StrategyRegistry;
+  /** Tolerance on events' occurredAt (EngineOptions.clockSkewToleranceMs; tests that simulate a timeline). */
+  clockSkewToleranceMs?: number;
   /** Also export Node process metrics (CPU, memory, event-loop lag) on /metrics. */
   processMetrics?: boolean;
 }
@@ -76,6 +78,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,
+        clockSkewToleranceMs: opts.clockSkewToleranceMs,
         onDecisions: (n) => {
           metrics.decisions.inc(n);
           metrics.commitBatch.observe(n);
