@@ -17,7 +17,7 @@
  * S + its increment + (R − S) = R + its increment: nothing is lost or counted twice.
  */
 import type { Db } from "../store/db.ts";
-import { upsertIncrements } from "../store/arm-stats.ts";
+import { incrementArmStats } from "../store/arm-stats.ts";
 import { lockDecisionRewards, rebuildSnapshot, setDecisionRewards, type RebuildSnapshot } from "../store/rebuild.ts";
 import { retryTransient } from "./db-errors.ts";
 import { applyEvent, baseReward, type RewardState } from "./rewards.ts";
@@ -106,7 +106,7 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
       });
     }
   }
-  if (corrections.length) await tx.execute(upsertIncrements(corrections));
+  await incrementArmStats(tx, corrections);
   return { campaignId, repaired, decisionsRewritten: changed.length };
 }
 
