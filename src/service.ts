@@ -35,6 +35,8 @@ export interface ServiceOptions {
   minParallelBatch?: number;
   logger?: Logger;
   registry?: StrategyRegistry;
+  /** Tolerance on events' occurredAt (EngineOptions.clockSkewToleranceMs; tests that simulate a timeline). */
+  clockSkewToleranceMs?: number;
   /** Also export Node process metrics (CPU, memory, event-loop lag) on /metrics. */
   processMetrics?: boolean;
   /** Bytes of request bodies read or handled at once (default 32 MiB). */
@@ -85,6 +87,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,
+        clockSkewToleranceMs: opts.clockSkewToleranceMs,
         onDecisions: (n) => {
           metrics.decisions.inc(n);
           metrics.commitBatch.observe(n);

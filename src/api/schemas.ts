@@ -252,11 +252,16 @@ export const EventsOut = z
     accepted: z.number(),
     duplicates: z.number(),
     rejected: z.number(),
+    conflicts: z.number().openapi({ description: "Ids reused with another payload" }),
     results: z.array(
       z.object({
         id: z.string(),
-        status: z.enum(["accepted", "duplicate", "rejected"]),
-        reason: z.string().optional(),
+        status: z.enum(["accepted", "duplicate", "rejected", "conflict"]),
+        reason: z.string().optional().openapi({
+          description:
+            "Why rejected (unknown_decision, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it",
+        }),
+        invalid: z.literal(true).optional().openapi({ description: "Accepted but flagged invalid: teaches nothing" }),
       }),
     ),
   })

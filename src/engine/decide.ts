@@ -12,6 +12,7 @@ import { isUnavailable, type Db } from "../store/db.ts";
 import { insertDecisionsWithStats, type DecisionRow } from "../store/decisions.ts";
 import type { LiveCampaign } from "./campaign.ts";
 import { DecisionLog } from "./decision-log.ts";
+import { describeDbError, isDataError } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
 import type { LiveState } from "./live.ts";
 import { asDomainError } from "./registry.ts";
@@ -178,27 +179,63 @@ export class Decider {
 
   /**
    * One group commit under the shared lock. Committed: the increments leave `pending`. Failed: they
-   * leave memory altogether (not logged, so not counted) and each decision gets the error.
+   * leave memory altogether (not logged, so not counted) and the decisions get the error.
+   *
+   * A batch the database refuses for another reason than being unreachable is split in halves and each
+   * half tried again (bisection), so that only the decision the database cannot store fails — one
+   * request never fails the others it happened to share a commit with. That decision's failure is
+   * logged in one line (its ids and the driver's message, never the batch's parameters) and answered
+   * 400 when the database refused its data (class 22 or 54), else as it came.
    */
   private commit(batch: PendingDecision[]): Promise<(unknown | undefined)[]> {
-    const { live, db, logger } = this.o;
-    return live.shared(async () => {
-      try {
-        await insertDecisionsWithStats(
-          db,
-          batch.map((e) => e.row),
-          batch.map((e) => e.inc),
-        );
-      } catch (err) {
-        for (const e of batch) live.settle(e.inc, false);
-        const unavailable = isUnavailable(err);
-        if (!unavailable) logger.error({ err }, "decision flush failed");
-        const out = unavailable ? new DomainError("unavailable", "database unavailable") : err;
-        return batch.map(() => out);
-      }
-      for (const e of batch) live.settle(e.inc, true);
-      this.o.onDecisions?.(batch.length);
-      return batch.map(() => undefined);
+    return this.o.live.shared(async () => {
+      const out: (unknown | undefined)[] = new Array(batch.length);
+      await this.commitPart(batch, 0, batch.length, out);
+      return out;
     });
   }
+
+  private async commitPart(
+    batch: PendingDecision[],
+    from: number,
+    to: number,
+    out: (unknown | undefined)[],
+  ): Promise<void> {
+    const { live, db, logger } = this.o;
+    const part = from === 0 && to === batch.length ? batch : batch.slice(from, to);
+    try {
+      await insertDecisionsWithStats(
+        db,
+        part.map((e) => e.row),
+        part.map((e) => e.inc),
+      );
+    } catch (err) {
+      if (isUnavailable(err) || part.length === 1) {
+        for (const e of part) live.settle(e.inc, false);
+        const answer = failure(err);
+        for (let i = from; i < to; i++) out[i] = answer;
+        if (!isUnavailable(err))
+          logger.error(
+            { decisionId: part[0].row.id, campaignId: part[0].row.campaignId, db: describeDbError(err) },
+            "decision could not be logged",
+          );
+        return;
+      }
+      const mid = from + Math.ceil(part.length / 2);
+      await this.commitPart(batch, from, mid, out);
+      await this.commitPart(batch, mid, to, out);
+      return;
+    }
+    for (const e of part) live.settle(e.inc, true);
+    this.o.onDecisions?.(part.length);
+    for (let i = from; i < to; i++) out[i] = undefined;
+  }
+}
+
+/** The answer for a decision whose commit failed. */
+function failure(err: unknown): unknown {
+  if (isUnavailable(err)) return new DomainError("unavailable", "database unavailable");
+  if (isDataError(err))
+    return new DomainError("invalid_request", `the decision could not be stored: ${describeDbError(err).message}`);
+  return err;
 }

@@ -13,14 +13,15 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
+import { servedCampaignIds } from "../store/campaigns.ts";
 import type { Database } from "../store/db.ts";
 import type { LiveArm, LiveCampaign } from "./campaign.ts";
 import { Campaigns, type ArmInput, type ArmPatch, type CampaignInput, type CampaignPatch } from "./campaigns.ts";
 import { Decider, type BatchItemResult } from "./decide.ts";
 import { DomainError } from "./errors.ts";
-import { Learner, type EventInput } from "./learn.ts";
+import { Learner, type EventCounter, type EventInput } from "./learn.ts";
 import { LiveState } from "./live.ts";
-import { recomputeArmStats } from "./recompute.ts";
+import { recomputeArmStats, type RecomputeResult } from "./recompute.ts";
 import type { StrategyRegistry } from "./registry.ts";
 import { allowAll, type DecisionRequest, type DecisionResult, type FraudGate, type IngestResult } from "./types.ts";
 
@@ -40,7 +41,18 @@ export interface EngineOptions {
   /** Queue length from which a commit starts while another is in flight (default 16). */
   minParallelBatch?: number;
   onDecisions?: (n: number) => void;
-  onEvents?: (status: "accepted" | "duplicate" | "rejected" | "invalid", n: number) => void;
+  onEvents?: EventCounter;
+  /** Tolerance on events' occurredAt before their decision or after receipt (default 5 min). */
+  clockSkewToleranceMs?: number;
+}
+
+export interface ConsistencyReport {
+  /** Campaigns compared. */
+  checked: number;
+  /** Campaigns whose statistics differed from their rows, with what was repaired. */
+  repaired: RecomputeResult[];
+  /** Campaigns that could not be checked this time (e.g. the database went away); tried on the next run. */
+  failed: { campaignId: string; error: string }[];
 }
 
 export class Engine {
@@ -73,6 +85,7 @@ export class Engine {
       logger: opts.logger,
       fraudGate: () => this.fraudGate,
       onEvents: opts.onEvents,
+      clockSkewToleranceMs: opts.clockSkewToleranceMs,
     });
   }
 
@@ -176,16 +189,55 @@ export class Engine {
 
   /** Rebuilds a campaign's statistics exactly from decisions + valid attributed events, then reloads memory. */
   async recompute(campaignId: string): Promise<void> {
+    await this.rebuild(campaignId);
+  }
+
+  /** recompute, returning what differed from the rows and was repaired. */
+  private async rebuild(campaignId: string): Promise<RecomputeResult> {
     await this.flush();
     const c = await this.live.get(campaignId);
     if (!c) throw new DomainError("not_found", "campaign not found");
     const enc = c.encoder;
-    await recomputeArmStats(
+    const result = await recomputeArmStats(
       this.opts.database.db,
       campaignId,
       enc ? { encode: (ctx) => enc.encode(ctx), dim: c.dim } : {},
     );
     await this.live.reloadStats(campaignId);
+    return result;
+  }
+
+  /**
+   * The consistency check: compares every served campaign's arm_stats (and decisions' running rewards)
+   * with what its stored decisions and valid attributed events imply, repairs the differences, logs one
+   * warning per repaired campaign and returns the report. The jobs schedule it (src/jobs, "consistency").
+   */
+  async checkConsistency(): Promise<ConsistencyReport> {
+    const report: ConsistencyReport = { checked: 0, repaired: [], failed: [] };
+    for (const id of await servedCampaignIds(this.opts.database.db)) {
+      try {
+        const r = await this.rebuild(id);
+        report.checked++;
+        if (r.repaired.length || r.decisionsRewritten) {
+          report.repaired.push(r);
+          this.opts.logger.warn(
+            {
+              campaignId: id,
+              decisionsRewritten: r.decisionsRewritten,
+              arms: r.repaired.map((a) => ({
+                armKey: a.armKey,
+                stored: { n: a.stored.n, sum: a.stored.sum, sumSq: a.stored.sumSq },
+                rebuilt: { n: a.rebuilt.n, sum: a.rebuilt.sum, sumSq: a.rebuilt.sumSq },
+              })),
+            },
+            "consistency check repaired arm statistics",
+          );
+        }
+      } catch (err) {
+        report.failed.push({ campaignId: id, error: String((err as Error)?.message ?? err).slice(0, 200) });
+      }
+    }
+    return report;
   }
 
   /** A seeded generator for derived quantities (P(best) Monte Carlo), independent of decisions. */

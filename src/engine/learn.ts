@@ -3,14 +3,26 @@
  *
  *   parse → attribute → classify → persist → reward deltas → (commit) → apply
  *
- * - parse: per-item checks that need no database (repeated id in the batch, decision id shape);
- * - attribute: the decisions the events refer to, locked (FOR UPDATE, id order), and whether each
- *   event falls in its campaign's attribution window;
+ * - parse: per-item checks that need no database: an id repeated in the batch (duplicate, or conflict
+ *   if its payload differs), a decision id that cannot exist, `occurredAt` in the future;
+ * - attribute: the decisions the events refer to, locked; an event dated before its decision is
+ *   rejected; the campaign's attribution window says whether it may teach;
  * - classify: the fraud gate's verdict per event (an invalid event is stored but teaches nothing);
- * - persist: `insert … on conflict do nothing returning` — what was not inserted is a duplicate;
+ * - persist: `insert … on conflict do nothing returning`; an id already stored is a duplicate if its
+ *   stored payload is the same, else a conflict (the sender reused an id: its bug is not hidden);
  * - reward deltas: the running reward of each decision moves per the objective (rewards.ts), which
  *   gives one reward increment per changed decision (stats.ts), written with the new rewards;
  * - apply: once committed, memory moves by exactly those increments.
+ *
+ * Lock order — every transaction that writes statistics takes its row locks in this order, so none
+ * can wait for another in a cycle:
+ *   1. decisions: FOR UPDATE in id order (ingest; the exact rebuild, recompute.ts, for the decisions it
+ *      rewrites); a decision commit only inserts new rows;
+ *   2. events: the insert of new ids (ingest);
+ *   3. arm_stats: upserts of merged increments in (campaign, arm) order (decision commit, ingest,
+ *      rebuild), always the last statement of the transaction.
+ * A serialization failure or deadlock (40001, 40P01) is still run again, a bounded number of times
+ * (db-errors.ts), so it never reaches a client.
  *
  * The transaction runs under the live state's shared lock. A campaign not in memory yet (created by
  * another process) is loaded before the transaction, never inside it (load takes the exclusive lock).
@@ -19,13 +31,24 @@ import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
 import { lockDecisions, type DecisionRow } from "../store/decisions.ts";
-import { applyRewards, insertEvents, type EventRow } from "../store/events.ts";
+import { applyRewards, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
 import type { LiveCampaign } from "./campaign.ts";
+import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
 import { isUuid, type LiveState } from "./live.ts";
 import { applyEvent } from "./rewards.ts";
 import { rewardIncrement, type ArmIncrement } from "./stats.ts";
-import type { EventType, FraudGate, IncomingEvent, IngestResult } from "./types.ts";
+import type { EventResult, EventType, FraudGate, IncomingEvent, IngestResult } from "./types.ts";
+
+/**
+ * How far `occurredAt` may lie before its decision or after the time it was received: senders' and
+ * replicas' clocks disagree by a little; beyond this the event is rejected
+ * (`occurred_before_decision`, `occurred_in_future`).
+ */
+export const CLOCK_SKEW_TOLERANCE_MS = 5 * 60_000;
+
+/** Attempts of an ingest transaction that hit a serialization failure or deadlock. */
+const ATTEMPTS = 5;
 
 export interface EventInput {
   id: string;
@@ -37,12 +60,14 @@ export interface EventInput {
   source?: { ip?: string; userAgent?: string; publisher?: string; placement?: string };
 }
 
-type ItemResult = IngestResult["results"][number];
+export type EventCounter = (status: "accepted" | "duplicate" | "rejected" | "conflict" | "invalid", n: number) => void;
 
 interface Candidate {
   /** Position in the request. */
   i: number;
   ev: IncomingEvent;
+  /** The sender gave occurredAt (else it is the time received, and a resend need not match it). */
+  dated: boolean;
 }
 
 interface Attributed extends Candidate {
@@ -57,7 +82,9 @@ export interface LearnerOptions {
   live: LiveState;
   logger: Logger;
   fraudGate: () => FraudGate;
-  onEvents?: (status: "accepted" | "duplicate" | "rejected" | "invalid", n: number) => void;
+  onEvents?: EventCounter;
+  /** Tolerance on occurredAt (default CLOCK_SKEW_TOLERANCE_MS). */
+  clockSkewToleranceMs?: number;
 }
 
 /** Campaigns the transaction needs in memory but found missing: load them, then run again. */
@@ -68,18 +95,32 @@ class CampaignsMissing extends Error {
 }
 
 export class Learner {
-  constructor(private readonly o: LearnerOptions) {}
+  private readonly skew: number;
+
+  constructor(private readonly o: LearnerOptions) {
+    this.skew = o.clockSkewToleranceMs ?? CLOCK_SKEW_TOLERANCE_MS;
+  }
 
   async ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {
     const receivedAt = new Date();
-    const { results, candidates } = parse(input, receivedAt);
-    if (candidates.length) {
+    const { results, candidates } = parse(input, receivedAt, this.skew);
+    let mayLoad = true;
+    for (let attempt = 1; candidates.length; attempt++) {
       try {
-        await this.run(workspaceId, candidates, results, true);
+        await this.run(workspaceId, candidates, results, mayLoad);
+        break;
       } catch (err) {
-        if (!(err instanceof CampaignsMissing)) throw err;
-        for (const id of err.ids) await this.o.live.load(id);
-        await this.run(workspaceId, candidates, results, false);
+        if (err instanceof CampaignsMissing && mayLoad) {
+          for (const id of err.ids) await this.o.live.load(id);
+          mayLoad = false;
+          continue;
+        }
+        if (isTransient(err) && attempt < ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, 2 ** attempt + Math.random() * 10 * attempt));
+          continue;
+        }
+        if (isUnavailable(err)) throw new DomainError("unavailable", "database unavailable");
+        throw err;
       }
     }
     return this.count(results);
@@ -89,49 +130,37 @@ export class Learner {
   private async run(
     workspaceId: string,
     candidates: Candidate[],
-    results: ItemResult[],
+    results: EventResult[],
     mayLoad: boolean,
   ): Promise<void> {
     const { db, live } = this.o;
     await live.shared(async () => {
       let incs: ArmIncrement[] = [];
       let invalid = 0;
-      try {
-        await db.transaction(async (tx) => {
-          const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
-          this.classify(attributed);
-          const inserted = await persist(tx, workspaceId, attributed);
-          const kept: Attributed[] = [];
-          for (const a of attributed) {
-            if (!inserted.has(a.ev.id)) results[a.i] = { id: a.ev.id, status: "duplicate" };
-            else {
-              results[a.i] = { id: a.ev.id, status: "accepted" };
-              kept.push(a);
-            }
-          }
-          invalid = kept.filter((a) => a.invalidReason !== null).length;
-          const { updates, increments } = rewardDeltas(kept);
-          await applyRewards(tx, updates, increments);
-          incs = increments;
-        });
-      } catch (err) {
-        if (isUnavailable(err)) throw new DomainError("unavailable", "database unavailable");
-        throw err;
-      }
+      await db.transaction(async (tx) => {
+        const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
+        this.classify(attributed);
+        const kept = await persist(tx, workspaceId, attributed, results);
+        invalid = kept.filter((a) => a.invalidReason !== null).length;
+        const { updates, increments } = rewardDeltas(kept);
+        await applyRewards(tx, updates, increments);
+        incs = increments;
+      });
       live.applied(incs);
       if (invalid) this.o.onEvents?.("invalid", invalid);
     });
   }
 
   /**
-   * The referred decisions, locked; unknown ones rejected; the attribution window applied. A campaign
-   * not in memory ends the attempt (`mayLoad`: to be loaded outside the lock) or rejects its events.
+   * The referred decisions, locked; unknown ones and events dated before their decision rejected; the
+   * attribution window applied. A campaign not in memory ends the attempt (`mayLoad`: it is loaded
+   * outside the lock) or, once loading did not find it, rejects its events.
    */
   private async attribute(
     tx: Pick<Db, "select">,
     workspaceId: string,
     candidates: Candidate[],
-    results: ItemResult[],
+    results: EventResult[],
     mayLoad: boolean,
   ): Promise<Attributed[]> {
     const ids = [...new Set(candidates.map((c) => c.ev.decisionId))];
@@ -147,8 +176,12 @@ export class Learner {
         results[c.i] = { id: c.ev.id, status: "rejected", reason: "unknown_decision" };
         continue;
       }
-      const attributed =
-        c.ev.occurredAt.getTime() - decision.createdAt.getTime() <= campaign.attributionWindowHours * 3_600_000;
+      const since = c.ev.occurredAt.getTime() - decision.createdAt.getTime();
+      if (since < -this.skew) {
+        results[c.i] = { id: c.ev.id, status: "rejected", reason: "occurred_before_decision" };
+        continue;
+      }
+      const attributed = since <= campaign.attributionWindowHours * 3_600_000;
       out.push({ ...c, decision, campaign, attributed, invalidReason: null });
     }
     return out;
@@ -159,54 +192,96 @@ export class Learner {
     for (const a of events) a.invalidReason = gate.classify(a.ev, a.decision);
   }
 
-  private count(results: ItemResult[]): IngestResult {
-    const out: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, results };
+  private count(results: EventResult[]): IngestResult {
+    const out: IngestResult = { accepted: 0, duplicates: 0, rejected: 0, conflicts: 0, results };
     for (const r of results) {
       if (r.status === "accepted") out.accepted++;
       else if (r.status === "duplicate") out.duplicates++;
+      else if (r.status === "conflict") out.conflicts++;
       else out.rejected++;
     }
     if (out.accepted) this.o.onEvents?.("accepted", out.accepted);
     if (out.duplicates) this.o.onEvents?.("duplicate", out.duplicates);
     if (out.rejected) this.o.onEvents?.("rejected", out.rejected);
+    if (out.conflicts) this.o.onEvents?.("conflict", out.conflicts);
     return out;
   }
 }
 
-/** Per-item checks without the database: an id repeated in the batch, a decision id that cannot exist. */
-function parse(input: EventInput[], receivedAt: Date): { results: ItemResult[]; candidates: Candidate[] } {
-  const results: ItemResult[] = input.map((e) => ({ id: e.id, status: "accepted" }));
-  const seen = new Set<string>();
+/** What must match for a resent id to be a duplicate rather than a conflict. */
+interface Payload {
+  type: string;
+  decisionId: string;
+  value: number;
+  cost: number;
+  /** undefined: not given by the sender (any stored time matches). */
+  occurredAt?: number;
+}
+
+const samePayload = (a: Payload, b: Payload) =>
+  a.type === b.type &&
+  a.decisionId === b.decisionId &&
+  a.value === b.value &&
+  a.cost === b.cost &&
+  (a.occurredAt === undefined || b.occurredAt === undefined || a.occurredAt === b.occurredAt);
+
+const payloadOf = (c: Candidate): Payload => ({
+  type: c.ev.type,
+  decisionId: c.ev.decisionId,
+  value: c.ev.value,
+  cost: c.ev.cost,
+  occurredAt: c.dated ? c.ev.occurredAt.getTime() : undefined,
+});
+
+/** Per-item checks without the database. */
+function parse(
+  input: EventInput[],
+  receivedAt: Date,
+  skew: number,
+): { results: EventResult[]; candidates: Candidate[] } {
+  const results: EventResult[] = input.map((e) => ({ id: e.id, status: "accepted" }));
+  const first = new Map<string, Payload>();
   const candidates: Candidate[] = [];
   input.forEach((e, i) => {
-    if (seen.has(e.id)) {
-      results[i] = { id: e.id, status: "duplicate" };
-      return;
-    }
-    seen.add(e.id);
-    if (!isUuid(e.decisionId)) {
-      results[i] = { id: e.id, status: "rejected", reason: "unknown_decision" };
-      return;
-    }
-    candidates.push({
+    const occurredAt = e.occurredAt === undefined ? receivedAt : new Date(e.occurredAt);
+    const c: Candidate = {
       i,
+      dated: e.occurredAt !== undefined,
       ev: {
         id: e.id,
         decisionId: e.decisionId.toLowerCase(),
         type: e.type,
         value: e.value ?? 0,
         cost: e.cost ?? 0,
-        occurredAt: e.occurredAt === undefined ? receivedAt : new Date(e.occurredAt),
+        occurredAt,
         receivedAt,
         source: e.source ?? {},
       },
-    });
+    };
+    const seen = first.get(e.id);
+    if (seen) {
+      results[i] = { id: e.id, status: samePayload(seen, payloadOf(c)) ? "duplicate" : "conflict" };
+      return;
+    }
+    first.set(e.id, payloadOf(c));
+    if (!isUuid(e.decisionId)) results[i] = { id: e.id, status: "rejected", reason: "unknown_decision" };
+    else if (occurredAt.getTime() - receivedAt.getTime() > skew)
+      results[i] = { id: e.id, status: "rejected", reason: "occurred_in_future" };
+    else candidates.push(c);
   });
   return { results, candidates };
 }
 
-/** Stores the events; returns the ids actually inserted (the others were already stored). */
-function persist(tx: Pick<Db, "execute">, workspaceId: string, events: Attributed[]): Promise<Set<string>> {
+/**
+ * Stores the events and sets each one's result: accepted (with `invalid` and its reason when the gate
+ * flagged it), duplicate or conflict. Returns the events inserted.
+ */
+async function persist(
+  tx: Pick<Db, "execute" | "select">,
+  workspaceId: string,
+  events: Attributed[],
+  results: EventResult[],
+): Promise<Attributed[]> {
   const rows: EventRow[] = events.map(({ ev, decision, attributed, invalidReason }) => ({
     workspaceId,
     eventId: ev.id,
@@ -225,7 +300,41 @@ function persist(tx: Pick<Db, "execute">, workspaceId: string, events: Attribute
     attributed,
     invalidReason,
   }));
-  return insertEvents(tx, rows);
+  const inserted = await insertEvents(tx, rows);
+  const kept: Attributed[] = [];
+  const resent: Attributed[] = [];
+  for (const a of events) {
+    if (!inserted.has(a.ev.id)) {
+      resent.push(a);
+      continue;
+    }
+    results[a.i] =
+      a.invalidReason === null
+        ? { id: a.ev.id, status: "accepted" }
+        : { id: a.ev.id, status: "accepted", invalid: true, reason: a.invalidReason };
+    kept.push(a);
+  }
+  if (resent.length) {
+    const stored = await storedEvents(
+      tx,
+      workspaceId,
+      resent.map((a) => a.ev.id),
+    );
+    for (const a of resent) {
+      const s = stored.get(a.ev.id);
+      const same =
+        s !== undefined &&
+        samePayload(payloadOf(a), {
+          type: s.type,
+          decisionId: s.decisionId,
+          value: s.value,
+          cost: s.cost,
+          occurredAt: s.occurredAt.getTime(),
+        });
+      results[a.i] = { id: a.ev.id, status: same ? "duplicate" : "conflict" };
+    }
+  }
+  return kept;
 }
 
 /**

@@ -54,11 +54,22 @@ export interface DecisionResult {
   sendAt?: string;
 }
 
-export type EventStatus = "accepted" | "duplicate" | "rejected";
+export type EventStatus = "accepted" | "duplicate" | "rejected" | "conflict";
+
+/** Per-event outcome: `reason` says why an event was rejected, or why an accepted one is invalid. */
+export interface EventResult {
+  id: string;
+  status: EventStatus;
+  reason?: string;
+  /** Accepted but marked invalid by the fraud gate: stored, teaches nothing (`reason` says why). */
+  invalid?: true;
+}
 
 export interface IngestResult {
   accepted: number;
   duplicates: number;
   rejected: number;
-  results: { id: string; status: EventStatus; reason?: string }[];
+  /** Ids reused with another payload (type, decision, value, cost or occurredAt). */
+  conflicts: number;
+  results: EventResult[];
 }

@@ -6,7 +6,9 @@
  *     (Engine.recompute), and their hours' rollups rewritten;
  *   - rollups: rewrites the hourly rollups of every hour that received events or decisions since the
  *     last run (plus `rollupLookbackHours` on the first run), so reports from rollups equal the events;
- *   - gate-refresh: reloads the ingest gate's blocklist cache (every replica, no lock: each has its own cache).
+ *   - gate-refresh: reloads the ingest gate's blocklist cache (every replica, no lock: each has its own cache);
+ *   - consistency: arm_stats compared with what the stored rows imply, repaired and reported
+ *     (Engine.checkConsistency; default every 15 minutes).
  * Schedules are cron expressions (default every minute), configurable, or false to switch a job off.
  */
 import cron, { type ScheduledTask } from "node-cron";
@@ -23,6 +25,7 @@ export interface JobsConfig {
   fraudScan: string | false;
   rollups: string | false;
   gateRefresh: string | false;
+  consistency: string | false;
   /** How far back the first rollup run rewrites, in hours. */
   rollupLookbackHours: number;
   /** Minutes between two runs of the 24 h rate tests per campaign (the burst phase runs at every tick). */
@@ -34,6 +37,7 @@ export const JOBS_DEFAULTS: JobsConfig = {
   fraudScan: "* * * * *",
   rollups: "* * * * *",
   gateRefresh: "* * * * *",
+  consistency: "*/15 * * * *",
   rollupLookbackHours: 48,
   fraudRatesEveryMinutes: 10,
   detection: DETECTION_DEFAULTS,
@@ -61,19 +65,26 @@ export function jobsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JobsCon
     fraudScan: pick("ADBANDIT_JOB_FRAUD_SCAN", JOBS_DEFAULTS.fraudScan),
     rollups: pick("ADBANDIT_JOB_ROLLUPS", JOBS_DEFAULTS.rollups),
     gateRefresh: pick("ADBANDIT_JOB_GATE_REFRESH", JOBS_DEFAULTS.gateRefresh),
+    consistency: pick("ADBANDIT_JOB_CONSISTENCY", JOBS_DEFAULTS.consistency),
   };
 }
 
 /** What the jobs reach; getters may throw while the database is unreachable (the tick is then skipped). */
 export interface JobDeps {
   readonly database: Database;
-  readonly engine?: { recompute(campaignId: string): Promise<void> };
+  readonly engine?: EngineJobs;
   readonly gate?: CachedFraudGate;
   readonly logger: Logger;
   now?: () => Date;
 }
 
-export type JobName = "fraud-scan" | "rollups" | "gate-refresh";
+/** What the jobs call on the engine. */
+export interface EngineJobs {
+  recompute(campaignId: string): Promise<void>;
+  checkConsistency?(): Promise<unknown>;
+}
+
+export type JobName = "fraud-scan" | "rollups" | "gate-refresh" | "consistency";
 
 export interface Jobs {
   /** Runs one job now (as leader, like a scheduled tick); resolves when it is done. */
@@ -142,6 +153,10 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
     "gate-refresh": async () => {
       if (deps.gate) await deps.gate.refresh(deps.database.db, now());
     },
+    consistency: async () => {
+      const engine = deps.engine;
+      if (engine?.checkConsistency) await asLeader(deps.database, "consistency", () => engine.checkConsistency!());
+    },
   };
 
   /** A tick while the same job is still running joins it instead of starting a second run. */
@@ -160,6 +175,7 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
     ["fraud-scan", config.fraudScan],
     ["rollups", config.rollups],
     ["gate-refresh", config.gateRefresh],
+    ["consistency", config.consistency],
   ];
   for (const [name, expr] of schedule) {
     if (!expr) continue;
@@ -186,7 +202,7 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
 export function startServiceJobs(
   deps: {
     readonly database: Database;
-    readonly engine: { recompute(campaignId: string): Promise<void> };
+    readonly engine: EngineJobs;
     readonly logger: Logger;
   },
   gate?: CachedFraudGate,

@@ -17,7 +17,7 @@ export type ArmStatsRow = Pick<
 /** A uuid[] parameter (one parameter whatever the length, so the statement text stays constant). */
 export const uuidArray = (ids: string[]) => sql`${`{${ids.join(",")}}`}::uuid[]`;
 
-export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
+const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
   n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq, updated_at = now(),
   ${["xx", "xr"]
     .map(

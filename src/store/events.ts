@@ -2,11 +2,11 @@
  * Event ingest queries. Rows travel as one JSON parameter each (constant SQL text, prepared once,
  * no per-row parameter building), which keeps a batch of 1000 events cheap on both drivers.
  */
-import { sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
-import type { events } from "./schema.ts";
+import { events } from "./schema.ts";
 
 /** An event as stored. */
 export type EventRow = typeof events.$inferSelect;
@@ -47,6 +47,22 @@ export async function insertEvents(tx: Pick<Db, "execute">, evs: EventRow[]): Pr
         returning event_id`,
   );
   return new Set(got.map((g) => g.event_id));
+}
+
+/** The stored payload of these event ids (to tell a resend from a reused id). */
+export async function storedEvents(tx: Pick<Db, "select">, workspaceId: string, ids: string[]) {
+  const r = await tx
+    .select({
+      eventId: events.eventId,
+      type: events.type,
+      decisionId: events.decisionId,
+      value: events.value,
+      cost: events.cost,
+      occurredAt: events.occurredAt,
+    })
+    .from(events)
+    .where(and(eq(events.workspaceId, workspaceId), inArray(events.eventId, ids)));
+  return new Map(r.map((e) => [e.eventId, e]));
 }
 
 /** New running rewards of decisions, and the arm increments they imply, in one statement. */

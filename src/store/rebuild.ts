@@ -1,55 +1,71 @@
 /**
- * Queries of the exact rebuild of a campaign's statistics (src/engine/recompute.ts): the campaign's
- * objective and arm costs, its arm_stats rows locked, its decisions, and the attributed valid events
- * that teach; then the rewritten running rewards and totals.
+ * Queries of the exact rebuild of a campaign's statistics (src/engine/recompute.ts).
+ *
+ * `rebuildSnapshot` reads in ONE statement — so from one snapshot, even under READ COMMITTED — the
+ * campaign's objective and arm costs, its arm_stats totals, its decisions and the attributed valid
+ * events that teach. What the rebuild then writes is a correction (rebuilt − stored in that snapshot)
+ * added like any other increment, so decision commits and ingests that land meanwhile are kept.
  */
-import { and, asc, eq, isNull, sql } from "drizzle-orm";
-import type { ArmIncrement } from "../engine/stats.ts";
-import type { Db } from "./db.ts";
-import { armStats, arms, campaigns, decisions, events } from "./schema.ts";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { uuidArray } from "./arm-stats.ts";
+import { rows, type Db } from "./db.ts";
+import { decisions } from "./schema.ts";
+import type { Objective } from "./schema.ts";
 
-type Tx = Pick<Db, "select" | "execute">;
-
-export async function campaignRewardRule(tx: Tx, campaignId: string) {
-  const [c] = await tx.select({ objective: campaigns.objective }).from(campaigns).where(eq(campaigns.id, campaignId));
-  if (!c) return undefined;
-  const armCosts = await tx
-    .select({ key: arms.key, cost: arms.cost })
-    .from(arms)
-    .where(eq(arms.campaignId, campaignId));
-  return { objective: c.objective, armCosts };
+export interface RebuildSnapshot {
+  objective: Objective;
+  arms: { key: string; cost: number }[];
+  stats: { armKey: string; n: number; sum: number; sumSq: number; xx: number[] | null; xr: number[] | null }[];
+  decisions: {
+    id: string;
+    armKey: string;
+    context: Record<string, unknown> | null;
+    reward: number;
+    converted: boolean;
+  }[];
+  /** In arrival order. */
+  events: { decisionId: string; type: string; value: number; cost: number }[];
 }
 
-/** The campaign's arm_stats rows, locked (FOR UPDATE, in arm order). */
-export function lockArmStats(tx: Tx, campaignId: string) {
-  return tx
-    .select({ armKey: armStats.armKey, xx: armStats.xx })
-    .from(armStats)
-    .where(eq(armStats.campaignId, campaignId))
-    .orderBy(asc(armStats.armKey))
-    .for("update");
+export async function rebuildSnapshot(
+  tx: Pick<Db, "execute">,
+  campaignId: string,
+): Promise<RebuildSnapshot | undefined> {
+  const [r] = await rows<{ snapshot: RebuildSnapshot | string | null }>(
+    tx,
+    sql`select (
+      select json_build_object(
+        'objective', c.objective,
+        'arms', (select coalesce(json_agg(json_build_object('key', a.key, 'cost', a.cost)), '[]'::json)
+                 from arms a where a.campaign_id = c.id),
+        'stats', (select coalesce(json_agg(json_build_object('armKey', s.arm_key, 'n', s.n, 'sum', s.sum,
+                   'sumSq', s.sum_sq, 'xx', s.xx, 'xr', s.xr)), '[]'::json)
+                  from arm_stats s where s.campaign_id = c.id),
+        'decisions', (select coalesce(json_agg(json_build_object('id', d.id, 'armKey', d.arm_key,
+                       'context', d.context, 'reward', d.reward, 'converted', d.converted)), '[]'::json)
+                      from decisions d where d.campaign_id = c.id),
+        'events', (select coalesce(json_agg(json_build_object('decisionId', e.decision_id, 'type', e.type,
+                    'value', e.value, 'cost', e.cost) order by e.received_at, e.event_id), '[]'::json)
+                   from events e where e.campaign_id = c.id and e.attributed and e.invalid_reason is null)
+      ) from campaigns c where c.id = ${campaignId}::uuid
+    ) as snapshot`,
+  );
+  const s = r?.snapshot;
+  if (!s) return undefined;
+  return typeof s === "string" ? (JSON.parse(s) as RebuildSnapshot) : s;
 }
 
-export function campaignDecisions(tx: Tx, campaignId: string) {
+/**
+ * Locks these decisions (FOR UPDATE, in id order — the lock order of every transaction, see
+ * src/engine/learn.ts) and returns their current running rewards.
+ */
+export function lockDecisionRewards(tx: Pick<Db, "select">, campaignId: string, ids: string[]) {
   return tx
-    .select({
-      id: decisions.id,
-      armKey: decisions.armKey,
-      context: decisions.context,
-      reward: decisions.reward,
-      converted: decisions.converted,
-    })
+    .select({ id: decisions.id, reward: decisions.reward, converted: decisions.converted })
     .from(decisions)
-    .where(eq(decisions.campaignId, campaignId));
-}
-
-/** The events that teach: attributed and valid, in arrival order. */
-export function teachingEvents(tx: Tx, campaignId: string) {
-  return tx
-    .select({ decisionId: events.decisionId, type: events.type, value: events.value, cost: events.cost })
-    .from(events)
-    .where(and(eq(events.campaignId, campaignId), eq(events.attributed, true), isNull(events.invalidReason)))
-    .orderBy(asc(events.receivedAt), asc(events.eventId));
+    .where(and(eq(decisions.campaignId, campaignId), sql`${decisions.id} = any(${uuidArray(ids)})`))
+    .orderBy(asc(decisions.id))
+    .for("update");
 }
 
 /** Rewrites decisions' running rewards (in chunks of 1000 rows per statement). */
@@ -58,33 +74,8 @@ export async function setDecisionRewards(
   changed: { id: string; reward: number; converted: boolean }[],
 ): Promise<void> {
   for (let i = 0; i < changed.length; i += 1000) {
-    const chunk = changed.slice(i, i + 1000);
+    const u = JSON.stringify(changed.slice(i, i + 1000));
     await tx.execute(sql`update decisions as d set reward = v.reward, converted = v.converted
-      from (values ${sql.join(
-        chunk.map((c) => sql`(${c.id}::uuid, ${c.reward}::float8, ${c.converted}::boolean)`),
-        sql`, `,
-      )}) as v(id, reward, converted) where d.id = v.id`);
+      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean) where d.id = v.id`);
   }
-}
-
-/** A float8[] literal: numbers print in shortest round-trip form, so nothing is lost. */
-export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
-  if (!a) return null;
-  let s = "{";
-  for (let i = 0; i < a.length; i++) s += (i ? "," : "") + (Number.isFinite(a[i]) ? String(a[i]) : "0");
-  return `${s}}`;
-}
-
-/** Overwrites totals (one row per arm: merge first). */
-export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
-  if (incs.length === 0) return;
-  const values = sql.join(
-    incs.map(
-      (i) =>
-        sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
-    ),
-    sql`, `,
-  );
-  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
-    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr, updated_at = now()`);
 }

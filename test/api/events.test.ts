@@ -243,7 +243,8 @@ describe("learning from feedback, per objective", () => {
 
 describe("attribution window", () => {
   it("a conversion after the window is stored (a resend is a duplicate) but teaches nothing", async () => {
-    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    // a 72 s window, and a conversion dated 4 min ahead: late, yet within the 5 min clock-skew tolerance
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 0.02 }));
     const d = (await decide(ws, id)).body;
     const before = await armsByKey(ws, id);
     const late = {
@@ -251,7 +252,7 @@ describe("attribution window", () => {
       decisionId: d.decisionId,
       type: "conversion",
       value: 1,
-      occurredAt: new Date(Date.now() + 3 * 3600_000).toISOString(),
+      occurredAt: new Date(Date.now() + 4 * 60_000).toISOString(),
     };
     const r = await postEvents([late]);
     expect(r.status).toBe(200);
@@ -265,9 +266,9 @@ describe("attribution window", () => {
   });
 
   it("a conversion inside the window teaches", async () => {
-    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 0.02 }));
     const d = (await decide(ws, id)).body;
-    const inside = new Date(Date.now() + 30 * 60_000).toISOString();
+    const inside = new Date(Date.now() + 30_000).toISOString();
     await postEvents([{ id: eventId(), decisionId: d.decisionId, type: "conversion", occurredAt: inside }]);
     expect((await armsByKey(ws, id))[d.arm.key].conversions).toBe(1);
   });
@@ -374,13 +375,13 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
   });
 
   it("a late conversion is stored with attributed = false", async () => {
-    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 1 }));
+    const id = await createCampaign(ws, creativeCampaign({ attributionWindowHours: 0.02 }));
     const d = (await decide(ws, id)).body;
     const late = {
       id: eventId("late-db"),
       decisionId: d.decisionId,
       type: "conversion",
-      occurredAt: new Date(Date.now() + 2 * 3600_000).toISOString(),
+      occurredAt: new Date(Date.now() + 4 * 60_000).toISOString(),
     };
     expect((await postEvents([late])).body.accepted).toBe(1);
     const [e] = await sql`select attributed from events where event_id = ${late.id}`;

@@ -20,7 +20,7 @@ let ws: Workspace;
 let campaign: string;
 const made: Array<{ decisionId: string; arm: { key: string }; propensity: number }> = [];
 beforeAll(async () => {
-  h = await startHarness({ seed: 11 });
+  h = await startHarness({ seed: 11, clockSkewToleranceMs: 201 * 3_600_000 }); // a conversion dated 200 h ahead
   ws = await h.workspace("export");
   campaign = await createCampaign(
     ws,

@@ -75,7 +75,11 @@ describe("SIGTERM under load", () => {
       }
     };
     const workers = Array.from({ length: 8 }, worker);
-    await new Promise((r) => setTimeout(r, 1500));
+    // stop once there is load to lose (a count, not a duration: the machine may be slow)
+    const answeredSoFar = () => Object.values(answered).reduce((s, x) => s + x, 0);
+    let crashed = false; // a worker that failed before the shutdown: its error is reported below
+    for (const w of workers) w.catch(() => (crashed = true));
+    while (answeredSoFar() < 60 && !crashed) await new Promise((r) => setTimeout(r, 50));
     stopping = true;
     const code = await first.stop("SIGTERM", 30_000);
     await Promise.all(workers);

@@ -3,6 +3,7 @@
  * (incremental == rebuilt from the log), attribution window, fraud gate, and two engines sharing one
  * database (the two-process case) converging through refresh.
  */
+import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mulberry32 } from "../../strategies/rng.ts";
@@ -86,7 +87,7 @@ describe("events", () => {
         kind: "channel",
         objective,
         strategy: { type },
-        attributionWindowHours: 1,
+        attributionWindowHours: 0.02, // 72 s: a conversion dated 4 min ahead is late, yet within the clock skew
         arms: [
           { key: "email", cost: 0.01 },
           { key: "sms", cost: 0.05 },
@@ -101,12 +102,12 @@ describe("events", () => {
         const u = rng.next();
         const late = rng.next() < 0.15;
         evs.push({
-          id: `ev-${objective}-${i % 170}`, // some ids repeat: duplicates
+          id: `ev-${objective}-${i % 170}`, // some ids repeat, with another payload: conflicts
           decisionId: d.decisionId,
           type: u < 0.5 ? "conversion" : u < 0.8 ? "click" : "impression",
           value: Math.round(rng.next() * 5000) / 100,
           cost: Math.round(rng.next() * 30) / 100,
-          ...(late ? { occurredAt: new Date(Date.now() + 2 * 3_600_000).toISOString() } : {}),
+          ...(late ? { occurredAt: new Date(Date.now() + 4 * 60_000).toISOString() } : {}),
         });
       }
       let accepted = 0;
@@ -114,7 +115,7 @@ describe("events", () => {
       for (let k = 0; k < evs.length; k += 37) {
         const r = await e.ingest(ws, evs.slice(k, k + 37));
         accepted += r.accepted;
-        duplicates += r.duplicates;
+        duplicates += r.duplicates + r.conflicts;
       }
       expect(accepted).toBe(170);
       expect(duplicates).toBe(30);
@@ -148,7 +149,7 @@ describe("events", () => {
       kind: "creative",
       objective: "conversions",
       strategy: { type: "thompson" },
-      attributionWindowHours: 2,
+      attributionWindowHours: 0.02,
       arms: [{ key: "a" }],
     });
     const d = await e.decide(ws, c.id, {});
@@ -157,7 +158,7 @@ describe("events", () => {
         id: "late-1",
         decisionId: d.decisionId,
         type: "conversion",
-        occurredAt: new Date(Date.now() + 3 * 3_600_000).toISOString(),
+        occurredAt: new Date(Date.now() + 4 * 60_000).toISOString(),
       },
       { id: "ghost", decisionId: "00000000-0000-4000-8000-000000000000", type: "click" },
       { id: "junk", decisionId: "not-a-uuid", type: "click" },
@@ -353,6 +354,136 @@ describe("database lost", () => {
     const live = e.campaigns.get(c.id)!;
     expect(live.stats.reduce((s, x) => s + x.n, 0)).toBe(1);
     expect(live.pending.reduce((s, x) => s + x.n, 0)).toBe(0);
+    await e.close();
+  });
+});
+
+describe("a group commit the database refuses", () => {
+  it("is split until only the offending decision fails; one log line, without the batch's parameters", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split("\n").filter(Boolean));
+        done();
+      },
+    });
+    const e = new Engine({ database, registry, logger: pino({ level: "info" }, sink), seed: 9, refreshIntervalMs: 0 });
+    await e.start();
+    const c = await e.createCampaign(ws, {
+      name: "poison",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "a" }, { key: "b" }],
+    });
+    // U+0000 cannot be stored in jsonb: the database refuses the statement that carries it
+    const out = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) =>
+        e.decide(ws, c.id, { unitId: `u${i}`, context: i === 17 ? { note: "a\u0000b" } : { n: i } }),
+      ),
+    );
+    expect(out.filter((o) => o.status === "rejected")).toHaveLength(1);
+    expect(out[17]).toMatchObject({ status: "rejected", reason: { code: "invalid_request" } });
+    const st = await dbStats(c.id);
+    expect(st.a.n + st.b.n).toBe(39);
+    const live = e.campaigns.get(c.id)!;
+    expect(live.stats[0].n + live.stats[1].n).toBe(39);
+    const failures = lines.filter((l) => l.includes("decision could not be logged"));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).not.toMatch(/params|u16|"n":16/);
+    expect(lines.join("\n").length).toBeLessThan(2000);
+    await e.close();
+  });
+});
+
+describe("event semantics", () => {
+  it("rejects events dated before their decision or in the future, tells a reused id from a resend, flags invalid ones", async () => {
+    const e = engine(4);
+    e.setFraudGate({ classify: (ev) => (ev.source.ip === "6.6.6.6" ? "blocklist:ip" : null) });
+    await e.start();
+    const c = await e.createCampaign(ws, {
+      name: "sem",
+      kind: "creative",
+      objective: "revenue",
+      strategy: { type: "gaussian_thompson" },
+      arms: [{ key: "a" }],
+    });
+    const d = await e.decide(ws, c.id, {});
+    const d2 = await e.decide(ws, c.id, {});
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const first = await e.ingest(ws, [
+      { id: "s-past", decisionId: d.decisionId, type: "conversion", value: 1, occurredAt: at(-6 * 60_000) },
+      { id: "s-future", decisionId: d.decisionId, type: "conversion", value: 1, occurredAt: at(6 * 60_000) },
+      { id: "s-skew", decisionId: d.decisionId, type: "click", occurredAt: at(-60_000) },
+      { id: "s-ok", decisionId: d.decisionId, type: "conversion", value: 5, occurredAt: at(0) },
+      { id: "s-bot", decisionId: d2.decisionId, type: "conversion", value: 9, source: { ip: "6.6.6.6" } },
+      { id: "s-ok", decisionId: d.decisionId, type: "conversion", value: 6 }, // same id, other value, same batch
+    ]);
+    expect(first.results).toEqual([
+      { id: "s-past", status: "rejected", reason: "occurred_before_decision" },
+      { id: "s-future", status: "rejected", reason: "occurred_in_future" },
+      { id: "s-skew", status: "accepted" },
+      { id: "s-ok", status: "accepted" },
+      { id: "s-bot", status: "accepted", invalid: true, reason: "blocklist:ip" },
+      { id: "s-ok", status: "conflict" },
+    ]);
+    expect(first).toMatchObject({ accepted: 3, rejected: 2, duplicates: 0, conflicts: 1 });
+    const okAt = (
+      await rows<{ t: Date | string }>(
+        database.db,
+        sql`select occurred_at as t from events where event_id = 's-ok' and workspace_id = ${ws}::uuid`,
+      )
+    )[0].t;
+    const again = await e.ingest(ws, [
+      { id: "s-ok", decisionId: d.decisionId, type: "conversion", value: 5, occurredAt: new Date(okAt).toISOString() },
+      { id: "s-ok", decisionId: d.decisionId, type: "conversion", value: 5 }, // no occurredAt: any stored time matches
+      { id: "s-bot", decisionId: d2.decisionId, type: "conversion", value: 9 },
+      { id: "s-skew", decisionId: d2.decisionId, type: "click" }, // other decision
+    ]);
+    expect(again.results.map((r) => r.status)).toEqual(["duplicate", "duplicate", "duplicate", "conflict"]);
+    expect(again).toMatchObject({ accepted: 0, duplicates: 3, conflicts: 1 });
+    expect((await dbStats(c.id)).a).toMatchObject({ n: 2, sum: 5, sumSq: 25 });
+    await e.close();
+  });
+});
+
+describe("consistency check", () => {
+  it("finds arm_stats that differ from the rows, repairs them in the database and in memory, and reports them", async () => {
+    const e = engine(6);
+    await e.start();
+    const c = await e.createCampaign(ws, {
+      name: "cc",
+      kind: "creative",
+      objective: "revenue",
+      strategy: { type: "gaussian_thompson" },
+      arms: [{ key: "a" }, { key: "b" }],
+    });
+    const ds = await Promise.all(Array.from({ length: 20 }, () => e.decide(ws, c.id, {})));
+    await e.ingest(
+      ws,
+      ds
+        .slice(0, 8)
+        .map((d, i) => ({ id: `cc-${i}`, decisionId: d.decisionId, type: "conversion" as const, value: i })),
+    );
+    const clean = await e.checkConsistency();
+    expect(clean.repaired.filter((r) => r.campaignId === c.id)).toEqual([]);
+    const before = await dbStats(c.id);
+    // what a lost take-back or a lost increment leaves behind
+    await database.db.execute(
+      sql`update arm_stats set sum = sum + 7, sum_sq = sum_sq + 49, n = n + 1 where campaign_id = ${c.id}::uuid and arm_key = 'a'`,
+    );
+    const report = await e.checkConsistency();
+    const mine = report.repaired.find((r) => r.campaignId === c.id);
+    expect(mine?.repaired).toHaveLength(1);
+    expect(mine!.repaired[0]).toMatchObject({
+      armKey: "a",
+      stored: { n: before.a.n + 1, sum: before.a.sum + 7 },
+      rebuilt: { n: before.a.n, sum: before.a.sum },
+    });
+    expect(await dbStats(c.id)).toEqual(before);
+    const live = e.campaigns.get(c.id)!;
+    expect(live.stats[0]).toMatchObject({ n: before.a.n, sum: before.a.sum, sumSq: before.a.sumSq });
+    expect((await e.checkConsistency()).repaired.filter((r) => r.campaignId === c.id)).toEqual([]);
     await e.close();
   });
 });

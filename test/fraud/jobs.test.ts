@@ -17,7 +17,7 @@ let h: Harness;
 let ws: Workspace;
 const logger = pino({ level: "silent" });
 beforeAll(async () => {
-  h = await startHarness({ seed: 3 });
+  h = await startHarness({ seed: 3, clockSkewToleranceMs: 2 * 3_600_000 }); // conversions dated 1 h ahead
   ws = await h.workspace("jobs");
 });
 afterAll(async () => {

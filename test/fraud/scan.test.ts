@@ -30,7 +30,7 @@ let n = 0;
 const evId = () => `fr-${process.pid}-${++n}`;
 
 beforeAll(async () => {
-  h = await startHarness({ seed: 17 });
+  h = await startHarness({ seed: 17, clockSkewToleranceMs: 3 * 3_600_000 }); // traffic dated up to 100 min ahead
   ws = await h.workspace("fraud");
   campaignId = await createCampaign(
     ws,

@@ -92,6 +92,8 @@ export interface HarnessOptions {
   persistent?: boolean;
   /** Further service options (rate limit, key cache, …). */
   service?: Partial<ServiceOptions>;
+  /** For suites that date events hours ahead (a simulated timeline): occurredAt tolerance, ms. */
+  clockSkewToleranceMs?: number;
 }
 
 /** A database whose data survives a service restart: a PGlite folder on disk, or PostgreSQL. */
@@ -114,6 +116,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     seed: opts.seed ?? 12345,
     ...(opts.refreshIntervalMs !== undefined ? { refreshIntervalMs: opts.refreshIntervalMs } : {}),
     ...opts.service,
+    ...(opts.clockSkewToleranceMs !== undefined ? { clockSkewToleranceMs: opts.clockSkewToleranceMs } : {}),
   };
   let service: Service;
   try {

@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { incrementArmStats, readArmStats } from "../../src/store/arm-stats.ts";
 import { insertDecisionsWithStats } from "../../src/store/decisions.ts";
-import { arrayLiteral } from "../../src/store/rebuild.ts";
 import { mergeIncrements } from "../../src/engine/stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
 import { applyEvent, baseReward } from "../../src/engine/rewards.ts";
@@ -67,10 +66,6 @@ describe("increments", () => {
     ]);
     expect(m).toHaveLength(2);
     expect(m.find((x) => x.armKey === "a")).toMatchObject({ n: 3, sum: 1.5, sumSq: 1.25, xr: [1.5, 0] });
-  });
-  it("prints arrays losslessly", () => {
-    expect(arrayLiteral([0.1, 1e-300, -2.5])).toBe("{0.1,1e-300,-2.5}");
-    expect(arrayLiteral(undefined)).toBeNull();
   });
 });
 
