@@ -34,6 +34,8 @@ export interface ChaosResult {
   errors5xx: number;
   noAnswer: number;
   outage503: { count: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Latency of successful answers over the whole run. */
+  success: { count: number; p50Ms: number; p99Ms: number };
   /** From the database accepting connections again to the first successful decision (ms), per fault. */
   recoverMs: { restart: number | null; stop: number | null };
   decisions: { acknowledged: number; lost: number; duplicated: number };
@@ -188,6 +190,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     }
 
     const outage = records.filter((r) => r.status === 503 && r.t0 >= stoppedAt && r.t0 < outageEnd).map((r) => r.ms);
+    const okMs = records.filter((r) => r.status === 200 || r.status === 201).map((r) => r.ms);
     const statusCounts: Record<string, number> = {};
     for (const r of records) statusCounts[r.status] = (statusCounts[r.status] ?? 0) + 1;
 
@@ -229,6 +232,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
         p50Ms: quantile(outage, 0.5),
         p99Ms: quantile(outage, 0.99),
         maxMs: outage.length ? Math.max(...outage) : Number.NaN,
+      },
+      success: {
+        count: okMs.length,
+        p50Ms: quantile(okMs, 0.5),
+        p99Ms: quantile(okMs, 0.99),
       },
       recoverMs: { restart: firstSuccessAfter(restartedAt), stop: firstSuccessAfter(startedAt) },
       decisions: {
@@ -273,6 +281,9 @@ async function main(): Promise<void> {
   console.log(`requests                       ${r.requests}  ${JSON.stringify(r.statusCounts)}`);
   console.log(
     `503 latency during the outage  p50 ${f(r.outage503.p50Ms)}, p99 ${f(r.outage503.p99Ms)}, max ${f(r.outage503.maxMs)} (${r.outage503.count} answers)`,
+  );
+  console.log(
+    `successful answers             ${r.success.count}: p50 ${f(r.success.p50Ms)}, p99 ${f(r.success.p99Ms)}`,
   );
   console.log(
     `time to recover                after restart ${f(r.recoverMs.restart)}, after the stop ${f(r.recoverMs.stop)}`,

@@ -103,10 +103,12 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       }
       database = db;
       engine = e;
-      health = new DatabaseHealth((ms) => db.ping(ms), {
-        onChange: (up) =>
-          up ? logger.info("database reachable again") : logger.error("database unreachable; answering 503"),
-      });
+      // PGlite lives in this process and cannot become unreachable: only PostgreSQL is probed.
+      if (db.driver === "postgres")
+        health = new DatabaseHealth((ms) => db.ping(ms), {
+          onChange: (up) =>
+            up ? logger.info("database reachable again") : logger.error("database unreachable; answering 503"),
+        });
       logger.info({ driver: db.driver }, "database open");
     } catch (err) {
       await db.close().catch(() => {});
@@ -158,7 +160,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
     adminKey: opts.adminKey,
     bodyBudgetBytes: opts.bodyBudgetBytes,
     rateLimit: opts.rateLimit,
-    ready: () => database !== null && health?.healthy === true,
+    ready: () => database !== null && (health === null || health.healthy),
     suspectDatabase: () => void health?.suspect(),
     async resolveKey(key) {
       const now = performance.now();

@@ -11,6 +11,7 @@ import { bearer, isAdminKey, requireRole, requireWorkspace } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { ApiError, errorBody, invalid, onError } from "./errors.ts";
 import { parseBody } from "./input.ts";
+import { errors } from "./schemas.ts";
 import { BodyBudget, bodyLimitFor, RateLimiter } from "./limits.ts";
 import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
@@ -192,6 +193,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   simulations(app, deps);
   evaluations(app, deps);
 
+  // Answers every /v1 route can give whether or not its module lists them: 403 (the key's role), 429
+  // (the workspace's rate limit) and 503 (database unreachable).
+  for (const d of app.openAPIRegistry.definitions)
+    if (d.type === "route" && d.route.path.startsWith("/v1/")) {
+      const r = d.route.responses as Record<string, unknown>;
+      if (d.route.path !== "/v1/workspaces") {
+        r[403] ??= errors[403];
+        r[429] ??= errors[429];
+      }
+      r[503] ??= errors[503];
+    }
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",

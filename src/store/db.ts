@@ -148,17 +148,20 @@ export interface HealthOptions {
   downIntervalMs?: number;
   /** A probe slower than this counts as a failure (ms). */
   timeoutMs?: number;
+  /** Failed probes in a row that mean "down" (a single slow probe on a starved machine is not an outage). */
+  failuresToDown?: number;
   onChange?: (healthy: boolean) => void;
 }
 
 /**
  * Whether the database answers, from a probe on its own connection: every `upIntervalMs` while it
- * does, every `downIntervalMs` while it does not, and at once when a request saw it unreachable
- * (`suspect`). While it is down the API answers 503 without waiting on the database; the first probe
- * that succeeds lets requests through again.
+ * does, every `downIntervalMs` while it does not or a probe just failed, and at once when a request saw
+ * it unreachable (`suspect`). `failuresToDown` failed probes in a row mark it down; while it is down the
+ * API answers 503 without waiting on the database; the first probe that succeeds lets requests through.
  */
 export class DatabaseHealth {
   private up = true;
+  private failures = 0;
   private timer: NodeJS.Timeout | null = null;
   private inflight: Promise<void> | null = null;
   private stopped = false;
@@ -168,7 +171,7 @@ export class DatabaseHealth {
     private readonly ping: (timeoutMs: number) => Promise<boolean>,
     opts: HealthOptions = {},
   ) {
-    this.o = { upIntervalMs: 1000, downIntervalMs: 200, timeoutMs: 800, ...opts };
+    this.o = { upIntervalMs: 1000, downIntervalMs: 200, timeoutMs: 800, failuresToDown: 2, ...opts };
     this.schedule();
   }
 
@@ -183,9 +186,11 @@ export class DatabaseHealth {
       .catch(() => false)
       .then((ok) => {
         this.inflight = null;
-        if (ok !== this.up) {
-          this.up = ok;
-          this.o.onChange?.(ok);
+        this.failures = ok ? 0 : this.failures + 1;
+        const up = ok || (this.up && this.failures < this.o.failuresToDown);
+        if (up !== this.up) {
+          this.up = up;
+          this.o.onChange?.(up);
         }
         this.schedule();
       });
@@ -201,7 +206,8 @@ export class DatabaseHealth {
   private schedule(): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.suspect(), this.up ? this.o.upIntervalMs : this.o.downIntervalMs);
+    const soon = !this.up || this.failures > 0;
+    this.timer = setTimeout(() => void this.suspect(), soon ? this.o.downIntervalMs : this.o.upIntervalMs);
     this.timer.unref();
   }
 }

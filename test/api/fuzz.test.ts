@@ -2,7 +2,9 @@
  * "Never a 500 for anything a client sent": property tests (fast-check, seeded) that throw arbitrary JSON at
  * every write endpoint — whole bodies, and valid bodies with one field replaced by an arbitrary value — and
  * malformed payloads (non-JSON, wrong content type). Every answer must be < 500 and, when an error, in the
- * common error shape.
+ * common error shape. Strings are drawn from every code point (U+0000 and lone surrogates included) half
+ * of the time. Alongside each fuzzed request a victim workspace asks for a decision in the same group
+ * commit: it must always succeed. By default ≥ 10,000 bodies (FUZZ_RUNS=500 per property).
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,9 +23,14 @@ let ws: Workspace;
 let campaign: string;
 let sendTime: string;
 let decisionId: string;
+let victim: Workspace;
+let victimCampaign: string;
+let bodies = 0;
 beforeAll(async () => {
   h = await startHarness({ seed: 17 });
   ws = await h.workspace("fuzz");
+  victim = await h.workspace("victim");
+  victimCampaign = await createCampaign(victim);
   campaign = await createCampaign(
     ws,
     creativeCampaign({
@@ -46,7 +53,27 @@ afterAll(async () => {
   await h?.close();
 });
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 500);
+const json = (maxDepth: number) =>
+  fc.oneof(fc.jsonValue({ maxDepth }), fc.jsonValue({ maxDepth, stringUnit: "binary" }));
+
+/**
+ * The fuzzed call; every 5th with a victim's decision sent at the same time (so both join the same
+ * commit), which must succeed.
+ */
+async function fuzzCall(method: string, path: string, body: unknown): Promise<Reply> {
+  bodies++;
+  if (bodies % 5 !== 0) return ws.call(method, path, { body });
+  const [r, v] = await Promise.all([
+    ws.call(method, path, { body }),
+    victim.post(`/v1/campaigns/${victimCampaign}/decisions`, {}),
+  ]);
+  if (v.status !== 201) throw new Error(`victim decision answered ${v.status}: ${v.text.slice(0, 200)}`);
+  return r;
+}
+
+/** Property tests of 500 runs take minutes on a loaded 2-core machine. */
+const LONG = { timeout: 900_000 };
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 
 function expectClientAnswer(r: Reply, what: string): void {
@@ -112,36 +139,32 @@ const LABELS = [
 
 describe("never a 500 for anything a client sent", () => {
   LABELS.forEach((label, i) => {
-    it(`${label}: arbitrary JSON bodies`, async () => {
+    it(`${label}: arbitrary JSON bodies`, LONG, async () => {
       const t = targets()[i];
       await fc.assert(
-        fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (body) => {
-          expectClientAnswer(await ws.call(t.method, t.path, { body }), label);
+        fc.asyncProperty(json(4), async (body) => {
+          expectClientAnswer(await fuzzCall(t.method, t.path, body), label);
         }),
         { numRuns: RUNS, seed: SEED },
       );
     });
 
-    it(`${label}: a valid body with one field replaced by anything`, async () => {
+    it(`${label}: a valid body with one field replaced by anything`, LONG, async () => {
       const t = targets()[i];
       await fc.assert(
-        fc.asyncProperty(
-          fc.constantFrom(...Object.keys(t.valid)),
-          fc.jsonValue({ maxDepth: 3 }),
-          async (field, value) => {
-            const body = { ...t.valid, [field]: value };
-            expectClientAnswer(
-              await ws.call(t.method, t.path, { body }),
-              `${label} with ${field}=${JSON.stringify(value)?.slice(0, 80)}`,
-            );
-          },
-        ),
+        fc.asyncProperty(fc.constantFrom(...Object.keys(t.valid)), json(3), async (field, value) => {
+          const body = { ...t.valid, [field]: value };
+          expectClientAnswer(
+            await fuzzCall(t.method, t.path, body),
+            `${label} with ${field}=${JSON.stringify(value)?.slice(0, 80)}`,
+          );
+        }),
         { numRuns: RUNS, seed: SEED },
       );
     });
   });
 
-  it("a valid item with one nested field replaced by anything (events, batch decisions)", async () => {
+  it("a valid item with one nested field replaced by anything (events, batch decisions)", LONG, async () => {
     const event = {
       id: "e",
       decisionId,
@@ -156,15 +179,15 @@ describe("never a 500 for anything a client sent", () => {
       fc.asyncProperty(
         fc.constantFrom(...Object.keys(event)),
         fc.constantFrom(...Object.keys(request)),
-        fc.jsonValue({ maxDepth: 3 }),
+        json(3),
         fc.string(),
         async (ef, rf, value, id) => {
           expectClientAnswer(
-            await ws.post("/v1/events", { events: [{ ...event, id: `f-${id}`, [ef]: value }] }),
+            await fuzzCall("POST", "/v1/events", { events: [{ ...event, id: `f-${id}`, [ef]: value }] }),
             `event ${ef}`,
           );
           expectClientAnswer(
-            await ws.post("/v1/decisions/batch", { requests: [{ ...request, [rf]: value }] }),
+            await fuzzCall("POST", "/v1/decisions/batch", { requests: [{ ...request, [rf]: value }] }),
             `batch ${rf}`,
           );
         },
@@ -190,6 +213,11 @@ describe("never a 500 for anything a client sent", () => {
         );
       }
     }
+  });
+
+  it.runIf(RUNS >= 500)("sent at least 10,000 fuzzed bodies, and the service still answers", async () => {
+    expect(bodies).toBeGreaterThanOrEqual(10_000);
+    expect((await victim.post(`/v1/campaigns/${victimCampaign}/decisions`, {})).status).toBe(201);
   });
 
   it("odd path parameters and query strings", async () => {
