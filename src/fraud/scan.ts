@@ -30,7 +30,7 @@ import {
   type WorkspacePrior,
   workspacePriorOf,
 } from "./aggregates.ts";
-import { DETECTION_DEFAULTS, detectPhase, windowsOf, type DetectionConfig } from "./detect.ts";
+import { DETECTION_DEFAULTS, detectPhase, windowsOf, type DetectionConfig, type Phase } from "./detect.ts";
 import type { ConversionLink } from "./links.ts";
 import { mergeIntervals, type EntityType, type Finding, type Interval, type TrafficEvent } from "./types.ts";
 
@@ -73,8 +73,19 @@ const ms = (t: Date | string) => new Date(t).getTime();
 const hourMs = (col: SQL) => sql`(floor(extract(epoch from ${col}) / 3600) * 3600000)::bigint`;
 const minuteMs = (col: SQL) => sql`(floor(extract(epoch from ${col}) / 60) * 60000)::bigint`;
 
-/** The scan's aggregates, computed by the database (GROUP BY), equal to `aggregateTraffic` over the same events. */
-export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows): Promise<TrafficAggregates> {
+/**
+ * The scan's aggregates, computed by the database (GROUP BY), equal to `aggregateTraffic` over the same
+ * events. With a phase, only what that phase's detectors read (the rest empty): "events" reads the short
+ * window and the burst baseline, "rates" the long window's hour cells and conversions.
+ */
+export async function loadAggregates(
+  db: Db,
+  campaignId: string,
+  w: ScanWindows,
+  phase?: Phase,
+): Promise<TrafficAggregates> {
+  const ev = phase !== "rates";
+  const rt = phase !== "events";
   const c = sql`campaign_id = ${campaignId}::uuid and invalid_reason is null`;
   const between = (a: number, b: number) =>
     sql`occurred_at >= ${iso(a)}::timestamptz and occurred_at < ${iso(b)}::timestamptz`;
@@ -87,9 +98,11 @@ export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows)
     w.short.start,
     Math.max(w.baselineFrom, firstEventAt === null ? w.short.start : Math.floor(firstEventAt / MINUTE) * MINUTE),
   );
-  const hours = await rows<{ t: RateEntityType; entity: string; h: string | number; i: number; k: number; v: number }>(
-    db,
-    sql`select case when grouping(source_publisher) = 0 then 'publisher' else 'placement' end as t,
+  const hours = !rt
+    ? []
+    : await rows<{ t: RateEntityType; entity: string; h: string | number; i: number; k: number; v: number }>(
+        db,
+        sql`select case when grouping(source_publisher) = 0 then 'publisher' else 'placement' end as t,
           coalesce(source_publisher, source_placement) as entity, h,
           count(*) filter (where type = 'impression')::int as i, count(*) filter (where type = 'click')::int as k,
           count(*) filter (where type = 'conversion')::int as v
@@ -98,10 +111,12 @@ export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows)
         group by grouping sets ((source_publisher, h), (source_placement, h))
         having (grouping(source_publisher) = 0 and source_publisher is not null)
             or (grouping(source_placement) = 0 and source_placement is not null)`,
-  );
-  const minutes = await rows<{ t: BurstEntityType; entity: string; m: string | number; k: number }>(
-    db,
-    sql`select case when grouping(source_ip) = 0 then 'ip' when grouping(source_publisher) = 0 then 'publisher' else 'placement' end as t,
+      );
+  const minutes = !ev
+    ? []
+    : await rows<{ t: BurstEntityType; entity: string; m: string | number; k: number }>(
+        db,
+        sql`select case when grouping(source_ip) = 0 then 'ip' when grouping(source_publisher) = 0 then 'publisher' else 'placement' end as t,
           coalesce(source_ip, source_publisher, source_placement) as entity, m, count(*)::int as k
         from (select source_ip, source_publisher, source_placement, ${minuteMs(sql`occurred_at`)} as m
               from events where ${c} and type = 'click' and ${between(w.short.start, w.now)}) x
@@ -109,15 +124,17 @@ export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows)
         having (grouping(source_ip) = 0 and source_ip is not null)
             or (grouping(source_publisher) = 0 and source_publisher is not null)
             or (grouping(source_placement) = 0 and source_placement is not null)`,
-  );
+      );
   const base = sql`${c} and type = 'click' and ${between(baselineStart, w.short.start)}`;
-  const [tot] = await rows<Record<string, number>>(
-    db,
-    sql`select count(source_ip)::int as ip_k, count(distinct source_ip)::int as ip_n,
+  const [tot] = !ev
+    ? [{ ip_k: 0, ip_n: 0, publisher_k: 0, publisher_n: 0, placement_k: 0, placement_n: 0 }]
+    : await rows<Record<string, number>>(
+        db,
+        sql`select count(source_ip)::int as ip_k, count(distinct source_ip)::int as ip_n,
           count(source_publisher)::int as publisher_k, count(distinct source_publisher)::int as publisher_n,
           count(source_placement)::int as placement_k, count(distinct source_placement)::int as placement_n
         from events where ${base}`,
-  );
+      );
   const baseline: TrafficAggregates["baseline"] = [];
   for (const type of ["ip", "publisher", "placement"] as const) {
     const col = ENTITY_COLUMN[type];
@@ -135,21 +152,25 @@ export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows)
       for (const x of r) baseline.push({ entityType: type, entity: x.entity, clicks: x.k });
     }
   }
-  const uas = await rows<{ ua: string; h: string | number; i: number; k: number }>(
-    db,
-    sql`select source_user_agent as ua, ${hourMs(sql`occurred_at`)} as h,
+  const uas = !ev
+    ? []
+    : await rows<{ ua: string; h: string | number; i: number; k: number }>(
+        db,
+        sql`select source_user_agent as ua, ${hourMs(sql`occurred_at`)} as h,
           count(*) filter (where type = 'impression')::int as i, count(*) filter (where type = 'click')::int as k
         from events where ${c} and type <> 'conversion' and source_user_agent is not null and ${between(w.short.start, w.now)}
         group by 1, 2`,
-  );
-  const repeat = await rows<EventRow>(
-    db,
-    sql`select event_id, decision_id, type, value, cost, occurred_at, source_ip, source_user_agent, source_publisher, source_placement
+      );
+  const repeat = !ev
+    ? []
+    : await rows<EventRow>(
+        db,
+        sql`select event_id, decision_id, type, value, cost, occurred_at, source_ip, source_user_agent, source_publisher, source_placement
         from (select e.*, count(*) over (partition by decision_id, source_ip, source_user_agent) as n
               from events e where ${c} and type = 'click' and (source_ip is not null or source_user_agent is not null)
               and ${between(w.repeatFrom, w.now)}) x
         where n >= 2`,
-  );
+      );
   return {
     now: w.now,
     short: w.short,
@@ -173,7 +194,7 @@ export async function loadAggregates(db: Db, campaignId: string, w: ScanWindows)
     },
     userAgents: uas.map((r) => ({ userAgent: r.ua, hour: Number(r.h), impressions: Number(r.i), clicks: Number(r.k) })),
     repeatClicks: repeat.map(toTraffic),
-    links: await loadConversionLinks(db, campaignId, new Date(w.long.start), new Date(w.now)),
+    links: rt ? await loadConversionLinks(db, campaignId, new Date(w.long.start), new Date(w.now)) : [],
   };
 }
 
@@ -329,17 +350,17 @@ export async function scanCampaign(
     result.invalidated += changed;
     return changed;
   };
-  const aggregates = async () => {
-    const agg = await loadAggregates(db, campaign.id, w);
+  const aggregates = async (phase: Phase) => {
+    const agg = await loadAggregates(db, campaign.id, w, phase);
     if (!priorLoaded && needsPrior(agg, config)) {
       prior = await loadWorkspacePrior(db, campaign, w, config.ctr ? config.ctr.minTrials : 500);
       priorLoaded = true;
     }
     return { ...agg, prior };
   };
-  await record(detectPhase(await aggregates(), "events", config));
+  await record(detectPhase(await aggregates("events"), "events", config));
   for (let pass = 0; pass < 2; pass++) {
-    const changed = await record(detectPhase(await aggregates(), "rates", config));
+    const changed = await record(detectPhase(await aggregates("rates"), "rates", config));
     if (changed === 0) break;
   }
   for (const id of await recordIngestFindings(db, campaign, Math.floor(w.short.start / HOUR) * HOUR, w.now))
@@ -352,7 +373,12 @@ export async function scanCampaign(
 /** A prior matters for a cold start (little history) or few entities (rate tests). */
 function needsPrior(agg: TrafficAggregates, c: DetectionConfig): boolean {
   if (agg.firstEventAt === null) return false;
-  if (c.clickBursts && (agg.short.start - agg.baselineStart) / MINUTE < c.clickBursts.minBaselineMinutes) return true;
+  if (
+    c.clickBursts &&
+    agg.minutes.length > 0 &&
+    (agg.short.start - agg.baselineStart) / MINUTE < c.clickBursts.minBaselineMinutes
+  )
+    return true;
   const robustFrom = c.ctr ? c.ctr.robustFrom : 8;
   for (const t of ["publisher", "placement"] as const) {
     const n = new Set(agg.hours.filter((h) => h.entityType === t).map((h) => h.entity)).size;
