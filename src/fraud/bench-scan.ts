@@ -49,9 +49,11 @@ export async function timeScan(n: number, _seed: number): Promise<void> {
       await db.execute(sql`insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, strategy_version, created_at)
           select md5('d' || i)::uuid, ${WS}::uuid, ${CAMPAIGN}::uuid, case when i % 2 = 0 then 'a' else 'b' end, 0.5, 1,
                  ${start}::timestamptz + (i * 86400.0 / ${d}) * interval '1 second'
-          from generate_series(0, ${d - 1}) i`);
+          from generate_series(0, ${d - 1}::int) i`);
       // 20 events per decision: 18 impressions, a click, then (1 in 4) a conversion or one more impression.
-      await db.execute(sql`insert into events (workspace_id, event_id, decision_id, campaign_id, arm_key, type, value, cost,
+      // In slices of 50,000 rows (the connections' statement timeout is 10 s).
+      for (let lo = 0; lo < n; lo += 50_000)
+        await db.execute(sql`insert into events (workspace_id, event_id, decision_id, campaign_id, arm_key, type, value, cost,
             occurred_at, source_ip, source_user_agent, source_publisher, source_placement, attributed)
           select ${WS}::uuid, 'e' || g, md5('d' || (g / 20))::uuid, ${CAMPAIGN}::uuid,
                  case when (g / 20) % 2 = 0 then 'a' else 'b' end,
@@ -63,7 +65,7 @@ export async function timeScan(n: number, _seed: number): Promise<void> {
                  (array['Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0', 'Mozilla/5.0 (Macintosh) Safari/605.1.15',
                         'Mozilla/5.0 (iPhone) Mobile/15E148 Safari/604.1', 'Mozilla/5.0 (Linux; Android 14) Chrome/124.0 Mobile'])[(g / 20) % 4 + 1],
                  'pub-' || ((g / 20) % 40), 'pub-' || ((g / 20) % 40) || '/pl-' || ((g / 800) % 3), true
-          from generate_series(0, ${n - 1}) g`);
+          from generate_series(${lo}::int, ${Math.min(n, lo + 50_000) - 1}::int) g`);
       // One ip bursting 200 clicks on pub-7 over 50 s, 20 minutes ago.
       await db.execute(sql`insert into events (workspace_id, event_id, decision_id, campaign_id, arm_key, type, cost, occurred_at,
             source_ip, source_user_agent, source_publisher, source_placement, attributed)
@@ -75,15 +77,17 @@ export async function timeScan(n: number, _seed: number): Promise<void> {
       await db.execute(sql`analyze decisions`);
     });
     const [[count]] = await t(() => rows<{ n: number }>(db, sql`select count(*)::int as n from events`));
-    // What the old scan read every minute: every valid event of the last 24 h, into memory (twice, two passes).
+    // What the old scan read every minute: every valid event of the last 24 h, into memory (twice, two
+    // passes). On its own connection without the service's 10 s statement timeout, which it can exceed.
+    const raw = postgres(withDatabase(url, name), { max: 1, onnotice: () => {} });
     const [old, tOld] = await t(() =>
-      rows(
-        db,
-        sql`select event_id, decision_id, type, value, cost, occurred_at, source_ip, source_user_agent, source_publisher, source_placement
-            from events where campaign_id = ${CAMPAIGN}::uuid and invalid_reason is null
-            and occurred_at >= ${start}::timestamptz and occurred_at < ${new Date(end).toISOString()}::timestamptz`,
+      raw.unsafe(
+        `select event_id, decision_id, type, value, cost, occurred_at, source_ip, source_user_agent, source_publisher, source_placement
+         from events where campaign_id = $1::uuid and invalid_reason is null and occurred_at >= $2::timestamptz and occurred_at < $3::timestamptz`,
+        [CAMPAIGN, start, new Date(end).toISOString()],
       ),
     );
+    await raw.end({ timeout: 5 });
     let tRecompute = 0;
     const recompute = async (id: string) => {
       const t0 = performance.now();

@@ -40,6 +40,12 @@ export interface ScanOptions {
   recompute?: (campaignId: string) => Promise<void>;
   /** Use the workspace's other campaigns as a prior (cold start, few entities); default true. */
   workspacePrior?: boolean;
+  /**
+   * Whether this scan of the campaign runs the rate, value and timing tests (the 24 h phase) too; default
+   * always. The every-minute job runs them every `ratesEveryMinutes` per campaign and the short-window phase
+   * (bots, duplicates, bursts) every minute.
+   */
+  ratesDue?: (campaignId: string) => boolean;
 }
 
 export interface ScanResult {
@@ -359,7 +365,8 @@ export async function scanCampaign(
     return { ...agg, prior };
   };
   await record(detectPhase(await aggregates("events"), "events", config));
-  for (let pass = 0; pass < 2; pass++) {
+  const rates = opts.ratesDue ? opts.ratesDue(campaign.id) : true;
+  for (let pass = 0; rates && pass < 2; pass++) {
     const changed = await record(detectPhase(await aggregates("rates"), "rates", config));
     if (changed === 0) break;
   }
@@ -403,6 +410,37 @@ export async function scanAll(
   const out: ScanResult[] = [];
   for (const c of campaigns) out.push(await scanCampaign(db, { id: c.id, workspaceId: c.workspace_id }, now, opts));
   return out;
+}
+
+/**
+ * A scan now (POST /v1/anomalies/scan): one campaign of the workspace — null when it is not one of its
+ * campaigns — or every active campaign of the workspace with traffic in the lookback.
+ */
+export async function scanNow(
+  db: Db,
+  workspaceId: string,
+  campaignId: string | undefined,
+  now: Date,
+  opts: ScanOptions = {},
+): Promise<ScanResult[] | null> {
+  if (!campaignId) return scanAll(db, now, { ...opts, workspaceId });
+  const [c] = await rows<{ id: string }>(
+    db,
+    sql`select id from campaigns where id = ${campaignId}::uuid and workspace_id = ${workspaceId}::uuid`,
+  );
+  return c ? [await scanCampaign(db, { id: campaignId, workspaceId }, now, opts)] : null;
+}
+
+/** The stored rows of these findings of the workspace, newest window first. */
+export async function anomalyRows<T>(db: Db, workspaceId: string, ids: readonly string[]): Promise<T[]> {
+  if (ids.length === 0) return [];
+  return rows<T>(
+    db,
+    sql`select * from anomalies where workspace_id = ${workspaceId}::uuid and id in (${sql.join(
+      ids.map((id) => sql`${id}::uuid`),
+      sql`, `,
+    )}) order by window_end desc, id`,
+  );
 }
 
 function widen(a: [number, number] | null, b: [number, number]): [number, number] {

@@ -270,6 +270,7 @@ describe("OpenAPI", () => {
       "/v1/campaigns/{id}/report",
       "/v1/anomalies",
       "/v1/anomalies/{id}",
+      "/v1/anomalies/scan",
       "/v1/blocklist",
       "/v1/blocklist/{id}",
     ])

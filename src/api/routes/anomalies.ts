@@ -9,7 +9,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { reviewAnomaly, scanAll, scanCampaign, type ScanResult } from "../../fraud/scan.ts";
+import { anomalyRows, reviewAnomaly, scanNow } from "../../fraud/scan.ts";
 import { refreshRollups } from "../../reports/queries.ts";
 import { rows } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
@@ -182,17 +182,10 @@ export function register(app: App, deps: AppDeps): void {
     async (c) => {
       const workspaceId = c.get("workspaceId");
       const { campaignId } = (c.req.valid("json") ?? {}) as z.infer<typeof ScanIn>;
-      const now = new Date();
-      const recompute = (id: string) => deps.engine.recompute(id);
-      let results: ScanResult[];
-      if (campaignId) {
-        const [camp] = await rows<{ id: string }>(
-          deps.db,
-          sql`select id from campaigns where id = ${campaignId}::uuid and workspace_id = ${workspaceId}::uuid`,
-        );
-        if (!camp) throw new ApiError("not_found", "campaign not found");
-        results = [await scanCampaign(deps.db, { id: campaignId, workspaceId }, now, { recompute })];
-      } else results = await scanAll(deps.db, now, { workspaceId, recompute });
+      const results = await scanNow(deps.db, workspaceId, campaignId, new Date(), {
+        recompute: (id) => deps.engine.recompute(id),
+      });
+      if (!results) throw new ApiError("not_found", "campaign not found");
       const ids: string[] = [];
       let invalidated = 0;
       for (const r of results) {
@@ -200,16 +193,7 @@ export function register(app: App, deps: AppDeps): void {
         ids.push(...r.anomalyIds);
         if (r.touched) await refreshRollups(deps.db, r.campaignId, r.touched[0], r.touched[1] + 1);
       }
-      const list =
-        ids.length === 0
-          ? []
-          : await rows<Row>(
-              deps.db,
-              sql`select * from anomalies where workspace_id = ${workspaceId}::uuid and id in (${sql.join(
-                ids.map((id) => sql`${id}::uuid`),
-                sql`, `,
-              )}) order by window_end desc, id`,
-            );
+      const list = await anomalyRows<Row>(deps.db, workspaceId, ids);
       return c.json({ campaigns: results.length, invalidatedEvents: invalidated, anomalies: list.map(toOut) }, 200);
     },
   );
