@@ -106,6 +106,24 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
@@ -181,8 +199,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -253,8 +289,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -316,6 +370,24 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
@@ -362,6 +434,24 @@ export interface paths {
         };
         /** @description Missing, unknown or revoked API key */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -424,8 +514,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -479,6 +587,24 @@ export interface paths {
         };
         /** @description Missing, unknown or revoked API key */
         401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -551,8 +677,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Body too large */
         413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -614,8 +758,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -682,6 +844,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -693,6 +864,15 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -752,8 +932,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -816,6 +1014,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -827,6 +1034,15 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -908,6 +1124,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -919,6 +1144,15 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -991,6 +1225,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -1002,6 +1245,15 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1077,8 +1329,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1167,8 +1437,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1245,8 +1533,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Body too large */
         413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1324,6 +1630,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -1335,6 +1650,15 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1409,8 +1733,26 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Body too large */
         413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1481,6 +1823,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
@@ -1536,6 +1887,15 @@ export interface paths {
         };
         /** @description The API key's role does not allow this */
         403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
           headers: {
             [name: string]: unknown;
           };
@@ -1621,6 +1981,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
@@ -1674,6 +2043,33 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
       };
     };
     put?: never;
@@ -1718,8 +2114,35 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
           headers: {
             [name: string]: unknown;
           };
@@ -1772,8 +2195,35 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
           headers: {
             [name: string]: unknown;
           };
@@ -1813,8 +2263,35 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
           headers: {
             [name: string]: unknown;
           };
@@ -1868,8 +2345,35 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
           headers: {
             [name: string]: unknown;
           };
@@ -1922,6 +2426,15 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
         /** @description Unknown id, or an id of another workspace */
         404: {
           headers: {
@@ -1933,6 +2446,24 @@ export interface paths {
         };
         /** @description Conflicting state */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
           headers: {
             [name: string]: unknown;
           };
@@ -2521,13 +3052,21 @@ export interface components {
     };
     EventBatchResult: {
       accepted: number;
+      /** @description Ids reused with another payload */
+      conflicts: number;
       duplicates: number;
       rejected: number;
       results: {
         id: string;
+        /**
+         * @description Accepted but flagged invalid: teaches nothing
+         * @enum {boolean}
+         */
+        invalid?: true;
+        /** @description Why rejected (unknown_decision, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it */
         reason?: string;
         /** @enum {string} */
-        status: "accepted" | "duplicate" | "rejected";
+        status: "accepted" | "duplicate" | "rejected" | "conflict";
       }[];
     };
     ReportEstimate: {
