@@ -13,10 +13,17 @@
  * duration), so every request is answered and "answered 201" is exact (a duration-bounded run aborts
  * requests in flight at the end). Target from the issue: ≥ 5,000 decisions/s, p99 ≤ 25 ms, each logged.
  *
+ * CPU: the user + system CPU time of the server process (Linux /proc/<pid>/stat of the child) during a
+ * measured run, divided by the requests it answered: the CPU microseconds one decision costs the service,
+ * and one request the bare hono ceiling. Their ratio (ceiling µs / decision µs) is the throughput ratio
+ * without the noise of a shared machine's load.
+ *
  * Env: DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS
  * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100).
  */
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import postgres from "postgres";
@@ -36,6 +43,8 @@ interface Run {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU microseconds the server process spent per 2xx answer during the run (NaN when unknown). */
+  cpuPerRequest: number;
 }
 
 // autocannon ships no type declarations: the part of its API used here.
@@ -64,13 +73,35 @@ type Autocannon = (opts: {
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of a process so far, in microseconds (Linux /proc; NaN elsewhere). */
+function cpuMicros(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the fields after the parenthesised command name start at field 3 (state); utime is 14, stime 15
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 async function cannon(
   url: string,
   headers: Record<string, string>,
   request: RequestSpec,
   amount?: number,
   duration?: number,
+  pid?: number,
 ): Promise<Run> {
+  const cpuBefore = cpuMicros(pid);
   const started = process.hrtime.bigint();
   const r = await autocannon({
     url,
@@ -81,6 +112,7 @@ async function cannon(
     timeout: 10,
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = cpuMicros(pid) - cpuBefore;
   const answered2xx = r["2xx"];
   return {
     answered2xx,
@@ -90,14 +122,20 @@ async function cannon(
     rps: answered2xx / seconds,
     p50: r.latency.p50,
     p99: r.latency.p99,
+    cpuPerRequest: cpu / answered2xx,
   };
 }
 
 /** Calibrate for ~2 s, then ask as many requests as fit in SECONDS at that rate. */
-async function measured(url: string, headers: Record<string, string>, request: RequestSpec): Promise<Run> {
+async function measured(
+  url: string,
+  headers: Record<string, string>,
+  request: RequestSpec,
+  pid?: number,
+): Promise<Run> {
   const cal = await cannon(url, headers, request, undefined, 2);
   const amount = Math.max(CONNECTIONS * 10, Math.round(cal.rps * SECONDS));
-  return cannon(url, headers, request, amount);
+  return cannon(url, headers, request, amount, undefined, pid);
 }
 
 async function main(): Promise<void> {
@@ -122,6 +160,7 @@ async function main(): Promise<void> {
         `${ceilingProc.url}/decide`,
         {},
         { method: "POST", body: JSON.stringify({ campaignId: "x", unitId: "u" }) },
+        ceilingProc.child.pid,
       );
 
     // ---- the service ----
@@ -172,6 +211,8 @@ async function main(): Promise<void> {
       auth,
       { method: "POST", body: JSON.stringify({ unitId: "u" }) },
       amount,
+      undefined,
+      svc.child.pid,
     );
     const ceilingAfter = await ceilingRun();
     await ceilingProc.stop("SIGTERM");
@@ -180,6 +221,7 @@ async function main(): Promise<void> {
       rps: (ceilingBefore.rps + ceilingAfter.rps) / 2,
       p50: Math.max(ceilingBefore.p50, ceilingAfter.p50),
       p99: Math.max(ceilingBefore.p99, ceilingAfter.p99),
+      cpuPerRequest: (ceilingBefore.cpuPerRequest + ceilingAfter.cpuPerRequest) / 2,
     };
 
     // a pool of decisions to send feedback for
@@ -254,6 +296,9 @@ async function main(): Promise<void> {
       ["decisions/s", fmt(decisions.rps)],
       ["decisions p50 / p99 ms", `${decisions.p50} / ${decisions.p99}`],
       ["decisions: ratio to ceiling (mean of before/after)", (decisions.rps / ceiling.rps).toFixed(3)],
+      ["service CPU µs per decision", decisions.cpuPerRequest.toFixed(1)],
+      ["ceiling CPU µs per request", ceiling.cpuPerRequest.toFixed(1)],
+      ["CPU ratio (ceiling µs / decision µs)", (ceiling.cpuPerRequest / decisions.cpuPerRequest).toFixed(3)],
       ["decisions answered 201", String(decisions.answered2xx)],
       ["decisions non-2xx / errors", `${decisions.non2xx} / ${decisions.errors}`],
       ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
@@ -297,6 +342,10 @@ async function main(): Promise<void> {
       answered_201: decisions.answered2xx,
     });
     line("decisions_ratio_to_ceiling", decisions.rps / ceiling.rps, "ratio");
+    line("service_cpu_us_per_decision", decisions.cpuPerRequest, "us", {
+      ceiling_cpu_us_per_request: round(ceiling.cpuPerRequest),
+      cpu_ratio_to_ceiling: round(ceiling.cpuPerRequest / decisions.cpuPerRequest),
+    });
     line("events_per_s", eventsPerSecond, "events/s", {
       batch: EVENT_BATCH,
       p50_ms: eventsRun.p50,

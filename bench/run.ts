@@ -13,7 +13,7 @@ import { getStrategy } from "../strategies/index.ts";
 import { bernoulliScenario, contextualScenario, type Scenario } from "./scenarios.ts";
 import { contextRows, median, runPolicy, timeUpdates, type Path } from "./strategies.ts";
 
-/** MABWiser 2.7.4 on this kind of machine, from ../shared/bench/README.md (median of 3 runs; regret medians over 5 seeds where given). */
+/** MABWiser 2.7.4 on this kind of machine, from bench/shared/README.md (median of 3 runs; regret medians over 5 seeds where given). */
 const PEER: Record<string, { online: Peer; batched: Peer }> = {
   "bernoulli/thompson": {
     online: { dps: 3768, regret: 169.49, regretMedian5: 160.6, share: 0.863 },

@@ -1,23 +1,20 @@
 /**
- * The shared benchmark environments (../shared/bench), rebuilt exactly from their definitions —
+ * The shared benchmark environments (bench/shared), rebuilt exactly from their definitions —
  * mulberry32 streams, Box–Muller cosine-branch normals, pre-drawn reward tables (common random
  * numbers) — and checked against scenario_params.json's test vectors and fingerprints, as
- * ../shared/bench/verify_params.mjs does. A mismatch throws: figures on a different environment
+ * bench/shared/verify_params.mjs does. A mismatch throws: figures on a different environment
  * would not be comparable with the peer's.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Mulberry32 } from "../strategies/rng.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-// The team's ../shared/bench when it is beside the checkout; else the copy of its scenario_params.json kept
-// in bench/shared, so a clone on its own still rebuilds (and fingerprint-checks) the same environments.
-export const SHARED_BENCH_DIR =
-  process.env.ADBANDIT_SHARED_BENCH ??
-  [join(here, "..", "..", "shared", "bench"), join(here, "shared")].find((d) =>
-    existsSync(join(d, "scenario_params.json")),
-  )!;
+// The benchmark's definitions, vendored in bench/shared (scenarios.json, scenario_params.json,
+// verify_params.mjs and the peer's figures in README.md), so a clone rebuilds and fingerprint-checks the
+// same environments on its own.
+export const SHARED_BENCH_DIR = process.env.ADBANDIT_SHARED_BENCH ?? join(here, "shared");
 
 interface Params {
   arms: number;

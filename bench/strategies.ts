@@ -1,7 +1,7 @@
 /**
- * Strategy benchmark on the shared scenarios (../shared/bench): per strategy, scenario and pattern,
+ * Strategy benchmark on the shared scenarios (bench/shared): per strategy, scenario and pattern,
  * decisions/s, updates/s, cumulative pseudo-regret, final best-arm share and memory, beside the
- * peer's (MABWiser 2.7.4) figures from ../shared/bench/README.md.
+ * peer's (MABWiser 2.7.4) figures from bench/shared/README.md.
  *
  * Rules, as the scenarios define them: K warm-up rounds play arm t and are learned from (one batch
  * update), then online = decide 1, update 1; batched = B decisions from the same state, then one

@@ -58,7 +58,7 @@ export interface RunOptions {
 }
 
 /**
- * What one decision teaches, as the service computes it (src/store/rewards.ts: `baseReward` at the decision,
+ * What one decision teaches, as the service computes it (src/engine/rewards.ts: `baseReward` at the decision,
  * then `applyEvent` per attributed conversion): conversions 0/1, revenue the value, profit value − cost.
  * A test checks the two agree.
  */

@@ -35,6 +35,15 @@ const Env = z.object({
     .min(1)
     .max(100_000)
     .default(16),
+  ADBANDIT_BODY_BUDGET_MB: z.coerce.number({ message: "must be a number" }).int().min(4).max(4096).default(32),
+  ADBANDIT_RATE_LIMIT: z
+    .union([z.literal("off"), z.coerce.number({ message: 'must be a number or "off"' }).positive().max(1e6)])
+    .default(10_000),
+  ADBANDIT_RATE_BURST: z.coerce.number({ message: "must be a number" }).int().min(1).max(1e7).optional(),
+  ADBANDIT_MAX_CONNECTIONS: z.coerce.number({ message: "must be a number" }).int().min(1).max(1e6).default(1024),
+  ADBANDIT_HEADERS_TIMEOUT_MS: z.coerce.number({ message: "must be a number" }).int().min(1000).default(10_000),
+  ADBANDIT_REQUEST_TIMEOUT_MS: z.coerce.number({ message: "must be a number" }).int().min(1000).default(30_000),
+  ADBANDIT_KEEPALIVE_TIMEOUT_MS: z.coerce.number({ message: "must be a number" }).int().min(100).default(5_000),
   LOG_LEVEL: z.enum(LEVELS, { message: `must be one of ${LEVELS.join(", ")}` }).default("info"),
   NODE_ENV: z.string().optional(),
 });
@@ -52,6 +61,12 @@ export interface Config {
   maxInflight: number;
   minParallelBatch: number;
   logLevel: string;
+  /** Bytes of request bodies read or handled at once. */
+  bodyBudgetBytes: number;
+  /** Per-workspace token bucket, or null when ADBANDIT_RATE_LIMIT=off. */
+  rateLimit: { perSecond: number; burst: number } | null;
+  /** Node HTTP server limits. */
+  server: { maxConnections: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number };
 }
 
 export class ConfigError extends Error {
@@ -87,5 +102,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxInflight: e.ADBANDIT_COMMIT_INFLIGHT,
     minParallelBatch: e.ADBANDIT_COMMIT_PARALLEL_BATCH,
     logLevel: e.LOG_LEVEL,
+    bodyBudgetBytes: e.ADBANDIT_BODY_BUDGET_MB * 1024 * 1024,
+    rateLimit:
+      e.ADBANDIT_RATE_LIMIT === "off"
+        ? null
+        : { perSecond: e.ADBANDIT_RATE_LIMIT, burst: e.ADBANDIT_RATE_BURST ?? Math.ceil(2 * e.ADBANDIT_RATE_LIMIT) },
+    server: {
+      maxConnections: e.ADBANDIT_MAX_CONNECTIONS,
+      headersTimeoutMs: e.ADBANDIT_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.ADBANDIT_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.ADBANDIT_KEEPALIVE_TIMEOUT_MS,
+    },
   };
 }

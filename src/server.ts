@@ -3,6 +3,7 @@
  * (fraud scan, rollups, blocklist refresh; one leader per job), HTTP with @hono/node-server. SIGTERM/SIGINT: stop accepting connections, flush pending decisions, close the
  * database, exit 0.
  */
+import type { Server as HttpServer } from "node:http";
 import { serve } from "@hono/node-server";
 import { loadConfig } from "./config.ts";
 import { CachedFraudGate } from "./fraud/gate.ts";
@@ -23,6 +24,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   if (config.adminKeyGenerated)
     logger.warn({ adminKey: config.adminKey }, "ADBANDIT_ADMIN_KEY is not set; generated one for this run");
+  // Also printed plainly on stderr: one JSON log line among many is easy to miss.
+  if (config.adminKeyGenerated) process.stderr.write(`\nAdmin key for this run: ${config.adminKey}\n\n`);
 
   const gate = new CachedFraudGate();
   const service = await buildService({
@@ -35,6 +38,8 @@ async function main(): Promise<void> {
     processMetrics: true,
     maxInflight: config.maxInflight,
     minParallelBatch: config.minParallelBatch,
+    bodyBudgetBytes: config.bodyBudgetBytes,
+    rateLimit: config.rateLimit ?? undefined,
     logger,
   });
   const server = serve({ fetch: service.app.fetch, port: config.port, hostname: config.host }, (info) =>
@@ -43,6 +48,15 @@ async function main(): Promise<void> {
       "listening",
     ),
   );
+
+  // Explicit limits instead of Node's defaults: a slow client cannot hold a connection for long
+  // (headers within headersTimeout, the whole request within requestTimeout), idle keep-alive sockets
+  // close after keepAliveTimeout, and connections beyond maxConnections are refused.
+  const http = server as unknown as HttpServer;
+  http.headersTimeout = config.server.headersTimeoutMs;
+  http.requestTimeout = config.server.requestTimeoutMs;
+  http.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+  http.maxConnections = config.server.maxConnections;
 
   const jobs = startServiceJobs(service.deps, gate, jobsConfig);
 

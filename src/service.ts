@@ -9,15 +9,16 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { createApp } from "./api/app.ts";
 import { CachedFraudGate } from "./fraud/gate.ts";
-import type { AppDeps } from "./api/env.ts";
+import type { AppDeps, ResolvedKey } from "./api/env.ts";
+import type { RateLimit } from "./api/limits.ts";
 import { createMetrics } from "./api/metrics.ts";
 import { Engine } from "./engine/engine.ts";
 import { DomainError } from "./engine/errors.ts";
 import { loadRegistry, type StrategyRegistry } from "./engine/registry.ts";
 import type { FraudGate } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
-import { isUnavailable, openDatabase, type Database } from "./store/db.ts";
-import { workspaceIdForKey } from "./store/workspaces.ts";
+import { DatabaseHealth, isUnavailable, openDatabase, type Database } from "./store/db.ts";
+import { resolveKey } from "./store/workspaces.ts";
 
 export interface ServiceOptions {
   databaseUrl?: string;
@@ -36,6 +37,12 @@ export interface ServiceOptions {
   registry?: StrategyRegistry;
   /** Also export Node process metrics (CPU, memory, event-loop lag) on /metrics. */
   processMetrics?: boolean;
+  /** Bytes of request bodies read or handled at once (default 32 MiB). */
+  bodyBudgetBytes?: number;
+  /** Per-workspace token bucket; none by default (server.ts sets it from the configuration). */
+  rateLimit?: RateLimit;
+  /** How long a resolved API key is trusted without asking the database again (default: refreshIntervalMs). */
+  keyCacheMs?: number;
 }
 
 export interface Service {
@@ -48,7 +55,8 @@ export interface Service {
   deps: AppDeps;
 }
 
-const RETRY_MS = 2000;
+/** Period of the open retry while the database is unreachable at start (well inside the 2 s recovery bound). */
+const RETRY_MS = 500;
 const KEY_CACHE_MAX = 100_000;
 
 export async function buildService(opts: ServiceOptions): Promise<Service> {
@@ -59,6 +67,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   // declared bots; tests and simulations may inject their own.
   const fraudGate = opts.fraudGate ?? new CachedFraudGate();
   let database: Database | null = null;
+  let health: DatabaseHealth | null = null;
   let engine: Engine | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
@@ -91,6 +100,10 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       }
       database = db;
       engine = e;
+      health = new DatabaseHealth((ms) => db.ping(ms), {
+        onChange: (up) =>
+          up ? logger.info("database reachable again") : logger.error("database unreachable; answering 503"),
+      });
       logger.info({ driver: db.driver }, "database open");
     } catch (err) {
       await db.close().catch(() => {});
@@ -120,7 +133,10 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   }
 
   const unavailable = () => new DomainError("unavailable", "database unavailable");
-  const keyCache = new Map<string, string>();
+  // Resolved keys, trusted for keyTtl ms: a key revoked on another replica stops working here within
+  // that time (the refresh interval by default); one revoked here is forgotten at once.
+  const keyTtl = opts.keyCacheMs ?? opts.refreshIntervalMs ?? 2000;
+  const keyCache = new Map<string, ResolvedKey & { until: number }>();
   const deps: AppDeps = {
     get engine() {
       if (!engine) throw unavailable();
@@ -137,17 +153,29 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
     logger,
     metrics,
     adminKey: opts.adminKey,
-    ready: () => database !== null,
-    async workspaceForKey(key) {
+    bodyBudgetBytes: opts.bodyBudgetBytes,
+    rateLimit: opts.rateLimit,
+    ready: () => database !== null && health?.healthy === true,
+    suspectDatabase: () => void health?.suspect(),
+    async resolveKey(key) {
+      const now = performance.now();
       const hit = keyCache.get(key);
-      if (hit) return hit;
+      if (hit && hit.until > now) return hit;
       if (!database) throw unavailable();
-      const ws = await workspaceIdForKey(database.db, key);
-      if (ws) {
-        if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-        keyCache.set(key, ws);
+      const r = await resolveKey(database.db, key);
+      if (!r) {
+        keyCache.delete(key);
+        return null;
       }
-      return ws;
+      if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+      keyCache.set(key, { ...r, until: now + keyTtl });
+      return r;
+    },
+    async workspaceForKey(key) {
+      return (await deps.resolveKey(key))?.workspaceId ?? null;
+    },
+    forgetKey(keyId) {
+      for (const [k, v] of keyCache) if (v.keyId === keyId) keyCache.delete(k);
     },
   };
 
@@ -162,6 +190,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       await opening;
       const e = engine;
       const d = database;
+      health?.stop();
       engine = null;
       if (e) await e.close().catch((err) => logger.error({ err }, "flush on close failed"));
       database = null;

@@ -179,6 +179,40 @@ export function applyFloor(p: Float64Array, arms: readonly ArmSlot[], floor: num
   }
 }
 
+const MAX_WARNINGS = 20;
+
+/** Records a numerical problem that was handled (see `BaseState.warnings`); keeps the latest 20. */
+export function warn(state: BaseState, message: string): void {
+  const w = (state.warnings ??= []);
+  w.push(message);
+  if (w.length > MAX_WARNINGS) w.splice(0, w.length - MAX_WARNINGS);
+}
+
+/**
+ * The last line of defence at decision time: a pmf that is not a distribution (a NaN, a negative or
+ * non-finite entry, a sum far from 1) becomes uniform over the active arms, with a warning — a decision never
+ * throws because a model went bad. A proper pmf is returned untouched.
+ */
+export function sanePmf(state: BaseState, p: Float64Array): Float64Array {
+  let sum = 0;
+  for (let a = 0; a < p.length; a++) {
+    const v = p[a]!;
+    if (!(v >= -1e-9 && v <= 1 + 1e-3)) return uniformPmf(state, p);
+    sum += v;
+  }
+  // The normal-argmax integration is exact to ~5e-4, so only a sum far from 1 means a broken model.
+  return Math.abs(sum - 1) < 1e-2 ? p : uniformPmf(state, p);
+}
+
+/** Uniform over the active arms (in place), with a warning: what an ill-conditioned model serves. */
+export function uniformPmf(state: BaseState, p: Float64Array): Float64Array {
+  const m = activeCount(state.arms);
+  if (m === 0) return p;
+  for (let a = 0; a < p.length; a++) p[a] = state.arms[a]!.status === "active" ? 1 / m : 0;
+  warn(state, "probabilities were not finite (ill-conditioned model): served uniformly");
+  return p;
+}
+
 /** Draws an index from a pmf with one uniform; never returns an index of probability 0. */
 export function sampleIndex(p: ArrayLike<number>, rng: Rng): number {
   const u = rng.next();
@@ -236,10 +270,6 @@ export function repeatCount(state: BaseState): number {
   return 1;
 }
 
-export function toNumbers(a: ArrayLike<number>): number[] {
-  return Array.from(a);
-}
-
 /** Minimal structural check for fromJSON: the type tag and the base fields. */
 export function checkBaseJSON(json: unknown, type: string): Record<string, unknown> {
   if (!json || typeof json !== "object") throw new StrategyParamError("state", "must be an object");
@@ -276,7 +306,8 @@ export function selectByNormalScores(
   for (let a = 0; a < K; a++) {
     if (arms[a]!.status !== "active") continue;
     const v = meanBuf[a]! + sdBuf[a]! * zBuf[a]!;
-    if (v > bestV) {
+    // `best < 0`: a NaN score (an ill-conditioned model) still yields an arm, never a throw.
+    if (v > bestV || best < 0) {
       bestV = v;
       best = a;
     }

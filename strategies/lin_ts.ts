@@ -14,7 +14,15 @@ import { z } from "zod";
 import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
 import { normalTable, probMax, type DistTable } from "./argmax.ts";
-import { applyFloor, floorSchema, parseWith, sampleIndex, chooseFromPmf, selectByNormalScores } from "./common.ts";
+import {
+  applyFloor,
+  floorSchema,
+  parseWith,
+  sampleIndex,
+  sanePmf,
+  chooseFromPmf,
+  selectByNormalScores,
+} from "./common.ts";
 import { checkX, dot, initRidge, quadForm, type RidgeState, ridgeMethods } from "./linear.ts";
 
 export const linTsParams = z.preprocess(
@@ -75,7 +83,7 @@ function pmf(state: LinTsState, x: Features | undefined): Float64Array {
   const mean = new Float64Array(K);
   const sd = new Float64Array(K);
   scoreMoments(state, checkX(state, x), mean, sd);
-  return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
+  return sanePmf(state, normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor));
 }
 
 export const linTs: Strategy<LinTsState, LinTsParams> & {

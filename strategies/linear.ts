@@ -7,10 +7,15 @@
  * so no d×d matrix is refactorized per decision or update. θ̂ follows by recursive least squares,
  * θ̂ ← θ̂ + A⁻¹x (r − xᵀθ̂)/(1 + xᵀA⁻¹x) (O(d)); b = Σ r x is kept too. setArmStats rebuilds A = λI + xx from the persisted sums and inverts it once
  * (Gauss–Jordan with partial pivoting; A is symmetric positive definite, so this is stable).
+ *
+ * Numerical robustness (nothing here throws at decision time or at load): an observation whose xᵀA⁻¹x is
+ * not finite is dropped; an arm whose A⁻¹ or θ̂ stops being finite, or whose A⁻¹ loses its positive
+ * diagonal, is reset to the prior; at load an ill-conditioned λI + xx is regularised with a growing ridge
+ * (`regularisedInverse`) and, failing that, the arm starts from the prior. Each is a `warn`ing on the state.
  */
 import type { ArmStats, BaseState } from "./types.ts";
 import { StrategyParamError } from "./types.ts";
-import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus } from "./common.ts";
+import { addSlot, checkArm, checkBaseJSON, checkFinite, makeSlots, parseWith, setSlotStatus, warn } from "./common.ts";
 import type { z } from "zod";
 import type { Strategy } from "./types.ts";
 
@@ -112,11 +117,34 @@ function tmp(d: number): Float64Array {
   return u;
 }
 
+/** θ̂ finite and A⁻¹'s diagonal finite and positive (A⁻¹ is positive definite in exact arithmetic). */
+export function ridgeArmHealthy(state: RidgeState<unknown>, arm: number): boolean {
+  const d = state.dim;
+  const ainv = state.ainv[arm]!;
+  const th = state.theta[arm]!;
+  for (let i = 0; i < d; i++)
+    if (!(ainv[i * d + i]! > 0 && ainv[i * d + i]! < Infinity && Number.isFinite(th[i]!))) return false;
+  return true;
+}
+
+/** The arm's model back to the prior (A = λI, b = 0); its counts stay. */
+export function ridgeResetArm(state: RidgeState<{ lambda: number }>, arm: number, why: string): void {
+  const d = state.dim;
+  state.ainv[arm] = identityOver(d, state.params.lambda);
+  state.b[arm] = new Float64Array(d);
+  state.theta[arm] = new Float64Array(d);
+  warn(state, `arm "${state.arms[arm]!.key}": ${why}; its model was reset to the prior`);
+}
+
 export function ridgeLearn(state: RidgeState<unknown>, arm: number, r: number, x: ArrayLike<number>): void {
   const d = state.dim;
   const ainv = state.ainv[arm]!;
   const u = tmp(d);
   const q = quad(ainv, x, d, u);
+  if (!(q > -1 && q < Infinity)) {
+    warn(state, `arm "${state.arms[arm]!.key}": an observation with xᵀA⁻¹x = ${q} was dropped (context too large)`);
+    return;
+  }
   const k = 1 / (1 + q);
   for (let i = 0; i < d; i++) {
     const ui = u[i]! * k;
@@ -133,6 +161,8 @@ export function ridgeLearn(state: RidgeState<unknown>, arm: number, r: number, x
   state.n[arm] = state.n[arm]! + 1;
   state.sum[arm] = state.sum[arm]! + r;
   state.sumSq[arm] = state.sumSq[arm]! + r * r;
+  if (!ridgeArmHealthy(state, arm))
+    ridgeResetArm(state as RidgeState<{ lambda: number }>, arm, "its ridge state became ill-conditioned");
 }
 
 export function ridgeUpdate(
@@ -196,6 +226,33 @@ export function invert(A: ArrayLike<number>, d: number): Float64Array {
   return inv;
 }
 
+/**
+ * Inverse of the symmetric positive-semidefinite-plus-ridge A, regularised if need be: A itself, else
+ * A + εI with ε growing from 1e-10 to 1× the mean diagonal (scaled to A, so it helps at any magnitude).
+ * Null if A has non-finite entries or nothing inverts to a finite matrix with a positive diagonal.
+ */
+export function regularisedInverse(A: Float64Array, d: number): { inv: Float64Array; ridge: number } | null {
+  let trace = 0;
+  for (let i = 0; i < A.length; i++) if (!Number.isFinite(A[i]!)) return null;
+  for (let i = 0; i < d; i++) trace += Math.abs(A[i * d + i]!);
+  const scale = trace / d || 1;
+  for (let k = -1; k <= 5; k++) {
+    const ridge = k < 0 ? 0 : scale * 10 ** (2 * k - 10);
+    const M = Float64Array.from(A);
+    for (let i = 0; i < d; i++) M[i * d + i] = M[i * d + i]! + ridge;
+    try {
+      const inv = invert(M, d);
+      let ok = true;
+      for (let i = 0; i < inv.length && ok; i++) if (!Number.isFinite(inv[i]!)) ok = false;
+      for (let i = 0; i < d && ok; i++) if (!(inv[i * d + i]! > 0)) ok = false;
+      if (ok) return { inv, ridge };
+    } catch (e) {
+      if (!(e instanceof StrategyParamError)) throw e;
+    }
+  }
+  return null;
+}
+
 export function checkContextStats(state: BaseState, stats: ArmStats): { xx: number[]; xr: number[] } {
   const d = state.dim;
   if (!(stats.n >= 0) || !Number.isFinite(stats.sum) || !Number.isFinite(stats.sumSq))
@@ -213,14 +270,21 @@ export function ridgeSetStats(state: RidgeState<{ lambda: number }>, arm: number
   const d = state.dim;
   const A = Float64Array.from(xx);
   for (let i = 0; i < d; i++) A[i * d + i] = A[i * d + i]! + state.params.lambda;
-  const ainv = invert(A, d);
-  state.ainv[arm] = ainv;
-  state.b[arm] = Float64Array.from(xr);
-  state.theta[arm] = matVec(ainv, xr, d, new Float64Array(d));
   state.n[arm] = stats.n;
   state.sum[arm] = stats.sum;
   state.sumSq[arm] = stats.sumSq;
   state.version++;
+  const r = xr.every(Number.isFinite) ? regularisedInverse(A, d) : null;
+  if (!r) {
+    ridgeResetArm(state, arm, "its stored statistics are not finite or λI + xx does not invert");
+    return;
+  }
+  if (r.ridge > 0)
+    warn(state, `arm "${state.arms[arm]!.key}": λI + xx was ill-conditioned; regularised by +${r.ridge}·I`);
+  state.ainv[arm] = r.inv;
+  state.b[arm] = Float64Array.from(xr);
+  state.theta[arm] = matVec(r.inv, xr, d, new Float64Array(d));
+  if (!ridgeArmHealthy(state, arm)) ridgeResetArm(state, arm, "its ridge estimate is not finite");
 }
 
 export function ridgeAddArm(state: RidgeState<{ lambda: number }>): void {
@@ -237,9 +301,19 @@ export function ridgeAddArm(state: RidgeState<{ lambda: number }>): void {
 export function ridgeChangeLambda(state: RidgeState<{ lambda: number }>, oldLambda: number): void {
   const d = state.dim;
   for (let a = 0; a < state.ainv.length; a++) {
-    const A = invert(state.ainv[a]!, d);
+    const back = regularisedInverse(state.ainv[a]!, d);
+    if (!back) {
+      ridgeResetArm(state, a, "its A⁻¹ does not invert back to A");
+      continue;
+    }
+    const A = back.inv;
     for (let i = 0; i < d; i++) A[i * d + i] = A[i * d + i]! - oldLambda + state.params.lambda;
-    state.ainv[a] = invert(A, d);
+    const r = regularisedInverse(A, d);
+    if (!r) {
+      ridgeResetArm(state, a, "λI + xx does not invert with the new λ");
+      continue;
+    }
+    state.ainv[a] = r.inv;
     matVec(state.ainv[a]!, state.b[a]!, d, state.theta[a]!);
   }
 }

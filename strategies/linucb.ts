@@ -11,7 +11,17 @@
 import { z } from "zod";
 import type { Features, Strategy } from "./types.ts";
 import type { Rng } from "./rng.ts";
-import { applyFloor, argmaxIndex, argmaxPmf, floorSchema, parseWith, sampleIndex, chooseFromPmf } from "./common.ts";
+import {
+  applyFloor,
+  argmaxIndex,
+  argmaxPmf,
+  floorSchema,
+  parseWith,
+  sampleIndex,
+  sanePmf,
+  chooseFromPmf,
+  uniformPmf,
+} from "./common.ts";
 import { checkX, initRidge, type RidgeState, ridgeMethods } from "./linear.ts";
 
 export const linucbParams = z
@@ -55,8 +65,11 @@ function scores(state: LinUcbState, x: ArrayLike<number>): Float64Array {
 
 function pmf(state: LinUcbState, x: Features | undefined): Float64Array {
   const p = new Float64Array(state.arms.length);
-  argmaxPmf(state.arms, scores(state, checkX(state, x)), state.params.ties, p);
-  return applyFloor(p, state.arms, state.params.explorationFloor);
+  const sc = scores(state, checkX(state, x));
+  for (let a = 0; a < state.arms.length; a++)
+    if (state.arms[a]!.status === "active" && !Number.isFinite(sc[a]!)) return uniformPmf(state, p);
+  argmaxPmf(state.arms, sc, state.params.ties, p);
+  return sanePmf(state, applyFloor(p, state.arms, state.params.explorationFloor));
 }
 
 export const linucb: Strategy<LinUcbState, LinUcbParams> & {

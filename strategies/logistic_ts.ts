@@ -36,9 +36,11 @@ import {
   sampleIndex,
   setSlotStatus,
   chooseFromPmf,
+  sanePmf,
   selectByNormalScores,
+  warn,
 } from "./common.ts";
-import { checkContextStats, checkX, dot, invert } from "./linear.ts";
+import { checkContextStats, checkX, dot, regularisedInverse } from "./linear.ts";
 import { normalArgmaxPmf } from "./lin_ts.ts";
 import { StrategyParamError } from "./types.ts";
 
@@ -64,6 +66,21 @@ export interface LogisticTsState extends BaseState {
 
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
+/** m finite and q finite and positive. */
+function armHealthy(state: LogisticTsState, arm: number): boolean {
+  const m = state.m[arm]!;
+  const q = state.q[arm]!;
+  for (let j = 0; j < state.dim; j++) if (!(Number.isFinite(m[j]!) && q[j]! > 0 && q[j]! < Infinity)) return false;
+  return true;
+}
+
+/** The arm's posterior back to the prior N(0, I/λ); its counts stay. */
+function resetArm(state: LogisticTsState, arm: number, why: string): void {
+  state.m[arm] = new Float64Array(state.dim);
+  state.q[arm] = new Float64Array(state.dim).fill(state.params.lambda);
+  warn(state, `arm "${state.arms[arm]!.key}": ${why}; its model was reset to the prior`);
+}
+
 function learn(state: LogisticTsState, arm: number, y: number, x: ArrayLike<number>): void {
   const d = state.dim;
   const m = state.m[arm]!;
@@ -71,6 +88,13 @@ function learn(state: LogisticTsState, arm: number, y: number, x: ArrayLike<numb
   let s = 0;
   for (let j = 0; j < d; j++) s += (x[j]! * x[j]!) / q[j]!;
   const z0 = dot(m, x, d);
+  if (!(Number.isFinite(s) && Number.isFinite(z0))) {
+    warn(
+      state,
+      `arm "${state.arms[arm]!.key}": an observation with a non-finite score was dropped (context too large)`,
+    );
+    return;
+  }
   // Newton on h(c) = c − y + σ(z0 + c s), h' = 1 + s σ(1 − σ) ≥ 1: a contraction-free, monotone solve.
   let c = 0;
   for (let it = 0; it < 50; it++) {
@@ -86,6 +110,7 @@ function learn(state: LogisticTsState, arm: number, y: number, x: ArrayLike<numb
   state.n[arm] = state.n[arm]! + 1;
   state.sum[arm] = state.sum[arm]! + y;
   state.sumSq[arm] = state.sumSq[arm]! + y * y;
+  if (!armHealthy(state, arm)) resetArm(state, arm, "its Laplace posterior became ill-conditioned");
 }
 
 function moments(state: LogisticTsState, x: ArrayLike<number>, mean: Float64Array, sd: Float64Array): void {
@@ -110,7 +135,7 @@ function pmf(state: LogisticTsState, x: Features | undefined): Float64Array {
   const mean = new Float64Array(K);
   const sd = new Float64Array(K);
   moments(state, checkX(state, x), mean, sd);
-  return normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor);
+  return sanePmf(state, normalArgmaxPmf(state.arms, mean, sd, state.params.explorationFloor));
 }
 
 export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & {
@@ -184,21 +209,29 @@ export const logisticTs: Strategy<LogisticTsState, LogisticTsParams> & {
       const sx = intercept ? xx[i]! : 0; // Σ x_i = row 0 of Σxxᵀ when x₀ ≡ 1
       g[i] = xr[i]! - pbar * sx - lambda * w0[i]!;
     }
-    const Hinv = invert(H, d);
+    state.n[arm] = stats.n;
+    state.sum[arm] = stats.sum;
+    state.sumSq[arm] = stats.sumSq;
+    state.version++;
+    const r = g.every(Number.isFinite) ? regularisedInverse(H, d) : null;
+    if (!r) {
+      resetArm(state, arm, "its stored statistics are not finite or the Hessian does not invert");
+      return;
+    }
+    if (r.ridge > 0)
+      warn(state, `arm "${state.arms[arm]!.key}": the Hessian was ill-conditioned; regularised by +${r.ridge}·I`);
+    const Hinv = r.inv;
     const m = new Float64Array(d);
     const q = new Float64Array(d);
     for (let i = 0; i < d; i++) {
       let step = 0;
       for (let j = 0; j < d; j++) step += Hinv[i * d + j]! * g[j]!;
       m[i] = w0[i]! + step;
-      q[i] = H[i * d + i]!;
+      q[i] = H[i * d + i]! + r.ridge;
     }
     state.m[arm] = m;
     state.q[arm] = q;
-    state.n[arm] = stats.n;
-    state.sum[arm] = stats.sum;
-    state.sumSq[arm] = stats.sumSq;
-    state.version++;
+    if (!armHealthy(state, arm)) resetArm(state, arm, "its Laplace estimate is not finite");
   },
   addArm(state, key) {
     const i = addSlot(state, key);

@@ -2,7 +2,7 @@
  * Seeded pseudo-random generators. Every random choice in strategies/ and simulations/ takes an `Rng`
  * so that a run with the same seed reproduces exactly (no Math.random anywhere).
  *
- * mulberry32 is the generator the shared benchmark scenarios are defined with (../shared/bench),
+ * mulberry32 is the generator the shared benchmark scenarios are defined with (bench/shared),
  * so the environments we rebuild are bit-identical to the peer's.
  */
 export interface Rng {

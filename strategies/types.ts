@@ -31,6 +31,11 @@ export interface BaseState {
   dim: number;
   /** Bumped by every change of the posterior, so derived quantities (pmf caches) can be invalidated. */
   version: number;
+  /**
+   * Numerical problems met and handled (an ill-conditioned arm regularised or reset to its prior, an
+   * observation that would overflow dropped): for the engine to log, show and clear. Not serialised.
+   */
+  warnings?: string[];
 }
 
 /** An encoded context: numeric features, one-hot / hashed categorical features (see features.ts). */

@@ -2,10 +2,11 @@
  * Logged decisions for off-policy evaluation, read from the service's export format or a generic CSV.
  *
  * JSONL (the service's `GET /v1/campaigns/{id}/decisions/export?format=jsonl`), one object per line:
- *   {"decisionId","timestamp","campaignId","action","propensity","reward","context":{feature:value},"unitId"?,"position"?}
+ *   {"decisionId","timestamp","campaignId","action","propensity","reward","context":{feature:value},"unitId"?,"position"?,"available"?}
+ * (`available`: the actions that could have been chosen for this decision, e.g. the campaign's active arms).
  * CSV export: header `decision_id,timestamp,action,propensity,reward,context_json`.
  * Generic CSV: `action,propensity,reward` plus one `context.<feature>` or `x_<feature>` column per feature
- * (optional `timestamp`, `position`, `decision_id`). An empty propensity means "unknown".
+ * (optional `timestamp`, `position`, `decision_id`, `available` as `a|b|c`). An empty propensity means "unknown".
  * Errors name the line and the field.
  */
 import { readFileSync } from "node:fs";
@@ -20,7 +21,12 @@ export interface LogRow {
   propensity: number | null;
   reward: number;
   context: Record<string, ContextValue>;
+  /** Slot of a slate (any integer label: 0, 1, 2 or 1, 2, 3); rows without one are single-action decisions. */
   position?: number;
+  /** Actions available for this decision (absent: every action of the evaluation's action set). */
+  available?: string[];
+  /** Line in the file it was read from (errors and diagnostics name it). */
+  line?: number;
 }
 
 export class LogFormatError extends Error {
@@ -48,7 +54,23 @@ function checkRow(r: LogRow, line: number): LogRow {
   if (r.action === "") throw new LogFormatError(line, "action", "missing");
   if (r.propensity !== null && (r.propensity < 0 || r.propensity > 1))
     throw new LogFormatError(line, "propensity", `must be in [0, 1], got ${r.propensity}`);
+  if (r.position !== undefined && !Number.isInteger(r.position))
+    throw new LogFormatError(line, "position", `must be an integer, got ${r.position}`);
+  if (r.available !== undefined) {
+    if (r.available.length === 0) throw new LogFormatError(line, "available", "must list at least one action");
+    if (!r.available.includes(r.action))
+      throw new LogFormatError(line, "available", `does not include the logged action "${r.action}"`);
+  }
+  if (r.available === undefined) delete r.available;
+  r.line = line;
   return r;
+}
+
+function availableOf(v: unknown, line: number): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string" || x === ""))
+    throw new LogFormatError(line, "available", "must be a list of action keys");
+  return v as string[];
 }
 
 function contextOf(v: unknown, line: number): Record<string, ContextValue> {
@@ -89,6 +111,7 @@ export function parseJsonl(text: string): LogRow[] {
           context: contextOf(o.context, line),
           position:
             o.position === undefined || o.position === null ? undefined : num(o.position, line, "position", false)!,
+          available: availableOf(o.available, line),
         },
         line,
       ),
@@ -161,6 +184,7 @@ export function parseCsv(text: string): LogRow[] {
   const iTs = col("timestamp");
   const iId = col("decision_id") >= 0 ? col("decision_id") : col("decisionId");
   const iPos = col("position");
+  const iAvail = col("available");
   const featureCols = header
     .map((h, i) => [h, i] as const)
     .filter(([h]) => h.startsWith("context.") || h.startsWith("x_"))
@@ -188,6 +212,7 @@ export function parseCsv(text: string): LogRow[] {
         reward: num(f[iReward], line, "reward", false)!,
         context,
         position: iPos >= 0 && f[iPos] !== "" ? num(f[iPos], line, "position", false)! : undefined,
+        available: iAvail >= 0 && f[iAvail] !== "" ? f[iAvail].split("|") : undefined,
       },
       line,
     );

@@ -5,6 +5,10 @@
  * (strings, booleans) one-hot over the values seen in the log; a missing value encodes as 0 ("baseline").
  * Reward model q̂(x, a): one ridge regression per action, θ_a = (X_aᵀX_a + λI)⁻¹ X_aᵀ r_a, solved by
  * Cholesky. With only an intercept it is the action's shrunk mean reward.
+ *
+ * The sums behind it (XᵀX as a packed upper triangle, Xᵀr) are kept per group of rows so that cross-fitting
+ * (a fold's model = all sums minus the fold's) and bootstrap refits (sums weighted by each group's multiplicity)
+ * cost O(groups) instead of O(rows) per fit.
  */
 import type { ContextValue, LogRow } from "./logs.ts";
 
@@ -96,31 +100,60 @@ export function solveSpd(A: Float64Array, b: Float64Array, d: number): Float64Ar
   return x;
 }
 
-/** Per-action ridge regression of the reward on the encoded context. */
-export function fitRewardModel(
-  X: Float64Array,
-  dim: number,
-  actions: Int32Array,
-  rewards: Float64Array,
-  K: number,
-  lambda = 1,
-): Float64Array[] {
-  const thetas: Float64Array[] = [];
-  for (let a = 0; a < K; a++) {
-    const A = new Float64Array(dim * dim);
-    const b = new Float64Array(dim);
-    for (let i = 0; i < dim; i++) A[i * dim + i] = lambda;
-    for (let n = 0; n < actions.length; n++) {
-      if (actions[n] !== a) continue;
-      const o = n * dim;
-      for (let i = 0; i < dim; i++) {
-        const xi = X[o + i];
-        if (xi === 0) continue;
-        b[i] += xi * rewards[n];
-        for (let j = 0; j < dim; j++) A[i * dim + j] += xi * X[o + j];
-      }
-    }
-    thetas.push(solveSpd(A, b, dim));
+/** Length of a packed upper triangle of a d × d symmetric matrix. */
+export const packedSize = (d: number) => (d * (d + 1)) / 2;
+
+/** Indices of x's non-zero entries into `nz` (ascending); returns their count. One-hot contexts are mostly zeros. */
+export function nonZeros(x: Float64Array, nz: Int32Array): number {
+  let c = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== 0) nz[c++] = i;
+  return c;
+}
+
+/** Adds x xᵀ into the packed upper triangle `gram` (at offset o) and r·x into `mom` (at offset m); x's non-zeros in nz[0..c). */
+export function addOuter(
+  gram: Float64Array,
+  o: number,
+  mom: Float64Array,
+  m: number,
+  x: Float64Array,
+  r: number,
+  nz: Int32Array,
+  c: number,
+): void {
+  const d = x.length;
+  for (let p = 0; p < c; p++) {
+    const i = nz[p];
+    const xi = x[i];
+    mom[m + i] += xi * r;
+    const row = o + i * d - (i * (i - 1)) / 2 - i;
+    for (let q = p; q < c; q++) gram[row + nz[q]] += xi * x[nz[q]];
   }
-  return thetas;
+}
+
+/**
+ * Ridge solutions θ_a = (λI + G_a)⁻¹ b_a for K actions, from packed Gram sums (K × packedSize(d)) and moments
+ * (K × d); returns K × d coefficients.
+ */
+export function solveRidgePacked(
+  gram: Float64Array,
+  mom: Float64Array,
+  d: number,
+  K: number,
+  lambda: number,
+): Float64Array {
+  const P = packedSize(d);
+  const out = new Float64Array(K * d);
+  const A = new Float64Array(d * d);
+  for (let a = 0; a < K; a++) {
+    let k = a * P;
+    for (let i = 0; i < d; i++)
+      for (let j = i; j < d; j++) {
+        const v = gram[k++] + (i === j ? lambda : 0);
+        A[i * d + j] = v;
+        A[j * d + i] = v;
+      }
+    out.set(solveSpd(A, mom.subarray(a * d, (a + 1) * d), d), a * d);
+  }
+  return out;
 }

@@ -21,7 +21,7 @@ function chartSource(): string {
   return chartJs;
 }
 
-const esc = (s: string) =>
+export const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 /** JSON safe inside a <script> element. */
 const scriptJson = (v: unknown) =>
@@ -29,7 +29,7 @@ const scriptJson = (v: unknown) =>
     .replace(/</g, "\\u003c")
     .replace(/\u2028|\u2029/g, "");
 
-function fmt(x: number | null | undefined, digits = 1): string {
+export function fmt(x: number | null | undefined, digits = 1): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return "–";
   return Math.abs(x) >= 1000 ? Math.round(x).toLocaleString("en-US") : x.toFixed(digits);
 }

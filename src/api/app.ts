@@ -4,13 +4,14 @@
  * page at /docs, and one error format for everything.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { IncomingMessage } from "node:http";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { requireWorkspace } from "./auth.ts";
+import { bearer, isAdminKey, requireRole, requireWorkspace } from "./auth.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { ApiError, errorBody, invalid, onError } from "./errors.ts";
+import { parseBody } from "./input.ts";
+import { BodyBudget, bodyLimitFor, RateLimiter } from "./limits.ts";
 import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
 import { register as blocklist } from "./routes/blocklist.ts";
@@ -19,35 +20,30 @@ import { register as decisions } from "./routes/decisions.ts";
 import { register as evaluations } from "./routes/evaluations.ts";
 import { register as events } from "./routes/events.ts";
 import { register as health } from "./routes/health.ts";
+import { register as keys } from "./routes/keys.ts";
 import { register as reports } from "./routes/reports.ts";
 import { register as simulations } from "./routes/simulations.ts";
 import { register as workspaces } from "./routes/workspaces.ts";
+import { registerWeb } from "../web/index.ts";
 
-/** Largest accepted body: 1000 events or decision requests with generous contexts fit well inside. */
-export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+const tooLarge = (limit: number) => new ApiError("payload_too_large", `request body larger than ${limit} bytes`);
 
 /**
  * Under @hono/node-server, reads a JSON body straight from the Node request into hono's body cache,
  * enforcing the size limit as it streams. Reading it through `c.req.json()` would first build a full
  * WHATWG Request (undici) — a sizeable share of the CPU of a decision. Elsewhere (tests calling
- * `app.request`), the standard path with `bodyLimit` applies.
+ * `app.request`), the standard path with hono's `bodyLimit` applies.
  */
-const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-  const m = c.req.method;
-  if (!incoming || (m !== "POST" && m !== "PATCH" && m !== "PUT")) return next();
-  const declared = Number(incoming.headers["content-length"] ?? NaN);
-  if (declared > MAX_BODY_BYTES)
-    throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
-  const text = await new Promise<string>((resolve, reject) => {
+function readNodeBody(incoming: IncomingMessage, limit: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     incoming.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > limit) {
         incoming.removeAllListeners("data");
         incoming.resume();
-        reject(new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`));
+        reject(tooLarge(limit));
       } else chunks.push(chunk);
     });
     incoming.once("end", () =>
@@ -55,9 +51,32 @@ const nodeBody: MiddlewareHandler<AppEnv> = async (c, next) => {
     );
     incoming.once("error", reject);
   });
-  (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.text = Promise.resolve(text);
-  return next();
-};
+}
+
+/** hono's bodyLimit, one per distinct limit. */
+const standardLimits = new Map<number, MiddlewareHandler<AppEnv>>();
+function standardLimit(limit: number): MiddlewareHandler<AppEnv> {
+  let m = standardLimits.get(limit);
+  if (!m) {
+    m = bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw tooLarge(limit);
+      },
+    });
+    standardLimits.set(limit, m);
+  }
+  return m;
+}
+
+/** Bytes of request bodies read or handled at once, by default (ADBANDIT_BODY_BUDGET_MB). */
+export const DEFAULT_BODY_BUDGET_BYTES = 32 * 1024 * 1024;
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\s*(;|$)/i;
+
+function setParsed(c: Context<AppEnv>, value: unknown): void {
+  Object.defineProperty(c.req, "json", { value: () => Promise.resolve(value) });
+}
 
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -96,28 +115,73 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }));
     return known.some((r) => (r.method === method || r.method === "ALL") && r.re.test(path));
   };
+  // Authentication before any body is read: the admin key for POST /v1/workspaces, a workspace key
+  // everywhere else. Only known routes answer 401; an unknown path falls through to the 404.
   app.use("/v1/*", async (c, next) => {
-    if (c.req.method === "POST" && c.req.path === "/v1/workspaces") return next();
+    if (c.req.method === "POST" && /^\/v1\/workspaces\/?$/.test(c.req.path)) {
+      if (!isAdminKey(bearer(c.req.header("authorization")), deps.adminKey))
+        throw new ApiError("unauthorized", "admin key required");
+      return next();
+    }
     try {
       await auth(c, async () => {});
     } catch (err) {
-      // Only known routes answer 401; an unknown path falls through to the 404.
       if (isRoute(c.req.method, c.req.path)) throw err;
     }
     return next();
   });
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new ApiError("payload_too_large", `request body larger than ${MAX_BODY_BYTES} bytes`);
-    },
+  app.use("/v1/*", (c, next) => (isRoute(c.req.method, c.req.path) ? requireRole(c, next) : next()));
+  // Fair use: a token bucket per workspace (after auth, before the body is read).
+  const limiter = deps.rateLimit ? new RateLimiter(deps.rateLimit) : null;
+  if (limiter)
+    app.use("/v1/*", async (c, next) => {
+      const ws = c.get("workspaceId");
+      if (ws) {
+        const wait = limiter.take(ws);
+        if (wait > 0)
+          throw new ApiError(
+            "rate_limited",
+            `rate limit of ${limiter.limit.perSecond} requests/s (burst ${limiter.limit.burst}) exceeded for this workspace`,
+            undefined,
+            Math.max(1, Math.ceil(wait)),
+          );
+      }
+      return next();
+    });
+  // The body: a size limit per route (limits.ts), read only once its bytes fit in the process-wide
+  // budget; then parsed once and checked (input.ts: storable text, depth, finite numbers) before any
+  // route sees it — the route's validator reads the parsed value instead of parsing again.
+  const budget = new BodyBudget(deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES);
+  app.use("/v1/*", async (c, next) => {
+    const m = c.req.method;
+    if ((m !== "POST" && m !== "PATCH" && m !== "PUT") || !isRoute(m, c.req.path)) return next();
+    const limit = bodyLimitFor(m, c.req.path);
+    const declared = Number(c.req.header("content-length") ?? Number.NaN);
+    if (declared > limit) throw tooLarge(limit);
+    const share = declared >= 0 ? declared : limit;
+    await budget.acquire(share);
+    try {
+      const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      const json = JSON_TYPE.test(c.req.header("content-type") ?? "");
+      if (incoming) {
+        const text = await readNodeBody(incoming, limit);
+        (c.req as unknown as { bodyCache: Record<string, Promise<unknown>> }).bodyCache.text = Promise.resolve(text);
+        if (json && text.length > 0) setParsed(c, parseBody(text));
+        return await next();
+      }
+      return await standardLimit(limit)(c, async () => {
+        const text = json ? await c.req.text() : "";
+        if (text.length > 0) setParsed(c, parseBody(text));
+        await next();
+      });
+    } finally {
+      budget.release(share);
+    }
   });
-  app.use("/v1/*", (c, next) =>
-    (c.env as { incoming?: unknown } | undefined)?.incoming ? nodeBody(c, next) : limit(c, next),
-  );
 
   health(app, deps);
   workspaces(app, deps);
+  keys(app, deps);
   campaigns(app, deps);
   arms(app, deps);
   decisions(app, deps);
@@ -141,9 +205,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       description: "Campaigns, decisions and feedback; learns continuously.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  // The web pages (/docs, the dashboard at /, their assets): src/web.
+  registerWeb(app, deps);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route ${c.req.method} ${c.req.path}`), 404));
-  app.onError(onError);
+  app.onError((err, c) => {
+    const res = onError(err, c);
+    if (res.status === 503) deps.suspectDatabase?.();
+    return res;
+  });
   return app;
 }

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
+import type { KeyRole } from "../store/schema.ts";
 import type { AppDeps, AppEnv } from "./env.ts";
 import { ApiError } from "./errors.ts";
 
@@ -25,17 +26,47 @@ export function isAdminKey(given: string | null, adminKey: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Sets `workspaceId` from a workspace API key, or answers 401. */
+/** Sets `workspaceId` and `role` from a workspace API key, or answers 401. */
 export function requireWorkspace(deps: AppDeps): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = bearer(c.req.header("authorization"));
     if (!key) throw new ApiError("unauthorized", "missing or malformed Authorization: Bearer <apiKey>");
-    const ws = await deps.workspaceForKey(key);
-    if (!ws) throw new ApiError("unauthorized", "unknown API key");
-    c.set("workspaceId", ws);
+    const r = await deps.resolveKey(key);
+    if (!r) throw new ApiError("unauthorized", "unknown or revoked API key");
+    c.set("workspaceId", r.workspaceId);
+    c.set("role", r.role);
     await next();
   };
 }
+
+const RANK: Record<KeyRole, number> = { reader: 0, writer: 1, admin: 2 };
+
+/**
+ * The role a request needs, from its method and path alone (so routes need no change): GET and HEAD
+ * need reader — except the key list, admin; decisions and events need writer; every other write
+ * (campaigns, arms, anomalies, blocklist, keys, simulations, evaluations) needs admin.
+ */
+export function requiredRole(method: string, path: string): KeyRole {
+  if (/^\/v1\/keys(\/|$)/.test(path)) return "admin";
+  if (method === "GET" || method === "HEAD") return "reader";
+  if (method === "POST" && /^\/v1\/(campaigns\/[^/]+\/decisions|decisions\/batch|events)\/?$/.test(path))
+    return "writer";
+  return "admin";
+}
+
+/** 403 unless the key's role (set by requireWorkspace) covers what the request needs. */
+export const requireRole: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const role = c.get("role");
+  if (role) {
+    const need = requiredRole(c.req.method, c.req.path);
+    if (RANK[role] < RANK[need])
+      throw new ApiError(
+        "forbidden",
+        `this API key's role (${role}) does not allow ${c.req.method} ${c.req.path}: needs ${need}`,
+      );
+  }
+  await next();
+};
 
 /** Answers 401 unless the request carries the admin key. */
 export function requireAdmin(deps: AppDeps): MiddlewareHandler<AppEnv> {

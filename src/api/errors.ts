@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  rate_limited: 429,
   unavailable: 503,
   internal: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
@@ -33,6 +34,8 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    /** For `rate_limited`: seconds until a retry can succeed (sent as Retry-After). */
+    readonly retryAfterS?: number,
   ) {
     super(message);
     this.name = "ApiError";
@@ -46,12 +49,26 @@ export function errorBody(code: ErrorCode, message: string, details?: ErrorDetai
   return { error: { code, message, ...(details?.length ? { details } : {}) } };
 }
 
-/** zod issues → `details`, each naming a dotted path ("arms.0.key"). */
-export function zodDetails(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ErrorDetail[] {
-  return issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message }));
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+  code?: string;
+  keys?: readonly string[];
 }
 
-export function invalid(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ApiError {
+/**
+ * zod issues → `details`, each naming a dotted path ("arms.0.key"); an unknown field gets one detail of
+ * its own whose path ends with its name ("events.0.vaule: unknown field").
+ */
+export function zodDetails(issues: readonly Issue[]): ErrorDetail[] {
+  return issues.flatMap((i) =>
+    i.code === "unrecognized_keys" && i.keys
+      ? i.keys.map((k) => ({ path: [...i.path, k].map(String).join("."), message: "unknown field" }))
+      : [{ path: i.path.map(String).join("."), message: i.message }],
+  );
+}
+
+export function invalid(issues: readonly Issue[]): ApiError {
   const details = zodDetails(issues);
   const first = details[0];
   return new ApiError(
@@ -75,8 +92,15 @@ export function toApiError(err: unknown): ApiError {
   return new ApiError("internal", "internal error");
 }
 
+/** Seconds a client should wait before retrying a 503 (the database probe runs every 200 ms while down). */
+export const UNAVAILABLE_RETRY_AFTER_S = 1;
+
 export function onError(err: Error, c: Context<AppEnv>) {
   const e = toApiError(err);
-  if (e.code === "internal") c.get("logger")?.error({ err }, "unhandled error");
+  // One line, never the error's query parameters (a batch's parameters can be megabytes).
+  if (e.code === "internal")
+    c.get("logger")?.error({ err: { name: err.name, message: err.message, stack: err.stack } }, "unhandled error");
+  if (e.code === "unavailable") c.header("retry-after", String(UNAVAILABLE_RETRY_AFTER_S));
+  if (e.code === "rate_limited" && e.retryAfterS !== undefined) c.header("retry-after", String(e.retryAfterS));
   return c.json(errorBody(e.code, e.message, e.details), e.status);
 }

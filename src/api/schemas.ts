@@ -1,8 +1,29 @@
 /**
  * Request and response schemas (zod, via @hono/zod-openapi): the same objects validate requests and
- * produce /openapi.json.
+ * produce /openapi.json. Request objects are strict: an unknown field is a 400 naming it (a typo such as
+ * `dailyBudjet` is never silently dropped). Bounds (documented in each field's description):
+ *   - `context`: at most `CONTEXT_LIMITS.maxDepth` levels, `maxBytes` as JSON, numbers within ±`maxAbs`;
+ *   - arm `metadata`: `METADATA_LIMITS`;
+ *   - event `value` within ±`MAX_AMOUNT`, `cost` and arm `cost` within [0, `MAX_AMOUNT`] (so sums of
+ *     squares of a billion events stay far from overflow);
+ *   - every body: strings without U+0000 or lone surrogates, depth ≤ 32, finite numbers (input.ts).
  */
 import { z } from "@hono/zod-openapi";
+import { BODY_MAX_DEPTH, boundedJson } from "./input.ts";
+
+export const CONTEXT_LIMITS = { maxDepth: 4, maxBytes: 8192, maxAbs: 1e9 } as const;
+export const METADATA_LIMITS = { maxDepth: 8, maxBytes: 16_384 } as const;
+/** Largest absolute money amount (event value, event cost, arm cost). */
+export const MAX_AMOUNT = 1e9;
+
+const Context = boundedJson(CONTEXT_LIMITS).openapi({
+  description: `Features of this decision (keys → numbers, strings, booleans). At most ${CONTEXT_LIMITS.maxDepth} levels deep, ${CONTEXT_LIMITS.maxBytes} bytes as JSON, numbers within ±${CONTEXT_LIMITS.maxAbs}`,
+});
+const Metadata = boundedJson(METADATA_LIMITS).openapi({
+  description: `Free-form JSON returned with the arm. At most ${METADATA_LIMITS.maxDepth} levels deep, ${METADATA_LIMITS.maxBytes} bytes as JSON`,
+});
+const Amount = z.number().min(-MAX_AMOUNT).max(MAX_AMOUNT);
+const Cost = z.number().min(0).max(MAX_AMOUNT);
 
 export const ErrorSchema = z
   .object({
@@ -16,12 +37,16 @@ export const ErrorSchema = z
 
 const err = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
 export const errors = {
-  400: err("Invalid request (details name the fields)"),
-  401: err("Missing or unknown API key"),
+  400: err(
+    `Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than ${BODY_MAX_DEPTH} levels, out-of-bound numbers`,
+  ),
+  401: err("Missing, unknown or revoked API key"),
+  403: err("The API key's role does not allow this"),
   404: err("Unknown id, or an id of another workspace"),
   409: err("Conflicting state"),
   413: err("Body too large"),
-  503: err("Database unreachable"),
+  429: err("Rate limit of the workspace exceeded (Retry-After says when to retry)"),
+  503: err("Database unreachable (Retry-After says when to retry)"),
 } as const;
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -45,16 +70,16 @@ export const ArmKey = z
   .openapi({ example: "blue-banner" });
 
 export const ArmIn = z
-  .object({
+  .strictObject({
     key: ArmKey,
     name: z.string().max(200).optional(),
-    cost: z.number().finite().min(0).optional().openapi({ description: "Cost of one decision served with this arm" }),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    cost: Cost.optional().openapi({ description: `Cost of one decision served with this arm, 0–${MAX_AMOUNT}` }),
+    metadata: Metadata.optional(),
   })
   .openapi("ArmInput");
 
 export const ContextFeature = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(100),
     type: z.enum(["numeric", "categorical"]),
     values: z.array(z.string()).min(1).max(1000).optional(),
@@ -69,7 +94,7 @@ export const StrategyIn = z.looseObject({ type: z.string().min(1).max(64) }).ope
 });
 
 export const CampaignIn = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(200),
     kind: z.enum(["creative", "send_time", "channel"]),
     objective: z.enum(["conversions", "revenue", "profit"]),
@@ -92,7 +117,7 @@ export const CampaignIn = z
   .openapi({ description: "A campaign: arms, objective and the strategy that chooses among them" });
 
 export const CampaignPatchIn = z
-  .object({
+  .strictObject({
     name: z.string().min(1).max(200).optional(),
     status: z.enum(["active", "paused", "archived"]).optional(),
     strategy: z
@@ -138,11 +163,11 @@ export const CampaignOut = z
   .openapi("Campaign");
 
 export const ArmPatchIn = z
-  .object({
+  .strictObject({
     status: z.enum(["active", "paused", "archived"]).optional(),
     name: z.string().max(200).optional(),
-    cost: z.number().finite().min(0).optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    cost: Cost.optional(),
+    metadata: Metadata.optional(),
   })
   .openapi("ArmPatch");
 
@@ -154,22 +179,27 @@ export const ArmReport = z
     decisions: z.number(),
     conversions: z.number(),
     revenue: z.number(),
-    cost: z.number(),
+    spend: z.number().openapi({ description: "Total cost so far: send cost × decisions + event costs" }),
+    costPerDecision: z.number().openapi({ description: "The arm's send cost per decision (the arm's `cost`)" }),
+    cost: z.number().openapi({ deprecated: true, description: "Deprecated: the same as `spend`" }),
     posteriorMean: z.number(),
     interval95: z
       .tuple([z.number(), z.number()])
       .openapi({ description: "95% posterior (or normal-approximation) interval, [low, high]" }),
     probabilityBest: z.number(),
-    trafficShare: z.number(),
+    trafficShare: z.number().openapi({
+      description:
+        "Context-free strategies: the current probability of choosing the arm; contextual ones: its share of the last 7 days of decisions",
+    }),
   })
   .openapi("ArmReport");
 
 const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-05-01T09:00:00Z" });
 
 export const DecisionIn = z
-  .object({
+  .strictObject({
     unitId: z.string().max(256).optional(),
-    context: z.record(z.string(), z.unknown()).optional(),
+    context: Context.optional(),
     timezone: z.string().max(64).optional().openapi({ example: "Europe/Paris" }),
     after: Instant.optional(),
   })
@@ -186,7 +216,7 @@ export const DecisionOut = z
   .openapi("Decision");
 
 export const BatchIn = z
-  .object({
+  .strictObject({
     requests: z
       .array(DecisionIn.extend({ campaignId: z.string().min(1).max(64) }))
       .min(1)
@@ -197,15 +227,15 @@ export const BatchIn = z
 export const BatchOut = z.object({ decisions: z.array(z.union([DecisionOut, ErrorSchema])) }).openapi("DecisionBatch");
 
 export const EventIn = z
-  .object({
+  .strictObject({
     id: z.string().min(1).max(200).openapi({ description: "The sender's idempotency key" }),
     decisionId: z.string().min(1).max(64),
     type: z.enum(["impression", "click", "conversion"]),
-    value: z.number().finite().optional(),
-    cost: z.number().finite().min(0).optional(),
+    value: Amount.optional().openapi({ description: `Conversion value, within ±${MAX_AMOUNT}` }),
+    cost: Cost.optional().openapi({ description: `Cost of this event, 0–${MAX_AMOUNT}` }),
     occurredAt: Instant.optional(),
     source: z
-      .object({
+      .strictObject({
         ip: z.string().max(64).optional(),
         userAgent: z.string().max(1000).optional(),
         publisher: z.string().max(200).optional(),
@@ -215,7 +245,7 @@ export const EventIn = z
   })
   .openapi("Event");
 
-export const EventsIn = z.object({ events: z.array(EventIn).min(1).max(1000) }).openapi("EventBatch");
+export const EventsIn = z.strictObject({ events: z.array(EventIn).min(1).max(1000) }).openapi("EventBatch");
 
 export const EventsOut = z
   .object({

@@ -10,7 +10,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Database reachable */
+    /** Database reachable (200), or not (503: every /v1 call answers 503 until it is) */
     get: {
       parameters: {
         query?: never;
@@ -1040,11 +1040,17 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          /** @description Numeric segments: how many quantile buckets */
+          buckets?: number;
           /** @description Overrides the Accept header */
           format?: "json" | "csv";
           /** @description Start (inclusive, widened to the whole hour); default: 7 days before `to` */
           from?: string;
           granularity?: "hour" | "day";
+          /** @description rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed */
+          precision?: "rounded" | "full";
+          /** @description A context feature: adds `segments` (categorical: one per level; numeric: quantile buckets); CSV then lists the segments */
+          segment?: string;
           source?: "auto" | "direct" | "rollup";
           /** @description End (exclusive, widened to the whole hour); default: now */
           to?: string;
@@ -1201,7 +1207,9 @@ export interface paths {
     /** Estimate what a policy would have earned on a campaign's logged decisions (replay, IPS, SNIPS, DM, DR) */
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          format?: "json" | "html";
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -1212,13 +1220,14 @@ export interface paths {
         };
       };
       responses: {
-        /** @description Estimates with bootstrap intervals, the logged value and the lift */
+        /** @description Estimates with bootstrap intervals, the logged value, the lift and the diagnostics */
         200: {
           headers: {
             [name: string]: unknown;
           };
           content: {
             "application/json": components["schemas"]["Evaluation"];
+            "text/html": string;
           };
         };
         /** @description Invalid request (details name the fields) */
@@ -1241,6 +1250,15 @@ export interface paths {
         };
         /** @description Unknown id, or an id of another workspace */
         404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Conflicting state */
+        409: {
           headers: {
             [name: string]: unknown;
           };
@@ -1348,9 +1366,40 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /** The workspace's simulation runs, newest first (without results) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Runs */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              simulations: components["schemas"]["Simulation"][];
+            };
+          };
+        };
+        /** @description Missing or unknown API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     put?: never;
-    /** Run a simulation scenario in the background (worker thread) */
+    /** Run a simulation scenario in the background (worker thread); stored per workspace */
     post: {
       parameters: {
         query?: never;
@@ -1458,6 +1507,100 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    /** Delete a simulation run (a running one is cancelled first) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Deleted */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Missing or unknown API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/simulations/{id}/cancel": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a running simulation (a finished one is left as it is) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Simulation */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Simulation"];
+          };
+        };
+        /** @description Missing or unknown API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;
@@ -1658,7 +1801,13 @@ export interface components {
     };
     ArmReport: {
       conversions: number;
+      /**
+       * @deprecated
+       * @description Deprecated: the same as `spend`
+       */
       cost: number;
+      /** @description The arm's send cost per decision (the arm's `cost`) */
+      costPerDecision: number;
       decisions: number;
       /** @description 95% posterior (or normal-approximation) interval, [low, high] */
       interval95: number[];
@@ -1667,7 +1816,10 @@ export interface components {
       posteriorMean: number;
       probabilityBest: number;
       revenue: number;
+      /** @description Total cost so far: send cost × decisions + event costs */
+      spend: number;
       status: string;
+      /** @description Context-free strategies: the current probability of choosing the arm; contextual ones: its share of the last 7 days of decisions */
       trafficShare: number;
     };
     BlocklistEntry: {
@@ -1727,6 +1879,7 @@ export interface components {
           liftPerDecision: components["schemas"]["ReportEstimate"];
           liftTotal: components["schemas"]["ReportEstimate"];
           relativeLift: number | null;
+          relativeLiftInterval: components["schemas"]["ReportEstimate"];
         };
         /** @enum {string} */
         method: "ips";
@@ -1762,6 +1915,29 @@ export interface components {
         campaign: components["schemas"]["ReportMetrics"];
         start: string;
       }[];
+      /** @description With `segment`: the breakdown by that context feature */
+      segments?: {
+        edges: number[] | null;
+        feature: string;
+        segments: {
+          arms: (components["schemas"]["ReportMetrics"] & {
+            armKey: string;
+            expectedLoss: number | null;
+            probabilityBest: number | null;
+            share: number | null;
+          })[];
+          bestArm: string | null;
+          campaign: components["schemas"]["ReportMetrics"];
+          decisions: number;
+          lower?: number | null;
+          probabilityBest: number | null;
+          segment: string;
+          share: number | null;
+          upper?: number | null;
+        }[];
+        /** @enum {string} */
+        type: "categorical" | "numeric";
+      };
       to: string;
       total: {
         arms: (components["schemas"]["ReportMetrics"] & {
@@ -1771,7 +1947,15 @@ export interface components {
           share: number | null;
         })[];
         campaign: components["schemas"]["ReportMetrics"];
+        ranking: {
+          byObjective: string[];
+          byRoi: string[];
+          /** @description Why ROI and the objective put different arms first */
+          note: string | null;
+        };
       };
+      /** @description The report in one plain sentence */
+      verdict: string;
     };
     ContextFeature: {
       buckets?: number;
@@ -1829,48 +2013,120 @@ export interface components {
       actions: string[];
       bootstrap: number;
       campaignId: string;
+      clip: {
+        at: number;
+        rows: number;
+      } | null;
       ess: number;
       essShare: number;
       estimates: {
         ciHigh: number | null;
         ciLow: number | null;
         /** @enum {string} */
-        estimator: "replay" | "ips" | "snips" | "dm" | "dr";
+        estimator: "replay" | "ips" | "snips" | "dm" | "dr" | "sndr" | "switch_dr" | "dros";
         lift: {
           ciHigh: number | null;
           ciLow: number | null;
           value: number | null;
         };
         liftRelative: number | null;
+        replayRange: (number | null)[];
         rows: number;
         value: number | null;
       }[];
+      interval: {
+        bootstrap: number;
+        groups: number;
+        method: string;
+        replays: number;
+        seeds: number[];
+      };
       level: number;
       logged: {
         ciHigh: number | null;
         ciLow: number | null;
         value: number | null;
       };
+      model: {
+        /** @description null = ∞ (no shrinkage) */
+        drosLambda: number | null;
+        features: number;
+        folds: number;
+        ridge: number;
+        /** @description null = ∞ (no switch) */
+        switchTau: number | null;
+        tuned: boolean;
+      };
+      /** @enum {string} */
+      objective: "clicks" | "conversions" | "revenue" | "profit";
       policy: string;
       propensity: {
-        max: number;
-        min: number;
+        max: number | null;
+        maxRow: {
+          decisionId?: string;
+          index?: number;
+          line: number | null;
+        } | null;
+        min: number | null;
+        minRow: {
+          decisionId?: string;
+          index?: number;
+          line: number | null;
+        } | null;
         missing: number;
         tiny: number;
         zero: number;
       };
       rows: number;
       seed: number;
+      slots: number;
+      topRows: {
+        rows: {
+          action: string;
+          decisionId?: string;
+          index?: number;
+          line: number | null;
+          propensity: number;
+          reward: number;
+          share: number;
+          weight: number;
+        }[];
+        share: number;
+      };
       warnings: string[];
+      weights: {
+        ess: number;
+        essShare: number;
+        histogram: {
+          counts: number[];
+          edges: number[];
+        };
+        max: number | null;
+        maxRow: {
+          decisionId?: string;
+          index?: number;
+          line: number | null;
+        } | null;
+        mean: number | null;
+        zero: number;
+      };
     };
     EvaluationRequest: {
+      /** @default false */
+      allowNegativeRewards: boolean;
       /** @default 300 */
       bootstrap: number;
       campaignId: string;
+      /** @description clip importance weights at this value (off by default) */
+      clip?: number;
+      /** @default false */
+      estimatePropensity: boolean;
+      /** @default 5 */
+      folds: number;
       /** Format: date-time */
       from?: string;
       /**
-       * @description "uniform", "arm:<key>", or a strategy spec {"type", "params"}
+       * @description "uniform", "logged", "arm:<key>", or a strategy spec {"type", "params"}
        * @example uniform
        */
       policy:
@@ -1880,6 +2136,8 @@ export interface components {
           } & {
             [key: string]: unknown;
           });
+      /** @description replays of a policy with its own randomness (default 10 for strategy specs, 1 otherwise) */
+      replays?: number;
       /** @default 1 */
       seed: number;
       /** Format: date-time */
@@ -1926,8 +2184,9 @@ export interface components {
     };
     ReportMetrics: {
       clicks: number;
-      conversionRate: components["schemas"]["ReportEstimate"];
+      conversionRate: components["schemas"]["ReportEstimate"] & unknown;
       conversions: number;
+      conversionsPerDecision: components["schemas"]["ReportEstimate"] & unknown;
       cost: number;
       cpa: components["schemas"]["ReportEstimate"];
       ctr: components["schemas"]["ReportEstimate"];
@@ -1977,13 +2236,13 @@ export interface components {
         repetitionsDone: number;
       };
       reportUrl?: string;
-      /** @description SimulationResult (see simulations/README.md), when done */
+      /** @description SimulationResult (see simulations/README.md), when done (GET of one run only) */
       results?: {
         [key: string]: unknown;
       };
       scenario: string;
       /** @enum {string} */
-      status: "running" | "done" | "failed";
+      status: "running" | "done" | "failed" | "cancelled";
     };
     /**
      * @description `{type, ...params}`: thompson, gaussian_thompson, top_two_thompson, ucb1, epsilon_greedy, softmax, linucb, lin_ts, logistic_ts, …

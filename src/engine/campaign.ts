@@ -4,9 +4,10 @@
  * committed. Invariant (under the engine's mutex): stats[i] = database totals + pending[i].
  */
 import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
-import type { ArmRowStatus, CampaignKind, CampaignStatus, ContextFeatureSpec, Objective } from "../store/schema.ts";
+import type { CampaignRow } from "../store/campaigns.ts";
+import type { ArmRowStatus } from "../store/schema.ts";
 import type { Encoder } from "./registry.ts";
-import { zeroStats } from "./stats.ts";
+import { fromDatabase, zeroStats } from "./stats.ts";
 
 export interface LiveArm {
   key: string;
@@ -19,21 +20,8 @@ export interface LiveArm {
   createdAt: Date;
 }
 
-export interface CampaignConfig {
-  id: string;
-  workspaceId: string;
-  name: string;
-  kind: CampaignKind;
-  objective: Objective;
-  strategy: { type: string } & Record<string, unknown>;
-  status: CampaignStatus;
-  attributionWindowHours: number;
-  explorationFloor: number;
-  contextFeatures: ContextFeatureSpec[];
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
-}
+/** A campaign's configuration as stored. */
+export type CampaignConfig = CampaignRow;
 
 export interface LiveCampaign extends CampaignConfig {
   impl: Strategy;
@@ -90,32 +78,13 @@ export function buildLive(
   for (const a of ordered) {
     const t = totals.get(a.key);
     if (t) {
-      live.stats[a.index] = t;
-      syncArm(impl, state, a.index, t);
+      fromDatabase(live, a.index, t);
+      syncArm(impl, state, a.index, live.stats[a.index]);
     }
     if (a.status !== "active") impl.setArmStatus(state, a.index, toStrategyStatus(a.status));
   }
   return live;
 }
-
-export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
-  return {
-    id: c.id,
-    name: c.name,
-    kind: c.kind,
-    objective: c.objective,
-    strategy: c.strategy,
-    status: c.status,
-    attributionWindowHours: c.attributionWindowHours,
-    explorationFloor: c.explorationFloor,
-    contextFeatures: c.contextFeatures,
-    version: c.version,
-    arms: c.arms.map((a) => ({ key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status })),
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
-  };
-}
-export type PublicCampaign = ReturnType<typeof publicCampaign>;
 
 /**
  * Hands an arm's totals to the strategy. A model of bounded rewards (Beta–Bernoulli Thompson) refuses

@@ -1,61 +1,40 @@
 /**
- * Group commit of the decision log. Concurrent decisions queue here; at the end of the event-loop
- * turn everything queued is written as one statement (the decision rows and their arm_stats
- * increments, src/store/arm-stats.ts), and each caller's promise settles only after the commit, so
- * an answered decision is always a logged one. Up to `maxInflight` commits run at once, a second one
- * only for a batch of at least `minParallelBatch`: while one commit waits on the server's fsync the
- * queue grows, so batches get larger (fewer statements and fsyncs per decision) at the same latency.
+ * Group commit. Concurrent appends queue here; at the end of the event-loop turn everything queued is
+ * handed to `write` as one batch, and each caller's promise settles with its own item's outcome only
+ * after the write, so an answered decision is always a logged one. Up to `maxInflight` writes run at
+ * once, a second one only for a batch of at least `minParallelBatch`: while one commit waits on the
+ * server's fsync the queue grows, so batches get larger (fewer statements and fsyncs per decision) at the
+ * same latency.
+ *
+ * The log knows nothing of decisions, locks or the database: `write` (the decide flow's commit) does
+ * the work and says, per item, whether it was committed.
  */
-import type { Logger } from "pino";
-import { insertDecisionsWithStats, type ArmIncrement, type DecisionInsert } from "../store/arm-stats.ts";
-import { isUnavailable, type Db } from "../store/db.ts";
-import { DomainError } from "./errors.ts";
-import type { RwLock } from "./mutex.ts";
-import { addOuter } from "./stats.ts";
-
-/** What one decision adds to its arm's statistics: a trial, its base reward, and x xᵀ if contextual. */
-export interface Delta {
-  n: number;
-  sum: number;
-  sumSq: number;
-  x?: Float64Array;
+export interface GroupCommitOptions<T> {
+  /** Writes a batch; resolves with one outcome per item: undefined when committed, else its error. */
+  write(batch: T[]): Promise<(unknown | undefined)[]>;
+  maxBatch?: number;
+  maxInflight?: number;
+  minParallelBatch?: number;
 }
 
-export interface QueuedDecision {
-  row: DecisionInsert;
-  campaignId: string;
-  armKey: string;
-  delta: Delta;
+interface Queued<T> {
+  item: T;
   resolve: () => void;
   reject: (e: unknown) => void;
 }
 
-export interface DecisionLogOptions {
-  db: Db;
-  /** Held shared by each commit (the refresh holds it exclusively). */
-  lock: RwLock;
-  logger: Logger;
-  maxBatch?: number;
-  maxInflight?: number;
-  minParallelBatch?: number;
-  /** Runs once per turn before commits start (the engine syncs strategy states here). */
-  beforeCommit(): void;
-  /** After a commit (`committed`) or a failed one: the engine moves the increment out of `pending`. */
-  settle(e: QueuedDecision, committed: boolean): void;
-  onCommitted?(n: number): void;
-}
-
-export class DecisionLog {
-  private queue: QueuedDecision[] = [];
+export class DecisionLog<T> {
+  private queue: Queued<T>[] = [];
   private inflight = 0;
   private scheduled = false;
   private idle: (() => void)[] = [];
 
-  constructor(private readonly o: DecisionLogOptions) {}
+  constructor(private readonly o: GroupCommitOptions<T>) {}
 
-  append(e: Omit<QueuedDecision, "resolve" | "reject">): Promise<void> {
+  /** Resolves once the item is committed; rejects with its error otherwise. */
+  append(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...e, resolve, reject });
+      this.queue.push({ item, resolve, reject });
       this.kick();
     });
   }
@@ -79,65 +58,30 @@ export class DecisionLog {
   }
 
   private pump(): void {
-    this.o.beforeCommit();
     const max = this.o.maxInflight ?? 2;
     const minParallel = this.o.minParallelBatch ?? 16;
     while (this.queue.length && this.inflight < max && (this.inflight === 0 || this.queue.length >= minParallel)) {
       const batch = this.queue.splice(0, this.o.maxBatch ?? 2000);
       this.inflight++;
-      void this.o.lock
-        .shared(() => this.write(batch))
-        .finally(() => {
-          this.inflight--;
-          if (this.queue.length) this.kick();
-          else if (this.inflight === 0) for (const f of this.idle.splice(0)) f();
-        });
+      void this.run(batch).finally(() => {
+        this.inflight--;
+        if (this.queue.length) this.kick();
+        else if (this.inflight === 0) for (const f of this.idle.splice(0)) f();
+      });
     }
   }
 
-  private async write(batch: QueuedDecision[]): Promise<void> {
-    const incs = new Map<string, ArmIncrement>();
-    for (const e of batch) {
-      const k = `${e.campaignId}\u0000${e.armKey}`;
-      let inc = incs.get(k);
-      if (!inc) {
-        const dim = e.delta.x?.length ?? 0;
-        inc = {
-          campaignId: e.campaignId,
-          armKey: e.armKey,
-          n: 0,
-          sum: 0,
-          sumSq: 0,
-          ...(dim ? { xx: new Array(dim * dim).fill(0), xr: new Array(dim).fill(0) } : {}),
-        };
-        incs.set(k, inc);
-      }
-      inc.n += e.delta.n;
-      inc.sum += e.delta.sum;
-      inc.sumSq += e.delta.sumSq;
-      if (e.delta.x && inc.xx && inc.xr) {
-        addOuter(inc.xx as number[], e.delta.x);
-        if (e.delta.sum !== 0)
-          for (let i = 0; i < e.delta.x.length; i++) (inc.xr as number[])[i] += e.delta.sum * e.delta.x[i];
-      }
-    }
+  private async run(batch: Queued<T>[]): Promise<void> {
+    let outcomes: (unknown | undefined)[];
     try {
-      await insertDecisionsWithStats(
-        this.o.db,
-        batch.map((e) => e.row),
-        [...incs.values()],
-      );
+      outcomes = await this.o.write(batch.map((q) => q.item));
     } catch (err) {
-      // Not logged, so not counted: the engine takes the trials back out of memory.
-      for (const e of batch) this.o.settle(e, false);
-      const unavailable = isUnavailable(err);
-      if (!unavailable) this.o.logger.error({ err }, "decision flush failed");
-      const out = unavailable ? new DomainError("unavailable", "database unavailable") : err;
-      for (const e of batch) e.reject(out);
-      return;
+      outcomes = batch.map(() => err);
     }
-    for (const e of batch) this.o.settle(e, true);
-    this.o.onCommitted?.(batch.length);
-    for (const e of batch) e.resolve();
+    batch.forEach((q, i) => {
+      const err = outcomes[i];
+      if (err === undefined) q.resolve();
+      else q.reject(err);
+    });
   }
 }

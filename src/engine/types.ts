@@ -2,6 +2,11 @@
  * Types the engine shares with the API, the fraud module and the jobs: an incoming event, a logged
  * decision as stored, and the fraud gate the engine consults for each event before it may teach.
  */
+import type { DecisionRow } from "../store/decisions.ts";
+
+/** A logged decision as stored (its running reward and conversion flag before the event at hand). */
+export type { DecisionRow };
+
 export type EventType = "impression" | "click" | "conversion";
 
 export interface EventSource {
@@ -21,20 +26,6 @@ export interface IncomingEvent {
   occurredAt: Date;
   receivedAt: Date;
   source: EventSource;
-}
-
-export interface DecisionRow {
-  id: string;
-  workspaceId: string;
-  campaignId: string;
-  armKey: string;
-  propensity: number;
-  context: Record<string, unknown> | null;
-  unitId: string | null;
-  createdAt: Date;
-  /** Running reward per the campaign objective, before this event. */
-  reward: number;
-  converted: boolean;
 }
 
 /**

@@ -37,6 +37,9 @@ export interface SyntheticOptions {
   placementsPerPublisher: number;
   users: number;
   fraud: FraudPattern | null;
+  /** ip_burst: clicks from the one ip, and over how many seconds (the reported case: 120 in 40 s). */
+  ipBurstClicks: number;
+  ipBurstSeconds: number;
 }
 
 export const SYNTHETIC_DEFAULTS: SyntheticOptions = {
@@ -48,6 +51,8 @@ export const SYNTHETIC_DEFAULTS: SyntheticOptions = {
   placementsPerPublisher: 2,
   users: 4000,
   fraud: null,
+  ipBurstClicks: 25,
+  ipBurstSeconds: 29,
 };
 
 export interface Expected {
@@ -211,8 +216,10 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     }
   }
 
-  const lastHour = end - 60 * 60_000;
-  const inLastHour = () => lastHour + rng.next() * 59 * 60_000;
+  // The injections land in the last hour (the whole run when it is shorter: a new campaign).
+  const lastHour = Math.max(o.start, end - 60 * 60_000);
+  const lastMinutes = Math.max(1, Math.min(60, o.minutes) - 2);
+  const inLastHour = () => lastHour + rng.next() * (lastMinutes + 1) * 60_000;
   switch (o.fraud) {
     case "declared_bot": {
       const src = { ip: "203.0.113.7", ua: BOTS[o.seed % BOTS.length] };
@@ -253,18 +260,18 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
     }
     case "ip_burst": {
       const src = { ip: "198.51.100.9", ua: BROWSERS[1] };
-      const t0 = lastHour + Math.floor(rng.next() * 58) * 60_000;
+      const t0 = lastHour + Math.floor(rng.next() * lastMinutes) * 60_000;
       const p = fraudPub;
       const pl = fraudPlacement;
       taint("publisher", p.name);
       taint("placement", pl.name);
-      for (let i = 0; i < 25; i++) {
+      for (let i = 0; i < o.ipBurstClicks; i++) {
         const d = impression(t0 + rng.next() * 30_000, p, pl, src, 0);
         events.push({
           id: id(),
           decisionId: d,
           type: "click",
-          occurredAt: t0 + 30_000 + rng.next() * 29_000,
+          occurredAt: t0 + 30_000 + rng.next() * o.ipBurstSeconds * 1000,
           value: 0,
           cost: 0.4,
           ip: src.ip,
@@ -281,7 +288,7 @@ export function generateTraffic(options: Partial<SyntheticOptions> = {}): Synthe
       // A botnet: many fresh IPs, one click each, all in one minute on one publisher.
       const perMinute = (o.impressionsPerMinute * fraudPub.weight * fraudPub.ctr) / totalWeight;
       const extra = Math.max(30, Math.ceil(8 * perMinute));
-      const t0 = lastHour + Math.floor(rng.next() * 58) * 60_000;
+      const t0 = lastHour + Math.floor(rng.next() * lastMinutes) * 60_000;
       for (let i = 0; i < extra; i++) {
         const src = { ip: `192.0.2.${i % 250}`, ua: pick(BROWSERS, rng) };
         const pl = pick(fraudPub.placements, rng);

@@ -18,15 +18,41 @@ export interface Finding {
   /** The test statistic; the entity is flagged because statistic ≥ threshold (|statistic| for two-sided z). */
   statistic: number;
   threshold: number;
-  /** Epoch ms, [windowStart, windowEnd). */
+  /**
+   * The anomalous window, epoch ms, [windowStart, windowEnd): the burst's minutes, the outlier's hours, the
+   * bot's hours — never more than the evidence window.
+   */
   windowStart: number;
   windowEnd: number;
+  /** The window the test looked at (its evidence), epoch ms; defaults to the anomalous window. */
+  evidenceStart?: number;
+  evidenceEnd?: number;
   details: Record<string, unknown>;
   /**
-   * The events this finding invalidates. Absent: every event of the entity in the window is invalid
-   * (a flagged source); present: only these (duplicate clicks, orphan conversions, a burst's minutes).
+   * What this finding invalidates, one of:
+   *   - `eventIds`: exactly these events (duplicate clicks, orphan conversions);
+   *   - `intervals`: the entity's events (of `eventTypes`, default all) inside these disjoint, sorted
+   *     intervals within the window (a burst's minutes, an outlier's hours, a bot's hours);
+   *   - neither: every event of the entity in [windowStart, windowEnd).
    */
   eventIds?: string[];
+  intervals?: Interval[];
+  eventTypes?: EventType[];
+}
+
+/** Epoch ms, [start, end). */
+export type Interval = [number, number];
+
+/** Sorted, merged union of intervals (touching ones join). */
+export function mergeIntervals(xs: readonly Interval[]): Interval[] {
+  const s = [...xs].sort((a, b) => a[0] - b[0]);
+  const out: Interval[] = [];
+  for (const [a, b] of s) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }
 
 /** One stored event, as the detectors see it (times in epoch ms). */

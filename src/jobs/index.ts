@@ -1,7 +1,9 @@
 /**
  * Scheduled jobs (node-cron), each on one replica at a time (leader.ts):
- *   - fraud-scan: every active campaign through the detectors (src/fraud/scan.ts); what flagged events
- *     taught is taken back through `recompute` (Engine.recompute), and their hours' rollups rewritten;
+ *   - fraud-scan: every active campaign through the detectors (src/fraud/scan.ts): the short-window phase
+ *     (bots, duplicates, bursts, ingest findings) at every tick, the 24 h rate/value/timing phase every
+ *     `fraudRatesEveryMinutes` per campaign; what flagged events taught is taken back through `recompute`
+ *     (Engine.recompute), and their hours' rollups rewritten;
  *   - rollups: rewrites the hourly rollups of every hour that received events or decisions since the
  *     last run (plus `rollupLookbackHours` on the first run), so reports from rollups equal the events;
  *   - gate-refresh: reloads the ingest gate's blocklist cache (every replica, no lock: each has its own cache).
@@ -23,6 +25,8 @@ export interface JobsConfig {
   gateRefresh: string | false;
   /** How far back the first rollup run rewrites, in hours. */
   rollupLookbackHours: number;
+  /** Minutes between two runs of the 24 h rate tests per campaign (the burst phase runs at every tick). */
+  fraudRatesEveryMinutes: number;
   detection: DetectionConfig;
 }
 
@@ -31,10 +35,14 @@ export const JOBS_DEFAULTS: JobsConfig = {
   rollups: "* * * * *",
   gateRefresh: "* * * * *",
   rollupLookbackHours: 48,
+  fraudRatesEveryMinutes: 10,
   detection: DETECTION_DEFAULTS,
 };
 
-/** Reads ADBANDIT_JOB_FRAUD_SCAN / _ROLLUPS / _GATE_REFRESH (a cron expression, or "off"). */
+/**
+ * Reads ADBANDIT_JOB_FRAUD_SCAN / _ROLLUPS / _GATE_REFRESH (a cron expression, or "off") and
+ * ADBANDIT_JOB_FRAUD_RATES_MINUTES (minutes between two runs of the 24 h rate tests per campaign).
+ */
 export function jobsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JobsConfig {
   const pick = (name: string, def: string | false): string | false => {
     const v = env[name];
@@ -43,8 +51,13 @@ export function jobsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JobsCon
     if (!cron.validate(v)) throw new Error(`${name}: not a cron expression: ${v}`);
     return v;
   };
+  const ratesRaw = env.ADBANDIT_JOB_FRAUD_RATES_MINUTES;
+  const rates = ratesRaw === undefined || ratesRaw === "" ? JOBS_DEFAULTS.fraudRatesEveryMinutes : Number(ratesRaw);
+  if (!(rates >= 1 && rates <= 1440))
+    throw new Error(`ADBANDIT_JOB_FRAUD_RATES_MINUTES: minutes between 1 and 1440, got ${ratesRaw}`);
   return {
     ...JOBS_DEFAULTS,
+    fraudRatesEveryMinutes: rates,
     fraudScan: pick("ADBANDIT_JOB_FRAUD_SCAN", JOBS_DEFAULTS.fraudScan),
     rollups: pick("ADBANDIT_JOB_ROLLUPS", JOBS_DEFAULTS.rollups),
     gateRefresh: pick("ADBANDIT_JOB_GATE_REFRESH", JOBS_DEFAULTS.gateRefresh),
@@ -73,6 +86,7 @@ const HOUR = 3_600_000;
 export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jobs {
   const now = deps.now ?? (() => new Date());
   let rollupWatermark: number | null = null;
+  const ratesAt = new Map<string, number>();
   const busy = new Map<JobName, Promise<void>>();
 
   const rewrite = async (database: Database, campaignId: string, from: number, to: number) => {
@@ -84,9 +98,16 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
       const database = deps.database;
       await asLeader(database, "fraud-scan", async () => {
         const engine = deps.engine;
-        const results = await scanAll(database.db, now(), {
+        const t = now();
+        const results = await scanAll(database.db, t, {
           detection: config.detection,
           recompute: engine ? (id) => engine.recompute(id) : undefined,
+          ratesDue: (id) => {
+            const last = ratesAt.get(id);
+            if (last !== undefined && t.getTime() - last < config.fraudRatesEveryMinutes * 60_000 - 1000) return false;
+            ratesAt.set(id, t.getTime());
+            return true;
+          },
         });
         for (const r of results) {
           if (r.touched) await rewrite(database, r.campaignId, r.touched[0], r.touched[1]);

@@ -130,8 +130,10 @@ export interface Lift {
   liftPerDecision: Estimate;
   /** liftPerDecision × decisions: what the allocation earned over an even split in total. */
   liftTotal: Estimate;
-  /** actual / even − 1 (point estimate only). */
+  /** actual / even − 1. */
   relativeLift: number | null;
+  /** relativeLift with the per-decision interval divided by the even-split value (that value taken as known). */
+  relativeLiftInterval: Estimate;
 }
 
 export function ipsLift(s: IpsSums, level = 0.95): Lift {
@@ -144,6 +146,7 @@ export function ipsLift(s: IpsSums, level = 0.95): Lift {
       liftPerDecision: none,
       liftTotal: none,
       relativeLift: null,
+      relativeLiftInterval: none,
     };
   }
   const actual = s.sumReward / s.n;
@@ -168,5 +171,13 @@ export function ipsLift(s: IpsSums, level = 0.95): Lift {
       upper: upper === null ? null : upper * s.n,
     },
     relativeLift: even !== 0 ? actual / even - 1 : null,
+    relativeLiftInterval:
+      even > 0
+        ? {
+            estimate: actual / even - 1,
+            lower: lower === null ? null : lower / even,
+            upper: upper === null ? null : upper / even,
+          }
+        : { estimate: null, lower: null, upper: null },
   };
 }

@@ -1,14 +1,14 @@
 /**
  * CSV rendering of a CampaignReport (RFC 4180): one row per period × arm, a "*" row per period for the
  * campaign, "total" rows, and one "invalid:<reason>" row per invalid-traffic reason. Numbers are written
- * with full precision (String(n)) so the CSV parses back to exactly the JSON figures.
+ * as they are (String(n)), so the CSV parses back to exactly the JSON figures (the route rounds both alike).
  */
 import type { CampaignReport } from "./report.ts";
+import type { SegmentReport } from "./segments.ts";
 import type { Estimate, Metrics } from "./roi.ts";
 
-export const CSV_COLUMNS = [
-  "period",
-  "arm",
+/** The columns of one arm's (or the campaign's) figures, shared by both CSV layouts. */
+const METRIC_COLUMNS = [
   "decisions",
   "share",
   "impressions",
@@ -17,14 +17,20 @@ export const CSV_COLUMNS = [
   "revenue",
   "cost",
   "profit",
-  ...(["ctr", "conversion_rate", "cpa", "roas", "roi"] as const).flatMap((m) => [m, `${m}_lower`, `${m}_upper`]),
+  ...(["ctr", "conversion_rate", "conversions_per_decision", "cpa", "roas", "roi"] as const).flatMap((m) => [
+    m,
+    `${m}_lower`,
+    `${m}_upper`,
+  ]),
   "probability_best",
-  "expected_loss",
 ] as const;
+
+export const CSV_COLUMNS = ["period", "arm", ...METRIC_COLUMNS, "expected_loss"] as const;
 
 const ESTIMATES = [
   ["ctr", "ctr"],
   ["conversion_rate", "conversionRate"],
+  ["conversions_per_decision", "conversionsPerDecision"],
   ["cpa", "cpa"],
   ["roas", "roas"],
   ["roi", "roi"],
@@ -99,4 +105,19 @@ export function parseCsv(text: string): Record<string, string>[] {
   if (field !== "" || row.length > 0) row.push(field), rows.push(row);
   const [head, ...body] = rows;
   return body.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ""])));
+}
+
+export const SEGMENT_CSV_COLUMNS = ["feature", "segment", "segment_share", "arm", ...METRIC_COLUMNS] as const;
+
+/** The report by segment: one row per segment × arm and a "*" row per segment for the campaign. */
+export function segmentsToCsv(r: SegmentReport): string {
+  const lines: string[] = [SEGMENT_CSV_COLUMNS.join(",")];
+  const push = (row: Record<string, unknown>) => lines.push(SEGMENT_CSV_COLUMNS.map((c) => cell(row[c])).join(","));
+  for (const s of r.segments) {
+    const base = { feature: r.feature, segment: s.segment, segment_share: s.share };
+    for (const a of s.arms)
+      push({ ...base, arm: a.armKey, share: a.share, probability_best: a.probabilityBest, ...metricCells(a) });
+    push({ ...base, arm: "*", ...metricCells(s.campaign) });
+  }
+  return `${lines.join("\r\n")}\r\n`;
 }

@@ -7,7 +7,7 @@
  * A unit of the delta method is one decision's events within one hour; an arm's per-decision cost (send
  * cost, arms.cost) is a unit of its own in the decision's hour. Hours are UTC, as epoch seconds.
  */
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { rows, type Db } from "../store/db.ts";
 import type { IpsSums } from "./bandit.ts";
 import {
@@ -19,12 +19,13 @@ import {
   type ReportCell,
 } from "./report.ts";
 import { AGGREGATE_FIELDS } from "./roi.ts";
+import { buildSegments, MISSING, quantilePositions, type SegmentCell, type SegmentReport } from "./segments.ts";
 
 const HOUR = 3_600_000;
 const hourExpr = (col: ReturnType<typeof sql>) => sql`(floor(extract(epoch from ${col}) / 3600) * 3600)::bigint`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-type CellRow = { arm_key: string; hour: string | number } & Record<string, number | string>;
+type CellRow = { arm_key: string; hour: string | number; seg?: string } & Record<string, number | string>;
 
 function toCells(r: CellRow[]): ReportCell[] {
   return r.map((x) => {
@@ -34,32 +35,54 @@ function toCells(r: CellRow[]): ReportCell[] {
   });
 }
 
+/** Builds a segment key (text, never null) from a decision's context column. */
+export type SegmentExpr = (context: SQL) => SQL;
+
 /** Hourly cells per arm over [from, to), computed from the events and decisions themselves. */
 export async function directCells(db: Db, campaignId: string, from: number, to: number): Promise<ReportCell[]> {
-  const r = await rows<CellRow>(
+  return toCells(await cellRows(db, campaignId, from, to, null));
+}
+
+/** Hourly cells per segment and arm over [from, to): events take the segment of their decision's context. */
+export async function segmentCells(
+  db: Db,
+  campaignId: string,
+  from: number,
+  to: number,
+  segment: SegmentExpr,
+): Promise<SegmentCell[]> {
+  const r = await cellRows(db, campaignId, from, to, segment);
+  return toCells(r).map((c, i) => ({ ...c, segment: String(r[i].seg) }));
+}
+
+async function cellRows(db: Db, campaignId: string, from: number, to: number, segment: SegmentExpr | null) {
+  const evSeg = segment ? segment(sql`dd.context`) : sql`''::text`;
+  const evJoin = segment ? sql`join decisions dd on dd.id = e.decision_id` : sql``;
+  const dSeg = segment ? segment(sql`d.context`) : sql`''::text`;
+  return rows<CellRow>(
     db,
     sql`with ev as (
-          select arm_key, decision_id, ${hourExpr(sql`occurred_at`)} as hour,
-            count(*) filter (where type = 'impression')::float8 as imp,
-            count(*) filter (where type = 'click')::float8 as clk,
-            count(*) filter (where type = 'conversion')::float8 as conv,
-            coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as rev,
-            coalesce(sum(cost), 0)::float8 as cost
-          from events
-          where campaign_id = ${campaignId}::uuid and attributed and invalid_reason is null
-            and occurred_at >= ${iso(from)}::timestamptz and occurred_at < ${iso(to)}::timestamptz
-          group by 1, 2, 3
+          select e.arm_key, e.decision_id, ${hourExpr(sql`e.occurred_at`)} as hour, ${evSeg} as seg,
+            count(*) filter (where e.type = 'impression')::float8 as imp,
+            count(*) filter (where e.type = 'click')::float8 as clk,
+            count(*) filter (where e.type = 'conversion')::float8 as conv,
+            coalesce(sum(e.value) filter (where e.type = 'conversion'), 0)::float8 as rev,
+            coalesce(sum(e.cost), 0)::float8 as cost
+          from events e ${evJoin}
+          where e.campaign_id = ${campaignId}::uuid and e.attributed and e.invalid_reason is null
+            and e.occurred_at >= ${iso(from)}::timestamptz and e.occurred_at < ${iso(to)}::timestamptz
+          group by 1, 2, 3, 4
         ), u as (
-          select arm_key, hour, count(*)::float8 as units, sum(imp) as imp, sum(clk) as clk, sum(conv) as conv, sum(rev) as rev, sum(cost) as cost,
+          select arm_key, hour, seg, count(*)::float8 as units, sum(imp) as imp, sum(clk) as clk, sum(conv) as conv, sum(rev) as rev, sum(cost) as cost,
             sum(rev * rev) as srr, sum(cost * cost) as scc, sum(rev * cost) as src, sum(conv * conv) as skk, sum(cost * conv) as sck
-          from ev group by 1, 2
+          from ev group by 1, 2, 3
         ), d as (
-          select d.arm_key, ${hourExpr(sql`d.created_at`)} as hour, count(*)::float8 as n, max(coalesce(a.cost, 0))::float8 as arm_cost
+          select d.arm_key, ${hourExpr(sql`d.created_at`)} as hour, ${dSeg} as seg, count(*)::float8 as n, max(coalesce(a.cost, 0))::float8 as arm_cost
           from decisions d left join arms a on a.campaign_id = d.campaign_id and a.key = d.arm_key
           where d.campaign_id = ${campaignId}::uuid and d.created_at >= ${iso(from)}::timestamptz and d.created_at < ${iso(to)}::timestamptz
-          group by 1, 2
+          group by 1, 2, 3
         )
-        select coalesce(u.arm_key, d.arm_key) as arm_key, coalesce(u.hour, d.hour) as hour,
+        select coalesce(u.arm_key, d.arm_key) as arm_key, coalesce(u.hour, d.hour) as hour, coalesce(u.seg, d.seg) as seg,
           coalesce(d.n, 0) as "decisions",
           coalesce(u.imp, 0) as "impressions", coalesce(u.clk, 0) as "clicks", coalesce(u.conv, 0) as "conversions",
           coalesce(u.rev, 0) as "revenue",
@@ -68,10 +91,9 @@ export async function directCells(db: Db, campaignId: string, from: number, to: 
           coalesce(u.srr, 0) as "sumRevenueSq",
           coalesce(u.scc, 0) + coalesce(d.n * d.arm_cost * d.arm_cost, 0) as "sumCostSq",
           coalesce(u.src, 0) as "sumRevenueCost", coalesce(u.skk, 0) as "sumConversionsSq", coalesce(u.sck, 0) as "sumCostConversions"
-        from u full outer join d on u.arm_key = d.arm_key and u.hour = d.hour
-        order by 2, 1`,
+        from u full outer join d on u.arm_key = d.arm_key and u.hour = d.hour and u.seg = d.seg
+        order by 2, 3, 1`,
   );
-  return toCells(r);
 }
 
 /** Hourly cells per arm over [from, to) from the rollup table. */
@@ -283,4 +305,136 @@ export async function campaignReport(
     ips: await ipsSumsQuery(db, campaignId, from, to),
     seed: q.seed,
   });
+}
+
+/** A `segment` that is not a context feature of the campaign (declared, or present in its decision log). */
+export class UnknownSegmentError extends Error {
+  constructor(
+    readonly feature: string,
+    readonly known: string[],
+  ) {
+    super(
+      `unknown segment "${feature}": not a context feature of this campaign` +
+        (known.length ? ` (known: ${known.join(", ")})` : " (its decisions carry no context)"),
+    );
+  }
+}
+
+/**
+ * The report by segment of one context feature over [from, to): categorical features by level, numeric ones
+ * in `buckets` quantile buckets of the period's decisions. The feature's type is the declared one
+ * (campaign.contextFeatures), else inferred from the logged contexts (numeric when every value is a number).
+ * Null if the campaign is not in the workspace; UnknownSegmentError if the feature is unknown.
+ */
+export async function segmentReport(
+  db: Db,
+  workspaceId: string,
+  campaignId: string,
+  q: ReportQuery & { feature: string; buckets?: number },
+): Promise<SegmentReport | null> {
+  const [camp] = await rows<{ objective: Objective; features: { name: string; type: "numeric" | "categorical" }[] }>(
+    db,
+    sql`select objective, context_features as features from campaigns where id = ${campaignId}::uuid and workspace_id = ${workspaceId}::uuid`,
+  );
+  if (!camp) return null;
+  const from = Math.floor(q.from / HOUR) * HOUR;
+  const to = Math.ceil(q.to / HOUR) * HOUR;
+  const inPeriod = sql`campaign_id = ${campaignId}::uuid and created_at >= ${iso(from)}::timestamptz and created_at < ${iso(to)}::timestamptz`;
+  const f = q.feature;
+  let type = camp.features.find((x) => x.name === f)?.type;
+  if (!type) {
+    const seen = await rows<{ t: string }>(
+      db,
+      sql`select distinct jsonb_typeof(context -> ${f}) as t from decisions where ${inPeriod} and context ? ${f}`,
+    );
+    if (seen.length === 0) {
+      const keys = await rows<{ k: string }>(
+        db,
+        sql`select distinct jsonb_object_keys(context) as k from (select context from decisions
+              where ${inPeriod} and jsonb_typeof(context) = 'object' limit 10000) c order by 1 limit 50`,
+      );
+      const known = [...new Set([...camp.features.map((x) => x.name), ...keys.map((k) => k.k)])].sort();
+      throw new UnknownSegmentError(f, known);
+    }
+    type = seen.every((s) => s.t === "number") ? "numeric" : "categorical";
+  }
+  let edges: number[] = [];
+  let expr: SegmentExpr;
+  if (type === "numeric") {
+    const positions = quantilePositions(q.buckets ?? 4);
+    if (positions.length > 0) {
+      const [r] = await rows<{ e: number[] | string | null }>(
+        db,
+        sql`select percentile_cont(array[${sql.join(
+          positions.map((p) => sql`${p}::float8`),
+          sql`, `,
+        )}]) within group (order by (context ->> ${f})::float8) as e
+            from decisions where ${inPeriod} and jsonb_typeof(context -> ${f}) = 'number'`,
+      );
+      const raw = typeof r?.e === "string" ? r.e.replace(/[{}]/g, "").split(",").filter(Boolean) : (r?.e ?? []);
+      edges = [...new Set(raw.map(Number).filter(Number.isFinite))].sort((a, b) => a - b);
+    }
+    const arr =
+      edges.length > 0
+        ? sql`array[${sql.join(
+            edges.map((e) => sql`${e}::float8`),
+            sql`, `,
+          )}]`
+        : null;
+    expr = (ctx) =>
+      arr
+        ? sql`(case when jsonb_typeof(${ctx} -> ${f}) = 'number' then width_bucket((${ctx} ->> ${f})::float8, ${arr})::text else ${MISSING} end)`
+        : sql`(case when jsonb_typeof(${ctx} -> ${f}) = 'number' then '0' else ${MISSING} end)`;
+  } else {
+    expr = (ctx) => sql`coalesce(${ctx} ->> ${f}, ${MISSING})`;
+  }
+  const armRows = await rows<{ key: string }>(
+    db,
+    sql`select key from arms where campaign_id = ${campaignId}::uuid order by position`,
+  );
+  return buildSegments({
+    campaignId,
+    from,
+    to,
+    objective: camp.objective,
+    armKeys: armRows.map((a) => a.key),
+    spec: { feature: f, type, edges },
+    cells: await segmentCells(db, campaignId, from, to, expr),
+    seed: q.seed,
+  });
+}
+
+/** Per arm, over the whole campaign: conversions (distinct decisions), revenue and event cost (valid, attributed). */
+export async function armEventTotals(
+  db: Db,
+  campaignId: string,
+): Promise<Map<string, { conversions: number; revenue: number; eventCost: number }>> {
+  const r = await rows<{ arm_key: string; conversions: number; revenue: number; event_cost: number }>(
+    db,
+    sql`select arm_key, count(distinct decision_id) filter (where type = 'conversion')::int as conversions,
+          coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as revenue, coalesce(sum(cost), 0)::float8 as event_cost
+        from events where campaign_id = ${campaignId}::uuid and attributed and invalid_reason is null group by arm_key`,
+  );
+  return new Map(
+    r.map((x) => [
+      x.arm_key,
+      { conversions: Number(x.conversions), revenue: Number(x.revenue), eventCost: Number(x.event_cost) },
+    ]),
+  );
+}
+
+/** Each arm's share of the decisions logged in [from, to) (the real allocation, whatever the contexts were). */
+export async function decisionShares(
+  db: Db,
+  campaignId: string,
+  from: number,
+  to: number,
+): Promise<Map<string, number>> {
+  const r = await rows<{ arm_key: string; n: number }>(
+    db,
+    sql`select arm_key, count(*)::float8 as n from decisions where campaign_id = ${campaignId}::uuid
+          and created_at >= ${iso(from)}::timestamptz and created_at < ${iso(to)}::timestamptz group by arm_key`,
+  );
+  const total = r.reduce((s, x) => s + Number(x.n), 0);
+  return new Map(r.map((x) => [x.arm_key, total > 0 ? Number(x.n) / total : 0]));
 }

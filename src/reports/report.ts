@@ -81,6 +81,42 @@ export interface PeriodReport {
   campaign: Metrics;
 }
 
+/** How the objective's P(best) and ROI order the arms, and why they may disagree. */
+export interface Ranking {
+  /** Arm keys by P(best) under the campaign objective, best first (arms without a posterior left out). */
+  byObjective: string[];
+  /** Arm keys by ROI = profit / cost, best first (arms without cost left out). */
+  byRoi: string[];
+  /** Set when the two put a different arm first: the reason, in words. */
+  note: string | null;
+}
+
+const OBJECTIVE_WORDS: Record<Objective, string> = {
+  conversions: "conversions per decision",
+  revenue: "revenue per decision",
+  profit: "profit per decision",
+};
+
+export function ranking(objective: Objective, arms: readonly ArmTotalRow[]): Ranking {
+  const byObjective = arms
+    .filter((a) => a.probabilityBest !== null)
+    .sort((a, b) => b.probabilityBest! - a.probabilityBest!)
+    .map((a) => a.armKey);
+  const byRoi = arms
+    .filter((a) => a.roi.estimate !== null)
+    .sort((a, b) => b.roi.estimate! - a.roi.estimate!)
+    .map((a) => a.armKey);
+  let note: string | null = null;
+  // Only when both orders rank the objective's favourite: an arm without cost has no ROI to compare.
+  if (byObjective.length > 0 && byRoi.includes(byObjective[0]) && byObjective[0] !== byRoi[0]) {
+    note =
+      `ROI ranks "${byRoi[0]}" first but the campaign objective (${OBJECTIVE_WORDS[objective]}) ranks "${byObjective[0]}" first. ` +
+      "ROI is profit per unit of cost, so it favours cheap arms even when each decision earns less; " +
+      `the bandit is set to maximise ${OBJECTIVE_WORDS[objective]}, so it sends traffic to "${byObjective[0]}".`;
+  }
+  return { byObjective, byRoi, note };
+}
+
 export interface CampaignReport {
   campaignId: string;
   from: string;
@@ -89,9 +125,57 @@ export interface CampaignReport {
   objective: Objective;
   level: number;
   periods: PeriodReport[];
-  total: { arms: ArmTotalRow[]; campaign: Metrics };
+  total: { arms: ArmTotalRow[]; campaign: Metrics; ranking: Ranking };
   earned: { method: "ips"; lift: Lift; regret: Estimate };
   invalid: { byReason: InvalidCell[]; total: Omit<InvalidCell, "reason"> };
+  /** The figures above in one plain sentence (verdict()). */
+  verdict: string;
+}
+
+/** Signed percent: one decimal below 10 %, whole percents above. */
+const pct = (x: number) => {
+  const v = Math.abs(x) < 0.1 ? Math.round(x * 1000) / 10 : Math.round(x * 100);
+  return `${v > 0 ? "+" : v < 0 ? "−" : ""}${Math.abs(v)} %`;
+};
+const pctPlain = (x: number) => `${Math.round(x * 100)} %`;
+
+/**
+ * One plain-language sentence from the report: the arm most likely best and that probability, what the
+ * allocation earned over an even split (relative, with its interval), and how much traffic was removed as
+ * invalid. Words only; every number comes from the report itself.
+ */
+export function verdict(r: Omit<CampaignReport, "verdict">): string {
+  const parts: string[] = [];
+  const ranked = r.total.arms.filter((a) => a.probabilityBest !== null);
+  if (r.total.campaign.decisions === 0) return "No decisions in this period yet.";
+  if (ranked.length > 0) {
+    const best = ranked.reduce((b, a) => (a.probabilityBest! > b.probabilityBest! ? a : b));
+    const p = best.probabilityBest!;
+    parts.push(
+      p >= 0.95
+        ? `"${best.armKey}" is best with ${pctPlain(p)} probability`
+        : `"${best.armKey}" leads with ${pctPlain(p)} probability of being best — not settled yet`,
+    );
+  }
+  const rel = r.earned.lift.relativeLiftInterval;
+  if (rel.estimate !== null) {
+    const range = rel.lower !== null && rel.upper !== null ? ` [${pct(rel.lower)}, ${pct(rel.upper)}]` : "";
+    parts.push(`the bandit earned ${pct(rel.estimate)}${range} over an even split`);
+  }
+  const inv = r.invalid.total;
+  const basis: [number, number, string][] = [
+    [inv.clicks, r.total.campaign.clicks, "clicks"],
+    [inv.conversions, r.total.campaign.conversions, "conversions"],
+    [inv.impressions, r.total.campaign.impressions, "impressions"],
+  ];
+  const [bad, good, what] = basis.find(([b, g]) => b + g > 0) ?? [0, 0, "events"];
+  parts.push(
+    bad > 0
+      ? `${pctPlain(bad / (bad + good)) === "0 %" ? "under 1 %" : pctPlain(bad / (bad + good))} of ${what} were removed as invalid`
+      : `no ${what} were removed as invalid`,
+  );
+  const s = parts.join("; ");
+  return `${s.charAt(0).toUpperCase()}${s.slice(1)}.`;
 }
 
 const HOUR = 3_600_000;
@@ -175,7 +259,16 @@ export function buildReport(input: ReportInput): CampaignReport {
     }
   }
 
-  return {
+  const totalArms: ArmTotalRow[] = total.arms.map((r, i) => {
+    const j = slot.get(i);
+    return {
+      ...r,
+      probabilityBest: j === undefined ? null : best.probabilityBest[j],
+      expectedLoss: j === undefined ? null : best.expectedLoss[j],
+    };
+  });
+
+  const report: Omit<CampaignReport, "verdict"> = {
     campaignId: input.campaignId,
     from: new Date(input.from).toISOString(),
     to: new Date(input.to).toISOString(),
@@ -183,17 +276,7 @@ export function buildReport(input: ReportInput): CampaignReport {
     objective: input.objective,
     level,
     periods,
-    total: {
-      arms: total.arms.map((r, i) => {
-        const j = slot.get(i);
-        return {
-          ...r,
-          probabilityBest: j === undefined ? null : best.probabilityBest[j],
-          expectedLoss: j === undefined ? null : best.expectedLoss[j],
-        };
-      }),
-      campaign: total.campaign,
-    },
+    total: { arms: totalArms, campaign: total.campaign, ranking: ranking(input.objective, totalArms) },
     earned: {
       method: "ips",
       lift: ipsLift(input.ips ?? { n: 0, sumReward: 0, sumEven: 0, sumDiffSq: 0 }, level),
@@ -201,4 +284,5 @@ export function buildReport(input: ReportInput): CampaignReport {
     },
     invalid: { byReason: [...byReason.values()].sort((a, b) => a.reason.localeCompare(b.reason)), total: invalidTotal },
   };
+  return { ...report, verdict: verdict(report) };
 }

@@ -134,8 +134,10 @@ export interface Metrics {
   cost: number;
   profit: number;
   ctr: Estimate;
-  /** Conversions per click. */
+  /** Conversions per click (null without clicks). */
   conversionRate: Estimate;
+  /** Conversions per decision: the rate for channels without clicks (email sends). */
+  conversionsPerDecision: Estimate;
   cpa: Estimate;
   roas: Estimate;
   roi: Estimate;
@@ -158,6 +160,7 @@ export function metrics(a: Aggregate, level = 0.95, method: RateMethod = "jeffre
     profit: a.revenue - a.cost,
     ctr: rateInterval(a.clicks, a.impressions, level, method),
     conversionRate: rateInterval(a.conversions, a.clicks, level, method),
+    conversionsPerDecision: rateInterval(a.conversions, a.decisions, level, method),
     cpa: ratioInterval(a.units, a.cost, a.conversions, a.sumCostSq, a.sumConversionsSq, a.sumCostConversions, level),
     roas,
     roi: shift(roas),

@@ -3,36 +3,19 @@
  * element-wise), applied in (campaign, arm) order so that concurrent transactions of several processes
  * lock rows in the same order and cannot deadlock.
  */
-import { sql, type SQL } from "drizzle-orm";
-import { rows, type Db } from "./db.ts";
+import { and, gte, sql, type SQL } from "drizzle-orm";
+import { mergeIncrements, type ArmIncrement } from "../engine/stats.ts";
+import type { Db } from "./db.ts";
+import { armStats } from "./schema.ts";
 
-export interface ArmIncrement {
-  campaignId: string;
-  armKey: string;
-  n: number;
-  sum: number;
-  sumSq: number;
-  xx?: ArrayLike<number>;
-  xr?: ArrayLike<number>;
-}
+/** A stored arm_stats row's totals. */
+export type ArmStatsRow = Pick<
+  typeof armStats.$inferSelect,
+  "campaignId" | "armKey" | "n" | "sum" | "sumSq" | "xx" | "xr"
+>;
 
-export interface ArmStatsRow {
-  campaign_id: string;
-  arm_key: string;
-  n: number;
-  sum: number;
-  sum_sq: number;
-  xx: number[] | null;
-  xr: number[] | null;
-}
-
-/** A float8[] literal: numbers print in shortest round-trip form, so nothing is lost. */
-export function arrayLiteral(a: ArrayLike<number> | undefined): string | null {
-  if (!a) return null;
-  let s = "{";
-  for (let i = 0; i < a.length; i++) s += (i ? "," : "") + (Number.isFinite(a[i]) ? String(a[i]) : "0");
-  return `${s}}`;
-}
+/** A uuid[] parameter (one parameter whatever the length, so the statement text stays constant). */
+export const uuidArray = (ids: string[]) => sql`${`{${ids.join(",")}}`}::uuid[]`;
 
 export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update set
   n = arm_stats.n + excluded.n, sum = arm_stats.sum + excluded.sum, sum_sq = arm_stats.sum_sq + excluded.sum_sq, updated_at = now(),
@@ -44,33 +27,10 @@ export const ARM_UPSERT = sql.raw(`on conflict (campaign_id, arm_key) do update 
     )
     .join(", ")}`);
 
-/** Sums increments of the same arm (one upsert may touch a row only once). */
-export function mergeIncrements(incs: ArmIncrement[]): ArmIncrement[] {
-  const by = new Map<string, ArmIncrement>();
-  for (const i of incs) {
-    const k = `${i.campaignId}\u0000${i.armKey}`;
-    const m = by.get(k);
-    if (!m) {
-      by.set(k, { ...i, xx: i.xx ? Array.from(i.xx) : undefined, xr: i.xr ? Array.from(i.xr) : undefined });
-      continue;
-    }
-    m.n += i.n;
-    m.sum += i.sum;
-    m.sumSq += i.sumSq;
-    for (const f of ["xx", "xr"] as const) {
-      const src = i[f];
-      if (!src) continue;
-      const dst = m[f] as number[] | undefined;
-      if (!dst) m[f] = Array.from(src);
-      else for (let j = 0; j < src.length; j++) dst[j] += src[j];
-    }
-  }
-  return [...by.values()];
-}
-
 /**
- * `insert into arm_stats … on conflict add` from the merged increments sent as one JSON parameter, in
- * (campaign, arm) order so concurrent writers lock rows in the same order. It ends every statement that
+ * `insert into arm_stats … on conflict add` from the increments, merged per arm (src/engine/stats.ts)
+ * and sent as one JSON parameter, in (campaign, arm) order so concurrent writers lock rows in the same
+ * order. It ends every statement that
  * moves arm statistics: alone, or after a CTE that did the write the increments come from.
  */
 export function upsertIncrements(incs: ArmIncrement[]): SQL {
@@ -100,73 +60,21 @@ export async function incrementArmStats(db: Pick<Db, "execute">, incs: ArmIncrem
 /** Totals of these campaigns' arms (all campaigns if none given), optionally only rows changed since `since`. */
 export async function readArmStats(db: Db, campaignIds?: string[], since?: Date): Promise<ArmStatsRow[]> {
   if (campaignIds && campaignIds.length === 0) return [];
-  const byCampaign = campaignIds ? sql`and campaign_id = any(${`{${campaignIds.join(",")}}`}::uuid[])` : sql``;
-  const bySince = since ? sql`and updated_at >= ${since.toISOString()}::timestamptz` : sql``;
-  return rows<ArmStatsRow>(
-    db,
-    sql`select campaign_id, arm_key, n, sum, sum_sq, xx, xr from arm_stats where true ${byCampaign} ${bySince}`,
-  );
-}
-
-/** Overwrites totals (used by the exact rebuild). */
-export async function setArmStatsRows(db: Pick<Db, "execute">, incs: ArmIncrement[]): Promise<void> {
-  if (incs.length === 0) return;
-  const values = sql.join(
-    incs.map(
-      (i) =>
-        sql`(${i.campaignId}::uuid, ${i.armKey}, ${i.n}::float8, ${i.sum}::float8, ${i.sumSq}::float8, ${arrayLiteral(i.xx)}::float8[], ${arrayLiteral(i.xr)}::float8[])`,
-    ),
-    sql`, `,
-  );
-  await db.execute(sql`insert into arm_stats (campaign_id, arm_key, n, sum, sum_sq, xx, xr) values ${values}
-    on conflict (campaign_id, arm_key) do update set n = excluded.n, sum = excluded.sum, sum_sq = excluded.sum_sq, xx = excluded.xx, xr = excluded.xr, updated_at = now()`);
-}
-
-export interface DecisionInsert {
-  id: string;
-  workspaceId: string;
-  campaignId: string;
-  armKey: string;
-  propensity: number;
-  context: Record<string, unknown> | null;
-  unitId: string | null;
-  position: number | null;
-  strategyVersion: number;
-  createdAt: Date;
-  reward: number;
-  converted: boolean;
-}
-
-/**
- * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
- * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
- */
-export async function insertDecisionsWithStats(
-  db: Pick<Db, "execute">,
-  decisions: DecisionInsert[],
-  incs: ArmIncrement[],
-): Promise<void> {
-  if (decisions.length === 0) return;
-  const d = JSON.stringify(
-    decisions.map((r) => ({
-      id: r.id,
-      workspace_id: r.workspaceId,
-      campaign_id: r.campaignId,
-      arm_key: r.armKey,
-      propensity: r.propensity,
-      context: r.context,
-      unit_id: r.unitId,
-      position: r.position,
-      strategy_version: r.strategyVersion,
-      created_at: r.createdAt.toISOString(),
-      reward: r.reward,
-    })),
-  );
-  await db.execute(sql`with ins as (
-      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
-      select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, false
-      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
-        unit_id text, position int, strategy_version int, created_at timestamptz, reward float8)
-    )
-    ${upsertIncrements(incs)}`);
+  return db
+    .select({
+      campaignId: armStats.campaignId,
+      armKey: armStats.armKey,
+      n: armStats.n,
+      sum: armStats.sum,
+      sumSq: armStats.sumSq,
+      xx: armStats.xx,
+      xr: armStats.xr,
+    })
+    .from(armStats)
+    .where(
+      and(
+        campaignIds ? sql`${armStats.campaignId} = any(${uuidArray(campaignIds)})` : undefined,
+        since ? gte(armStats.updatedAt, since) : undefined,
+      ),
+    );
 }

@@ -4,7 +4,12 @@
  * (drizzle/) applied at open, the same queries for both drivers.
  *
  * PostgreSQL connections carry short connect/statement timeouts so that an unreachable server turns
- * into a quick 503, never a hanging request.
+ * into a quick 503, never a hanging request, and a deliberate reconnect backoff (`reconnectBackoff`):
+ * postgres.js's default grows to 20 s, which would keep the service down long after the server is back.
+ * Reachability is probed on a connection of its own (`ping`), so a busy pool never makes the probe late.
+ *
+ * postgres.js 3.4.9 is patched at install (patches/postgres+3.4.9.patch, applied by `postinstall`):
+ * a write buffered just before its socket closed crashed the process (porsager/postgres#1154, #1208).
  */
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -23,7 +28,7 @@ export type Db = PgDatabase<PgQueryResultHKT, any>;
 export interface Database {
   db: Db;
   driver: "postgres" | "pglite";
-  /** Reachability check bounded by `timeoutMs`. */
+  /** Reachability check bounded by `timeoutMs` (PostgreSQL: on its own connection, outside the pool). */
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -54,10 +59,21 @@ export async function openDatabase(opts: OpenOptions): Promise<Database> {
   return openPglite(opts.dataDir ?? "./data");
 }
 
+/**
+ * Seconds before a closed connection reconnects after `retries` failed attempts in a row: 50 ms doubling
+ * to a 500 ms cap, times a jitter in [0.5, 1] so replicas do not reconnect in step. With the cap, a
+ * connection is back at most ~0.5 s after the server is (the 2 s recovery bound), while an outage costs
+ * each pooled connection at most ~2–4 connection attempts a second.
+ */
+export function reconnectBackoff(retries: number, random: () => number = Math.random): number {
+  return (0.5 + random() / 2) * Math.min(0.05 * 2 ** retries, 0.5);
+}
+
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const common = {
     onnotice: () => {},
     connect_timeout: 2,
+    backoff: reconnectBackoff,
     connection: { statement_timeout: 10_000, lock_timeout: 5_000 },
   } as const;
   const migrator = postgres(url, { ...common, max: 1 });
@@ -69,17 +85,20 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
     await migrator.end({ timeout: 5 });
   }
   const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
+  const probe = postgres(url, { ...common, max: 1, connect_timeout: 1, idle_timeout: 0 });
   const db = drizzlePg(client) as unknown as Db;
   return {
     db,
     driver: "postgres",
     ping: (timeoutMs = 1500) =>
       withTimeout(
-        client`select 1`.then(() => true),
+        probe`select 1`.then(() => true),
         timeoutMs,
         false,
       ),
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
+    },
   };
 }
 
@@ -121,6 +140,70 @@ function withTimeout<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
       },
     );
   });
+}
+
+export interface HealthOptions {
+  /** Probe period while the database answers, and while it does not (ms). */
+  upIntervalMs?: number;
+  downIntervalMs?: number;
+  /** A probe slower than this counts as a failure (ms). */
+  timeoutMs?: number;
+  onChange?: (healthy: boolean) => void;
+}
+
+/**
+ * Whether the database answers, from a probe on its own connection: every `upIntervalMs` while it
+ * does, every `downIntervalMs` while it does not, and at once when a request saw it unreachable
+ * (`suspect`). While it is down the API answers 503 without waiting on the database; the first probe
+ * that succeeds lets requests through again.
+ */
+export class DatabaseHealth {
+  private up = true;
+  private timer: NodeJS.Timeout | null = null;
+  private inflight: Promise<void> | null = null;
+  private stopped = false;
+  private readonly o: Required<Omit<HealthOptions, "onChange">> & Pick<HealthOptions, "onChange">;
+
+  constructor(
+    private readonly ping: (timeoutMs: number) => Promise<boolean>,
+    opts: HealthOptions = {},
+  ) {
+    this.o = { upIntervalMs: 1000, downIntervalMs: 200, timeoutMs: 800, ...opts };
+    this.schedule();
+  }
+
+  get healthy(): boolean {
+    return this.up;
+  }
+
+  /** Probes now (a request just saw the database unreachable); resolves when the probe is done. */
+  suspect(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.inflight ??= this.ping(this.o.timeoutMs)
+      .catch(() => false)
+      .then((ok) => {
+        this.inflight = null;
+        if (ok !== this.up) {
+          this.up = ok;
+          this.o.onChange?.(ok);
+        }
+        this.schedule();
+      });
+    return this.inflight;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.suspect(), this.up ? this.o.upIntervalMs : this.o.downIntervalMs);
+    this.timer.unref();
+  }
 }
 
 /** True for errors meaning "the database cannot be reached" (→ 503), as opposed to a bad query. */

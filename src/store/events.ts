@@ -3,78 +3,13 @@
  * no per-row parameter building), which keeps a batch of 1000 events cheap on both drivers.
  */
 import { sql } from "drizzle-orm";
-import { upsertIncrements, type ArmIncrement } from "./arm-stats.ts";
+import type { ArmIncrement } from "../engine/stats.ts";
+import { upsertIncrements } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
+import type { events } from "./schema.ts";
 
-export interface LockedDecision {
-  id: string;
-  workspaceId: string;
-  campaignId: string;
-  armKey: string;
-  propensity: number;
-  context: Record<string, unknown> | null;
-  unitId: string | null;
-  createdAt: Date;
-  reward: number;
-  converted: boolean;
-}
-
-/** The workspace's decisions among `ids`, locked (FOR UPDATE, in id order) for the running-reward update. */
-export async function lockDecisions(
-  tx: Pick<Db, "execute">,
-  workspaceId: string,
-  ids: string[],
-): Promise<LockedDecision[]> {
-  if (ids.length === 0) return [];
-  const r = await rows<{
-    id: string;
-    workspace_id: string;
-    campaign_id: string;
-    arm_key: string;
-    propensity: number;
-    context: Record<string, unknown> | null;
-    unit_id: string | null;
-    created_at: Date | string;
-    reward: number;
-    converted: boolean;
-  }>(
-    tx,
-    sql`select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, created_at, reward, converted
-        from decisions where workspace_id = ${workspaceId}::uuid and id = any(${`{${ids.join(",")}}`}::uuid[])
-        order by id for update`,
-  );
-  return r.map((d) => ({
-    id: d.id,
-    workspaceId: d.workspace_id,
-    campaignId: d.campaign_id,
-    armKey: d.arm_key,
-    propensity: Number(d.propensity),
-    context: d.context,
-    unitId: d.unit_id,
-    createdAt: d.created_at instanceof Date ? d.created_at : new Date(d.created_at),
-    reward: Number(d.reward),
-    converted: d.converted,
-  }));
-}
-
-export interface EventRow {
-  workspaceId: string;
-  eventId: string;
-  decisionId: string;
-  campaignId: string;
-  armKey: string;
-  type: string;
-  value: number;
-  cost: number;
-  occurredAt: Date;
-  receivedAt: Date;
-  sourceIp: string | null;
-  sourceUserAgent: string | null;
-  sourcePublisher: string | null;
-  sourcePlacement: string | null;
-  attributed: boolean;
-  invalidReason: string | null;
-}
+/** An event as stored. */
+export type EventRow = typeof events.$inferSelect;
 
 /** Inserts the events, skipping ids the workspace already has; returns the ids actually inserted. */
 export async function insertEvents(tx: Pick<Db, "execute">, evs: EventRow[]): Promise<Set<string>> {

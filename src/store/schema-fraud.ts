@@ -35,6 +35,15 @@ export const anomalies = pgTable(
     threshold: doublePrecision("threshold").notNull(),
     windowStart: timestamp("window_start", { withTimezone: true, mode: "date" }).notNull(),
     windowEnd: timestamp("window_end", { withTimezone: true, mode: "date" }).notNull(),
+    /**
+     * The anomalous intervals within the window ([[startIso, endIso], …], sorted, disjoint) whose events of
+     * the entity it invalidated: a burst's minutes, an outlier's hours. Null: the whole window (or the
+     * finding lists its events, see anomaly_events).
+     */
+    intervals: jsonb("intervals").$type<[string, string][]>(),
+    /** The window the test looked at (its evidence); the anomalous window lies inside it. */
+    evidenceStart: timestamp("evidence_start", { withTimezone: true, mode: "date" }),
+    evidenceEnd: timestamp("evidence_end", { withTimezone: true, mode: "date" }),
     details: jsonb("details").$type<Record<string, unknown>>().notNull(),
     status: text("status").$type<AnomalyStatus>().notNull().default("open"),
     /** Events this finding marked invalid (those it changed; already-invalid ones are not its own). */

@@ -29,6 +29,8 @@ export const workspaces = pgTable("workspaces", {
   createdAt: createdAt(),
 });
 
+export type KeyRole = "reader" | "writer" | "admin";
+
 export const apiKeys = pgTable(
   "api_keys",
   {
@@ -40,6 +42,9 @@ export const apiKeys = pgTable(
     hash: text("hash").notNull(),
     /** First characters of the key, to recognise it in listings and logs. */
     prefix: text("prefix").notNull(),
+    /** reader (GET only), writer (decisions and events, plus GET), admin (everything in the workspace). */
+    role: text("role").$type<KeyRole>().notNull().default("admin"),
+    name: text("name"),
     createdAt: createdAt(),
     revokedAt: timestamp("revoked_at", { withTimezone: true, mode: "date" }),
   },

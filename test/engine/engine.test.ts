@@ -10,7 +10,7 @@ import { Engine, type EventInput } from "../../src/engine/engine.ts";
 import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
 import { readArmStats } from "../../src/store/arm-stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
-import { recomputeArmStats } from "../../src/store/recompute.ts";
+import { recomputeArmStats } from "../../src/engine/recompute.ts";
 import { workspaces } from "../../src/store/schema.ts";
 
 const logger = pino({ level: "silent" });
@@ -32,9 +32,7 @@ const engine = (seed = 1) => new Engine({ database, registry, logger, seed, refr
 
 async function dbStats(campaignId: string) {
   const r = await readArmStats(database.db, [campaignId]);
-  return Object.fromEntries(
-    r.map((x) => [x.arm_key, { n: Number(x.n), sum: Number(x.sum), sumSq: Number(x.sum_sq), xx: x.xx, xr: x.xr }]),
-  );
+  return Object.fromEntries(r.map((x) => [x.armKey, { n: x.n, sum: x.sum, sumSq: x.sumSq, xx: x.xx, xr: x.xr }]));
 }
 
 function close(a: number[] | null | undefined, b: number[] | null | undefined) {

@@ -9,7 +9,9 @@ import {
 import { ksDPlus, detectClickTimeAnomalies } from "../../src/fraud/detectors/click-to-conversion.ts";
 import { orphanReason, detectOrphanConversions } from "../../src/fraud/detectors/orphan-conversions.ts";
 import { detectDeclaredBots } from "../../src/fraud/detectors/declared-bots.ts";
-import { rateOutliers, twoSidedBinomialP } from "../../src/fraud/robust.ts";
+import { rateOutliers, twoSidedBinomialP, type RateOutlierOptions } from "../../src/fraud/robust.ts";
+import { aggregateTraffic } from "../../src/fraud/aggregates.ts";
+import { coveredEvents, DETECTION_DEFAULTS, windowsOf } from "../../src/fraud/detect.ts";
 import { conversionLinks, type ConversionLink } from "../../src/fraud/links.ts";
 import { poissonUpperTail } from "../../src/reports/stats.ts";
 import type { TrafficEvent } from "../../src/fraud/types.ts";
@@ -17,6 +19,9 @@ import type { TrafficEvent } from "../../src/fraud/types.ts";
 const T = Date.UTC(2026, 0, 5, 12);
 const W = { start: T, end: T + 3_600_000 };
 let n = 0;
+/** The aggregates of a scan ending at W.end (short window = W). */
+const agg = (evs: TrafficEvent[], now = W.end) => aggregateTraffic(evs, [], windowsOf(now, DETECTION_DEFAULTS));
+const ids = (evs: TrafficEvent[], f: Parameters<typeof coveredEvents>[1]) => [...coveredEvents(evs, f)].sort();
 const ev = (p: Partial<TrafficEvent>): TrafficEvent => ({
   id: `x${++n}`,
   decisionId: "d1",
@@ -56,7 +61,7 @@ describe("user agents", () => {
       ev({ userAgent: "curl/8.4.0", type: "conversion" }),
       ev({}),
     ];
-    const f = detectDeclaredBots(evs, W);
+    const f = detectDeclaredBots(agg(evs).userAgents, W);
     expect(f).toHaveLength(1);
     expect(f[0]).toMatchObject({
       detector: "declared_bot",
@@ -65,7 +70,8 @@ describe("user agents", () => {
       category: "GIVT",
       statistic: 2,
     });
-    expect(f[0].eventIds).toEqual([evs[0].id, evs[1].id]);
+    expect(f[0]).toMatchObject({ windowStart: T, windowEnd: T + 3_600_000, intervals: [[T, T + 3_600_000]] });
+    expect(ids(evs, f)).toEqual([evs[0].id, evs[1].id].sort());
   });
 });
 
@@ -118,27 +124,86 @@ describe("click bursts", () => {
     const burst = Array.from({ length: 20 }, (_, i) =>
       ev({ ip: "6.6.6.6", occurredAt: W.start + 30 * 60_000 + i * 2000, decisionId: `b${i}` }),
     );
-    const f = detectClickBursts([...evs, ...burst], W, { ...CLICK_BURST_DEFAULTS, entityTypes: ["ip"] });
+    const all = [...evs, ...burst];
+    const f = detectClickBursts(agg(all), { ...CLICK_BURST_DEFAULTS, entityTypes: ["ip"] });
     expect(f.map((x) => x.entity)).toEqual(["6.6.6.6"]);
-    expect(f[0]).toMatchObject({ statistic: 20, category: "SIVT" });
+    expect(f[0]).toMatchObject({ statistic: 20, category: "SIVT", details: { baseline: "history" } });
     expect(f[0].statistic).toBeGreaterThanOrEqual(f[0].threshold);
-    expect(f[0].eventIds!.sort()).toEqual(burst.map((e) => e.id).sort());
+    // The finding's window is the burst's minute, not the scan's hour.
+    expect([f[0].windowStart, f[0].windowEnd]).toEqual([W.start + 30 * 60_000, W.start + 31 * 60_000]);
+    expect(ids(all, f)).toEqual(burst.map((e) => e.id).sort());
   });
 });
 
-describe("click bursts without a baseline", () => {
-  it("a new campaign's first clicks are no burst (less baseline than minBaselineMinutes)", () => {
-    const first = Array.from({ length: 40 }, (_, i) =>
-      ev({ ip: `10.9.0.${i % 4}`, publisher: "p1", occurredAt: W.start - 10 * 60_000 + i * 1000, decisionId: `n${i}` }),
+describe("click bursts without a baseline (cold start)", () => {
+  // A campaign that started 20 minutes before the scan: 3 publishers with steady traffic, 200 ips.
+  const start = W.end - 20 * 60_000;
+  const steady = (): TrafficEvent[] => {
+    const out: TrafficEvent[] = [];
+    for (let m = 0; m < 20; m++)
+      for (let p = 0; p < 3; p++)
+        for (let i = 0; i < 2 + 2 * p; i++)
+          out.push(
+            ev({
+              ip: `10.7.${p}.${(m * 7 + i) % 200}`,
+              publisher: `p${p}`,
+              placement: `p${p}/a`,
+              occurredAt: start + m * 60_000 + i * 7_000 + p * 1_000,
+              decisionId: `s${m}-${p}-${i}`,
+            }),
+          );
+    return out;
+  };
+  it("steady first minutes are no burst", () => {
+    expect(detectClickBursts(agg(steady()))).toEqual([]);
+  });
+  it("a burst in the first hour is caught against the trimmed in-window baseline", () => {
+    const burst = Array.from({ length: 120 }, (_, i) =>
+      ev({
+        ip: "6.6.6.6",
+        publisher: "p0",
+        placement: "p0/a",
+        occurredAt: start + 12 * 60_000 + i * 333,
+        decisionId: `b${i}`,
+      }),
     );
-    const busy = Array.from({ length: 30 }, (_, i) =>
-      ev({ ip: `10.9.1.${i}`, publisher: "p1", occurredAt: W.start + 60_000 + i * 1000, decisionId: `m${i}` }),
+    const all = [...steady(), ...burst];
+    const f = detectClickBursts(agg(all));
+    expect(f.map((x) => [x.entityType, x.entity])).toEqual([
+      ["ip", "6.6.6.6"],
+      ["publisher", "p0"],
+      ["placement", "p0/a"],
+    ]);
+    expect(f[0].details).toMatchObject({ baseline: "cold_start", prior: "pooled_trimmed" });
+    expect(ids(all, [f[0]])).toEqual(burst.map((e) => e.id).sort());
+  });
+  it("with a workspace prior the first minutes are tested too; without one they are not", () => {
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      ev({ ip: "6.6.6.7", publisher: "p0", occurredAt: W.end - 3 * 60_000 + i * 1000, decisionId: `c${i}` }),
     );
-    expect(detectClickBursts([...first, ...busy], W)).toEqual([]);
+    const w = windowsOf(W.end, DETECTION_DEFAULTS);
+    expect(detectClickBursts(aggregateTraffic(burst, [], w))).toEqual([]);
+    const prior = { clicksPerEntityMinute: { ip: 0.01, publisher: 2, placement: 1 } };
+    const f = detectClickBursts(aggregateTraffic(burst, [], w, prior), CLICK_BURST_DEFAULTS, prior);
+    expect(f.map((x) => [x.entityType, x.entity, x.details.prior])).toEqual([
+      ["ip", "6.6.6.7", "workspace"],
+      ["publisher", "p0", "workspace"],
+      ["placement", "p/a", "workspace"],
+    ]);
   });
 });
 
 describe("rate outliers", () => {
+  const opts: RateOutlierOptions = {
+    alpha: 0.01,
+    minTrials: 500,
+    minEntities: 3,
+    tau0: 0.3,
+    tauDf: 20,
+    robustFrom: 8,
+    minRatio: 2,
+    tails: "both",
+  };
   it("two-sided binomial p of 9/10 at ½ is 2 · 11/1024", () => {
     expect(twoSidedBinomialP(9, 10, 0.5)).toBeCloseTo(22 / 1024, 12);
   });
@@ -149,40 +214,48 @@ describe("rate outliers", () => {
       trials: 20_000,
     }));
     const fraud = { entity: "bad", successes: 2_500, trials: 20_000 };
-    const opts = {
-      alpha: 0.01,
-      zThreshold: 3.5,
-      minTrials: 500,
-      minEntitiesForZ: 5,
-      minScale: 0.25,
-      maxRatio: 3,
-      tails: "both" as const,
-    };
     const f = rateOutliers([...crowd, fraud], opts);
     expect(f.map((x) => x.entity)).toEqual(["bad"]);
     expect(f[0].direction).toBe("high");
     expect(rateOutliers(crowd, opts)).toEqual([]);
   });
-  it("with too few entities only the test decides (leave-one-out pooled reference)", () => {
+  it("three entities: the fraudster is flagged first and leaves the reference, so the honest two are not", () => {
+    const three = [
+      { entity: "a", successes: 600, trials: 20_000 },
+      { entity: "b", successes: 500, trials: 20_000 },
+      { entity: "bad", successes: 3_000, trials: 20_000 },
+    ];
+    const f = rateOutliers(three, opts);
+    expect(f.map((x) => [x.entity, x.direction, x.step])).toEqual([["bad", "high", 1]]);
+    // By hand: reference = mean logit of a and b, spread τ̂ = the prior's (20 df) pooled with their 1 df.
+    const l = (k: number, n: number) => Math.log((k + 0.5) / (n - k + 0.5));
+    const m = (l(600, 20_000) + l(500, 20_000)) / 2;
+    const se2 = (k: number, n: number) => 1 / (k + 0.5) + 1 / (n - k + 0.5);
+    const s2 = Math.max(0, 2 * (l(600, 20_000) - m) ** 2 - (se2(600, 20_000) + se2(500, 20_000)) / 2);
+    const tau2 = (20 * 0.09 + s2) / 21;
+    const t = (l(3000, 20_000) - m) / Math.sqrt(tau2 * 1.5 + se2(3000, 20_000));
+    expect(f[0].t).toBeCloseTo(t, 10);
+    expect(f[0].df).toBe(21);
+  });
+  it("two entities: undecidable without a prior; with a workspace prior the odd one is found", () => {
+    const two = [
+      { entity: "a", successes: 600, trials: 20_000 },
+      { entity: "bad", successes: 3_000, trials: 20_000 },
+    ];
+    expect(rateOutliers(two, opts)).toEqual([]);
+    const prior = { logit: Math.log(0.03 / 0.97), weight: 1 };
+    expect(rateOutliers(two, opts, prior).map((x) => x.entity)).toEqual(["bad"]);
+  });
+  it("minimum evidence: entities below minTrials are not tested", () => {
     const f = rateOutliers(
       [
-        { entity: "a", successes: 100, trials: 1000 },
-        { entity: "b", successes: 10, trials: 1000 },
+        { entity: "a", successes: 30, trials: 1000 },
+        { entity: "b", successes: 25, trials: 1000 },
+        { entity: "small", successes: 100, trials: 400 },
       ],
-      {
-        alpha: 0.01,
-        zThreshold: 3.5,
-        minTrials: 100,
-        minEntitiesForZ: 5,
-        minScale: 0.25,
-        maxRatio: 3,
-        tails: "both",
-      },
+      opts,
     );
-    expect(f.map((x) => [x.entity, x.rule])).toEqual([
-      ["a", "test"],
-      ["b", "test"],
-    ]);
+    expect(f).toEqual([]);
   });
 });
 

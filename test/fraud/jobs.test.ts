@@ -100,7 +100,10 @@ describe("jobs", () => {
       fraudScan: "*/5 * * * *",
       rollups: false,
       gateRefresh: "* * * * *",
+      fraudRatesEveryMinutes: 10,
     });
+    expect(jobsConfigFromEnv({ ADBANDIT_JOB_FRAUD_RATES_MINUTES: "30" }).fraudRatesEveryMinutes).toBe(30);
+    expect(() => jobsConfigFromEnv({ ADBANDIT_JOB_FRAUD_RATES_MINUTES: "0" })).toThrow(/RATES_MINUTES/);
     expect(() => jobsConfigFromEnv({ ADBANDIT_JOB_ROLLUPS: "every minute" })).toThrow(/ADBANDIT_JOB_ROLLUPS/);
   });
 

@@ -114,7 +114,7 @@ const range = () => `from=${new Date(T0 - 3_600_000).toISOString()}&to=${new Dat
 
 describe("GET /v1/campaigns/{id}/report", () => {
   it("JSON: totals equal the events sent, and the direct computation", async () => {
-    const r = await ws.get(`/v1/campaigns/${campaignId}/report?${range()}&granularity=hour`);
+    const r = await ws.get(`/v1/campaigns/${campaignId}/report?${range()}&granularity=hour&precision=full`);
     expect(r.status).toBe(200);
     const t = r.body.total.campaign;
     expect(t).toMatchObject({
@@ -270,6 +270,7 @@ describe("OpenAPI", () => {
       "/v1/campaigns/{id}/report",
       "/v1/anomalies",
       "/v1/anomalies/{id}",
+      "/v1/anomalies/scan",
       "/v1/blocklist",
       "/v1/blocklist/{id}",
     ])

@@ -90,6 +90,8 @@ export interface HarnessOptions {
   refreshIntervalMs?: number;
   /** A database that survives close(): a temp PGlite folder, or a fresh PostgreSQL database. */
   persistent?: boolean;
+  /** Further service options (rate limit, key cache, …). */
+  service?: Partial<ServiceOptions>;
 }
 
 /** A database whose data survives a service restart: a PGlite folder on disk, or PostgreSQL. */
@@ -111,6 +113,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     logLevel: "silent",
     seed: opts.seed ?? 12345,
     ...(opts.refreshIntervalMs !== undefined ? { refreshIntervalMs: opts.refreshIntervalMs } : {}),
+    ...opts.service,
   };
   let service: Service;
   try {

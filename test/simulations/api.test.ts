@@ -145,6 +145,9 @@ describe("POST /v1/evaluations", () => {
       "snips",
       "dm",
       "dr",
+      "sndr",
+      "switch_dr",
+      "dros",
     ]);
     const snips = r.body.estimates.find((e: { estimator: string }) => e.estimator === "snips");
     // Every logged "b" converted, so always-b is worth 1 by (self-normalised) importance weighting.
@@ -178,12 +181,53 @@ describe("POST /v1/evaluations", () => {
   it("a policy on an arm that was never logged names the field", async () => {
     const r = await call(ws.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: "arm:zz" });
     expect(r.status).toBe(400);
-    expect(r.body.error.message).toBe('policy: arm "zz" never appears in the logs (actions: a, b, c)');
+    expect(r.body.error.message).toBe('policy: arm "zz" is not in the action set (actions: a, b, c)');
   });
 
   it("another workspace's campaign is not found", async () => {
     expect((await call(other.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: "uniform" })).status).toBe(
       404,
+    );
+  });
+
+  it("states the diagnostics, the interval method and clipping (off by default, explicit when asked)", async () => {
+    const r = await call(ws.id, "POST", "/v1/evaluations", { campaignId: campaign, policy: "arm:b", bootstrap: 20 });
+    expect(r.body.clip).toBeNull();
+    expect(r.body.objective).toBe("conversions");
+    expect(r.body.weights).toMatchObject({ zero: expect.any(Number), histogram: { edges: expect.any(Array) } });
+    expect(r.body.weights.max).toBeGreaterThan(1);
+    expect(r.body.topRows.rows[0]).toMatchObject({ line: null, decisionId: expect.any(String) });
+    expect(r.body.interval.method).toMatch(/^percentile bootstrap over rows; reward model refitted/);
+    const clipped = await call(ws.id, "POST", "/v1/evaluations", {
+      campaignId: campaign,
+      policy: "arm:b",
+      bootstrap: 20,
+      clip: 2,
+    });
+    expect(clipped.body.clip).toEqual({ at: 2, rows: expect.any(Number) });
+    expect(clipped.body.warnings.join("\n")).toMatch(/importance weights clipped at 2/);
+  });
+
+  it("answers the HTML report with ?format=html", async () => {
+    const r = await call(ws.id, "POST", "/v1/evaluations?format=html", {
+      campaignId: campaign,
+      policy: "uniform",
+      bootstrap: 20,
+    });
+    expect(r.status).toBe(200);
+    expect(r.type).toMatch(/text\/html/);
+    expect(r.text).toContain('<svg id="forest"');
+    expect(r.text).toContain('<svg id="weights"');
+    for (const name of ["ips", "snips", "dr", "dros"]) expect(r.text).toContain(`<th>${name}</th>`);
+  });
+
+  it("runs at most 2 evaluations at once per workspace (409 for a third)", async () => {
+    const body = { campaignId: campaign, policy: { type: "thompson" }, bootstrap: 2000, replays: 20 };
+    // Three at once: the evaluation pool has one thread, so the first two are still computing when the third asks.
+    const answers = await Promise.all([1, 2, 3].map(() => call(ws.id, "POST", "/v1/evaluations", body)));
+    expect(answers.map((x) => x.status).sort()).toEqual([200, 200, 409]);
+    expect(answers.find((x) => x.status === 409)!.body.error.message).toBe(
+      "2 evaluations are already running for this workspace (at most 2 at once): retry when one finishes",
     );
   });
 });

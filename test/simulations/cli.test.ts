@@ -64,10 +64,67 @@ describe("evaluate CLI", () => {
       "snips",
       "dm",
       "dr",
+      "sndr",
+      "switch_dr",
+      "dros",
     ]);
     expect(out.rows).toBe(300);
     const bad = run("evaluate.ts", ["--logs", logs, "--policy", "best"]);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/^policy: expected "uniform"/);
+  });
+
+  it("states clipping and the diagnostics, writes the HTML report, evaluates the logged policy", () => {
+    const logs = join(dir, "logs2.jsonl");
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++)
+      lines.push(
+        JSON.stringify({ action: i % 4 ? "a" : "b", propensity: i % 4 ? 0.75 : 0.25, reward: i % 5 === 0 ? 1 : 0 }),
+      );
+    writeFileSync(logs, `${lines.join("\n")}\n`);
+    const off = run("evaluate.ts", ["--logs", logs, "--policy", "arm:b", "--bootstrap", "30"]);
+    expect(off.status, off.stderr).toBe(0);
+    expect(off.stdout).toContain("clipping: off;");
+    expect(off.stdout).toMatch(/importance weights: mean 1\.000, max 4\.000 \(line 1\)/);
+    expect(off.stdout).toMatch(/interval: percentile bootstrap over rows; reward model refitted on every resample/);
+    const html = join(dir, "r.html");
+    const on = run("evaluate.ts", [
+      "--logs",
+      logs,
+      "--policy",
+      "arm:b",
+      "--bootstrap",
+      "30",
+      "--clip",
+      "3",
+      "--html",
+      html,
+    ]);
+    expect(on.stdout).toContain("clipping: importance weights clipped at 3 (50 rows)");
+    expect(readFileSync(html, "utf8")).toContain('<svg id="forest"');
+    const logged = JSON.parse(
+      run("evaluate.ts", ["--logs", logs, "--policy", "logged", "--bootstrap", "30", "--json"]).stdout,
+    );
+    const ips = logged.estimates.find((e: { estimator: string }) => e.estimator === "ips");
+    expect(ips.value).toBe(logged.logged.value);
+  });
+
+  it("exits 1 naming the line for a missing propensity, a reward outside the objective, an action outside --actions", () => {
+    const logs = join(dir, "bad.csv");
+    writeFileSync(logs, "action,propensity,reward\na,0.5,1\nb,,0\n");
+    const missing = run("evaluate.ts", ["--logs", logs, "--policy", "uniform"]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^line 3: propensity: missing/);
+    expect(
+      run("evaluate.ts", ["--logs", logs, "--policy", "uniform", "--estimate-propensity", "--bootstrap", "5"]).status,
+    ).toBe(0);
+    writeFileSync(logs, "action,propensity,reward\na,0.5,2\n");
+    expect(run("evaluate.ts", ["--logs", logs, "--policy", "uniform"]).stderr).toMatch(
+      /^line 2: reward: must be in \[0, 1\] for objective conversions, got 2/,
+    );
+    writeFileSync(logs, "action,propensity,reward\na,0.5,1\nc,0.5,0\n");
+    expect(run("evaluate.ts", ["--logs", logs, "--policy", "uniform", "--actions", "a,b"]).stderr).toMatch(
+      /^line 3: action: "c" is not in the action set \(a, b\)/,
+    );
   });
 });

@@ -25,6 +25,7 @@ describe("log formats", () => {
         reward: 1,
         context: { segment: "new", age: 31 },
         position: 2,
+        line: 1,
       },
       {
         decisionId: "d2",
@@ -34,6 +35,7 @@ describe("log formats", () => {
         reward: 0,
         context: {},
         position: undefined,
+        line: 2,
       },
     ]);
   });

@@ -1,27 +1,22 @@
 /**
- * The HTML report opens in a real headless browser (Debian's chromium through playwright-core) with no
- * console errors and non-empty charts; it makes no network request. Fails loudly when chromium is missing.
+ * The HTML report opens in a real headless browser (the packaged Chromium of test/helpers/browser.ts) with no
+ * console errors and non-empty charts; it makes no network request.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseScenario } from "../../simulations/scenario.ts";
 import { simulate } from "../../simulations/simulate.ts";
 import { writeResults } from "../../simulations/report/write.ts";
+import { launchBrowser, openPage } from "../helpers/browser.ts";
 import { doubles } from "./doubles.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const dir = mkdtempSync(join(tmpdir(), "adbandit-report-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("HTML report", () => {
   it("renders every chart in headless chromium without console errors", async () => {
-    expect(
-      existsSync(CHROMIUM),
-      `chromium not found at ${CHROMIUM}: install Debian's chromium package to run the report test`,
-    ).toBe(true);
     const s = parseScenario({
       name: "report-test",
       objective: "profit",
@@ -40,20 +35,16 @@ describe("HTML report", () => {
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).not.toMatch(/<script[^>]+src=/);
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    });
+    const browser = await launchBrowser();
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
+      const t = await openPage(browser, "simulation-report");
+      const { page } = t;
       const requests: string[] = [];
-      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-      page.on("pageerror", (e) => errors.push(e.message));
       page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
       await page.goto(`file://${join(out, "report.html")}`);
       await page.waitForSelector("body[data-rendered=yes]", { timeout: 20_000 });
-      expect(errors).toEqual([]);
+      await t.shot("report");
+      t.check();
       expect(requests).toEqual([]);
       // Each canvas has drawn pixels: some non-transparent alpha in its bitmap.
       const painted = await page.$$eval("canvas", (cs) =>

@@ -10,7 +10,7 @@ import { STRATEGIES } from "../../strategies/index.ts";
 import { buildEnvironment } from "../../simulations/environment.ts";
 import { libraryResolve } from "../../simulations/resolve.ts";
 import { decisionReward, runStrategy } from "../../simulations/runner.ts";
-import { applyEvent, baseReward } from "../../src/store/rewards.ts";
+import { applyEvent, baseReward } from "../../src/engine/rewards.ts";
 import { loadScenario, parseScenario, parseScenarioText, type ScenarioInput } from "../../simulations/scenario.ts";
 import { simulate } from "../../simulations/simulate.ts";
 import { jStat } from "../../simulations/jstat.ts";

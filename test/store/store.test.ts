@@ -5,15 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
-import {
-  arrayLiteral,
-  incrementArmStats,
-  insertDecisionsWithStats,
-  mergeIncrements,
-  readArmStats,
-} from "../../src/store/arm-stats.ts";
+import { incrementArmStats, readArmStats } from "../../src/store/arm-stats.ts";
+import { insertDecisionsWithStats } from "../../src/store/decisions.ts";
+import { arrayLiteral } from "../../src/store/rebuild.ts";
+import { mergeIncrements } from "../../src/engine/stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
-import { applyEvent, baseReward } from "../../src/store/rewards.ts";
+import { applyEvent, baseReward } from "../../src/engine/rewards.ts";
 import { campaigns, workspaces } from "../../src/store/schema.ts";
 
 describe("rewards", () => {
@@ -100,7 +97,7 @@ describe("arm_stats in SQL", () => {
     await incrementArmStats(d.db, [{ campaignId, armKey: "a", n: 0, sum: 1, sumSq: 5, xr: [1, 1] }]);
     await incrementArmStats(d.db, [{ campaignId, armKey: "a", n: 2, sum: 0, sumSq: 0, xx: [0.5, 0.25, 0.25, 0.125] }]);
     const [r] = await readArmStats(d.db, [campaignId]);
-    expect(r).toMatchObject({ arm_key: "a", n: 3, sum: 3, sum_sq: 9 });
+    expect(r).toMatchObject({ armKey: "a", n: 3, sum: 3, sumSq: 9 });
     expect(r.xx).toEqual([1.5, 0.25, 0.25, 1.125]);
     expect(r.xr).toEqual([3, 1]);
   });
@@ -145,7 +142,7 @@ describe("arm_stats in SQL", () => {
       expect(g.reward).toBe(-0.05);
       expect(g.strategy_version).toBe(4);
     });
-    const st = (await readArmStats(d.db, [campaignId])).find((x) => x.arm_key === "b")!;
-    expect(st).toMatchObject({ n: 3, sum: -0.15, sum_sq: 0.0075, xx: null });
+    const st = (await readArmStats(d.db, [campaignId])).find((x) => x.armKey === "b")!;
+    expect(st).toMatchObject({ n: 3, sum: -0.15, sumSq: 0.0075, xx: null });
   });
 });

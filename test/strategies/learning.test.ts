@@ -1,5 +1,5 @@
 /**
- * Learning on the shared benchmark scenarios (../shared/bench), at reduced horizons so the suite
+ * Learning on the shared benchmark scenarios (bench/shared), at reduced horizons so the suite
  * stays fast; medians over three policy seeds. The full horizons run in `npm run bench`.
  */
 import { describe, expect, it } from "vitest";

@@ -1,10 +1,17 @@
-/** Arms: add mid-flight, pause/resume/archive, and the per-arm learning report. */
+/**
+ * Arms: add mid-flight, pause/resume/archive, and the per-arm learning report. In the report, `spend` is the
+ * total cost so far and `costPerDecision` the arm's send cost (the `cost` of the arm itself); `cost` is kept
+ * as a deprecated alias of `spend`. `trafficShare` is the strategy's current probability for context-free
+ * strategies, and the arm's real share of the last 7 days of decisions for contextual ones (a pmf at one
+ * context says nothing of the traffic).
+ */
+const SHARE_WINDOW_MS = 7 * 24 * 3_600_000;
 import { createRoute, z } from "@hono/zod-openapi";
-import { sql } from "drizzle-orm";
-import { armView } from "../../engine/engine.ts";
 import { posteriors, probabilityBest } from "../../engine/report.ts";
-import { rows } from "../../store/db.ts";
+import { armEventTotals, decisionShares } from "../../reports/queries.ts";
+import { roundFigure } from "../../reports/round.ts";
 import type { App, AppDeps } from "../env.ts";
+import { armView } from "../views.ts";
 import { ArmIn, ArmOut, ArmParam, ArmPatchIn, ArmReport, body, errors, IdParam, json } from "../schemas.ts";
 
 export function register(app: App, deps: AppDeps): void {
@@ -27,7 +34,10 @@ export function register(app: App, deps: AppDeps): void {
       },
     }),
     async (c) =>
-      c.json(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 201),
+      c.json(
+        armView(await deps.engine.addArm(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
   );
 
   app.openapi(
@@ -49,7 +59,7 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const p = c.req.valid("param");
-      return c.json(await deps.engine.patchArm(c.get("workspaceId"), p.id, p.key, c.req.valid("json")), 200);
+      return c.json(armView(await deps.engine.patchArm(c.get("workspaceId"), p.id, p.key, c.req.valid("json"))), 200);
     },
   );
 
@@ -71,19 +81,18 @@ export function register(app: App, deps: AppDeps): void {
     async (c) => {
       const engine = deps.engine;
       const camp = await engine.campaign(c.get("workspaceId"), c.req.valid("param").id);
-      const agg = await rows<{ arm_key: string; conversions: number; revenue: number; event_cost: number }>(
-        deps.db,
-        sql`select arm_key, count(distinct decision_id) filter (where type = 'conversion')::int as conversions,
-              coalesce(sum(value) filter (where type = 'conversion'), 0)::float8 as revenue, coalesce(sum(cost), 0)::float8 as event_cost
-            from events where campaign_id = ${camp.id}::uuid and attributed and invalid_reason is null group by arm_key`,
-      );
-      const byKey = new Map(agg.map((r) => [r.arm_key, r]));
+      const byKey = await armEventTotals(deps.db, camp.id);
       const post = posteriors(camp.objective, camp.stats);
       const active = camp.arms.map((a) => a.status === "active");
       const pBest = probabilityBest(post, active, engine.statsRng(1));
       let share: ArrayLike<number>;
       try {
-        share = camp.impl.probabilities(camp.state, camp.encoder?.encode({}), engine.statsRng(2));
+        if (camp.impl.contextual) {
+          await engine.flush();
+          const now = Date.now();
+          const real = await decisionShares(deps.db, camp.id, now - SHARE_WINDOW_MS, now);
+          share = camp.arms.map((a) => real.get(a.key) ?? 0);
+        } else share = camp.impl.probabilities(camp.state, undefined, engine.statsRng(2));
       } catch {
         const total = camp.stats.reduce((s, x, i) => s + (active[i] ? x.n : 0), 0);
         share = camp.stats.map((x, i) => (active[i] ? (total ? x.n / total : 1 / active.filter(Boolean).length) : 0));
@@ -92,16 +101,19 @@ export function register(app: App, deps: AppDeps): void {
         const s = camp.stats[a.index];
         const r = byKey.get(a.key);
         const decisions = Math.round(s.n);
+        const spend = roundFigure(a.cost * decisions + (r?.eventCost ?? 0));
         return {
           ...armView(a),
           decisions,
-          conversions: Number(r?.conversions ?? 0),
-          revenue: Number(r?.revenue ?? 0),
-          cost: a.cost * decisions + Number(r?.event_cost ?? 0),
-          posteriorMean: post[a.index].mean,
-          interval95: [post[a.index].low, post[a.index].high] as [number, number],
-          probabilityBest: pBest[a.index],
-          trafficShare: Number(share[a.index] ?? 0),
+          conversions: r?.conversions ?? 0,
+          revenue: roundFigure(r?.revenue ?? 0),
+          spend,
+          costPerDecision: a.cost,
+          cost: spend,
+          posteriorMean: roundFigure(post[a.index].mean),
+          interval95: [roundFigure(post[a.index].low), roundFigure(post[a.index].high)] as [number, number],
+          probabilityBest: roundFigure(pBest[a.index]),
+          trafficShare: roundFigure(Number(share[a.index] ?? 0)),
         };
       });
       return c.json({ arms }, 200);

@@ -2,22 +2,37 @@
  * The hand-kept blocklist: sources (ip, user agent, publisher, placement) whose events the ingest gate
  * marks invalid from now on ("blocklist:<type>"), workspace-wide, optionally until `expiresAt`. This
  * replica's gate cache is reloaded at once; other replicas pick the change up at their next gate refresh.
- * Events stored before the block are left as they are: the detectors and the anomaly review handle those.
+ * With `retroactive: {from, to?}` the block also applies to the source's stored events in that window
+ * (src/fraud/blocklist.ts): they become invalid, show as findings in GET /v1/anomalies, and what they taught
+ * is taken back (Engine.recompute per campaign, rollups rewritten).
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import { blockRetroactively } from "../../fraud/blocklist.ts";
 import { BLOCKABLE, CachedFraudGate } from "../../fraud/gate.ts";
+import { refreshRollups } from "../../reports/queries.ts";
 import { rows } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { errors, IdParam, json } from "../schemas.ts";
 
+const MAX_RETRO_DAYS = 90;
+
 export const BlockIn = z
-  .object({
+  .strictObject({
     entityType: z.enum(BLOCKABLE),
     entity: z.string().min(1).max(1000),
     reason: z.string().max(2000).optional(),
     expiresAt: z.iso.datetime({ offset: true }).optional(),
+    retroactive: z
+      .object({
+        from: z.iso.datetime({ offset: true }),
+        to: z.iso.datetime({ offset: true }).optional().openapi({ description: "Default: now" }),
+      })
+      .optional()
+      .openapi({
+        description: `Also block the source's stored events in [from, to) (at most ${MAX_RETRO_DAYS} days): they become invalid and what they taught is taken back`,
+      }),
   })
   .openapi("BlocklistEntryInput");
 
@@ -29,6 +44,15 @@ export const BlockOut = z
     reason: z.string().nullable(),
     createdAt: z.string(),
     expiresAt: z.string().nullable(),
+    retroactive: z
+      .object({
+        from: z.string(),
+        to: z.string(),
+        invalidatedEvents: z.number(),
+        campaigns: z.array(z.string()),
+        anomalyIds: z.array(z.string()),
+      })
+      .optional(),
   })
   .openapi("BlocklistEntry");
 
@@ -68,6 +92,20 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const b = c.req.valid("json");
+      let window: [number, number] | null = null;
+      if (b.retroactive) {
+        const from = Date.parse(b.retroactive.from);
+        const to = b.retroactive.to ? Date.parse(b.retroactive.to) : Date.now();
+        if (!(from < to))
+          throw new ApiError("invalid_request", "retroactive.from must be before retroactive.to", [
+            { path: "retroactive.from", message: "must be before retroactive.to" },
+          ]);
+        if (to - from > MAX_RETRO_DAYS * 86_400_000)
+          throw new ApiError("invalid_request", `retroactive window longer than ${MAX_RETRO_DAYS} days`, [
+            { path: "retroactive", message: `at most ${MAX_RETRO_DAYS} days` },
+          ]);
+        window = [from, to];
+      }
       const [row] = await rows<Row>(
         deps.db,
         sql`insert into blocklist (workspace_id, entity_type, entity, reason, expires_at)
@@ -76,7 +114,26 @@ export function register(app: App, deps: AppDeps): void {
             returning id, entity_type, entity, reason, created_at, expires_at`,
       );
       await refreshGate(deps);
-      return c.json(toOut(row), 201);
+      if (!window) return c.json(toOut(row), 201);
+      const workspaceId = c.get("workspaceId");
+      const r = await blockRetroactively(deps.db, workspaceId, b.entityType, b.entity, window[0], window[1]);
+      for (const camp of r.campaigns) {
+        await deps.engine.recompute(camp.id);
+        await refreshRollups(deps.db, camp.id, camp.touched[0], camp.touched[1] + 1);
+      }
+      return c.json(
+        {
+          ...toOut(row),
+          retroactive: {
+            from: new Date(window[0]).toISOString(),
+            to: new Date(window[1]).toISOString(),
+            invalidatedEvents: r.invalidated,
+            campaigns: r.campaigns.map((x) => x.id),
+            anomalyIds: r.anomalyIds,
+          },
+        },
+        201,
+      );
     },
   );
 

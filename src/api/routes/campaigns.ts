@@ -1,7 +1,8 @@
 /** Campaigns: create, list, read, patch (name, status, strategy params, floor, window). */
 import { createRoute, z } from "@hono/zod-openapi";
-import { publicCampaign } from "../../engine/campaign.ts";
+
 import type { App, AppDeps } from "../env.ts";
+import { publicCampaign } from "../views.ts";
 import { body, CampaignIn, CampaignOut, CampaignPatchIn, errors, IdParam, json } from "../schemas.ts";
 
 export function register(app: App, deps: AppDeps): void {
@@ -22,7 +23,8 @@ export function register(app: App, deps: AppDeps): void {
         503: errors[503],
       },
     }),
-    async (c) => c.json(await deps.engine.createCampaign(c.get("workspaceId"), c.req.valid("json")), 201),
+    async (c) =>
+      c.json(publicCampaign(await deps.engine.createCampaign(c.get("workspaceId"), c.req.valid("json"))), 201),
   );
 
   app.openapi(
@@ -38,7 +40,8 @@ export function register(app: App, deps: AppDeps): void {
         503: errors[503],
       },
     }),
-    async (c) => c.json({ campaigns: await deps.engine.listCampaigns(c.get("workspaceId")) }, 200),
+    async (c) =>
+      c.json({ campaigns: (await deps.engine.listCampaigns(c.get("workspaceId"))).map(publicCampaign) }, 200),
   );
 
   app.openapi(
@@ -72,6 +75,11 @@ export function register(app: App, deps: AppDeps): void {
       },
     }),
     async (c) =>
-      c.json(await deps.engine.patchCampaign(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")), 200),
+      c.json(
+        publicCampaign(
+          await deps.engine.patchCampaign(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json")),
+        ),
+        200,
+      ),
   );
 }

@@ -9,15 +9,17 @@ export function register(app: App, deps: AppDeps): void {
       method: "get",
       path: "/healthz",
       tags: ["operations"],
-      summary: "Database reachable",
+      summary: "Database reachable (200), or not (503: every /v1 call answers 503 until it is)",
       responses: {
         200: json(z.object({ status: z.literal("ok"), database: z.string() }), "Healthy"),
         503: errors[503],
       },
     }),
     async (c) => {
-      if (!deps.ready() || !(await deps.database.ping(1500)))
+      if (!deps.ready() || !(await deps.database.ping(800))) {
+        c.header("retry-after", "1");
         return c.json({ error: { code: "unavailable" as const, message: "database unreachable" } }, 503);
+      }
       return c.json({ status: "ok" as const, database: deps.database.driver }, 200);
     },
   );

@@ -9,8 +9,9 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
-import { reportToCsv } from "../../reports/csv.ts";
-import { campaignReport } from "../../reports/queries.ts";
+import { reportToCsv, segmentsToCsv } from "../../reports/csv.ts";
+import { campaignReport, segmentReport, UnknownSegmentError } from "../../reports/queries.ts";
+import { roundFigures } from "../../reports/round.ts";
 import { rows, type Db } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
@@ -32,7 +33,10 @@ const MetricsOut = z
     cost: z.number(),
     profit: z.number(),
     ctr: Interval,
-    conversionRate: Interval,
+    conversionRate: Interval.openapi({ description: "Conversions per click (null without clicks)" }),
+    conversionsPerDecision: Interval.openapi({
+      description: "Conversions per decision: the conversion rate of channels without clicks (email)",
+    }),
     cpa: Interval,
     roas: Interval,
     roi: Interval,
@@ -58,6 +62,11 @@ export const ReportOut = z
     total: z.object({
       arms: z.array(ArmRowOut.extend({ probabilityBest: z.number().nullable(), expectedLoss: z.number().nullable() })),
       campaign: MetricsOut,
+      ranking: z.object({
+        byObjective: z.array(z.string()),
+        byRoi: z.array(z.string()),
+        note: z.string().nullable().openapi({ description: "Why ROI and the objective put different arms first" }),
+      }),
     }),
     earned: z.object({
       method: z.literal("ips"),
@@ -68,10 +77,35 @@ export const ReportOut = z
         liftPerDecision: Interval,
         liftTotal: Interval,
         relativeLift: z.number().nullable(),
+        relativeLiftInterval: Interval,
       }),
       regret: Interval,
     }),
     invalid: z.object({ byReason: z.array(InvalidOut.extend({ reason: z.string() })), total: InvalidOut }),
+    verdict: z.string().openapi({ description: "The report in one plain sentence" }),
+    segments: z
+      .object({
+        feature: z.string(),
+        type: z.enum(["categorical", "numeric"]),
+        edges: z.array(z.number()).nullable(),
+        segments: z.array(
+          z.object({
+            segment: z.string(),
+            lower: z.number().nullable().optional(),
+            upper: z.number().nullable().optional(),
+            decisions: z.number(),
+            share: z.number().nullable(),
+            arms: z.array(
+              ArmRowOut.extend({ probabilityBest: z.number().nullable(), expectedLoss: z.number().nullable() }),
+            ),
+            campaign: MetricsOut,
+            bestArm: z.string().nullable(),
+            probabilityBest: z.number().nullable(),
+          }),
+        ),
+      })
+      .optional()
+      .openapi({ description: "With `segment`: the breakdown by that context feature" }),
   })
   .openapi("CampaignReport");
 
@@ -87,6 +121,20 @@ const ReportQuery = z.object({
   granularity: z.enum(["hour", "day"]).default("day"),
   format: z.enum(["json", "csv"]).optional().openapi({ description: "Overrides the Accept header" }),
   source: z.enum(["auto", "direct", "rollup"]).default("auto"),
+  segment: z.string().min(1).max(100).optional().openapi({
+    description:
+      "A context feature: adds `segments` (categorical: one per level; numeric: quantile buckets); CSV then lists the segments",
+  }),
+  buckets: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(20)
+    .default(4)
+    .openapi({ description: "Numeric segments: how many quantile buckets" }),
+  precision: z.enum(["rounded", "full"]).default("rounded").openapi({
+    description: "rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed",
+  }),
 });
 
 /** True when the rollups have been rewritten since anything that could change this campaign's figures. */
@@ -150,13 +198,33 @@ export function register(app: App, deps: AppDeps): void {
         rollupBefore: source === "rollup" ? now - 2 * HOUR : undefined,
       });
       if (!report) throw new ApiError("not_found", "campaign not found");
+      let segments: Awaited<ReturnType<typeof segmentReport>> | undefined;
+      if (q.segment !== undefined) {
+        try {
+          segments =
+            (await segmentReport(deps.db, workspaceId, id, {
+              from,
+              to,
+              granularity: q.granularity,
+              feature: q.segment,
+              buckets: q.buckets,
+            })) ?? undefined;
+        } catch (err) {
+          if (err instanceof UnknownSegmentError)
+            throw new ApiError("invalid_request", `segment: ${err.message}`, [
+              { path: "segment", message: err.message },
+            ]);
+          throw err;
+        }
+      }
+      const round = <T>(v: T): T => (q.precision === "full" ? v : roundFigures(v));
       const wantsCsv =
         q.format === "csv" || (q.format === undefined && (c.req.header("accept") ?? "").includes("text/csv"));
       if (wantsCsv) {
         c.header("content-type", "text/csv; charset=utf-8");
-        return c.body(reportToCsv(report), 200) as never;
+        return c.body(segments ? segmentsToCsv(round(segments)) : reportToCsv(round(report)), 200) as never;
       }
-      return c.json(report, 200);
+      return c.json(round({ ...report, ...(segments ? { segments } : {}) }), 200);
     },
   );
 }

@@ -2,47 +2,34 @@
  * Simulations over HTTP: POST /v1/simulations runs a scenario (the same format as the simulate CLI,
  * simulations/README.md) in the background on a worker thread; GET /v1/simulations/{id} gives its status,
  * progress and, when done, its results; GET /v1/simulations/{id}/report the self-contained HTML report.
- * Runs live in memory per process, scoped to the workspace that started them, bounded in number (oldest
- * finished ones are forgotten first), in concurrency and in size (decisions simulated per run).
+ * GET /v1/simulations lists the workspace's runs, POST …/{id}/cancel stops one, DELETE removes it. Runs are
+ * stored in the database per workspace (src/runs/simulations.ts runs them), so they survive restarts and every
+ * replica sees them; concurrency is bounded per workspace (one tenant never waits for another's runs) and
+ * per process, and size per run (decisions simulated). The helpers exported here are shared with the
+ * dashboard (src/web), which opens the same report in its session.
  */
-import { randomUUID } from "node:crypto";
 import { createRoute, z } from "@hono/zod-openapi";
 import { reportHtml } from "../../../simulations/report/html.ts";
 import { libraryResolve } from "../../../simulations/resolve.ts";
 import { parseScenario, ScenarioError, type Scenario } from "../../../simulations/scenario.ts";
-import { simulate, type SimulationResult } from "../../../simulations/simulate.ts";
+import type { SimulationResult } from "../../../simulations/simulate.ts";
+import { SimulationLimitError, SimulationRunner } from "../../runs/simulations.ts";
+import {
+  deleteRun,
+  getRun,
+  listRuns,
+  reapStale,
+  type SimulationRunRow,
+  type SimulationRunSummary,
+} from "../../store/simulation-runs.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { body, errors, IdParam, json } from "../schemas.ts";
 
-/** Limits of the in-memory run store. */
-export const SIMULATION_LIMITS = {
-  /** Runs kept (finished ones are evicted oldest first). */
-  maxRuns: 50,
-  /** Runs computing at once per process (each on its own worker thread). */
-  maxActive: 2,
-  /** rounds × repetitions × strategies of one run. */
-  maxDecisions: 50_000_000,
-};
-
-type Status = "running" | "done" | "failed";
-interface Run {
-  id: string;
-  workspaceId: string;
-  status: Status;
-  scenario: Scenario;
-  done: number;
-  total: number;
-  createdAt: string;
-  finishedAt?: string;
-  error?: string;
-  result?: SimulationResult;
-}
-
 const SimulationOut = z
   .object({
     id: z.string(),
-    status: z.enum(["running", "done", "failed"]),
+    status: z.enum(["running", "done", "failed", "cancelled"]),
     scenario: z.string(),
     progress: z.object({ repetitionsDone: z.number().int(), repetitions: z.number().int(), fraction: z.number() }),
     createdAt: z.string(),
@@ -51,10 +38,106 @@ const SimulationOut = z
     results: z
       .record(z.string(), z.unknown())
       .optional()
-      .openapi({ description: "SimulationResult (see simulations/README.md), when done" }),
+      .openapi({ description: "SimulationResult (see simulations/README.md), when done (GET of one run only)" }),
     reportUrl: z.string().optional(),
   })
   .openapi("Simulation");
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The API view of a stored run (results only when asked for, i.e. GET of one run). */
+export function simulationView(r: SimulationRunSummary & { result?: Record<string, unknown> | null }) {
+  return {
+    id: r.id,
+    status: r.status,
+    scenario: r.name,
+    progress: {
+      repetitionsDone: r.repetitionsDone,
+      repetitions: r.repetitions,
+      fraction: r.repetitions ? r.repetitionsDone / r.repetitions : 0,
+    },
+    createdAt: r.createdAt.toISOString(),
+    ...(r.finishedAt && { finishedAt: r.finishedAt.toISOString() }),
+    ...(r.error && { error: r.error }),
+    ...(r.status === "done" && { reportUrl: `/v1/simulations/${r.id}/report` }),
+    ...(r.result && { results: r.result }),
+  };
+}
+
+/** Parses and checks a scenario (the API's and the dashboard's), as an ApiError naming the field. */
+export function checkScenario(input: unknown): Scenario {
+  let scenario: Scenario;
+  try {
+    scenario = parseScenario(input);
+  } catch (e) {
+    if (e instanceof ScenarioError)
+      throw new ApiError(
+        "invalid_request",
+        e.issues[0] ? `${e.issues[0].path}: ${e.issues[0].message}` : "invalid scenario",
+        e.issues,
+      );
+    throw e;
+  }
+  scenario.strategies.forEach((s, i) => {
+    let stage: "type" | "params" = "type";
+    try {
+      const impl = libraryResolve(s.type);
+      stage = "params";
+      impl.parseParams(s.params);
+    } catch (e) {
+      // StrategyParamError names its field: "type" for an unknown strategy, the parameter otherwise.
+      const field = (e as { field?: unknown }).field;
+      const path =
+        stage === "type"
+          ? `strategies.${i}.type`
+          : `strategies.${i}.params${typeof field === "string" && field ? `.${field}` : ""}`;
+      const msg = (e as Error).message;
+      throw new ApiError("invalid_request", `${path}: ${msg}`, [{ path, message: msg }]);
+    }
+  });
+  return scenario;
+}
+
+/** Starts a checked scenario, mapping the runner's limits to 400 (too large) or 409 (busy). */
+export async function startSimulation(deps: AppDeps, workspaceId: string, scenario: Scenario) {
+  try {
+    return await simulationRunner(deps).start(workspaceId, scenario);
+  } catch (e) {
+    if (e instanceof SimulationLimitError) {
+      if (e.kind === "too_large")
+        throw new ApiError("invalid_request", `traffic.rounds: ${e.message}`, [
+          { path: "traffic.rounds", message: e.message },
+        ]);
+      throw new ApiError("conflict", e.message);
+    }
+    throw e;
+  }
+}
+
+/** A run of the workspace, or a 404. */
+export async function findSimulation(deps: AppDeps, workspaceId: string, id: string): Promise<SimulationRunRow> {
+  const r = UUID.test(id) ? await getRun(deps.db, workspaceId, id) : null;
+  if (!r) throw new ApiError("not_found", `simulation ${id} not found`);
+  return r;
+}
+
+/** The HTML report of a finished run, or a 409 saying why there is none. */
+export function simulationReportHtml(r: SimulationRunRow): string {
+  if (r.status !== "done" || !r.result)
+    throw new ApiError(
+      "conflict",
+      r.status === "running" ? "simulation still running" : `simulation ${r.status}: ${r.error ?? ""}`.trim(),
+    );
+  return reportHtml(r.result as unknown as SimulationResult);
+}
+
+const runners = new WeakMap<AppDeps, SimulationRunner>();
+/** The one runner of a service (shared by the API routes and the dashboard). */
+export function simulationRunner(deps: AppDeps): SimulationRunner {
+  let r = runners.get(deps);
+  if (!r) runners.set(deps, (r = new SimulationRunner(() => deps.db, deps.logger)));
+  return r;
+}
 
 const ScenarioIn = z.record(z.string(), z.unknown()).openapi("Scenario", {
   description: "A simulation scenario, as the files in simulations/scenarios/ (validated; errors name the field)",
@@ -71,118 +154,37 @@ const ScenarioIn = z.record(z.string(), z.unknown()).openapi("Scenario", {
 });
 
 export function register(app: App, deps: AppDeps): void {
-  const runs = new Map<string, Run>();
   const security = [{ bearer: [] }];
-  let active = 0;
-
-  const view = (r: Run) => ({
-    id: r.id,
-    status: r.status,
-    scenario: r.scenario.name,
-    progress: { repetitionsDone: r.done, repetitions: r.total, fraction: r.total ? r.done / r.total : 0 },
-    createdAt: r.createdAt,
-    ...(r.finishedAt && { finishedAt: r.finishedAt }),
-    ...(r.error && { error: r.error }),
-    ...(r.result && {
-      results: r.result as unknown as Record<string, unknown>,
-      reportUrl: `/v1/simulations/${r.id}/report`,
-    }),
-  });
-  const find = (workspaceId: string, id: string) => {
-    const r = runs.get(id);
-    if (!r || r.workspaceId !== workspaceId) throw new ApiError("not_found", `simulation ${id} not found`);
-    return r;
-  };
-  const evict = () => {
-    for (const [id, r] of runs) {
-      if (runs.size < SIMULATION_LIMITS.maxRuns) return;
-      if (r.status !== "running") runs.delete(id);
-    }
-  };
 
   app.openapi(
     createRoute({
       method: "post",
       path: "/v1/simulations",
       tags: ["simulations"],
-      summary: "Run a simulation scenario in the background (worker thread)",
+      summary: "Run a simulation scenario in the background (worker thread); stored per workspace",
       security,
       request: body(ScenarioIn),
       responses: { 202: json(SimulationOut, "Started"), 400: errors[400], 401: errors[401], 409: errors[409] },
     }),
     async (c) => {
-      let scenario: Scenario;
-      try {
-        scenario = parseScenario(c.req.valid("json"));
-      } catch (e) {
-        if (e instanceof ScenarioError)
-          throw new ApiError(
-            "invalid_request",
-            e.issues[0] ? `${e.issues[0].path}: ${e.issues[0].message}` : "invalid scenario",
-            e.issues,
-          );
-        throw e;
-      }
-      scenario.strategies.forEach((s, i) => {
-        let stage: "type" | "params" = "type";
-        try {
-          const impl = libraryResolve(s.type);
-          stage = "params";
-          impl.parseParams(s.params);
-        } catch (e) {
-          // StrategyParamError names its field: "type" for an unknown strategy, the parameter otherwise.
-          const field = (e as { field?: unknown }).field;
-          const path =
-            stage === "type"
-              ? `strategies.${i}.type`
-              : `strategies.${i}.params${typeof field === "string" && field ? `.${field}` : ""}`;
-          const msg = (e as Error).message;
-          throw new ApiError("invalid_request", `${path}: ${msg}`, [{ path, message: msg }]);
-        }
-      });
-      const size = scenario.traffic.rounds * scenario.repetitions * scenario.strategies.length;
-      if (size > SIMULATION_LIMITS.maxDecisions)
-        throw new ApiError(
-          "invalid_request",
-          `traffic.rounds: rounds × repetitions × strategies = ${size} exceeds ${SIMULATION_LIMITS.maxDecisions}`,
-          [
-            {
-              path: "traffic.rounds",
-              message: `rounds × repetitions × strategies must not exceed ${SIMULATION_LIMITS.maxDecisions}`,
-            },
-          ],
-        );
-      if (active >= SIMULATION_LIMITS.maxActive)
-        throw new ApiError("conflict", `${active} simulations are running; try again when one finishes`);
-      evict();
-      if (runs.size >= SIMULATION_LIMITS.maxRuns)
-        throw new ApiError("conflict", "too many simulations running; try again later");
-      const run: Run = {
-        id: randomUUID(),
-        workspaceId: c.get("workspaceId"),
-        status: "running",
-        scenario,
-        done: 0,
-        total: scenario.repetitions,
-        createdAt: new Date().toISOString(),
-      };
-      runs.set(run.id, run);
-      active++;
-      simulate(scenario, { workers: 1, onProgress: (done) => (run.done = done) })
-        .then((result) => {
-          run.result = result;
-          run.status = "done";
-        })
-        .catch((err: unknown) => {
-          run.status = "failed";
-          run.error = err instanceof Error ? err.message : String(err);
-          deps.logger.warn({ err: run.error, simulation: run.id }, "simulation failed");
-        })
-        .finally(() => {
-          active--;
-          run.finishedAt = new Date().toISOString();
-        });
-      return c.json(view(run), 202);
+      const run = await startSimulation(deps, c.get("workspaceId"), checkScenario(c.req.valid("json")));
+      return c.json(simulationView(run), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/simulations",
+      tags: ["simulations"],
+      summary: "The workspace's simulation runs, newest first (without results)",
+      security,
+      responses: { 200: json(z.object({ simulations: z.array(SimulationOut) }), "Runs"), 401: errors[401] },
+    }),
+    async (c) => {
+      const workspaceId = c.get("workspaceId");
+      await reapStale(deps.db, workspaceId);
+      return c.json({ simulations: (await listRuns(deps.db, workspaceId)).map(simulationView) }, 200);
     },
   );
 
@@ -196,7 +198,51 @@ export function register(app: App, deps: AppDeps): void {
       request: { params: IdParam },
       responses: { 200: json(SimulationOut, "Simulation"), 401: errors[401], 404: errors[404] },
     }),
-    (c) => c.json(view(find(c.get("workspaceId"), c.req.valid("param").id)), 200),
+    async (c) => {
+      const workspaceId = c.get("workspaceId");
+      await reapStale(deps.db, workspaceId);
+      return c.json(simulationView(await findSimulation(deps, workspaceId, c.req.valid("param").id)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/simulations/{id}/cancel",
+      tags: ["simulations"],
+      summary: "Cancel a running simulation (a finished one is left as it is)",
+      security,
+      request: { params: IdParam },
+      responses: { 200: json(SimulationOut, "Simulation"), 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => {
+      const workspaceId = c.get("workspaceId");
+      const { id } = c.req.valid("param");
+      await findSimulation(deps, workspaceId, id);
+      const r = await simulationRunner(deps).cancel(workspaceId, id);
+      if (!r) throw new ApiError("not_found", `simulation ${id} not found`);
+      return c.json(simulationView(r), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/simulations/{id}",
+      tags: ["simulations"],
+      summary: "Delete a simulation run (a running one is cancelled first)",
+      security,
+      request: { params: IdParam },
+      responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
+    }),
+    async (c) => {
+      const workspaceId = c.get("workspaceId");
+      const { id } = c.req.valid("param");
+      const r = await findSimulation(deps, workspaceId, id);
+      if (r.status === "running") await simulationRunner(deps).cancel(workspaceId, id);
+      await deleteRun(deps.db, workspaceId, id);
+      return c.body(null, 204);
+    },
   );
 
   app.openapi(
@@ -214,14 +260,9 @@ export function register(app: App, deps: AppDeps): void {
         409: errors[409],
       },
     }),
-    (c) => {
-      const r = find(c.get("workspaceId"), c.req.valid("param").id);
-      if (!r.result)
-        throw new ApiError(
-          "conflict",
-          r.status === "failed" ? `simulation failed: ${r.error}` : "simulation still running",
-        );
-      return c.html(reportHtml(r.result), 200);
+    async (c) => {
+      const r = await findSimulation(deps, c.get("workspaceId"), c.req.valid("param").id);
+      return c.html(simulationReportHtml(r), 200);
     },
   );
 }

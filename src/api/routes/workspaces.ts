@@ -5,7 +5,7 @@ import { requireAdmin } from "../auth.ts";
 import type { App, AppDeps } from "../env.ts";
 import { body, errors, json } from "../schemas.ts";
 
-const WorkspaceIn = z.object({ name: z.string().min(1).max(200) }).openapi("WorkspaceInput");
+const WorkspaceIn = z.strictObject({ name: z.string().min(1).max(200) }).openapi("WorkspaceInput");
 const WorkspaceOut = z
   .object({
     id: z.string(),

@@ -58,3 +58,13 @@ export function detectOrphanConversions(
     eventIds: g.ids,
   }));
 }
+
+/**
+ * Whether an orphan finding only follows another finding: every conversion in it lost its clicks to an
+ * invalidation (reason "invalid_click"). It flags no source of its own (measure.ts does not count it as one).
+ */
+export function followsInvalidClicks(f: Finding): boolean {
+  if (f.detector !== DETECTOR) return false;
+  const reasons = Object.keys((f.details.reasons ?? {}) as Record<string, number>);
+  return reasons.length > 0 && reasons.every((r) => r === "invalid_click");
+}

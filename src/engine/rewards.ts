@@ -4,7 +4,7 @@
  * reward: conversions → +1 for the first conversion; revenue → + value of each conversion;
  * profit → + value of each conversion − cost of every event (a CPC click, a conversion's own cost).
  */
-import type { Objective } from "./schema.ts";
+import type { Objective } from "../store/schema.ts";
 
 export interface RewardState {
   reward: number;

@@ -1,0 +1,27 @@
+/**
+ * Response shapes of campaigns and arms: what the API shows of the engine's live objects.
+ */
+import type { CampaignConfig, LiveArm } from "../engine/campaign.ts";
+
+export function armView(a: LiveArm) {
+  return { key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status };
+}
+
+export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
+  return {
+    id: c.id,
+    name: c.name,
+    kind: c.kind,
+    objective: c.objective,
+    strategy: c.strategy,
+    status: c.status,
+    attributionWindowHours: c.attributionWindowHours,
+    explorationFloor: c.explorationFloor,
+    contextFeatures: c.contextFeatures,
+    version: c.version,
+    arms: c.arms.map(armView),
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+export type PublicCampaign = ReturnType<typeof publicCampaign>;

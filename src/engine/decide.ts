@@ -1,0 +1,204 @@
+/**
+ * The decide flow: the strategy chooses from the in-memory posterior (prepare), the trial is counted in
+ * memory at once and queued (LiveState.queued), and the group commit (decision-log.ts) writes every
+ * queued decision in one multi-row INSERT plus the arm_stats increments in the same statement; the
+ * caller's promise resolves only after the commit. A commit settles its increments (committed, or taken
+ * back out of memory) before it releases the shared lock, so a refresh never sees one counted twice.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import type { Xoshiro128 } from "../../strategies/rng.ts";
+import { isUnavailable, type Db } from "../store/db.ts";
+import { insertDecisionsWithStats, type DecisionRow } from "../store/decisions.ts";
+import type { LiveCampaign } from "./campaign.ts";
+import { DecisionLog } from "./decision-log.ts";
+import { DomainError } from "./errors.ts";
+import type { LiveState } from "./live.ts";
+import { asDomainError } from "./registry.ts";
+import { baseReward } from "./rewards.ts";
+import { isValidTimeZone, nextSendAt } from "./sendtime.ts";
+import { trialIncrement, type ArmIncrement } from "./stats.ts";
+import type { DecisionRequest, DecisionResult } from "./types.ts";
+
+/** A decision made and counted in memory, waiting for its commit. */
+export interface PendingDecision {
+  row: DecisionRow;
+  /** Its trial (stats.ts trialIncrement). */
+  inc: ArmIncrement;
+}
+
+export type BatchItemResult =
+  | DecisionResult
+  | { error: { code: string; message: string; details?: { path: string; message: string }[] } };
+
+export interface DeciderOptions {
+  db: Db;
+  live: LiveState;
+  logger: Logger;
+  rng: Xoshiro128;
+  maxBatch?: number;
+  maxInflight?: number;
+  minParallelBatch?: number;
+  onDecisions?: (n: number) => void;
+}
+
+const notFound = () => new DomainError("not_found", "campaign not found");
+
+export class Decider {
+  private readonly log: DecisionLog<PendingDecision>;
+  closed = false;
+
+  constructor(private readonly o: DeciderOptions) {
+    this.log = new DecisionLog<PendingDecision>({
+      write: (batch) => this.commit(batch),
+      maxBatch: o.maxBatch,
+      maxInflight: o.maxInflight,
+      minParallelBatch: o.minParallelBatch,
+    });
+  }
+
+  /** The workspace's campaign (synchronously when in memory: the hot path awaits nothing before the commit). */
+  private campaign(workspaceId: string, id: string): LiveCampaign | Promise<LiveCampaign> {
+    const c = this.o.live.campaigns.get(id);
+    if (c) {
+      if (c.workspaceId !== workspaceId) throw notFound();
+      return c;
+    }
+    return this.o.live.get(id).then((l) => {
+      if (!l || l.workspaceId !== workspaceId) throw notFound();
+      return l;
+    });
+  }
+
+  /** Chooses an arm, counts the trial in memory and queues the log row; resolves after the commit. */
+  async decide(workspaceId: string, campaignId: string, req: DecisionRequest): Promise<DecisionResult> {
+    const got = this.campaign(workspaceId, campaignId);
+    const c = got instanceof Promise ? await got : got;
+    const { result, pending } = this.prepare(c, req, null);
+    await this.log.append(pending);
+    return result;
+  }
+
+  /** Each request decided independently; a failing one gets `{error}` in its place. */
+  async decideBatch(
+    workspaceId: string,
+    requests: (DecisionRequest & { campaignId: string })[],
+  ): Promise<BatchItemResult[]> {
+    const out: BatchItemResult[] = new Array(requests.length);
+    const waits: Promise<void>[] = [];
+    for (let i = 0; i < requests.length; i++) {
+      const r = requests[i];
+      try {
+        const got = this.campaign(workspaceId, r.campaignId);
+        const c = got instanceof Promise ? await got : got;
+        const { result, pending } = this.prepare(c, r, i);
+        out[i] = result;
+        waits.push(this.log.append(pending));
+      } catch (err) {
+        const d = err instanceof DomainError ? err : undefined;
+        if (!d) throw err;
+        out[i] = {
+          error: {
+            code: d.code,
+            message: d.message,
+            ...(d.details ? { details: d.details.map((x) => ({ ...x, path: `requests.${i}.${x.path}` })) } : {}),
+          },
+        };
+      }
+    }
+    await Promise.all(waits);
+    return out;
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  private prepare(
+    c: LiveCampaign,
+    req: DecisionRequest,
+    position: number | null,
+  ): { result: DecisionResult; pending: PendingDecision } {
+    if (this.closed) throw new DomainError("unavailable", "service is shutting down");
+    if (c.status !== "active") throw new DomainError("conflict", `campaign is ${c.status}`);
+    let after: Date | undefined;
+    let tz = "UTC";
+    if (c.kind === "send_time") {
+      if (req.timezone !== undefined) {
+        if (!isValidTimeZone(req.timezone))
+          throw new DomainError("invalid_request", `timezone: unknown IANA time zone "${req.timezone}"`, [
+            { path: "timezone", message: "unknown IANA time zone" },
+          ]);
+        tz = req.timezone;
+      }
+      after = req.after === undefined ? new Date() : new Date(req.after);
+      if (Number.isNaN(after.getTime()))
+        throw new DomainError("invalid_request", "after: not an ISO-8601 instant", [
+          { path: "after", message: "not an ISO-8601 instant" },
+        ]);
+    }
+    let x: Float64Array | undefined;
+    if (c.encoder) {
+      try {
+        x = c.encoder.encode(req.context);
+      } catch (err) {
+        throw asDomainError(err, "context") ?? err;
+      }
+    }
+    if (!c.arms.some((a) => a.status === "active")) throw new DomainError("conflict", "campaign has no active arm");
+    const choice = c.impl.choose(c.state, x, this.o.rng);
+    const arm = c.arms[choice.arm];
+    const inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
+    this.o.live.queued(c, arm.index, inc);
+    const id = randomUUID();
+    const result: DecisionResult = {
+      decisionId: id,
+      campaignId: c.id,
+      arm: { key: arm.key, name: arm.name, metadata: arm.metadata },
+      propensity: choice.propensity,
+    };
+    if (after) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
+    const row: DecisionRow = {
+      id,
+      workspaceId: c.workspaceId,
+      campaignId: c.id,
+      armKey: arm.key,
+      propensity: choice.propensity,
+      context: req.context ?? null,
+      unitId: req.unitId ?? null,
+      position,
+      strategyVersion: c.version,
+      createdAt: new Date(),
+      reward: inc.sum,
+      converted: false,
+    };
+    return { result, pending: { row, inc } };
+  }
+
+  /**
+   * One group commit under the shared lock. Committed: the increments leave `pending`. Failed: they
+   * leave memory altogether (not logged, so not counted) and each decision gets the error.
+   */
+  private commit(batch: PendingDecision[]): Promise<(unknown | undefined)[]> {
+    const { live, db, logger } = this.o;
+    return live.shared(async () => {
+      try {
+        await insertDecisionsWithStats(
+          db,
+          batch.map((e) => e.row),
+          batch.map((e) => e.inc),
+        );
+      } catch (err) {
+        for (const e of batch) live.settle(e.inc, false);
+        const unavailable = isUnavailable(err);
+        if (!unavailable) logger.error({ err }, "decision flush failed");
+        const out = unavailable ? new DomainError("unavailable", "database unavailable") : err;
+        return batch.map(() => out);
+      }
+      for (const e of batch) live.settle(e.inc, true);
+      this.o.onDecisions?.(batch.length);
+      return batch.map(() => undefined);
+    });
+  }
+}

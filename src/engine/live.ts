@@ -1,0 +1,211 @@
+/**
+ * Live state: the campaigns in memory, the readers–writer lock that orders every change of their
+ * statistics, load and refresh.
+ *
+ * - Decision commits and event ingests hold the lock shared (their increments commute); load, reload,
+ *   refresh and the read-back after a recompute hold it exclusively, so that "memory = database + still
+ *   queued" (src/engine/stats.ts) holds whenever the lock is free. `load` takes the exclusive lock
+ *   itself: a caller holding the shared lock must not load (it would wait for itself); it leaves the
+ *   lock and loads first.
+ * - refresh: totals written by other processes are read back (stats = database + pending), and
+ *   campaigns whose version changed are rebuilt.
+ * - Strategy states see a campaign's statistics through `syncArm`. Decisions only mark their arm dirty;
+ *   the dirty arms are synced once at the end of the event-loop turn, so every decision in one turn
+ *   shares one posterior (a strategy's cached pmf is computed once per turn, not once per decision).
+ */
+import type { Logger } from "pino";
+import type { ArmStats } from "../../strategies/types.ts";
+import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
+import { campaignVersions, readCampaign, servedCampaignIds } from "../store/campaigns.ts";
+import { isUnavailable, type Db } from "../store/db.ts";
+import { buildLive, syncArm, type LiveArm, type LiveCampaign } from "./campaign.ts";
+import { RwLock } from "./mutex.ts";
+import { resolveStrategy, type StrategyRegistry } from "./registry.ts";
+import {
+  applied,
+  carryPending,
+  committed,
+  failed,
+  foldBuckets,
+  fromDatabase,
+  queued,
+  type ArmIncrement,
+} from "./stats.ts";
+
+const REFRESH_MARGIN_MS = 60_000;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID_RE.test(s);
+
+export class LiveState {
+  readonly campaigns = new Map<string, LiveCampaign>();
+  private readonly lock = new RwLock();
+  /** Arms whose trials were counted since the strategy state last saw them. */
+  private dirty = new Map<LiveCampaign, Set<number>>();
+  private syncScheduled = false;
+  private lastRefreshAt: Date | null = null;
+  private refreshes = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly registry: StrategyRegistry,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Runs `fn` with the lock held shared (decision commits, ingests). */
+  shared<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.shared(fn);
+  }
+
+  /** Loads every served campaign; one the library can no longer build is logged and skipped. */
+  async loadAll(): Promise<void> {
+    const ids = await servedCampaignIds(this.db);
+    await this.lock.exclusive(async () => {
+      for (const id of ids) {
+        try {
+          await this.loadUnlocked(id);
+        } catch (err) {
+          if (isUnavailable(err)) throw err;
+          this.logger.error({ err, campaignId: id }, "campaign could not be loaded");
+        }
+      }
+    });
+  }
+
+  /** (Re-)reads one campaign (configuration, arms and totals) from the database. */
+  load(id: string): Promise<LiveCampaign | undefined> {
+    return this.lock.exclusive(() => this.loadUnlocked(id));
+  }
+
+  /** The campaign in memory, else loaded if the id can be one. */
+  async get(id: string): Promise<LiveCampaign | undefined> {
+    return this.campaigns.get(id) ?? (isUuid(id) ? await this.load(id) : undefined);
+  }
+
+  /** A campaign just created (nothing queued, totals zero). */
+  adopt(c: LiveCampaign): void {
+    this.campaigns.set(c.id, c);
+  }
+
+  private async loadUnlocked(id: string): Promise<LiveCampaign | undefined> {
+    const stored = await readCampaign(this.db, id);
+    if (!stored) return undefined;
+    const cfg = stored.campaign;
+    const impl = resolveStrategy(this.registry, cfg.strategy.type);
+    const encoder = impl.contextual ? this.registry.createEncoder(cfg.contextFeatures) : undefined;
+    const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
+    const arms: LiveArm[] = stored.arms.map((a) => ({
+      key: a.key,
+      name: a.name,
+      cost: a.cost,
+      metadata: a.metadata ?? {},
+      status: a.status,
+      index: a.position,
+      createdAt: a.createdAt,
+    }));
+    const totals = new Map<string, ArmStats>();
+    for (const s of stored.stats) totals.set(s.armKey, foldBuckets([s], dim));
+    const live = buildLive(cfg, impl, encoder, arms, totals);
+    const prev = this.campaigns.get(id);
+    if (prev) {
+      carryPending(prev, live);
+      for (const a of live.arms) syncArm(live.impl, live.state, a.index, live.stats[a.index]);
+    }
+    this.campaigns.set(id, live);
+    return live;
+  }
+
+  // ---------------------------------------------------------------- statistics (src/engine/stats.ts)
+
+  /** A decision's trial, counted in memory at once and pending until its commit settles. */
+  queued(c: LiveCampaign, index: number, inc: ArmIncrement): void {
+    queued(c, index, inc);
+    let set = this.dirty.get(c);
+    if (!set) this.dirty.set(c, (set = new Set()));
+    set.add(index);
+    if (!this.syncScheduled) {
+      this.syncScheduled = true;
+      setImmediate(() => this.syncDirty());
+    }
+  }
+
+  /** After a commit (`ok`) or a failed one; called before the commit's shared lock is released. */
+  settle(inc: ArmIncrement, ok: boolean): void {
+    const c = this.campaigns.get(inc.campaignId);
+    const a = c?.armByKey.get(inc.armKey);
+    if (!c || !a) return;
+    if (ok) committed(c, a.index, inc);
+    else {
+      failed(c, a.index, inc);
+      this.sync(c, a.index);
+    }
+  }
+
+  /** Increments another path committed (event ingest): memory follows the database. */
+  applied(incs: ArmIncrement[]): void {
+    for (const inc of incs) {
+      const c = this.campaigns.get(inc.campaignId);
+      const a = c?.armByKey.get(inc.armKey);
+      if (!c || !a) continue;
+      applied(c, a.index, inc);
+      this.sync(c, a.index);
+    }
+  }
+
+  /** Hands the dirty arms' statistics to their strategies (once per event-loop turn). */
+  syncDirty(): void {
+    this.syncScheduled = false;
+    if (this.dirty.size === 0) return;
+    const dirty = this.dirty;
+    this.dirty = new Map();
+    for (const [c, arms] of dirty) {
+      if (this.campaigns.get(c.id) !== c) continue;
+      for (const i of arms) syncArm(c.impl, c.state, i, c.stats[i]);
+    }
+  }
+
+  /** Memory follows committed statistics even if a campaign's strategy objects (logged, not thrown). */
+  private sync(c: LiveCampaign, index: number): void {
+    try {
+      syncArm(c.impl, c.state, index, c.stats[index]);
+    } catch (err) {
+      this.logger.error({ err, campaignId: c.id, arm: c.arms[index]?.key }, "strategy refused updated statistics");
+    }
+  }
+
+  // ---------------------------------------------------------------- read-back
+
+  /** Reads back totals written by other processes and rebuilds campaigns whose version changed. */
+  async refresh(): Promise<void> {
+    await this.lock.exclusive(async () => {
+      const ids = [...this.campaigns.keys()];
+      const versions = await campaignVersions(this.db, ids);
+      if (versions.length === 0) return;
+      const stale = new Set<string>();
+      for (const v of versions) if (this.campaigns.get(v.id)?.version !== v.version) stale.add(v.id);
+      for (const id of stale) await this.loadUnlocked(id);
+      const fresh = ids.filter((id) => !stale.has(id));
+      // Only rows moved since the last refresh (by the database's clock), with a margin far beyond any
+      // transaction's duration (statement and lock timeouts); a full read now and then as a safety net.
+      const full = this.lastRefreshAt === null || this.refreshes % 150 === 0;
+      const since = full ? undefined : new Date(this.lastRefreshAt!.getTime() - REFRESH_MARGIN_MS);
+      for (const r of await readArmStats(this.db, fresh, since)) this.setFromRow(r);
+      this.lastRefreshAt = versions[0].now;
+      this.refreshes++;
+    });
+  }
+
+  /** Replaces one campaign's in-memory totals by the database's at once (e.g. after a recompute). */
+  async reloadStats(campaignId: string): Promise<void> {
+    await this.lock.exclusive(async () => {
+      for (const r of await readArmStats(this.db, [campaignId])) this.setFromRow(r);
+    });
+  }
+
+  private setFromRow(r: ArmStatsRow): void {
+    const c = this.campaigns.get(r.campaignId);
+    const a = c?.armByKey.get(r.armKey);
+    if (!c || !a) return;
+    fromDatabase(c, a.index, foldBuckets([r], c.dim));
+    syncArm(c.impl, c.state, a.index, c.stats[a.index]);
+  }
+}

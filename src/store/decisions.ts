@@ -1,0 +1,58 @@
+/**
+ * Decision log queries: the group commit's one-statement insert (decision rows and their arm_stats
+ * increments), and the decisions events refer to, locked for the running-reward update.
+ */
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { ArmIncrement } from "../engine/stats.ts";
+import { upsertIncrements, uuidArray } from "./arm-stats.ts";
+import type { Db } from "./db.ts";
+import { decisions } from "./schema.ts";
+
+/** A decision as stored (the decision log's row). */
+export type DecisionRow = typeof decisions.$inferSelect;
+
+/**
+ * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
+ * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
+ */
+export async function insertDecisionsWithStats(
+  db: Pick<Db, "execute">,
+  decisions: DecisionRow[],
+  incs: ArmIncrement[],
+): Promise<void> {
+  if (decisions.length === 0) return;
+  const d = JSON.stringify(
+    decisions.map((r) => ({
+      id: r.id,
+      workspace_id: r.workspaceId,
+      campaign_id: r.campaignId,
+      arm_key: r.armKey,
+      propensity: r.propensity,
+      context: r.context,
+      unit_id: r.unitId,
+      position: r.position,
+      strategy_version: r.strategyVersion,
+      created_at: r.createdAt.toISOString(),
+      reward: r.reward,
+      converted: r.converted,
+    })),
+  );
+  await db.execute(sql`with ins as (
+      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
+      select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted
+      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
+        unit_id text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
+    )
+    ${upsertIncrements(incs)}`);
+}
+
+/** The workspace's decisions among `ids`, locked (FOR UPDATE, in id order) for the running-reward update. */
+export function lockDecisions(tx: Pick<Db, "select">, workspaceId: string, ids: string[]): Promise<DecisionRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return tx
+    .select()
+    .from(decisions)
+    .where(and(eq(decisions.workspaceId, workspaceId), sql`${decisions.id} = any(${uuidArray(ids)})`))
+    .orderBy(asc(decisions.id))
+    .for("update");
+}
