@@ -35,7 +35,9 @@ function inertDeps(): AppDeps {
     logger: createLogger("silent"),
     metrics: createMetrics(),
     adminKey: "unused",
+    resolveKey: async () => null,
     workspaceForKey: async () => null,
+    forgetKey: () => {},
     ready: () => false,
   };
 }

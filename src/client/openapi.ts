@@ -33,7 +33,7 @@ export interface paths {
             };
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -88,7 +88,7 @@ export interface paths {
             };
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -97,7 +97,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -106,7 +106,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -163,7 +163,7 @@ export interface paths {
             "application/json": components["schemas"]["Anomaly"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -172,7 +172,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -190,7 +190,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -201,6 +201,82 @@ export interface paths {
         };
       };
     };
+    trace?: never;
+  };
+  "/v1/anomalies/scan": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run the fraud detectors now (one campaign or the workspace) and answer with the findings */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: {
+        content: {
+          "application/json": components["schemas"]["AnomalyScanRequest"];
+        };
+      };
+      responses: {
+        /** @description What the scan found */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["AnomalyScan"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   "/v1/blocklist": {
@@ -231,7 +307,7 @@ export interface paths {
             };
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -240,7 +316,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -275,7 +351,7 @@ export interface paths {
             "application/json": components["schemas"]["BlocklistEntry"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -284,7 +360,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -293,7 +369,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -339,7 +415,7 @@ export interface paths {
           };
           content?: never;
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -357,7 +433,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -401,7 +477,7 @@ export interface paths {
             };
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -410,7 +486,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -457,7 +533,7 @@ export interface paths {
             "application/json": components["schemas"]["Campaign"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -466,7 +542,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -484,7 +560,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -529,7 +605,7 @@ export interface paths {
             "application/json": components["schemas"]["Campaign"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -547,7 +623,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -588,7 +664,7 @@ export interface paths {
             "application/json": components["schemas"]["Campaign"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -597,7 +673,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -624,7 +700,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -667,7 +743,7 @@ export interface paths {
             };
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -685,7 +761,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -722,7 +798,7 @@ export interface paths {
             "application/json": components["schemas"]["Arm"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -731,7 +807,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -758,7 +834,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -814,7 +890,7 @@ export interface paths {
             "application/json": components["schemas"]["Arm"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -823,7 +899,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -850,7 +926,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -897,7 +973,7 @@ export interface paths {
             "application/json": components["schemas"]["Decision"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -906,7 +982,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -933,7 +1009,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -983,7 +1059,7 @@ export interface paths {
             "text/csv": string;
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -992,7 +1068,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1010,7 +1086,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1073,7 +1149,7 @@ export interface paths {
             "text/csv": string;
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1082,7 +1158,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1100,7 +1176,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1151,7 +1227,7 @@ export interface paths {
             "application/json": components["schemas"]["DecisionBatch"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1160,7 +1236,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1178,7 +1254,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1230,7 +1306,7 @@ export interface paths {
             "text/html": string;
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1239,7 +1315,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1266,7 +1342,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1315,7 +1391,7 @@ export interface paths {
             "application/json": components["schemas"]["EventBatchResult"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1324,7 +1400,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1342,7 +1418,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1354,6 +1430,208 @@ export interface paths {
       };
     };
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/keys": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** List this workspace's API keys (admin key) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Keys, oldest first */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              keys: components["schemas"]["ApiKey"][];
+            };
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create an API key of this workspace with a role (admin key) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["ApiKeyInput"];
+        };
+      };
+      responses: {
+        /** @description Created; `key` is shown this once */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["CreatedApiKey"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/keys/{id}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke an API key (admin key); revoking twice keeps the first time */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Revoked */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": {
+              id: string;
+              revokedAt: string;
+            };
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -1387,7 +1665,7 @@ export interface paths {
             };
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1422,7 +1700,7 @@ export interface paths {
             "application/json": components["schemas"]["Simulation"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1431,7 +1709,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1485,7 +1763,7 @@ export interface paths {
             "application/json": components["schemas"]["Simulation"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1526,7 +1804,7 @@ export interface paths {
           };
           content?: never;
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1581,7 +1859,7 @@ export interface paths {
             "application/json": components["schemas"]["Simulation"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1635,7 +1913,7 @@ export interface paths {
             "text/html": string;
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1704,7 +1982,7 @@ export interface paths {
             "application/json": components["schemas"]["Workspace"];
           };
         };
-        /** @description Invalid request (details name the fields) */
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
         400: {
           headers: {
             [name: string]: unknown;
@@ -1713,7 +1991,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Missing or unknown API key */
+        /** @description Missing, unknown or revoked API key */
         401: {
           headers: {
             [name: string]: unknown;
@@ -1722,7 +2000,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Database unreachable */
+        /** @description Database unreachable (Retry-After says when to retry) */
         503: {
           headers: {
             [name: string]: unknown;
@@ -1754,7 +2032,12 @@ export interface components {
       detector: string;
       entity: string;
       entityType: string;
+      evidenceEnd: string | null;
+      /** @description Start of the window the test looked at */
+      evidenceStart: string | null;
       id: string;
+      /** @description The anomalous intervals [start, end) inside the window whose events of the entity the finding invalidated (a burst's minutes, an outlier's hours); null: the whole window, or exactly the listed events (duplicates, orphans) */
+      intervals: string[][] | null;
       invalidatedEvents: number;
       reviewedAt: string | null;
       reviewNote: string | null;
@@ -1770,6 +2053,41 @@ export interface components {
       /** @enum {string} */
       status: "confirmed" | "dismissed";
     };
+    AnomalyScan: {
+      /** @description Findings this scan recorded or extended */
+      anomalies: components["schemas"]["Anomaly"][];
+      /** @description Campaigns scanned */
+      campaigns: number;
+      /** @description Events this scan marked invalid */
+      invalidatedEvents: number;
+    };
+    AnomalyScanRequest: {
+      /**
+       * Format: uuid
+       * @description Scan this campaign only; default: every active campaign of the workspace
+       */
+      campaignId?: string;
+    };
+    ApiKey: {
+      createdAt: string;
+      id: string;
+      name: string | null;
+      prefix: string;
+      revokedAt: string | null;
+      /**
+       * @description reader: GET only; writer: decisions and events, plus GET; admin: everything in the workspace
+       * @enum {string}
+       */
+      role: "reader" | "writer" | "admin";
+    };
+    ApiKeyInput: {
+      name?: string;
+      /**
+       * @description reader: GET only; writer: decisions and events, plus GET; admin: everything in the workspace
+       * @enum {string}
+       */
+      role: "reader" | "writer" | "admin";
+    };
     Arm: {
       cost: number;
       key: string;
@@ -1781,10 +2099,11 @@ export interface components {
       status: "active" | "paused" | "archived";
     };
     ArmInput: {
-      /** @description Cost of one decision served with this arm */
+      /** @description Cost of one decision served with this arm, 0–1000000000 */
       cost?: number;
       /** @example blue-banner */
       key: string;
+      /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
       metadata?: {
         [key: string]: unknown;
       };
@@ -1792,6 +2111,7 @@ export interface components {
     };
     ArmPatch: {
       cost?: number;
+      /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
       metadata?: {
         [key: string]: unknown;
       };
@@ -1830,6 +2150,13 @@ export interface components {
       expiresAt: string | null;
       id: string;
       reason: string | null;
+      retroactive?: {
+        anomalyIds: string[];
+        campaigns: string[];
+        from: string;
+        invalidatedEvents: number;
+        to: string;
+      };
     };
     BlocklistEntryInput: {
       entity: string;
@@ -1838,6 +2165,16 @@ export interface components {
       /** Format: date-time */
       expiresAt?: string;
       reason?: string;
+      /** @description Also block the source's stored events in [from, to) (at most 90 days): they become invalid and what they taught is taken back */
+      retroactive?: {
+        /** Format: date-time */
+        from: string;
+        /**
+         * Format: date-time
+         * @description Default: now
+         */
+        to?: string;
+      };
     };
     Campaign: {
       arms: components["schemas"]["Arm"][];
@@ -1964,6 +2301,19 @@ export interface components {
       type: "numeric" | "categorical";
       values?: string[];
     };
+    CreatedApiKey: {
+      createdAt: string;
+      id: string;
+      /** @description The secret: shown once, stored hashed */
+      key: string;
+      name: string | null;
+      prefix: string;
+      /**
+       * @description reader: GET only; writer: decisions and events, plus GET; admin: everything in the workspace
+       * @enum {string}
+       */
+      role: "reader" | "writer" | "admin";
+    };
     Decision: {
       arm: {
         key: string;
@@ -1991,6 +2341,7 @@ export interface components {
        * @example 2026-05-01T09:00:00Z
        */
       after?: string;
+      /** @description Features of this decision (keys → numbers, strings, booleans). At most 4 levels deep, 8192 bytes as JSON, numbers within ±1000000000 */
       context?: {
         [key: string]: unknown;
       };
@@ -2144,6 +2495,7 @@ export interface components {
       to?: string;
     };
     Event: {
+      /** @description Cost of this event, 0–1000000000 */
       cost?: number;
       decisionId: string;
       /** @description The sender's idempotency key */
@@ -2161,6 +2513,7 @@ export interface components {
       };
       /** @enum {string} */
       type: "impression" | "click" | "conversion";
+      /** @description Conversion value, within ±1000000000 */
       value?: number;
     };
     EventBatch: {
