@@ -181,7 +181,9 @@ async function* readRows(file: string, format: "csv" | "jsonl", bytesRead: (n: n
   };
   let row = 0;
   if (format === "csv") {
-    const parser = input.pipe(parse({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: true }));
+    const parser = input.pipe(
+      parse({ columns: true, bom: true, skip_empty_lines: true, info: true, trim: true, relax_column_count: true }),
+    );
     try {
       for await (const { record, info } of parser as AsyncIterable<{
         record: Record<string, string>;

@@ -1,66 +1,9 @@
 /**
- * Shapes agreed in /v1 contracts but not yet in the generated document (src/client/openapi.ts): the keys
- * API and the per-event `conflict` status with the `invalid` flag. `Paths` and `EventBatchResult` take the
- * generated types as soon as `npm run client:generate` finds them, so these only fill the gap until the
- * routes land; delete an entry here once the generated file has it.
+ * The one agreed shape not yet in the generated document (src/client/openapi.ts): the per-event
+ * `conflict` status and `invalid` flag of POST /v1/events (engine). `EventBatchResult` takes the generated
+ * type as soon as `npm run client:generate` finds `conflicts` in it; then this file can go.
  */
-import type { components, paths } from "./openapi.ts";
-
-type ErrorAnswer = {
-  headers: Record<string, unknown>;
-  content: { "application/json": components["schemas"]["Error"] };
-};
-type Answer<T> = { headers: Record<string, unknown>; content: { "application/json": T } };
-type NoParams = { query?: never; header?: never; path?: never; cookie?: never };
-
-type KeyRole = "reader" | "writer" | "admin";
-
-interface ApiKeyInfo {
-  id: string;
-  prefix: string;
-  name: string | null;
-  role: KeyRole;
-  createdAt: string;
-  revokedAt: string | null;
-}
-
-interface CreatedApiKey extends Omit<ApiKeyInfo, "revokedAt"> {
-  /** Shown once. */
-  key: string;
-}
-
-interface ContractPaths {
-  "/v1/keys": {
-    parameters: NoParams;
-    get: {
-      parameters: NoParams;
-      requestBody?: never;
-      responses: { 200: Answer<{ keys: ApiKeyInfo[] }>; 401: ErrorAnswer; 403: ErrorAnswer; 503: ErrorAnswer };
-    };
-    post: {
-      parameters: NoParams;
-      requestBody: { content: { "application/json": { name?: string; role: KeyRole } } };
-      responses: { 201: Answer<CreatedApiKey>; 400: ErrorAnswer; 401: ErrorAnswer; 403: ErrorAnswer; 503: ErrorAnswer };
-    };
-  };
-  "/v1/keys/{id}": {
-    parameters: NoParams;
-    delete: {
-      parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
-      requestBody?: never;
-      responses: {
-        200: Answer<{ id: string; revokedAt: string }>;
-        401: ErrorAnswer;
-        403: ErrorAnswer;
-        404: ErrorAnswer;
-        503: ErrorAnswer;
-      };
-    };
-  };
-}
-
-/** The API's paths: the generated ones, plus contract paths the generated document does not have yet. */
-export type Paths = paths & Omit<ContractPaths, keyof paths>;
+import type { components } from "./openapi.ts";
 
 export type EventStatus = "accepted" | "duplicate" | "rejected" | "conflict";
 

@@ -10,9 +10,9 @@
  */
 import createFetchClient, { type Client } from "openapi-fetch";
 import { EventBuffer, type EventBufferOptions } from "./buffer.ts";
-import type { EventBatchResult, Paths } from "./contract.ts";
+import type { EventBatchResult } from "./contract.ts";
 import { AdbanditError } from "./errors.ts";
-import type { components } from "./openapi.ts";
+import type { components, paths as Paths } from "./openapi.ts";
 import { retryingFetch, type TransportOptions } from "./transport.ts";
 
 export { AdbanditError, type ErrorCode, type ErrorDetail } from "./errors.ts";
@@ -53,10 +53,10 @@ export type BlocklistEntry = Schemas["BlocklistEntry"];
 export type BlocklistEntryInput = Schemas["BlocklistEntryInput"];
 export type Workspace = Schemas["Workspace"];
 export type KeyRole = JsonBody<"/v1/keys", "post">["role"];
-/** A key as listed (never the secret); from the generated types once /v1/keys is in the document. */
-export type ApiKeyInfo = Paths["/v1/keys"]["get"]["responses"][200]["content"]["application/json"]["keys"][number];
+/** A key as listed (never the secret). */
+export type ApiKeyInfo = Schemas["ApiKey"];
 /** A key as created: with the secret, shown once. */
-export type CreatedApiKey = Paths["/v1/keys"]["post"]["responses"][201]["content"]["application/json"];
+export type CreatedApiKey = Schemas["CreatedApiKey"];
 
 /** Largest batch POST /v1/events and /v1/decisions/batch accept. */
 export const MAX_BATCH = 1000;

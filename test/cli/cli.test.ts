@@ -1,6 +1,6 @@
 /**
  * Every command of the operator CLI, in-process against the service over HTTP (PGlite, or PostgreSQL with
- * DATABASE_URL); `keys` against a fake server until /v1/keys is on main; simulate/evaluate as wrapped
+ * DATABASE_URL); simulate/evaluate as wrapped
  * child processes; and the `adbandit` bin itself once, as a process.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +11,6 @@ import { scanCampaign } from "../../src/fraud/scan.ts";
 import { EXIT } from "../../src/cli/output.ts";
 import { ADMIN_KEY } from "../helpers/service.ts";
 import { freePort, repoRoot } from "../helpers/process.ts";
-import { scriptKeys, startFake } from "../client/fake.ts";
 import { startServed, type Served } from "../client/serve.ts";
 import { cli, exec } from "./run.ts";
 
@@ -212,27 +211,20 @@ describe("anomalies", () => {
   });
 });
 
-describe("keys (contract; fake server until /v1/keys is on main)", () => {
-  it("create, list, revoke; a forbidden key: exit 4", async () => {
-    const fake = await startFake();
-    try {
-      scriptKeys(fake);
-      const fenv = { ADBANDIT_URL: fake.url, ADBANDIT_API_KEY: "admin" };
-      const c = await cli(["keys", "create", "--role", "writer", "--name", "etl"], fenv);
-      expect(c.out).toMatch(/^id +k1\nkey +adb_secret\n/);
-      expect(JSON.parse(fake.seen[0].body)).toEqual({ role: "writer", name: "etl" });
-      const l = await cli(["keys", "list"], fenv);
-      expect(l.out).toMatch(/k1 +adb_sec +etl +writer +2026-12-01T10:00:00.000Z +–/);
-      expect((await cli(["keys", "revoke", "k1"], fenv)).out).toBe("revoked k1 at 2026-12-01T11:00:00.000Z\n");
-      const f = await cli(["keys", "create", "--role", "admin", "--json"], fenv);
-      expect(f.code).toBe(EXIT.auth);
-      expect(JSON.parse(f.err)).toEqual({
-        error: { code: "forbidden", message: "admin role required", status: 403, details: [] },
-      });
-      expect((await cli(["keys", "create", "--role", "owner"], fenv)).code).toBe(EXIT.usage);
-    } finally {
-      await fake.close();
-    }
+describe("keys", () => {
+  it("create, list, revoke; a key without the role: exit 4", async () => {
+    const c = await cli(["keys", "create", "--role", "writer", "--name", "etl", "--json"], env);
+    expect(c.code, c.err).toBe(0);
+    const k = c.json();
+    expect(k).toMatchObject({ role: "writer", name: "etl" });
+    const l = await cli(["keys", "list"], env);
+    expect(l.out).toMatch(new RegExp(`${k.id} +${k.prefix} +etl +writer +\\S+ +–`));
+    const w = await cli(["keys", "list"], { ...env, ADBANDIT_API_KEY: k.key });
+    expect(w.code).toBe(EXIT.auth);
+    expect(w.err).toMatch(/\(forbidden, HTTP 403\)/);
+    expect((await cli(["keys", "revoke", k.id], env)).out).toMatch(new RegExp(`^revoked ${k.id} at `));
+    expect((await cli(["campaigns", "list"], { ...env, ADBANDIT_API_KEY: k.key })).code).toBe(EXIT.auth);
+    expect((await cli(["keys", "create", "--role", "owner"], env)).code).toBe(EXIT.usage);
   });
 });
 

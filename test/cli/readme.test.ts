@@ -57,4 +57,4 @@ it("from a terminal", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 180_000);
+}, 240_000);

@@ -1,6 +1,6 @@
 /**
  * Every method of the typed client against the running service over HTTP (PGlite, or PostgreSQL with
- * DATABASE_URL). The keys methods are in retry.test.ts against a fake server until /v1/keys is on main.
+ * DATABASE_URL).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scanCampaign } from "../../src/fraud/scan.ts";
@@ -53,7 +53,7 @@ describe("campaigns and arms", () => {
       ["c", "active"],
       ["d", "active"],
     ]);
-    // Shares are rounded to 4 significant digits by the API.
+    // Shares are rounded for display (4 decimals), so they sum to 1 within rounding.
     expect(list.reduce((t, a) => t + a.trafficShare, 0)).toBeCloseTo(1, 3);
   });
 
@@ -208,6 +208,37 @@ describe("anomalies and the blocklist", () => {
     await c.blocklist.remove(entry.id);
     expect(await c.blocklist.list()).toEqual([]);
     expect((await failure(c.anomalies.confirm("00000000-0000-4000-8000-000000000000"))).code).toBe("not_found");
+  });
+});
+
+describe("keys", () => {
+  it("create, list, revoke; roles are enforced; a revoked key answers 401", async () => {
+    const writer = await c.keys.create("writer", "etl");
+    expect(writer).toMatchObject({ name: "etl", role: "writer" });
+    const reader = await c.keys.create("reader");
+    const listed = await c.keys.list();
+    expect(listed.map((k) => [k.id, k.role, k.revokedAt])).toEqual(
+      expect.arrayContaining([
+        [writer.id, "writer", null],
+        [reader.id, "reader", null],
+      ]),
+    );
+    expect(JSON.stringify(listed)).not.toContain(writer.key);
+    const w = s.client(writer.key);
+    const campaignId = (await c.campaigns.create(creativeCampaign({ name: "keys" }) as never)).id;
+    expect((await w.decide(campaignId)).campaignId).toBe(campaignId);
+    expect(await failure(w.campaigns.create(creativeCampaign() as never))).toMatchObject({
+      code: "forbidden",
+      status: 403,
+    });
+    const r = s.client(reader.key);
+    expect((await r.campaigns.get(campaignId)).id).toBe(campaignId);
+    expect((await failure(r.decide(campaignId))).code).toBe("forbidden");
+    expect((await failure(r.keys.list())).code).toBe("forbidden");
+    const revoked = await c.keys.revoke(writer.id);
+    expect(revoked.id).toBe(writer.id);
+    expect((await failure(w.campaigns.list())).code).toBe("unauthorized");
+    expect((await failure(c.keys.create("owner" as never))).field).toBe("role");
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * A scripted HTTP server for what the real service cannot be made to do on demand (503s, 429s, lost
- * connections, slow answers) and for contract endpoints not yet on main (/v1/keys, event conflicts).
+ * connections, slow answers) and for contract shapes not yet on main (event conflicts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -69,26 +69,6 @@ export const rateLimited = (retryAfter: string): Step => ({
   body: { error: { code: "rate_limited", message: "too many requests" } },
   headers: { "retry-after": retryAfter },
 });
-
-/** The keys API per the contract: a writer key created, listed, revoked; a second create is forbidden. */
-export const CREATED_KEY = {
-  id: "k1",
-  key: "adb_secret",
-  prefix: "adb_sec",
-  name: "etl",
-  role: "writer",
-  createdAt: "2026-12-01T10:00:00.000Z",
-};
-export const REVOKED_AT = "2026-12-01T11:00:00.000Z";
-export function scriptKeys(fake: Fake): void {
-  fake.script(
-    "POST /v1/keys",
-    { status: 201, body: CREATED_KEY },
-    { status: 403, body: { error: { code: "forbidden", message: "admin role required" } } },
-  );
-  fake.script("GET /v1/keys", { status: 200, body: { keys: [{ ...CREATED_KEY, key: undefined, revokedAt: null }] } });
-  fake.script("DELETE /v1/keys/k1", { status: 200, body: { id: "k1", revokedAt: REVOKED_AT } });
-}
 
 /** The AdbanditError a call failed with (fails the test if it succeeded or threw something else). */
 export async function failure(p: Promise<unknown>): Promise<AdbanditError> {

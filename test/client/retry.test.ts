@@ -1,21 +1,12 @@
 /**
  * Transport behaviour against a scripted server: retries on 503/429 honouring Retry-After, backoff,
- * what is (events, reads) and is not (decisions) retried after a lost connection or a timeout, and the
- * keys API and event conflicts per the agreed contract (fake server until those routes are on main).
+ * what is (events, reads) and is not (decisions) retried after a lost connection or a timeout, and event
+ * conflicts per the agreed contract (fake server until the engine's per-event statuses are on main).
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { AdbanditClient, type ClientOptions, type EventBuffer } from "../../src/client/index.ts";
 import { freePort } from "../helpers/process.ts";
-import {
-  CREATED_KEY,
-  type Fake,
-  failure,
-  REVOKED_AT,
-  rateLimited,
-  scriptKeys,
-  startFake,
-  unavailable,
-} from "./fake.ts";
+import { type Fake, failure, rateLimited, startFake, unavailable } from "./fake.ts";
 
 const CAMPAIGN = "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e";
 const decision = {
@@ -168,20 +159,6 @@ describe("lost connections and timeouts", () => {
     expect(e.code).toBe("network");
     expect(e.message).toContain("ECONNREFUSED");
     expect(sleeps).toHaveLength(2);
-  });
-});
-
-describe("keys (contract: POST/GET/DELETE /v1/keys)", () => {
-  it("create, list, revoke; a key without the role is forbidden", async () => {
-    fake = await startFake();
-    scriptKeys(fake);
-    const { client } = clientOn(fake.url);
-    expect(await client.keys.create("writer", "etl")).toEqual(CREATED_KEY);
-    expect(JSON.parse(fake.seen[0].body)).toEqual({ role: "writer", name: "etl" });
-    expect(fake.seen[0].headers.authorization).toBe("Bearer k");
-    expect((await client.keys.list()).map((k) => [k.id, k.role, k.revokedAt])).toEqual([["k1", "writer", null]]);
-    expect((await client.keys.revoke("k1")).revokedAt).toBe(REVOKED_AT);
-    expect(await failure(client.keys.create("admin"))).toMatchObject({ code: "forbidden", status: 403 });
   });
 });
 
