@@ -45,14 +45,15 @@ describe("100,000 events, interrupted and resumed", () => {
     const N = 100_000;
     const { campaignId, ids } = await decisionsFor("bulk", 1000);
     const sent = { impression: 0, click: 0, conversion: 0, revenue: 0 };
-    const t0 = Date.parse("2026-11-30T12:00:00Z");
+    // Dated just after the decisions, 1 ms apart: within the service's clock-skew tolerance (5 min).
+    const t0 = Date.now();
     let csv = "id,decision_id,type,value,occurred_at\n";
     for (let i = 0; i < N; i++) {
       const type = i % 20 === 0 ? "conversion" : i % 5 === 0 ? "click" : "impression";
       const value = type === "conversion" ? (i % 7) + 1 : "";
       sent[type]++;
       if (type === "conversion") sent.revenue += value as number;
-      csv += `ev-${i},${ids[i % ids.length]},${type},${value},${new Date(t0 + i * 1000).toISOString()}\n`;
+      csv += `ev-${i},${ids[i % ids.length]},${type},${value},${new Date(t0 + i).toISOString()}\n`;
     }
     const file = join(dir, "events.csv");
     writeFileSync(file, csv);
@@ -91,7 +92,10 @@ describe("100,000 events, interrupted and resumed", () => {
     expect(readFileSync(`${file}.rejected.jsonl`, "utf8")).toBe("");
 
     // The service holds every event once: the report's counts are the file's.
-    const r = await c.reports.campaign(campaignId, { from: "2026-11-30T00:00:00Z", to: "2026-12-02T00:00:00Z" });
+    const r = await c.reports.campaign(campaignId, {
+      from: new Date(t0 - 86_400_000).toISOString(),
+      to: new Date(t0 + 86_400_000).toISOString(),
+    });
     expect(r.total.campaign).toMatchObject({
       impressions: sent.impression,
       clicks: sent.click,
