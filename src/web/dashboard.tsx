@@ -705,9 +705,17 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           )}
         </section>
         <p>
-          <a href={`/v1/campaigns/${id}/report?${range}&format=csv`} download>
-            Report as CSV (needs the API key)
+          <a href={`/campaigns/${id}/report.csv?${range}`} download>
+            Report as CSV
           </a>{" "}
+          {seg && seg.status === 200 && (
+            <>
+              ·{" "}
+              <a href={`/campaigns/${id}/report.csv?${range}&segment=${enc(segment)}`} download>
+                Segments as CSV
+              </a>{" "}
+            </>
+          )}
           · <a href={`/anomalies?campaignId=${id}`}>Anomalies of this campaign</a>
         </p>
       </Layout>,
@@ -717,6 +725,22 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
   app.get(
     "/campaigns/:id",
     page((c, s) => campaignPage(c, s, c.req.param("id")!)),
+  );
+  app.get(
+    "/campaigns/:id/report.csv",
+    page(async (c, s) => {
+      const qs = new URLSearchParams();
+      for (const k of ["from", "to", "segment", "granularity"]) {
+        const v = c.req.query(k);
+        if (v) qs.set(k, v);
+      }
+      qs.set("format", "csv");
+      const r = await s.api.get(`/v1/campaigns/${enc(c.req.param("id")!)}/report?${qs}`);
+      if (r.status !== 200) return errorPage(c, s, r);
+      c.header("content-type", "text/csv; charset=utf-8");
+      c.header("content-disposition", `attachment; filename="report-${c.req.param("id")}.csv"`);
+      return c.body(r.text, 200);
+    }),
   );
   app.post(
     "/campaigns/:id/evaluate",

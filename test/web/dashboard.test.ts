@@ -204,6 +204,11 @@ describe("the dashboard, as a marketer uses it", () => {
     );
     expect(levels).toEqual(api.segments.map((s: { segment: string }) => s.segment));
     expect(levels).toEqual(["desktop", "phone"]);
+    // The segment CSV downloads in the session (no API key in the browser).
+    const csvHref = await t.page.getByRole("link", { name: "Segments as CSV" }).getAttribute("href");
+    const csv = await t.page.request.get(`${server.url}${csvHref}`);
+    expect(csv.status()).toBe(200);
+    expect((await csv.text()).split("\r\n")[0]).toMatch(/^feature,segment,segment_share,arm,decisions/);
     await t.page.locator("#segments").scrollIntoViewIfNeeded();
     await t.shot("04-segments");
     t.check();
