@@ -110,8 +110,9 @@ export function register(app: App, deps: AppDeps): void {
           spend,
           costPerDecision: a.cost,
           cost: spend,
-          posteriorMean: roundFigure(post[a.index].mean),
-          interval95: [roundFigure(post[a.index].low), roundFigure(post[a.index].high)] as [number, number],
+          // The posterior itself stays exact (clients compute with it); the other figures are rounded.
+          posteriorMean: post[a.index].mean,
+          interval95: [post[a.index].low, post[a.index].high] as [number, number],
           probabilityBest: roundFigure(pBest[a.index]),
           trafficShare: roundFigure(Number(share[a.index] ?? 0)),
         };
