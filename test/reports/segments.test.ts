@@ -245,6 +245,9 @@ describe("verdict", () => {
       /^"a" leads with \d+ % probability of being best — not settled yet/,
     );
   });
+  it("no conversions at all: names no best arm", () => {
+    expect(report([cell("a", 10, 0), cell("b", 1, 0)])).toMatch(/^No conversions yet: too early to name a best arm;/);
+  });
   it("no decisions: says so", () => {
     expect(report([])).toBe("No decisions in this period yet.");
   });
