@@ -110,11 +110,11 @@ export function register(app: App, deps: AppDeps): void {
           spend,
           costPerDecision: a.cost,
           cost: spend,
-          // The posterior itself stays exact (clients compute with it); the other figures are rounded.
+          // Probabilities stay exact (clients compute with them, shares sum to 1); money is rounded.
           posteriorMean: post[a.index].mean,
           interval95: [post[a.index].low, post[a.index].high] as [number, number],
-          probabilityBest: roundFigure(pBest[a.index]),
-          trafficShare: roundFigure(Number(share[a.index] ?? 0)),
+          probabilityBest: pBest[a.index],
+          trafficShare: Number(share[a.index] ?? 0),
         };
       });
       return c.json({ arms }, 200);
