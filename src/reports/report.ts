@@ -148,7 +148,13 @@ export function verdict(r: Omit<CampaignReport, "verdict">): string {
   const parts: string[] = [];
   const ranked = r.total.arms.filter((a) => a.probabilityBest !== null);
   if (r.total.campaign.decisions === 0) return "No decisions in this period yet.";
-  if (ranked.length > 0) {
+  const c = r.total.campaign;
+  if (c.conversions === 0 && c.revenue === 0 && r.objective !== "profit") {
+    // Without a single outcome, P(best) only reflects how little each arm has been tried.
+    parts.push("no conversions yet: too early to name a best arm");
+  } else if (ranked.length === 1) {
+    parts.push(`only "${ranked[0].armKey}" has decisions so far: too early to compare arms`);
+  } else if (ranked.length > 1) {
     const best = ranked.reduce((b, a) => (a.probabilityBest! > b.probabilityBest! ? a : b));
     const p = best.probabilityBest!;
     parts.push(

@@ -30,6 +30,9 @@ type Row = any;
 interface Session {
   api: Api;
   csrf: string;
+  /** The key's role; only admin keys may change campaigns, findings or simulations (the API checks too). */
+  role: "reader" | "writer" | "admin";
+  admin: boolean;
 }
 
 function shippedScenarios(): string[] {
@@ -86,9 +89,9 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
     const cookie = sessions.cookie(c);
     const key = sessions.open(cookie);
     if (!cookie || !key) return null;
-    const ws = await deps.workspaceForKey(key).catch(() => null);
-    if (!ws) return null;
-    return { api: new Api(requestApp, key), csrf: sessions.csrfToken(cookie) };
+    const k = await deps.resolveKey(key).catch(() => null);
+    if (!k) return null;
+    return { api: new Api(requestApp, key), csrf: sessions.csrfToken(cookie), role: k.role, admin: k.role === "admin" };
   };
 
   /** GET pages: a session or the sign-in page. */
@@ -232,64 +235,66 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
             </table>
           </div>
         )}
-        <h2 id="create">Create a campaign</h2>
-        <form method="post" action="/campaigns" class="card" aria-labelledby="create">
-          <Csrf token={s.csrf} />
-          {form?.message && (
-            <p class="error" role="alert">
-              {form.message}
-            </p>
-          )}
-          <div class="grid">
-            <Field name="name" label="Name" value={v.name} error={e.name} required />
-            <Field name="kind" label="Kind" error={e.kind}>
-              {["creative", "send_time", "channel"].map((k) => (
-                <option value={k} selected={v.kind === k}>
-                  {k}
-                </option>
-              ))}
-            </Field>
-            <Field name="objective" label="Objective" error={e.objective}>
-              {["conversions", "revenue", "profit"].map((k) => (
-                <option value={k} selected={v.objective === k}>
-                  {k}
-                </option>
-              ))}
-            </Field>
-            <Field name="strategy" label="Strategy" error={e.strategy}>
-              {STRATEGY_TYPES.map((k) => (
-                <option value={k} selected={(v.strategy ?? "thompson") === k}>
-                  {k}
-                </option>
-              ))}
-            </Field>
+        {s.admin ? <CreateHeading /> : <ReadOnly role={s.role} />}
+        {s.admin && (
+          <form method="post" action="/campaigns" class="card" aria-labelledby="create">
+            <Csrf token={s.csrf} />
+            {form?.message && (
+              <p class="error" role="alert">
+                {form.message}
+              </p>
+            )}
+            <div class="grid">
+              <Field name="name" label="Name" value={v.name} error={e.name} required />
+              <Field name="kind" label="Kind" error={e.kind}>
+                {["creative", "send_time", "channel"].map((k) => (
+                  <option value={k} selected={v.kind === k}>
+                    {k}
+                  </option>
+                ))}
+              </Field>
+              <Field name="objective" label="Objective" error={e.objective}>
+                {["conversions", "revenue", "profit"].map((k) => (
+                  <option value={k} selected={v.objective === k}>
+                    {k}
+                  </option>
+                ))}
+              </Field>
+              <Field name="strategy" label="Strategy" error={e.strategy}>
+                {STRATEGY_TYPES.map((k) => (
+                  <option value={k} selected={(v.strategy ?? "thompson") === k}>
+                    {k}
+                  </option>
+                ))}
+              </Field>
+              <Field
+                name="attributionWindowHours"
+                label="Attribution window (hours)"
+                value={v.attributionWindowHours}
+                error={e.attributionWindowHours}
+                hint="Empty: 168 (a week)"
+              />
+            </div>
             <Field
-              name="attributionWindowHours"
-              label="Attribution window (hours)"
-              value={v.attributionWindowHours}
-              error={e.attributionWindowHours}
-              hint="Empty: 168 (a week)"
+              name="arms"
+              label="Arms"
+              textarea
+              value={v.arms}
+              error={e.arms}
+              hint="One per line: key, name, cost per decision (name and cost optional). Empty for send_time: the 24 hours."
             />
-          </div>
-          <Field
-            name="arms"
-            label="Arms"
-            textarea
-            value={v.arms}
-            error={e.arms}
-            hint="One per line: key, name, cost per decision (name and cost optional). Empty for send_time: the 24 hours."
-          />
-          <Field
-            name="contextFeatures"
-            label="Context features"
-            textarea
-            rows={2}
-            value={v.contextFeatures}
-            error={e.contextFeatures}
-            hint="For contextual strategies, one per line: name:numeric or name:categorical"
-          />
-          <button type="submit">Create campaign</button>
-        </form>
+            <Field
+              name="contextFeatures"
+              label="Context features"
+              textarea
+              rows={2}
+              value={v.contextFeatures}
+              error={e.contextFeatures}
+              hint="For contextual strategies, one per line: name:numeric or name:categorical"
+            />
+            <button type="submit">Create campaign</button>
+          </form>
+        )}
       </Layout>,
       form ? 400 : 200,
     );
@@ -439,7 +444,8 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           {camp.kind} · objective <strong>{camp.objective}</strong> · strategy <strong>{camp.strategy.type}</strong> ·
           attribution window {camp.attributionWindowHours} h
         </p>
-        <div class="actions">
+        {!s.admin && <ReadOnly role={s.role} />}
+        <div class="actions" hidden={!s.admin}>
           {camp.status === "active" && (
             <ActionButton
               action={`/campaigns/${id}/status`}
@@ -551,7 +557,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                   "#ROI",
                   "#ROAS",
                   "#CPA",
-                  "Actions",
+                  ...(s.admin ? ["Actions"] : []),
                 ]}
               />
               <tbody>
@@ -583,7 +589,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                       <td class="n">{interval(r?.roi, "pct")}</td>
                       <td class="n">{interval(r?.roas)}</td>
                       <td class="n">{interval(r?.cpa, "money")}</td>
-                      <td>
+                      <td hidden={!s.admin}>
                         {a.status === "active" && (
                           <ActionButton
                             action={`/campaigns/${id}/arms/${enc(a.key)}/status`}
@@ -616,7 +622,13 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
               </tbody>
             </table>
           </div>
-          <form method="post" action={`/campaigns/${id}/arms`} class="card inline-form" aria-label="Add an arm">
+          <form
+            method="post"
+            action={`/campaigns/${id}/arms`}
+            class="card inline-form"
+            aria-label="Add an arm"
+            hidden={!s.admin}
+          >
             <Csrf token={s.csrf} />
             <Field name="key" label="New arm key" value={extra.arm?.values.key} error={extra.arm?.error} required />
             <Field name="name" label="Name (optional)" value={extra.arm?.values.name} />
@@ -665,7 +677,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
         <section aria-labelledby="ope-h" id="evaluate">
           <h2 id="ope-h">Off-policy evaluation</h2>
           <p>What another policy would have earned on this campaign's own logged decisions (IPS, SNIPS, DR …).</p>
-          <form method="post" action={`/campaigns/${id}/evaluate#evaluate`} class="inline card">
+          <form method="post" action={`/campaigns/${id}/evaluate#evaluate`} class="inline card" hidden={!s.admin}>
             <Csrf token={s.csrf} />
             <Field name="policy" label="Policy" error={ev && ev.status !== 200 ? fieldErrors(ev).message : undefined}>
               {[
@@ -705,9 +717,17 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           )}
         </section>
         <p>
-          <a href={`/v1/campaigns/${id}/report?${range}&format=csv`} download>
-            Report as CSV (needs the API key)
+          <a href={`/campaigns/${id}/report.csv?${range}`} download>
+            Report as CSV
           </a>{" "}
+          {seg && seg.status === 200 && (
+            <>
+              ·{" "}
+              <a href={`/campaigns/${id}/report.csv?${range}&segment=${enc(segment)}`} download>
+                Segments as CSV
+              </a>{" "}
+            </>
+          )}
           · <a href={`/anomalies?campaignId=${id}`}>Anomalies of this campaign</a>
         </p>
       </Layout>,
@@ -717,6 +737,22 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
   app.get(
     "/campaigns/:id",
     page((c, s) => campaignPage(c, s, c.req.param("id")!)),
+  );
+  app.get(
+    "/campaigns/:id/report.csv",
+    page(async (c, s) => {
+      const qs = new URLSearchParams();
+      for (const k of ["from", "to", "segment", "granularity"]) {
+        const v = c.req.query(k);
+        if (v) qs.set(k, v);
+      }
+      qs.set("format", "csv");
+      const r = await s.api.get(`/v1/campaigns/${enc(c.req.param("id")!)}/report?${qs}`);
+      if (r.status !== 200) return errorPage(c, s, r);
+      c.header("content-type", "text/csv; charset=utf-8");
+      c.header("content-disposition", `attachment; filename="report-${c.req.param("id")}.csv"`);
+      return c.body(r.text, 200);
+    }),
   );
   app.post(
     "/campaigns/:id/evaluate",
@@ -775,7 +811,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                 {new Date(a.windowEnd).toUTCString()}
               </p>
               {a.reviewNote && <p class="note">Note: {a.reviewNote}</p>}
-              <form method="post" action={`/anomalies/${a.id}`} class="inline-form">
+              <form method="post" action={`/anomalies/${a.id}`} class="inline-form" hidden={!s.admin}>
                 <Csrf token={s.csrf} />
                 <div class="field">
                   <label for={`note-${a.id}`}>Note</label>
@@ -788,7 +824,7 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                   Dismiss
                 </button>
               </form>
-              {!(BLOCKABLE as readonly string[]).includes(a.entityType) ? null : blocked.has(
+              {!s.admin || !(BLOCKABLE as readonly string[]).includes(a.entityType) ? null : blocked.has(
                   `${a.entityType}:${a.entity}`,
                 ) ? (
                 <p>
@@ -846,7 +882,8 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           Run a scenario through the strategies offline and compare regret, conversions, revenue and traffic share. A
           workspace runs at most two at once.
         </p>
-        <form method="post" action="/simulations" enctype="multipart/form-data" class="card">
+        {!s.admin && <ReadOnly role={s.role} />}
+        <form method="post" action="/simulations" enctype="multipart/form-data" class="card" hidden={!s.admin}>
           <Csrf token={s.csrf} />
           {error && (
             <p class="error" role="alert" id="sim-error">
@@ -909,10 +946,12 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
                       >
                         Open report
                       </a>{" "}
-                      {run.status === "running" && (
+                      {s.admin && run.status === "running" && (
                         <ActionButton action={`/simulations/${run.id}/cancel`} csrf={s.csrf} label="Cancel" />
                       )}{" "}
-                      <ActionButton action={`/simulations/${run.id}/delete`} csrf={s.csrf} label="Delete" danger />
+                      {s.admin && (
+                        <ActionButton action={`/simulations/${run.id}/delete`} csrf={s.csrf} label="Delete" danger />
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -982,6 +1021,19 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
       if (r.status !== 200) return errorPage(c, s, r);
       return c.html(r.text, 200);
     }),
+  );
+}
+
+function CreateHeading() {
+  return <h2 id="create">Create a campaign</h2>;
+}
+
+/** Shown to keys that may only read: the pages stay, the forms that change things do not. */
+function ReadOnly(p: { role: string }) {
+  return (
+    <p class="note" data-readonly>
+      Signed in with a {p.role} key: read-only here (changes need an admin key).
+    </p>
   );
 }
 

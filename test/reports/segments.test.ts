@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseCsv } from "../../src/reports/csv.ts";
 import { roundFigure } from "../../src/reports/round.ts";
+import { buildReport } from "../../src/reports/report.ts";
+import { emptyAggregate } from "../../src/reports/roi.ts";
 import { bucketLabel } from "../../src/reports/segments.ts";
 import {
   createCampaign,
@@ -153,7 +155,7 @@ describe("GET /v1/campaigns/{id}/arms for a contextual campaign", () => {
   it("trafficShare is the real share of the decision log; spend and costPerDecision are named apart", async () => {
     const arms = (await ws.get(`/v1/campaigns/${campaignId}/arms`)).body.arms;
     for (const a of arms) {
-      expect(a.trafficShare).toBe(roundFigure((sent.arm.get(a.key) ?? 0) / 101));
+      expect(a.trafficShare).toBeCloseTo((sent.arm.get(a.key) ?? 0) / 101, 12);
       expect(a.costPerDecision).toBe(0);
       expect(a.spend).toBe(0);
       expect(a.cost).toBe(a.spend);
@@ -204,5 +206,49 @@ describe("bucket labels", () => {
     expect(bucketLabel(0, [1, 2])).toEqual({ segment: "< 1", lower: null, upper: 1 });
     expect(bucketLabel(1, [1, 2])).toEqual({ segment: "[1, 2)", lower: 1, upper: 2 });
     expect(bucketLabel(2, [1, 2])).toEqual({ segment: "≥ 2", lower: 2, upper: null });
+  });
+});
+
+describe("verdict", () => {
+  const cell = (armKey: string, decisions: number, conversions: number) => ({
+    ...emptyAggregate(),
+    armKey,
+    periodStart: 0,
+    decisions,
+    conversions,
+    units: conversions,
+    sumConversionsSq: conversions,
+  });
+  const report = (cells: ReturnType<typeof cell>[], invalidClicks = 0) =>
+    buildReport({
+      campaignId: "c",
+      from: 0,
+      to: 3_600_000,
+      granularity: "hour",
+      objective: "conversions",
+      armKeys: ["a", "b"],
+      cells,
+      invalid: invalidClicks
+        ? [{ reason: "bot", impressions: 0, clicks: invalidClicks, conversions: 0, revenue: 0, cost: 0 }]
+        : [],
+      ips: { n: 100, sumReward: 12, sumEven: 10, sumDiffSq: 4 },
+    }).verdict;
+
+  it("does not call a winner while only one arm has decisions", () => {
+    expect(report([cell("a", 1, 1)])).toMatch(/^Only "a" has decisions so far: too early to compare arms;/);
+  });
+  it("names the best arm, the lift with its interval and the invalid share", () => {
+    const v = report([cell("a", 1000, 200), cell("b", 1000, 50)]);
+    expect(v).toMatch(/^"a" is best with 100 % probability; the bandit earned \+20 % \[[^\]]+\] over an even split;/);
+    expect(v).toMatch(/no clicks were removed as invalid|no conversions were removed as invalid/);
+    expect(report([cell("a", 1000, 200), cell("b", 1000, 190)])).toMatch(
+      /^"a" leads with \d+ % probability of being best — not settled yet/,
+    );
+  });
+  it("no conversions at all: names no best arm", () => {
+    expect(report([cell("a", 10, 0), cell("b", 1, 0)])).toMatch(/^No conversions yet: too early to name a best arm;/);
+  });
+  it("no decisions: says so", () => {
+    expect(report([])).toBe("No decisions in this period yet.");
   });
 });

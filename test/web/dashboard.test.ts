@@ -204,6 +204,11 @@ describe("the dashboard, as a marketer uses it", () => {
     );
     expect(levels).toEqual(api.segments.map((s: { segment: string }) => s.segment));
     expect(levels).toEqual(["desktop", "phone"]);
+    // The segment CSV downloads in the session (no API key in the browser).
+    const csvHref = await t.page.getByRole("link", { name: "Segments as CSV" }).getAttribute("href");
+    const csv = await t.page.request.get(`${server.url}${csvHref}`);
+    expect(csv.status()).toBe(200);
+    expect((await csv.text()).split("\r\n")[0]).toMatch(/^feature,segment,segment_share,arm,decisions/);
     await t.page.locator("#segments").scrollIntoViewIfNeeded();
     await t.shot("04-segments");
     t.check();
@@ -215,8 +220,9 @@ describe("the dashboard, as a marketer uses it", () => {
     await t.page.getByRole("button", { name: "Evaluate" }).click();
     await t.page.waitForSelector("[data-evaluation]");
     expect(await text("[data-evaluation] caption")).toContain("arm:green");
-    // One row per estimator the API returns (replay, IPS, SNIPS, DM, DR, SNDR, Switch-DR, DRos).
-    expect(await t.page.locator("[data-evaluation] tbody tr").count()).toBe(8);
+    const api = await ws.post("/v1/evaluations", { campaignId, policy: "arm:green", bootstrap: 100 });
+    const names = await t.page.$$eval("[data-evaluation] tbody th", (ths) => ths.map((x) => x.textContent));
+    expect(names).toEqual(api.body.estimates.map((e: { estimator: string }) => e.estimator));
     t.check();
   });
 
@@ -338,6 +344,23 @@ describe("the dashboard, as a marketer uses it", () => {
     expect((await t.context.cookies()).find((c) => c.name === "ab_session")).toBeUndefined();
     await go("/campaigns");
     expect(new URL(t.page.url()).pathname).toBe("/login");
+    t.check();
+  });
+
+  it("a reader key signs in read-only: figures shown, no form that changes things", async () => {
+    const k = await ws.post("/v1/keys", { name: "analyst", role: "reader" });
+    expect(k.status).toBe(201);
+    await go("/login");
+    await t.page.getByLabel("Workspace API key").fill(k.body.key);
+    await t.page.getByRole("button", { name: "Sign in" }).click();
+    await t.page.waitForURL(/\/campaigns$/);
+    await t.page.waitForSelector("[data-readonly]");
+    expect(await t.page.getByRole("button", { name: "Create campaign" }).count()).toBe(0);
+    await go(`/campaigns/${campaignId}`);
+    expect(await text("[data-figure=decisions]")).not.toBe("0");
+    expect(await t.page.getByRole("button", { name: "Add arm" }).isVisible()).toBe(false);
+    expect(await t.page.getByRole("button", { name: "Resume" }).isVisible()).toBe(false);
+    await t.shot("08-reader");
     t.check();
   });
 });

@@ -110,10 +110,11 @@ export function register(app: App, deps: AppDeps): void {
           spend,
           costPerDecision: a.cost,
           cost: spend,
-          posteriorMean: roundFigure(post[a.index].mean),
-          interval95: [roundFigure(post[a.index].low), roundFigure(post[a.index].high)] as [number, number],
-          probabilityBest: roundFigure(pBest[a.index]),
-          trafficShare: roundFigure(Number(share[a.index] ?? 0)),
+          // Probabilities stay exact (clients compute with them, shares sum to 1); money is rounded.
+          posteriorMean: post[a.index].mean,
+          interval95: [post[a.index].low, post[a.index].high] as [number, number],
+          probabilityBest: pBest[a.index],
+          trafficShare: Number(share[a.index] ?? 0),
         };
       });
       return c.json({ arms }, 200);
