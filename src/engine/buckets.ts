@@ -150,12 +150,21 @@ export function foldArm(arm: ArmBuckets, weigher: Weigher, dim: number): ArmStat
     const b = arm.buckets.get(h)!;
     const w = weigher.weight(h);
     let trial = w.trial;
+    const n0 = out.n;
+    let nAdd = trial * b.trials.n;
     if (opts.counting === "delay-aware" && b.trials.n > 0 && w.reward > 0) {
-      // A converted decision has arrived: the bucket counts at least its converted share of trials.
-      const floor = w.reward * Math.min(1, b.rewards.n / b.trials.n);
-      if (floor > trial) trial = floor;
+      // A converted decision has arrived: the bucket counts at least its converted share of trials. n gets
+      // max(φ·n, ρ·converted) exactly, so that Σ n ≥ Σ ρ·converted = Σr holds in floating point too.
+      const floor = w.reward * Math.min(b.trials.n, b.rewards.n);
+      if (floor > nAdd) {
+        trial = floor / b.trials.n;
+        nAdd = floor;
+      }
     }
-    if (trial !== 0) addStats(out, b.trials, trial);
+    if (trial !== 0) {
+      addStats(out, b.trials, trial);
+      out.n = n0 + nAdd;
+    }
     if (w.reward !== 0) {
       const n = out.n;
       addStats(out, b.rewards, w.reward);

@@ -106,10 +106,42 @@ function cdfIntegral(mu: number, sigma: number, T: number): number {
   return T * phi(z) - Math.exp(mu + (sigma * sigma) / 2) * phi(z - sigma);
 }
 
-/** ∫₀ᵀ F(t) dt for the truncated F. */
-function truncatedIntegral(m: DelayShape, T: number): number {
+/** F and ∫₀ᵗ F of one model, optionally memoised (a fit evaluates both at the same edges and ages many times). */
+interface Curve {
+  F(t: number): number;
+  I(t: number): number;
+}
+
+function curve(m: DelayShape, memo = false): Curve {
   const W = m.windowHours;
-  return cdfIntegral(m.mu, m.sigma, Math.min(T, W)) / lnCdf(m.mu, m.sigma, W) + Math.max(0, T - W);
+  const FW = lnCdf(m.mu, m.sigma, W);
+  const F = (t: number) => delayCdf(m, t);
+  const I = (t: number) => cdfIntegral(m.mu, m.sigma, Math.min(t, W)) / FW + Math.max(0, t - W);
+  if (!memo) return { F, I };
+  const fm = new Map<number, number>();
+  const im = new Map<number, number>();
+  return {
+    F: (t) => fm.get(t) ?? (fm.set(t, F(t)), fm.get(t)!),
+    I: (t) => im.get(t) ?? (im.set(t, I(t)), im.get(t)!),
+  };
+}
+
+function meanCdfOn(c: Curve, W: number, a0: number, a1: number): number {
+  const lo = Math.max(0, Math.min(a0, a1));
+  const hi = Math.max(0, Math.max(a0, a1));
+  if (hi - lo < 1e-9) return c.F(hi);
+  if (lo >= W) return 1;
+  return Math.min(1, Math.max(0, (c.I(hi) - c.I(lo)) / (hi - lo)));
+}
+
+function observedMassOn(c: Curve, lo: number, hi: number, a0: number, a1: number): number {
+  const b0 = Math.max(0, a0);
+  let p = 0;
+  if (lo < b0) p += c.F(Math.min(hi, b0)) - c.F(lo);
+  const l = Math.max(lo, b0);
+  const u = Math.min(hi, a1);
+  if (u > l && a1 - b0 >= 1e-9) p += ((a1 - u) * c.F(u) - (a1 - l) * c.F(l) + c.I(u) - c.I(l)) / (a1 - b0);
+  return p;
 }
 
 /**
@@ -117,11 +149,7 @@ function truncatedIntegral(m: DelayShape, T: number): number {
  * a0 = a1 gives F(a0). Negative ages (decisions stamped after `now`) count as age 0.
  */
 export function meanCdf(m: DelayShape, a0: number, a1: number): number {
-  const lo = Math.max(0, Math.min(a0, a1));
-  const hi = Math.max(0, Math.max(a0, a1));
-  if (hi - lo < 1e-9) return delayCdf(m, hi);
-  if (lo >= m.windowHours) return 1;
-  return Math.min(1, Math.max(0, (truncatedIntegral(m, hi) - truncatedIntegral(m, lo)) / (hi - lo)));
+  return meanCdfOn(curve(m), m.windowHours, a0, a1);
 }
 
 /**
@@ -131,18 +159,7 @@ export function meanCdf(m: DelayShape, a0: number, a1: number): number {
  * ∫ (a1 − d) f(d) dd = (a1 − u)F(u) − (a1 − l)F(l) + ∫ F.
  */
 export function observedMass(m: DelayShape, lo: number, hi: number, a0: number, a1: number): number {
-  const b0 = Math.max(0, a0);
-  let p = 0;
-  if (lo < b0) p += delayCdf(m, Math.min(hi, b0)) - delayCdf(m, lo);
-  const l = Math.max(lo, b0);
-  const u = Math.min(hi, a1);
-  if (u > l) {
-    if (a1 - b0 < 1e-9) return p;
-    const by =
-      (a1 - u) * delayCdf(m, u) - (a1 - l) * delayCdf(m, l) + truncatedIntegral(m, u) - truncatedIntegral(m, l);
-    p += by / (a1 - b0);
-  }
-  return p;
+  return observedMassOn(curve(m), lo, hi, a0, a1);
 }
 
 /** Median and 95th percentile of the lognormal (before truncation, as declared). */
@@ -193,8 +210,8 @@ export function delayLogLik(
   nowHours: number,
   prior?: { weights: ArrayLike<number> },
 ): number {
-  const m = { mu, sigma, windowHours };
-  const edgeF = DELAY_BIN_EDGES.map((e) => delayCdf(m, e));
+  const c = curve({ mu, sigma, windowHours }, true);
+  const edgeF = DELAY_BIN_EDGES.map((e) => c.F(e));
   const mass = (j: number) => (j + 1 < DELAY_BINS ? edgeF[j + 1]! : 1) - edgeF[j]!;
   let ll = 0;
   const add = (c: number, p: number) => {
@@ -209,15 +226,16 @@ export function delayLogLik(
   for (const [h, hist] of counts.cohorts) {
     const a0 = Math.max(0, nowHours - h - 1);
     const a1 = nowHours - h;
+    if (a1 <= 0) continue; // a cohort that has not started by `now` (fits run at whole hours)
     let total = 0;
     for (let j = 0; j < DELAY_BINS; j++) {
       if (hist[j] === 0) continue;
       total += hist[j]!;
       const hi = j + 1 < DELAY_BINS ? DELAY_BIN_EDGES[j + 1]! : Infinity;
       // max(·, 1e-300): a count the cohort could not show yet (a clock ahead of `now`) costs much, not all.
-      add(hist[j]!, Math.max(1e-300, observedMass(m, DELAY_BIN_EDGES[j]!, hi, a0, a1)));
+      add(hist[j]!, Math.max(1e-300, observedMassOn(c, DELAY_BIN_EDGES[j]!, hi, a0, a1)));
     }
-    if (total > 0) add(-total, meanCdf(m, a0, a1));
+    if (total > 0) add(-total, meanCdfOn(c, windowHours, a0, a1));
   }
   return ll;
 }
