@@ -14,7 +14,9 @@
  * `discount`/`window` params (simulations only) forget per observation in arrival order; at a steady R
  * decisions an hour, `discount` γ is a half-life of ln 2 / (−ln γ) / R hours and `window` W is W / R hours.
  */
-export type DecaySpec = { halfLifeHours: number } | { windowHours: number };
+import type { DecaySpec } from "../store/schema.ts";
+
+export type { DecaySpec };
 
 /** Weight of a bucket `ageHours` (integer, ≥ 0; negative = a clock ahead, counted as 0) old. */
 export function decayWeight(spec: DecaySpec | undefined, ageHours: number): number {

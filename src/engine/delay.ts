@@ -32,12 +32,9 @@
  */
 import { jStat } from "../../strategies/jstat.ts";
 
-export interface ConversionDelaySpec {
-  medianHours?: number;
-  p95Hours?: number;
-  /** Update the prior from observed delays (default true). */
-  learn?: boolean;
-}
+import type { ConversionDelaySpec } from "../store/schema.ts";
+
+export type { ConversionDelaySpec };
 
 export interface DelayModel {
   family: "lognormal";
