@@ -24,6 +24,7 @@ import {
 import type { DecaySpec } from "./decay.ts";
 import {
   addDelay,
+  DELAY_BINS,
   emptyDelayCounts,
   learnDelay,
   matureDelays,
@@ -32,6 +33,7 @@ import {
   type DelayCounts,
   type DelayModel,
 } from "./delay.ts";
+import { addStats } from "./stats.ts";
 
 export interface TimedOptions {
   windowHours: number;
@@ -104,4 +106,68 @@ export class TimedStats {
   fold(arm: number): ArmStats {
     return foldArm(this.arms[arm]!, this.weigher, this.dim);
   }
+}
+
+/** One stored bucket row as the store reads it (src/store/buckets.ts). */
+export interface StoredBucketStats {
+  armKey: string;
+  hour: number;
+  n: number;
+  sum: number;
+  sumSq: number;
+  xx: number[] | null;
+  xr: number[] | null;
+  converted: number;
+  rewardSum: number;
+  rewardSumSq: number;
+  rewardXr: number[] | null;
+}
+
+const arr = (a: number[] | null, len: number): number[] | undefined =>
+  len > 0 ? (a && a.length === len ? a.map(Number) : new Array<number>(len).fill(0)) : undefined;
+
+/**
+ * A campaign's TimedStats from the database: every arm's recent buckets, and as its base the all-time totals
+ * (arm_stats) minus those buckets — so old bucket rows may be deleted without losing anything. With a decay
+ * the base is empty instead: an old bucket's weight is what is left of it (rows are kept until it vanishes).
+ */
+export function timedFromStored(
+  armKeys: readonly string[],
+  dim: number,
+  options: TimedOptions,
+  allTime: ReadonlyMap<string, ArmStats>,
+  buckets: Iterable<StoredBucketStats>,
+  delays: Iterable<{ hour: number; counts: number[] }>,
+): TimedStats {
+  const t = new TimedStats(armKeys.length, dim, options);
+  const index = new Map(armKeys.map((k, i) => [k, i]));
+  for (const b of buckets) {
+    const i = index.get(b.armKey);
+    if (i === undefined) continue;
+    t.trial(i, b.hour, { n: b.n, sum: b.sum, sumSq: b.sumSq, xx: arr(b.xx, dim * dim), xr: arr(b.xr, dim) });
+    t.reward(i, b.hour, { n: b.converted, sum: b.rewardSum, sumSq: b.rewardSumSq, xr: arr(b.rewardXr, dim) });
+  }
+  for (const d of delays) {
+    const h = t.delays.cohorts.get(d.hour);
+    if (h) for (let j = 0; j < h.length; j++) h[j] = h[j]! + (d.counts[j] ?? 0);
+    else
+      t.delays.cohorts.set(
+        d.hour,
+        d.counts.slice(0, DELAY_BINS).concat(new Array(Math.max(0, DELAY_BINS - d.counts.length)).fill(0)),
+      );
+  }
+  if (options.decay === undefined)
+    armKeys.forEach((k, i) => {
+      const total = allTime.get(k);
+      if (!total) return;
+      const arm = t.arms[i]!;
+      addStats(arm.base, total);
+      for (const b of arm.buckets.values()) {
+        addStats(arm.base, b.trials, -1);
+        const n = arm.base.n;
+        addStats(arm.base, b.rewards, -1);
+        arm.base.n = n;
+      }
+    });
+  return t;
 }

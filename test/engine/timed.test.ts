@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { meanCdf } from "../../src/engine/delay.ts";
-import { TimedStats } from "../../src/engine/timed.ts";
+import { TimedStats, timedFromStored } from "../../src/engine/timed.ts";
 
 const H0 = 490_000;
 
@@ -33,5 +33,59 @@ describe("TimedStats", () => {
     at.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 10);
     at.refresh(H0 + 20);
     expect(at.model.source).toBe("default");
+  });
+});
+
+describe("timedFromStored", () => {
+  it("all-time totals minus the recent buckets as base: old bucket rows can go, the fold is unchanged", async () => {
+    const { Mulberry32 } = await import("../../strategies/rng.ts");
+    const { addStats, zeroStats } = await import("../../src/engine/stats.ts");
+    const rng = new Mulberry32(5);
+    const opts = { windowHours: 48 };
+    const ref = new TimedStats(2, 0, opts);
+    const allTime = new Map([
+      ["a", zeroStats(0)],
+      ["b", zeroStats(0)],
+    ]);
+    for (let h = 0; h < 120; h++)
+      for (let i = 0; i < 50; i++) {
+        const arm = rng.next() < 0.5 ? 0 : 1;
+        const key = arm === 0 ? "a" : "b";
+        ref.trial(arm, H0 + h, { n: 1, sum: 0, sumSq: 0 });
+        addStats(allTime.get(key)!, { n: 1, sum: 0, sumSq: 0 });
+        if (rng.next() < 0.1) {
+          ref.reward(arm, H0 + h, { n: 1, sum: 1, sumSq: 1 }, 3);
+          addStats(allTime.get(key)!, { n: 0, sum: 1, sumSq: 1 });
+        }
+      }
+    const now = H0 + 120.5;
+    // What the database keeps: the buckets of the last 60 hours only.
+    const rows = [];
+    for (const [i, key] of ["a", "b"].entries())
+      for (const [hour, b] of ref.arms[i]!.buckets)
+        if (hour >= H0 + 60)
+          rows.push({
+            armKey: key,
+            hour,
+            n: b.trials.n,
+            sum: b.trials.sum,
+            sumSq: b.trials.sumSq,
+            xx: null,
+            xr: null,
+            converted: b.rewards.n,
+            rewardSum: b.rewards.sum,
+            rewardSumSq: b.rewards.sumSq,
+            rewardXr: null,
+          });
+    const delays = [...ref.delays.cohorts].map(([hour, counts]) => ({ hour, counts: [...counts] }));
+    const loaded = timedFromStored(["a", "b"], 0, opts, allTime, rows, delays);
+    ref.refresh(now);
+    loaded.refresh(now);
+    for (const i of [0, 1]) {
+      const x = loaded.fold(i);
+      const y = ref.fold(i);
+      expect(x.n).toBeCloseTo(y.n, 9);
+      expect(x.sum).toBeCloseTo(y.sum, 9);
+    }
   });
 });
