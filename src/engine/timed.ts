@@ -21,10 +21,11 @@ import {
   type TrialCounting,
   type Weigher,
 } from "./buckets.ts";
-import type { DecaySpec } from "./decay.ts";
+import { checkDecay, type DecaySpec } from "./decay.ts";
 import {
   addDelay,
   DELAY_BINS,
+  delayQuantiles,
   emptyDelayCounts,
   learnDelay,
   matureDelays,
@@ -33,6 +34,7 @@ import {
   type DelayCounts,
   type DelayModel,
 } from "./delay.ts";
+import { DomainError } from "./errors.ts";
 import { addStats } from "./stats.ts";
 
 export interface TimedOptions {
@@ -170,4 +172,49 @@ export function timedFromStored(
       }
     });
   return t;
+}
+
+/**
+ * Checks a campaign's statistics settings (beyond their shape, which the API validates): the delay prior
+ * must be a proper lognormal (0 < median < p95), the decay positive. A 400 names the field.
+ */
+export function checkTimedSettings(
+  s: { conversionDelay?: ConversionDelaySpec | null; decay?: DecaySpec | null },
+  windowHours: number,
+): void {
+  const bad = (path: string, message: string) =>
+    new DomainError("invalid_request", `${path}: ${message}`, [{ path, message }]);
+  if (s.conversionDelay) {
+    const { medianHours, p95Hours } = s.conversionDelay;
+    try {
+      priorDelay(windowHours, s.conversionDelay);
+    } catch {
+      throw medianHours !== undefined && !(medianHours > 0)
+        ? bad("conversionDelay.medianHours", "must be positive")
+        : bad("conversionDelay.p95Hours", `must be above medianHours (${medianHours ?? (p95Hours ?? 0) / 5})`);
+    }
+  }
+  if (s.decay) {
+    try {
+      checkDecay(s.decay);
+    } catch (e) {
+      const [path, message] = (e as Error).message.split(": ", 2) as [string, string];
+      throw bad(path, message);
+    }
+  }
+}
+
+/** The delay model in use, as GET /v1/campaigns/{id} shows it. */
+export function delayModelView(m: DelayModel) {
+  const q = delayQuantiles(m);
+  return {
+    family: m.family,
+    medianHours: q.medianHours,
+    p95Hours: q.p95Hours,
+    mu: m.mu,
+    sigma: m.sigma,
+    windowHours: m.windowHours,
+    source: m.source,
+    observations: m.observations,
+  };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { meanCdf } from "../../src/engine/delay.ts";
-import { TimedStats, timedFromStored } from "../../src/engine/timed.ts";
+import type { DomainError } from "../../src/engine/errors.ts";
+import { checkTimedSettings, delayModelView, TimedStats, timedFromStored } from "../../src/engine/timed.ts";
 
 const H0 = 490_000;
 
@@ -87,5 +88,36 @@ describe("timedFromStored", () => {
       expect(x.n).toBeCloseTo(y.n, 9);
       expect(x.sum).toBeCloseTo(y.sum, 9);
     }
+  });
+});
+
+describe("checkTimedSettings", () => {
+  it.each([
+    [{ conversionDelay: { medianHours: 12, p95Hours: 10 } }, "conversionDelay.p95Hours"],
+    [{ conversionDelay: { medianHours: -1 } }, "conversionDelay.medianHours"],
+    [{ decay: { halfLifeHours: 0 } }, "decay.halfLifeHours"],
+    [{ decay: { windowHours: 0.5 } }, "decay.windowHours"],
+    [{ decay: { halfLifeHours: 1, windowHours: 2 } as never }, "decay"],
+  ])("%j → 400 naming %s", (s, path) => {
+    try {
+      checkTimedSettings(s, 48);
+      expect.unreachable();
+    } catch (e) {
+      expect((e as DomainError).code).toBe("invalid_request");
+      expect((e as DomainError).details?.[0]?.path).toBe(path);
+    }
+  });
+  it("accepts sound settings and shows the model in use", () => {
+    expect(() =>
+      checkTimedSettings(
+        { conversionDelay: { medianHours: 12, p95Hours: 40, learn: false }, decay: { windowHours: 24 } },
+        48,
+      ),
+    ).not.toThrow();
+    const v = delayModelView(
+      new TimedStats(1, 0, { windowHours: 48, conversionDelay: { medianHours: 12, p95Hours: 40 } }).model,
+    );
+    expect(v).toMatchObject({ family: "lognormal", source: "declared", windowHours: 48, observations: 0 });
+    expect(v.medianHours).toBeCloseTo(12, 9);
   });
 });
