@@ -42,6 +42,11 @@ export interface TimedOptions {
   counting?: TrialCounting;
   conversionDelay?: ConversionDelaySpec;
   decay?: DecaySpec;
+  /**
+   * Fold matured buckets into the base at refresh (default true: the simulator). The service keeps them
+   * as the database has them and rebuilds from it instead (timedFromStored).
+   */
+  compact?: boolean;
 }
 
 export class TimedStats {
@@ -100,7 +105,7 @@ export class TimedStats {
         this.model = learnDelay(this.prior, this.delays, hour, this.options.conversionDelay?.learn ?? true);
       matureDelays(this.delays, nowHours, W);
       const o = this.foldOptions();
-      for (const a of this.arms) compactArm(a, nowHours, o, this.dim);
+      if (this.options.compact !== false) for (const a of this.arms) compactArm(a, nowHours, o, this.dim);
     }
     this.weigher = bucketWeigher(nowHours, this.foldOptions());
   }
@@ -217,4 +222,15 @@ export function delayModelView(m: DelayModel) {
     source: m.source,
     observations: m.observations,
   };
+}
+
+/**
+ * Hours of buckets the service reads back (older rows are in the base, or weigh nothing): the window plus
+ * the current and the maturing hour; with a half-life, 20 half-lives (weight < 10⁻⁶); with a window, its N hours.
+ */
+export function retentionHours(o: TimedOptions): number {
+  const matured = Math.ceil(o.windowHours) + 2;
+  if (!o.decay) return matured;
+  if ("halfLifeHours" in o.decay) return Math.max(matured, Math.ceil(20 * o.decay.halfLifeHours));
+  return Math.max(matured, o.decay.windowHours + 1);
 }
