@@ -56,6 +56,9 @@ export class TimedStats {
   model: DelayModel;
   private weigher: Weigher;
   private lastRefreshHour = -Infinity;
+  /** Observed delays counted so far, and what the model in use was fitted on. */
+  private observed = 0;
+  private fit = { minute: -Infinity, observed: -1 };
 
   constructor(
     armCount: number,
@@ -87,27 +90,37 @@ export class TimedStats {
   /** `delayHours` (when known) is recorded as an observed decision→conversion delay of cohort `hour`. */
   reward(arm: number, hour: number, delta: ArmStats, delayHours?: number, sign = 1): void {
     addReward(this.arms[arm]!, hour, delta, this.dim, sign);
-    if (delayHours !== undefined && delta.n > 0 && delayHours <= this.options.windowHours)
+    if (delayHours !== undefined && delta.n > 0 && delayHours <= this.options.windowHours) {
       addDelay(this.delays, hour, delayHours, sign);
+      this.observed += sign;
+    }
   }
 
   /**
-   * At `nowHours`: once per hour the delay model is refitted (delay-aware counting, unless `learn: false`)
-   * as of the whole hour, from the cohorts before it — so replicas refreshing at different minutes agree —
-   * and complete delay cohorts and matured buckets are folded; every call sets the weights `fold` uses.
+   * At `nowHours`: the delay model in use is the fit of the observed delays as of the minute of `now`
+   * (delay-aware counting, unless `learn: false`), refitted when that minute or the counts change — a
+   * function of (counts, minute) only, so replicas and restarts agree. Once an hour, complete delay cohorts
+   * and matured buckets are folded. Every call sets the weights `fold` uses.
    */
   refresh(nowHours: number): void {
     const hour = Math.floor(nowHours);
+    const minute = Math.floor(nowHours * 60) / 60;
+    if (this.counting === "delay-aware" && (minute !== this.fit.minute || this.observed !== this.fit.observed)) {
+      this.model = learnDelay(this.prior, this.delays, minute, this.options.conversionDelay?.learn ?? true);
+      this.fit = { minute, observed: this.observed };
+    }
     if (hour !== this.lastRefreshHour) {
       this.lastRefreshHour = hour;
-      const W = this.options.windowHours;
-      if (this.counting === "delay-aware")
-        this.model = learnDelay(this.prior, this.delays, hour, this.options.conversionDelay?.learn ?? true);
-      matureDelays(this.delays, nowHours, W);
+      matureDelays(this.delays, nowHours, this.options.windowHours);
       const o = this.foldOptions();
       if (this.options.compact !== false) for (const a of this.arms) compactArm(a, nowHours, o, this.dim);
     }
     this.weigher = bucketWeigher(nowHours, this.foldOptions());
+  }
+
+  /** Delays added straight into `delays` (a load from the database). */
+  countDelays(counts: readonly number[]): void {
+    for (const c of counts) this.observed += c;
   }
 
   fold(arm: number): ArmStats {
@@ -155,6 +168,7 @@ export function timedFromStored(
     t.reward(i, b.hour, { n: b.converted, sum: b.rewardSum, sumSq: b.rewardSumSq, xr: arr(b.rewardXr, dim) });
   }
   for (const d of delays) {
+    t.countDelays(d.counts);
     const h = t.delays.cohorts.get(d.hour);
     if (h) for (let j = 0; j < h.length; j++) h[j] = h[j]! + (d.counts[j] ?? 0);
     else

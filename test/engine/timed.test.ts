@@ -6,7 +6,7 @@ import { checkTimedSettings, delayModelView, TimedStats, timedFromStored } from 
 const H0 = 490_000;
 
 describe("TimedStats", () => {
-  it("records a conversion's delay in its decision's cohort, learns the model once per whole hour", () => {
+  it("records a conversion's delay in its decision's cohort, refits the model when the minute or the counts change", () => {
     const t = new TimedStats(2, 0, { windowHours: 48, conversionDelay: { medianHours: 2, p95Hours: 6 } });
     for (let i = 0; i < 100; i++) t.trial(0, H0, { n: 1, sum: 0, sumSq: 0 });
     for (let i = 0; i < 30; i++) t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 10 + i / 10);
@@ -17,9 +17,13 @@ describe("TimedStats", () => {
     expect(t.model.source).toBe("learned");
     expect(t.model.mu).toBeGreaterThan(Math.log(4)); // pulled far above the declared 2 h median
     const m = t.model;
-    t.refresh(H0 + 20.9); // same hour: same model
+    t.refresh(H0 + 20.501); // same minute, same counts: same model
     expect(t.model).toBe(m);
-    expect(t.fold(0).n).toBeCloseTo(Math.max(100 * meanCdf(m, 19.9, 20.9), 31), 9);
+    expect(t.fold(0).n).toBeCloseTo(Math.max(100 * meanCdf(m, 19.501, 20.501), 31), 9);
+    t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 12);
+    t.refresh(H0 + 20.502);
+    expect(t.model).not.toBe(m);
+    expect(t.model.observations).toBe(31);
     expect(t.fold(1).n).toBe(0);
   });
   it("learn: false keeps the declared prior; other countings need no model", () => {
