@@ -56,6 +56,9 @@ export interface Environment {
   /** Delay in rounds per round; +Infinity when outside the attribution window. Null: no delays. */
   delayRounds: Float64Array | null;
   windowRounds: number;
+  /** Attribution window in hours, and decisions per hour (the clock of hour buckets and delays). */
+  windowHours: number;
+  perHour: number;
   /** P(delay ≤ attribution window). */
   pAttributed: number;
   /** Fraud: per round probability of a fake conversion (0 = valid traffic), targeted arm (−1 = any), uniforms, detection. */
@@ -295,6 +298,8 @@ export function buildEnvironment(s: Scenario, rep: number): Environment {
     valueZ,
     delayRounds,
     windowRounds,
+    windowHours: d.attributionWindowHours,
+    perHour: s.traffic.perHour,
     pAttributed,
     fraud,
   };

@@ -1,12 +1,16 @@
 /**
  * Drives one strategy through one repetition's environment and accumulates the figures.
  *
- * Learning follows the service: without delays the reward teaches right after the decision (or at the end
- * of a block of `learning.updateEvery` decisions, all chosen from the same posterior). With conversion
- * delays, the trial counts when the decision is made (reward 0, or −cost for profit) and a conversion
- * arriving inside the attribution window adds its value — kept as the arm's sufficient statistics
- * (n, Σr, Σr², and for contextual strategies Σxxᵀ and Σr·x, which are linear in r so a late conversion
- * patches them exactly) and synced through `setArmStats`, as the engine syncs from the database.
+ * Learning follows the service: without delays or decay the reward teaches right after the decision (or at
+ * the end of a block of `learning.updateEvery` decisions, all chosen from the same posterior). With
+ * conversion delays or a campaign-level decay, the runner keeps the service's time-aware statistics
+ * (src/engine/timed.ts — the same code): each decision is a trial in its hour bucket (reward 0, or −cost
+ * for profit), a conversion arriving inside the attribution window adds its value to the DECISION's bucket
+ * and its delay to the delay model's counts, and the strategy is synced through `setArmStats` with the
+ * fold of the buckets at the simulated `now` — counted at decision, matured only, or delay-aware (the
+ * service's default), decayed by a half-life or a window when asked. The buckets' weights move at a
+ * "refresh": each block, or every tenth of an hour of traffic when feedback is per decision (as the
+ * engine refreshes from the database); arms that learned something in between are refolded at once.
  * Invalid (fraud) events teach unless the service flags them.
  *
  * Decisions use the strategy's `select` (its fast path: same distribution as `choose`, no propensity) when it
@@ -15,8 +19,12 @@
  * inverse CDF instead of calling `choose` per decision (same distribution when the pmf is exact).
  * The inner loop allocates nothing per decision (typed arrays, scratch buffers).
  */
+import type { TrialCounting } from "../src/engine/buckets.ts";
+import type { DecaySpec } from "../src/engine/decay.ts";
+import type { ConversionDelaySpec } from "../src/engine/delay.ts";
+import { TimedStats } from "../src/engine/timed.ts";
 import { Mulberry32 } from "../strategies/rng.ts";
-import type { BaseState, Strategy } from "../strategies/types.ts";
+import type { ArmStats, BaseState, Strategy } from "../strategies/types.ts";
 import type { Environment } from "./environment.ts";
 import { deriveSeed } from "./random.ts";
 
@@ -41,6 +49,10 @@ export interface StrategyRun {
     wastedShare: number;
     /** First round from which the best arm gets ≥ half of every later checkpoint window; −1 = never. */
     timeToBest: number;
+    /** Share of all decisions on the round's best arm. */
+    bestShare: number;
+    /** Mean |change| of the best arm's share between consecutive checkpoint windows (swings of the allocation). */
+    oscillation: number;
   };
   /** Cumulative values at the end of each checkpoint window. */
   series: { regret: Float64Array; conversions: Float64Array; revenue: Float64Array; cost: Float64Array };
@@ -55,6 +67,15 @@ export interface RunOptions {
   updateEvery: number;
   /** Use the per-block pmf fast path where it applies (default true). */
   pmfFastPath?: boolean;
+  /** The campaign's statistics settings, as in the service (used with delays or decay). */
+  statistics?: StatisticsOptions;
+}
+
+export interface StatisticsOptions {
+  /** How a pending decision counts (default "delay-aware", the service's). */
+  counting?: TrialCounting;
+  conversionDelay?: ConversionDelaySpec;
+  decay?: DecaySpec;
 }
 
 /**
@@ -106,7 +127,8 @@ export function runStrategy(
   const C = opts.checkpoints;
   const B = opts.updateEvery;
   const delayed = env.delayRounds !== null;
-  const statsPath = delayed;
+  const stat = opts.statistics ?? {};
+  const statsPath = delayed || stat.decay !== undefined;
   const select = strategy.select?.bind(strategy);
   const path: RunPath =
     !contextual && !delayed && B > 1 && opts.pmfFastPath !== false
@@ -162,21 +184,54 @@ export function runStrategy(
     qNext[i] = qHead[slot];
     qHead[slot] = i;
   };
-  // Arm totals for the trial-at-decision path.
-  const stN = new Float64Array(K);
-  const stSum = new Float64Array(K);
-  const stSumSq = new Float64Array(K);
-  const stXX: number[][] = contextual && delayed ? arms.map(() => new Array<number>(dim * dim).fill(0)) : [];
-  const stXR: number[][] = contextual && delayed ? arms.map(() => new Array<number>(dim).fill(0)) : [];
+  // The service's time-aware statistics. Without delays every reward is known at once: counted at decision.
+  const timed = statsPath
+    ? new TimedStats(K, dim, {
+        windowHours: env.windowHours,
+        counting: delayed ? stat.counting : "at-decision",
+        conversionDelay: stat.conversionDelay,
+        decay: stat.decay,
+      })
+    : null;
+  const perHour = env.perHour;
+  const refreshEvery = B > 1 ? B : Math.max(1, Math.round(perHour / 10));
+  const trialDelta: ArmStats = contextual
+    ? { n: 1, sum: 0, sumSq: 0, xx: new Array<number>(dim * dim).fill(0), xr: new Array<number>(dim).fill(0) }
+    : { n: 1, sum: 0, sumSq: 0 };
+  const rewardDelta: ArmStats = contextual
+    ? { n: 1, sum: 0, sumSq: 0, xx: new Array<number>(dim * dim).fill(0), xr: new Array<number>(dim).fill(0) }
+    : { n: 1, sum: 0, sumSq: 0 };
+  /** Trial of the decision at round t on arm a (context in xbuf), with its decision-time reward r0. */
+  const countTrial = (t: number, a: number, r0: number) => {
+    trialDelta.sum = r0;
+    trialDelta.sumSq = r0 * r0;
+    if (contextual) {
+      const xx = trialDelta.xx!;
+      const xr = trialDelta.xr!;
+      for (let i = 0; i < dim; i++) {
+        const xi = xbuf[i];
+        xr[i] = r0 * xi;
+        for (let j = 0; j < dim; j++) xx[i * dim + j] = xi * xbuf[j];
+      }
+    }
+    timed!.trial(a, Math.floor(t / perHour), trialDelta);
+    dirty[a] = 1;
+  };
+  /** The decision at round `round` on arm a, first counted with r0, now earns `reward` (seen at round t). */
+  const countReward = (t: number, round: number, a: number, r0: number, reward: number) => {
+    const dr = reward - r0;
+    rewardDelta.sum = dr;
+    rewardDelta.sumSq = reward * reward - r0 * r0;
+    if (contextual) {
+      const xr = rewardDelta.xr!;
+      const o = round * dim;
+      for (let j = 0; j < dim; j++) xr[j] = dr * xs[o + j];
+    }
+    timed!.reward(a, Math.floor(round / perHour), rewardDelta, (t - round) / perHour);
+    dirty[a] = 1;
+  };
   const dirty = new Uint8Array(K);
-  const syncArm = (a: number) =>
-    strategy.setArmStats(
-      state,
-      a,
-      contextual
-        ? { n: stN[a], sum: stSum[a], sumSq: stSumSq[a], xx: stXX[a], xr: stXR[a] }
-        : { n: stN[a], sum: stSum[a], sumSq: stSumSq[a] },
-    );
+  const syncArm = (a: number) => strategy.setArmStats(state, a, timed!.fold(a));
 
   const deliver = (t: number) => {
     // Events due at round t (delayed path).
@@ -187,16 +242,7 @@ export function runStrategy(
       const nxt = qNext[i];
       const a = qArm[i];
       // The trial was counted at decision with its decision-time reward; the conversion adds its value.
-      const r0 = decisionReward(objective, costs[a], false, 0);
-      const dr = qReward[i] - r0;
-      stSum[a] += dr;
-      stSumSq[a] += qReward[i] * qReward[i] - r0 * r0;
-      if (contextual) {
-        const xr = stXR[a];
-        const o = qRound[i] * dim;
-        for (let j = 0; j < dim; j++) xr[j] += dr * xs[o + j];
-      }
-      dirty[a] = 1;
+      countReward(t, qRound[i], a, decisionReward(objective, costs[a], false, 0), qReward[i]);
       qNext[i] = qFree;
       qFree = i;
       i = nxt;
@@ -208,6 +254,11 @@ export function runStrategy(
         dirty[a] = 0;
         syncArm(a);
       }
+  };
+  /** The buckets' weights move (as the engine's refresh from the database): every arm is refolded. */
+  const refresh = (t: number) => {
+    timed!.refresh(t / perHour);
+    dirty.fill(1);
   };
 
   let regret = 0;
@@ -233,16 +284,20 @@ export function runStrategy(
         } else strategy.updateBatch(state, blockArms.subarray(0, blockLen), blockRewards.subarray(0, blockLen));
         blockLen = 0;
       }
-      if (statsPath) flushDirty();
+      if (statsPath) {
+        if (t % refreshEvery === 0) refresh(t);
+        flushDirty();
+      }
       if (path === "pmf-block") {
         const p = strategy.probabilities(state, undefined, rng);
         let acc = 0;
         for (let a = 0; a < K; a++) cdf[a] = acc += p[a];
       }
     }
-    if (delayed) {
-      deliver(t);
-      if (B === 1 && statsPath) flushDirty();
+    if (delayed) deliver(t);
+    if (B === 1 && statsPath) {
+      if (t % refreshEvery === 0) refresh(t);
+      flushDirty();
     }
 
     // Decide.
@@ -290,7 +345,7 @@ export function runStrategy(
     const seenValue = attributed ? value : fake ? values[a] : 0;
     const reward = decisionReward(objective, costs[a], seen, seenValue);
 
-    if (!delayed) {
+    if (!statsPath) {
       if (B === 1) {
         if (contextual) strategy.update(state, a, reward, xbuf);
         else strategy.update(state, a, reward);
@@ -302,21 +357,10 @@ export function runStrategy(
       }
     } else {
       const r0 = decisionReward(objective, costs[a], false, 0);
-      stN[a] += 1;
-      stSum[a] += r0;
-      stSumSq[a] += r0 * r0;
-      if (contextual) {
-        const xx = stXX[a];
-        const xr = stXR[a];
-        for (let i = 0; i < dim; i++) {
-          const xi = xbuf[i];
-          if (xi === 0) continue;
-          xr[i] += r0 * xi;
-          for (let j = 0; j < dim; j++) xx[i * dim + j] += xi * xbuf[j];
-        }
-      }
-      dirty[a] = 1;
-      if (seen) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
+      countTrial(t, a, r0);
+      if (!delayed) {
+        if (reward !== r0) countReward(t, t, a, r0, reward);
+      } else if (seen) schedule(t + (d === Infinity || fake ? 1 : d), a, t, reward);
     }
 
     if (t + 1 === wEnd) {
@@ -334,6 +378,10 @@ export function runStrategy(
 
   let firstGood = -1;
   for (let i = C - 1; i >= 0 && bestShare[i] >= 0.5; i--) firstGood = i;
+  let swing = 0;
+  for (let i = 1; i < C; i++) swing += Math.abs(bestShare[i] - bestShare[i - 1]);
+  let allBest = 0;
+  for (let i = 0; i < C; i++) allBest += bestShare[i] * (windowEnd(i, C, T) - (i === 0 ? 0 : windowEnd(i - 1, C, T)));
   return {
     label,
     path,
@@ -347,6 +395,8 @@ export function runStrategy(
       invalidConversions: invalid,
       wastedShare: wasted / T,
       timeToBest: firstGood < 0 ? -1 : firstGood === 0 ? 0 : windowEnd(firstGood - 1, C, T),
+      bestShare: allBest / T,
+      oscillation: C > 1 ? swing / (C - 1) : 0,
     },
     series,
     armCounts,

@@ -102,11 +102,38 @@ const FraudSchema = z.strictObject({
   detectionRate: probability.default(0),
 });
 
+const ConversionDelaySchema = z
+  .strictObject({
+    medianHours: z.number().positive().optional(),
+    p95Hours: z.number().positive().optional(),
+    learn: z.boolean().default(true),
+  })
+  .refine((d) => (d.medianHours ?? (d.p95Hours ?? 0) / 5) < (d.p95Hours ?? Infinity), {
+    message: "medianHours must be below p95Hours",
+    path: ["p95Hours"],
+  });
+
+/** Campaign-level decay, as in the service: exponential forgetting by half-life, or a sliding window of hours. */
+const DecaySchema = z.union([
+  z.strictObject({ halfLifeHours: z.number().positive() }),
+  z.strictObject({ windowHours: z.number().int().min(1) }),
+]);
+
 const StrategySpecSchema = z.strictObject({
   /** Label in results (defaults to the type); must be unique. */
   name: z.string().min(1).optional(),
   type: z.string().min(1),
   params: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * The campaign's statistics settings (src/engine/timed.ts, as the service): how a decision whose
+   * conversion is still pending counts — `delay-aware` (default, the service's: by the probability its
+   * conversion would have arrived by now), `at-decision` (a failed trial until it converts) or
+   * `matured-only` (only once the attribution window has passed).
+   */
+  counting: z.enum(["delay-aware", "at-decision", "matured-only"]).default("delay-aware"),
+  /** Prior of the delay model (default from the attribution window) and whether observed delays update it. */
+  conversionDelay: ConversionDelaySchema.optional(),
+  decay: DecaySchema.optional(),
 });
 
 export const ScenarioSchema = z

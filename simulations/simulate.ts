@@ -24,6 +24,7 @@ export function runRepetition(s: Scenario, rep: number, resolve: StrategyResolve
     runStrategy(e, resolve(spec.type), spec.params, strategyLabel(spec), repSeed, {
       checkpoints: s.checkpoints,
       updateEvery: s.learning.updateEvery,
+      statistics: { counting: spec.counting, conversionDelay: spec.conversionDelay, decay: spec.decay },
     }),
   );
   return { rep, runs };
@@ -44,10 +45,14 @@ export interface StrategyResult {
     roi: Summary | null;
     wastedShare: Summary;
     invalidConversions: Summary;
+    /** Share of decisions on the best arm, and the mean swing of that share between checkpoint windows. */
+    bestShare: Summary;
+    oscillation: Summary;
     /** Over repetitions that found it; `foundShare` = share of repetitions that did. */
     timeToBest: { rounds: Summary; hours: Summary; foundShare: number };
   };
-  series: { regret: Band; conversions: Band; revenue: Band; profit: Band; roi: Band | null };
+  /** Cumulative figures over time, and the best arm's share of each checkpoint window. */
+  series: { regret: Band; conversions: Band; revenue: Band; profit: Band; roi: Band | null; bestShare: Band };
   /** Mean share of traffic per arm in each checkpoint window: arms[i] ↔ share[i][window]. */
   armShare: { arms: string[]; share: number[][] };
 }
@@ -106,6 +111,8 @@ export function aggregate(s: Scenario, reps: RepResult[], armKeys: string[]): Si
         roi: anyCost ? tot((r) => r.totals.profit / r.totals.cost) : null,
         wastedShare: tot((r) => r.totals.wastedShare),
         invalidConversions: tot((r) => r.totals.invalidConversions),
+        bestShare: tot((r) => r.totals.bestShare),
+        oscillation: tot((r) => r.totals.oscillation),
         timeToBest: {
           rounds: summarize(found.map((r) => r.totals.timeToBest)),
           hours: summarize(found.map((r) => r.totals.timeToBest / s.traffic.perHour)),
@@ -120,6 +127,7 @@ export function aggregate(s: Scenario, reps: RepResult[], armKeys: string[]): Si
         roi: anyCost
           ? band(runs.map((r, k) => profitSeries[k].map((p, w) => (r.series.cost[w] > 0 ? p / r.series.cost[w] : NaN))))
           : null,
+        bestShare: band(runs.map((r) => r.bestShare)),
       },
       armShare: { arms: armKeys, share },
     };

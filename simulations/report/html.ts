@@ -69,6 +69,7 @@ bandChart("conversions", "conversions", "cumulative conversions");
 if (same("revenue", "conversions")) document.getElementById("revenue").closest("section").remove(); else bandChart("revenue", "revenue", "cumulative revenue");
 if (same("profit", "revenue")) document.getElementById("profit").closest("section").remove(); else bandChart("profit", "profit", "cumulative profit");
 bandChart("roi", "roi", "ROI = profit / cost");
+bandChart("bestShare", "bestShare", "share of decisions on the best arm");
 const TOP = 8;
 const shares = document.getElementById("shares");
 R.strategies.forEach((s, i) => {
@@ -135,6 +136,7 @@ ${section("conversions", "Conversions over time")}
 ${section("revenue", "Revenue over time")}
 ${section("profit", "Profit over time")}
 ${section("roi", "ROI over time", "Cumulative profit over cumulative cost.")}
+${section("bestShare", "Best-arm share over time", "Share of each period's decisions on the arm that was best at that moment.")}
 <section><h2>Share of traffic per arm over time</h2><div id="shares"></div></section>
 <script type="application/json" id="results">${scriptJson(r)}</script>
 <script>${chartSource().replace(/<\/script/gi, "<\\/script")}</script>

@@ -29,6 +29,8 @@ const FIGS = [
   "roi",
   "wastedShare",
   "invalidConversions",
+  "bestShare",
+  "oscillation",
 ] as const;
 
 export function figuresCsv(r: SimulationResult): string {

@@ -93,6 +93,38 @@ export const StrategyIn = z.looseObject({ type: z.string().min(1).max(64) }).ope
     "`{type, ...params}`: thompson, gaussian_thompson, top_two_thompson, ucb1, epsilon_greedy, softmax, linucb, lin_ts, logistic_ts, …",
 });
 
+const hours = () =>
+  z
+    .number()
+    .finite()
+    .positive()
+    .max(24 * 366);
+export const ConversionDelayIn = z
+  .object({
+    medianHours: hours().optional(),
+    p95Hours: hours().optional(),
+    learn: z.boolean().optional(),
+  })
+  .openapi("ConversionDelay", {
+    description:
+      "The delay model's prior (lognormal, truncated at the attribution window): median and 95th percentile of the " +
+      "decision-to-conversion delay. Default: median W/10, p95 W/2. Observed delays update it unless learn is false.",
+  });
+export const DecayIn = z
+  .union([
+    z.object({ halfLifeHours: hours() }),
+    z.object({
+      windowHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 366),
+    }),
+  ])
+  .openapi("Decay", {
+    description: "Forgetting for drift: exponential with a half-life, or a sliding window of hour buckets.",
+  });
+
 export const CampaignIn = z
   .strictObject({
     name: z.string().min(1).max(200),
@@ -113,6 +145,8 @@ export const CampaignIn = z
       .optional(),
     explorationFloor: z.number().min(0).max(1).optional(),
     contextFeatures: z.array(ContextFeature).max(100).optional(),
+    conversionDelay: ConversionDelayIn.optional(),
+    decay: DecayIn.optional(),
   })
   .openapi({ description: "A campaign: arms, objective and the strategy that chooses among them" });
 
@@ -131,6 +165,8 @@ export const CampaignPatchIn = z
       .positive()
       .max(24 * 366)
       .optional(),
+    conversionDelay: ConversionDelayIn.nullable().optional(),
+    decay: DecayIn.nullable().optional(),
   })
   .openapi("CampaignPatch");
 
@@ -155,6 +191,21 @@ export const CampaignOut = z
     attributionWindowHours: z.number(),
     explorationFloor: z.number(),
     contextFeatures: z.array(ContextFeature),
+    trialAt: z.enum(["decision", "impression"]),
+    conversionDelay: ConversionDelayIn.nullable(),
+    decay: DecayIn.nullable(),
+    delayModel: z
+      .object({
+        family: z.literal("lognormal"),
+        medianHours: z.number(),
+        p95Hours: z.number(),
+        mu: z.number(),
+        sigma: z.number(),
+        windowHours: z.number(),
+        source: z.enum(["default", "declared", "learned"]),
+        observations: z.number(),
+      })
+      .optional(),
     version: z.number(),
     arms: z.array(ArmOut),
     createdAt: z.string(),

@@ -1,13 +1,14 @@
 /**
  * Response shapes of campaigns and arms: what the API shows of the engine's live objects.
  */
-import type { CampaignConfig, LiveArm } from "../engine/campaign.ts";
+import type { CampaignConfig, LiveArm, LiveCampaign } from "../engine/campaign.ts";
+import { delayModelView } from "../engine/timed.ts";
 
 export function armView(a: LiveArm) {
   return { key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status };
 }
 
-export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
+export function publicCampaign(c: CampaignConfig & { arms: LiveArm[]; timed?: LiveCampaign["timed"] }) {
   return {
     id: c.id,
     name: c.name,
@@ -18,6 +19,11 @@ export function publicCampaign(c: CampaignConfig & { arms: LiveArm[] }) {
     attributionWindowHours: c.attributionWindowHours,
     explorationFloor: c.explorationFloor,
     contextFeatures: c.contextFeatures,
+    trialAt: c.trialAt,
+    conversionDelay: c.conversionDelay,
+    decay: c.decay,
+    /** The delay model in use (the prior, or learned from observed delays). */
+    ...(c.timed ? { delayModel: delayModelView(c.timed.model) } : {}),
     version: c.version,
     arms: c.arms.map(armView),
     createdAt: c.createdAt.toISOString(),

@@ -7,7 +7,9 @@ import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
 import type { Encoder } from "./registry.ts";
-import { fromDatabase, zeroStats } from "./stats.ts";
+import { emptyArmBuckets, hoursOf, type ArmBuckets } from "./buckets.ts";
+import { addStats, fromDatabase, zeroStats } from "./stats.ts";
+import { TimedStats, type TimedOptions } from "./timed.ts";
 
 export interface LiveArm {
   key: string;
@@ -30,8 +32,37 @@ export interface LiveCampaign extends CampaignConfig {
   dim: number;
   arms: LiveArm[];
   armByKey: Map<string, LiveArm>;
+  /** All-time totals (arm_stats) + pending: the ledger of stats.ts. */
   stats: ArmStats[];
   pending: ArmStats[];
+  /**
+   * The hour buckets (database + pending) and the delay model: what the strategy sees is their fold at
+   * `now` (delay-aware trials, decay), not the all-time totals.
+   */
+  timed: TimedStats;
+  /** The still-queued trials by hour, so a rebuild from the database can add them back. */
+  pendingBuckets: ArmBuckets[];
+}
+
+/** The campaign's statistics settings as TimedStats options. */
+export function timedOptions(cfg: CampaignConfig): TimedOptions {
+  return {
+    windowHours: cfg.attributionWindowHours,
+    counting: "delay-aware",
+    conversionDelay: cfg.conversionDelay ?? undefined,
+    decay: cfg.decay ?? undefined,
+    compact: false,
+  };
+}
+
+/** Hands arm `index` its posterior totals: the fold of its buckets at the last `refreshWeights`. */
+export function syncPosterior(c: LiveCampaign, index: number): void {
+  syncArm(c.impl, c.state, index, c.timed.fold(index));
+}
+
+/** Moves the buckets' weights to `nowMs` (the delay model is refitted once an hour). */
+export function refreshWeights(c: LiveCampaign, nowMs = Date.now()): void {
+  c.timed.refresh(hoursOf(nowMs));
 }
 
 /** The strategy's params: the campaign's `{type, ...params}` minus type, with the campaign-level floor. */
@@ -74,12 +105,17 @@ export function buildLive(
     armByKey: new Map(ordered.map((a) => [a.key, a])),
     stats: ordered.map(() => zeroStats(dim)),
     pending: ordered.map(() => zeroStats(dim)),
+    timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
+    pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
   };
+  refreshWeights(live);
   for (const a of ordered) {
     const t = totals.get(a.key);
     if (t) {
       fromDatabase(live, a.index, t);
-      syncArm(impl, state, a.index, live.stats[a.index]);
+      // Until the buckets are read (LiveState.load), the totals count as matured.
+      addStats(live.timed.arms[a.index]!.base, t);
+      syncPosterior(live, a.index);
     }
     if (a.status !== "active") impl.setArmStatus(state, a.index, toStrategyStatus(a.status));
   }

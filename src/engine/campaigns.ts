@@ -14,12 +14,21 @@ import {
   type CampaignChange,
 } from "../store/campaigns.ts";
 import type { Db } from "../store/db.ts";
-import type { ArmRowStatus, CampaignKind, CampaignStatus, ContextFeatureSpec, Objective } from "../store/schema.ts";
+import type {
+  ArmRowStatus,
+  CampaignKind,
+  CampaignStatus,
+  ContextFeatureSpec,
+  ConversionDelaySpec,
+  DecaySpec,
+  Objective,
+} from "../store/schema.ts";
 import { buildLive, strategyParams, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
 import type { LiveState } from "./live.ts";
 import { asDomainError, resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import { DAY_HOURS, parseSendTimeKey } from "./sendtime.ts";
+import { checkTimedSettings } from "./timed.ts";
 
 export interface ArmInput {
   key: string;
@@ -44,20 +53,27 @@ export interface CampaignInput {
   attributionWindowHours?: number;
   explorationFloor?: number;
   contextFeatures?: ContextFeatureSpec[];
+  conversionDelay?: ConversionDelaySpec | null;
+  decay?: DecaySpec | null;
 }
 
+/** conversionDelay and decay apply at once to the stored buckets (they are kept raw); null removes them. */
 export interface CampaignPatch {
   name?: string;
   status?: CampaignStatus;
   strategy?: Record<string, unknown>;
   explorationFloor?: number;
   attributionWindowHours?: number;
+  conversionDelay?: ConversionDelaySpec | null;
+  decay?: DecaySpec | null;
 }
 
 /**
  * Params that make a posterior depend on the order of observations (discounting, sliding windows)
  * cannot be rebuilt from the commutative sums the service persists and shares between processes,
- * so the service refuses them rather than silently ignoring them (simulations may use them).
+ * so the service refuses them rather than silently ignoring them (simulations may use them). The
+ * campaign-level `decay` ({halfLifeHours} | {windowHours}, src/engine/decay.ts) is the service's way to
+ * forget: by the age of the hour buckets, the same on every replica.
  */
 const ORDER_DEPENDENT_PARAMS = ["discount", "window"] as const;
 
@@ -67,7 +83,7 @@ function refuseOrderDependent(strategy: Record<string, unknown>): void {
       throw new DomainError(
         "invalid_request",
         `strategy.${k}: not supported by the service (statistics are persisted as commutative sums shared by every process)`,
-        [{ path: `strategy.${k}`, message: "not supported by the service" }],
+        [{ path: `strategy.${k}`, message: "not supported by the service; use the campaign's decay" }],
       );
 }
 
@@ -120,6 +136,8 @@ export class Campaigns {
     asStrategyError(() => impl.parseParams(strategyParams(input.strategy, floor)));
     const encoder = impl.contextual || contextFeatures.length ? this.encoder(contextFeatures) : undefined;
     const armsIn = validArms(input);
+    const windowHours = input.attributionWindowHours ?? 168;
+    checkTimedSettings(input, windowHours);
     const now = new Date();
     const cfg: CampaignConfig = {
       id: randomUUID(),
@@ -129,9 +147,12 @@ export class Campaigns {
       objective: input.objective,
       strategy: input.strategy,
       status: "active",
-      attributionWindowHours: input.attributionWindowHours ?? 168,
+      attributionWindowHours: windowHours,
       explorationFloor: floor,
       contextFeatures,
+      trialAt: "decision",
+      conversionDelay: input.conversionDelay ?? null,
+      decay: input.decay ?? null,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -179,6 +200,13 @@ export class Campaigns {
       strategy = { ...c.strategy, ...patch.strategy, type: c.strategy.type };
       asStrategyError(() => c.impl.parseParams(strategyParams(strategy, patch.explorationFloor ?? c.explorationFloor)));
     }
+    checkTimedSettings(
+      {
+        conversionDelay: patch.conversionDelay === undefined ? c.conversionDelay : patch.conversionDelay,
+        decay: patch.decay === undefined ? c.decay : patch.decay,
+      },
+      patch.attributionWindowHours ?? c.attributionWindowHours,
+    );
     // Build the changed campaign in memory first: what the strategy refuses never reaches the database.
     asStrategyError(() =>
       buildLive(
@@ -194,6 +222,8 @@ export class Campaigns {
     if (patch.status !== undefined) change.status = patch.status;
     if (patch.explorationFloor !== undefined) change.explorationFloor = patch.explorationFloor;
     if (patch.attributionWindowHours !== undefined) change.attributionWindowHours = patch.attributionWindowHours;
+    if (patch.conversionDelay !== undefined) change.conversionDelay = patch.conversionDelay;
+    if (patch.decay !== undefined) change.decay = patch.decay;
     await updateCampaign(this.db, id, change);
     return (await this.live.load(id))!;
   }

@@ -18,6 +18,7 @@ import type { LiveState } from "./live.ts";
 import { asDomainError } from "./registry.ts";
 import { baseReward } from "./rewards.ts";
 import { isValidTimeZone, nextSendAt } from "./sendtime.ts";
+import { hourOf } from "./buckets.ts";
 import { trialIncrement, type ArmIncrement } from "./stats.ts";
 import type { DecisionRequest, DecisionResult } from "./types.ts";
 
@@ -151,7 +152,8 @@ export class Decider {
     const choice = c.impl.choose(c.state, x, this.o.rng);
     const arm = c.arms[choice.arm];
     const inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
-    this.o.live.queued(c, arm.index, inc);
+    const createdAt = new Date();
+    this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
     const id = randomUUID();
     const result: DecisionResult = {
       decisionId: id,
@@ -170,7 +172,7 @@ export class Decider {
       unitId: req.unitId ?? null,
       position,
       strategyVersion: c.version,
-      createdAt: new Date(),
+      createdAt,
       reward: inc.sum,
       converted: false,
     };
@@ -208,10 +210,16 @@ export class Decider {
         db,
         part.map((e) => e.row),
         part.map((e) => e.inc),
+        part.map((e) => ({
+          campaignId: e.row.campaignId,
+          armKey: e.row.armKey,
+          hour: hourOf(e.row.createdAt.getTime()),
+          trials: e.inc,
+        })),
       );
     } catch (err) {
       if (isUnavailable(err) || part.length === 1) {
-        for (const e of part) live.settle(e.inc, false);
+        for (const e of part) live.settle(e.inc, false, hourOf(e.row.createdAt.getTime()));
         const answer = failure(err);
         for (let i = from; i < to; i++) out[i] = answer;
         if (!isUnavailable(err))
@@ -226,7 +234,7 @@ export class Decider {
       await this.commitPart(batch, mid, to, out);
       return;
     }
-    for (const e of part) live.settle(e.inc, true);
+    for (const e of part) live.settle(e.inc, true, hourOf(e.row.createdAt.getTime()));
     this.o.onDecisions?.(part.length);
     for (let i = from; i < to; i++) out[i] = undefined;
   }

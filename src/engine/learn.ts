@@ -35,7 +35,10 @@ import { applyRewards, insertEvents, storedEvents, type EventRow } from "../stor
 import type { LiveCampaign } from "./campaign.ts";
 import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
-import { isUuid, type LiveState } from "./live.ts";
+import { incrementBuckets, upsertDelayIncrements } from "../store/buckets.ts";
+import { hourOf } from "./buckets.ts";
+import { DELAY_BINS, delayBin } from "./delay.ts";
+import { isUuid, type BucketReward, type LiveState } from "./live.ts";
 import { applyEvent } from "./rewards.ts";
 import { rewardIncrement, type ArmIncrement } from "./stats.ts";
 import type { EventResult, EventType, FraudGate, IncomingEvent, IngestResult } from "./types.ts";
@@ -136,17 +139,20 @@ export class Learner {
     const { db, live } = this.o;
     await live.shared(async () => {
       let incs: ArmIncrement[] = [];
+      let bucketRewards: BucketReward[] = [];
       let invalid = 0;
       await db.transaction(async (tx) => {
         const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
         this.classify(attributed);
         const kept = await persist(tx, workspaceId, attributed, results);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
-        const { updates, increments } = rewardDeltas(kept);
+        const { updates, increments, rewards } = rewardDeltas(kept);
         await applyRewards(tx, updates, increments);
+        await persistBucketRewards(tx, rewards);
         incs = increments;
+        bucketRewards = rewards;
       });
-      live.applied(incs);
+      live.applied(incs, bucketRewards);
       if (invalid) this.o.onEvents?.("invalid", invalid);
     });
   }
@@ -344,22 +350,33 @@ async function persist(
 function rewardDeltas(events: Attributed[]): {
   updates: { id: string; reward: number; converted: boolean }[];
   increments: ArmIncrement[];
+  rewards: BucketReward[];
 } {
-  const running = new Map<string, { a: Attributed; reward: number; converted: boolean }>();
+  const running = new Map<string, { a: Attributed; reward: number; converted: boolean; convertedAt?: Date }>();
   for (const a of events) {
     if (!a.attributed || a.invalidReason !== null) continue;
     let s = running.get(a.decision.id);
     if (!s) running.set(a.decision.id, (s = { a, reward: a.decision.reward, converted: a.decision.converted }));
+    const was = s.converted;
     applyEvent(a.campaign.objective, s, a.ev);
+    if (!was && s.converted) s.convertedAt = a.ev.occurredAt;
   }
   const updates: { id: string; reward: number; converted: boolean }[] = [];
   const increments: ArmIncrement[] = [];
-  for (const { a, reward, converted } of running.values()) {
+  const rewards: BucketReward[] = [];
+  for (const { a, reward, converted, convertedAt } of running.values()) {
     const d = a.decision;
     if (reward === d.reward && converted === d.converted) continue;
     updates.push({ id: d.id, reward, converted });
-    if (reward === d.reward) continue;
     const c = a.campaign;
+    const first = converted && !d.converted;
+    const hour = hourOf(d.createdAt.getTime());
+    const key = { campaignId: c.id, armKey: d.armKey };
+    if (reward === d.reward) {
+      // Converted without a change of reward (e.g. a conversion worth 0): the bucket counts it as arrived.
+      rewards.push({ ...key, hour, stats: { n: 1, sum: 0, sumSq: 0 }, delayHours: delayOf(d, convertedAt) });
+      continue;
+    }
     let x: Float64Array | undefined;
     if (c.encoder) {
       try {
@@ -368,7 +385,35 @@ function rewardDeltas(events: Attributed[]): {
         x = new Float64Array(c.dim);
       }
     }
-    increments.push(rewardIncrement({ campaignId: c.id, armKey: d.armKey }, d.reward, reward, x));
+    const inc = rewardIncrement(key, d.reward, reward, x);
+    increments.push(inc);
+    rewards.push({
+      ...key,
+      hour,
+      // The rewards part of the decision's hour bucket: n counts the decisions that converted.
+      stats: { n: first ? 1 : 0, sum: inc.sum, sumSq: inc.sumSq, ...(inc.xr ? { xr: inc.xr } : {}) },
+      delayHours: first ? delayOf(d, convertedAt) : undefined,
+    });
   }
-  return { updates, increments };
+  return { updates, increments, rewards };
+}
+
+const delayOf = (d: DecisionRow, at: Date | undefined) =>
+  at === undefined ? undefined : (at.getTime() - d.createdAt.getTime()) / 3_600_000;
+
+/** The rewards parts of the decisions' hour buckets, and the delays of first conversions per cohort hour. */
+async function persistBucketRewards(tx: Pick<Db, "execute">, rewards: BucketReward[]): Promise<void> {
+  if (rewards.length === 0) return;
+  await incrementBuckets(
+    tx,
+    rewards.map((r) => ({ campaignId: r.campaignId, armKey: r.armKey, hour: r.hour, rewards: r.stats })),
+  );
+  const delays = rewards
+    .filter((r) => r.delayHours !== undefined)
+    .map((r) => {
+      const counts = new Array<number>(DELAY_BINS).fill(0);
+      counts[delayBin(r.delayHours!)] = 1;
+      return { campaignId: r.campaignId, hour: r.hour, counts };
+    });
+  if (delays.length) await tx.execute(upsertDelayIncrements(delays));
 }

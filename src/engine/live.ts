@@ -18,7 +18,9 @@ import type { ArmStats } from "../../strategies/types.ts";
 import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
 import { campaignVersions, readCampaign, servedCampaignIds } from "../store/campaigns.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
-import { buildLive, syncArm, type LiveArm, type LiveCampaign } from "./campaign.ts";
+import { readBuckets, readDelays, type StoredBucket } from "../store/buckets.ts";
+import { addTrial, hourOf } from "./buckets.ts";
+import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
 import { resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import {
@@ -29,10 +31,35 @@ import {
   foldBuckets,
   fromDatabase,
   queued,
+  zeroStats,
+  addStats,
   type ArmIncrement,
 } from "./stats.ts";
+import { retentionHours, timedFromStored } from "./timed.ts";
+
+/** What an event ingest adds to the hour bucket of its decision (src/engine/learn.ts). */
+export interface BucketReward {
+  campaignId: string;
+  armKey: string;
+  /** Hour of the decision. */
+  hour: number;
+  /** n = 1 when the decision converted for the first time. */
+  stats: ArmStats;
+  /** Decision → conversion delay in hours, on a first conversion. */
+  delayHours?: number;
+}
 
 const REFRESH_MARGIN_MS = 60_000;
+
+function byCampaign<T extends { campaignId: string }>(rows: T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const r of rows) {
+    const l = m.get(r.campaignId);
+    if (l) l.push(r);
+    else m.set(r.campaignId, [r]);
+  }
+  return m;
+}
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID_RE.test(s);
 
@@ -108,17 +135,48 @@ export class LiveState {
     const prev = this.campaigns.get(id);
     if (prev) {
       carryPending(prev, live);
-      for (const a of live.arms) syncArm(live.impl, live.state, a.index, live.stats[a.index]);
+      for (const a of prev.arms) {
+        const n = live.armByKey.get(a.key);
+        if (!n) continue;
+        for (const [h, b] of prev.pendingBuckets[a.index]!.buckets)
+          addTrial(live.pendingBuckets[n.index]!, h, b.trials, live.dim);
+      }
     }
+    const hour = hourOf(Date.now());
+    const from = hour - retentionHours(live.timed.options);
+    this.rebuildTimed(live, await readBuckets(this.db, [id], from), await readDelays(this.db, [id]));
     this.campaigns.set(id, live);
     return live;
   }
 
+  /**
+   * A campaign's buckets from the database rows + its still-queued trials; base = all-time totals in the
+   * database minus the rows read (src/engine/timed.ts); then every arm's posterior is refolded.
+   */
+  private rebuildTimed(c: LiveCampaign, rows: StoredBucket[], delays: { hour: number; counts: number[] }[]): void {
+    const allTime = new Map<string, ArmStats>();
+    for (const a of c.arms) {
+      const t = zeroStats(c.dim);
+      addStats(t, c.stats[a.index]!);
+      addStats(t, c.pending[a.index]!, -1);
+      allTime.set(a.key, t);
+    }
+    const keys = c.arms.map((a) => a.key);
+    c.timed = timedFromStored(keys, c.dim, timedOptions(c), allTime, rows, delays);
+    c.arms.forEach((a) => {
+      for (const [h, b] of c.pendingBuckets[a.index]!.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
+    });
+    refreshWeights(c);
+    for (const a of c.arms) this.sync(c, a.index);
+  }
+
   // ---------------------------------------------------------------- statistics (src/engine/stats.ts)
 
-  /** A decision's trial, counted in memory at once and pending until its commit settles. */
-  queued(c: LiveCampaign, index: number, inc: ArmIncrement): void {
+  /** A decision's trial (made in `hour`), counted in memory at once and pending until its commit settles. */
+  queued(c: LiveCampaign, index: number, inc: ArmIncrement, hour: number): void {
     queued(c, index, inc);
+    addTrial(c.timed.arms[index]!, hour, inc, c.dim);
+    addTrial(c.pendingBuckets[index]!, hour, inc, c.dim);
     let set = this.dirty.get(c);
     if (!set) this.dirty.set(c, (set = new Set()));
     set.add(index);
@@ -129,25 +187,44 @@ export class LiveState {
   }
 
   /** After a commit (`ok`) or a failed one; called before the commit's shared lock is released. */
-  settle(inc: ArmIncrement, ok: boolean): void {
+  settle(inc: ArmIncrement, ok: boolean, hour: number): void {
     const c = this.campaigns.get(inc.campaignId);
     const a = c?.armByKey.get(inc.armKey);
     if (!c || !a) return;
+    addTrial(c.pendingBuckets[a.index]!, hour, inc, c.dim, -1);
     if (ok) committed(c, a.index, inc);
     else {
       failed(c, a.index, inc);
+      addTrial(c.timed.arms[a.index]!, hour, inc, c.dim, -1);
       this.sync(c, a.index);
     }
   }
 
   /** Increments another path committed (event ingest): memory follows the database. */
-  applied(incs: ArmIncrement[]): void {
+  applied(incs: ArmIncrement[], rewards: BucketReward[] = []): void {
+    const touched = new Map<LiveCampaign, Set<number>>();
+    const touch = (c: LiveCampaign, i: number) => {
+      let s = touched.get(c);
+      if (!s) touched.set(c, (s = new Set()));
+      s.add(i);
+    };
     for (const inc of incs) {
       const c = this.campaigns.get(inc.campaignId);
       const a = c?.armByKey.get(inc.armKey);
       if (!c || !a) continue;
       applied(c, a.index, inc);
-      this.sync(c, a.index);
+      touch(c, a.index);
+    }
+    for (const r of rewards) {
+      const c = this.campaigns.get(r.campaignId);
+      const a = c?.armByKey.get(r.armKey);
+      if (!c || !a) continue;
+      c.timed.reward(a.index, r.hour, r.stats, r.delayHours);
+      touch(c, a.index);
+    }
+    for (const [c, arms] of touched) {
+      refreshWeights(c);
+      for (const i of arms) this.sync(c, i);
     }
   }
 
@@ -159,14 +236,15 @@ export class LiveState {
     this.dirty = new Map();
     for (const [c, arms] of dirty) {
       if (this.campaigns.get(c.id) !== c) continue;
-      for (const i of arms) syncArm(c.impl, c.state, i, c.stats[i]);
+      refreshWeights(c);
+      for (const i of arms) syncPosterior(c, i);
     }
   }
 
   /** Memory follows committed statistics even if a campaign's strategy objects (logged, not thrown). */
   private sync(c: LiveCampaign, index: number): void {
     try {
-      syncArm(c.impl, c.state, index, c.stats[index]);
+      syncPosterior(c, index);
     } catch (err) {
       this.logger.error({ err, campaignId: c.id, arm: c.arms[index]?.key }, "strategy refused updated statistics");
     }
@@ -189,15 +267,40 @@ export class LiveState {
       const full = this.lastRefreshAt === null || this.refreshes % 150 === 0;
       const since = full ? undefined : new Date(this.lastRefreshAt!.getTime() - REFRESH_MARGIN_MS);
       for (const r of await readArmStats(this.db, fresh, since)) this.setFromRow(r);
+      await this.rebuildAllTimed(fresh);
       this.lastRefreshAt = versions[0].now;
       this.refreshes++;
     });
+  }
+
+  /** Every campaign's buckets and delays read back (one query each for all of them), posteriors refolded. */
+  private async rebuildAllTimed(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const hour = hourOf(Date.now());
+    let from = hour;
+    for (const id of ids) {
+      const c = this.campaigns.get(id);
+      if (c) from = Math.min(from, hour - retentionHours(c.timed.options));
+    }
+    const rows = byCampaign(await readBuckets(this.db, ids, from));
+    const delays = byCampaign(await readDelays(this.db, ids));
+    for (const id of ids) {
+      const c = this.campaigns.get(id);
+      if (!c) continue;
+      const own = hour - retentionHours(c.timed.options);
+      this.rebuildTimed(
+        c,
+        (rows.get(id) ?? []).filter((r) => r.hour >= own),
+        delays.get(id) ?? [],
+      );
+    }
   }
 
   /** Replaces one campaign's in-memory totals by the database's at once (e.g. after a recompute). */
   async reloadStats(campaignId: string): Promise<void> {
     await this.lock.exclusive(async () => {
       for (const r of await readArmStats(this.db, [campaignId])) this.setFromRow(r);
+      await this.rebuildAllTimed([campaignId]);
     });
   }
 
@@ -206,6 +309,5 @@ export class LiveState {
     const a = c?.armByKey.get(r.armKey);
     if (!c || !a) return;
     fromDatabase(c, a.index, foldBuckets([r], c.dim));
-    syncArm(c.impl, c.state, a.index, c.stats[a.index]);
   }
 }

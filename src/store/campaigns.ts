@@ -10,7 +10,10 @@ import { armStats, arms, campaigns } from "./schema.ts";
 export type CampaignRow = typeof campaigns.$inferSelect;
 export type ArmRow = typeof arms.$inferSelect;
 export type CampaignChange = Partial<
-  Pick<typeof campaigns.$inferInsert, "name" | "status" | "strategy" | "explorationFloor" | "attributionWindowHours">
+  Pick<
+    typeof campaigns.$inferInsert,
+    "name" | "status" | "strategy" | "explorationFloor" | "attributionWindowHours" | "conversionDelay" | "decay"
+  >
 >;
 export type ArmChange = Partial<Pick<typeof arms.$inferInsert, "status" | "name" | "cost" | "metadata">>;
 

@@ -5,6 +5,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements, uuidArray } from "./arm-stats.ts";
+import { upsertBucketIncrements, type BucketIncrement } from "./buckets.ts";
 import type { Db } from "./db.ts";
 import { decisions } from "./schema.ts";
 
@@ -12,13 +13,14 @@ import { decisions } from "./schema.ts";
 export type DecisionRow = typeof decisions.$inferSelect;
 
 /**
- * Logs a batch of decisions and adds their trials to arm_stats in one statement (atomic, one round
- * trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
+ * Logs a batch of decisions and adds their trials to arm_stats and to their hour buckets
+ * (arm_stat_buckets) in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
 export async function insertDecisionsWithStats(
   db: Pick<Db, "execute">,
   decisions: DecisionRow[],
   incs: ArmIncrement[],
+  buckets: BucketIncrement[] = [],
 ): Promise<void> {
   if (decisions.length === 0) return;
   const d = JSON.stringify(
@@ -42,7 +44,7 @@ export async function insertDecisionsWithStats(
       select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted
       from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
         unit_id text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
-    )
+    )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}
     ${upsertIncrements(incs)}`);
 }
 

@@ -63,6 +63,17 @@ export interface ContextFeatureSpec {
   buckets?: number;
 }
 
+/** When a decision counts as a trial: when made, or at its first impression (a creative never shown is no trial). */
+export type TrialAt = "decision" | "impression";
+/** The delay model's prior (src/engine/delay.ts); learned from observed delays unless `learn` is false. */
+export interface ConversionDelaySpec {
+  medianHours?: number;
+  p95Hours?: number;
+  learn?: boolean;
+}
+/** Decay for drift (src/engine/decay.ts): exponential forgetting, or a sliding window of hours. */
+export type DecaySpec = { halfLifeHours: number } | { windowHours: number };
+
 export const campaigns = pgTable(
   "campaigns",
   {
@@ -79,6 +90,11 @@ export const campaigns = pgTable(
     attributionWindowHours: doublePrecision("attribution_window_hours").notNull().default(168),
     explorationFloor: doublePrecision("exploration_floor").notNull().default(0),
     contextFeatures: jsonb("context_features").$type<ContextFeatureSpec[]>().notNull().default(sql`'[]'::jsonb`),
+    trialAt: text("trial_at").$type<TrialAt>().notNull().default("decision"),
+    /** null: the default prior from the attribution window, learned. */
+    conversionDelay: jsonb("conversion_delay").$type<ConversionDelaySpec>(),
+    /** null: no decay. */
+    decay: jsonb("decay").$type<DecaySpec>(),
     /** Bumped by every change of configuration or arms; logged with each decision as its strategy version. */
     version: integer("version").notNull().default(1),
     createdAt: createdAt(),

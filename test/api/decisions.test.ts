@@ -56,7 +56,14 @@ describe("POST /v1/campaigns/{id}/decisions", () => {
   });
 
   it("after unconverted trials on one arm, the others are more likely (propensity follows the posterior)", async () => {
-    const id = await createCampaign(ws, creativeCampaign({ arms: [{ key: "a" }, { key: "b" }] }));
+    // A declared delay far below a millisecond: a pending trial counts as a (failed) trial at once.
+    const id = await createCampaign(
+      ws,
+      creativeCampaign({
+        arms: [{ key: "a" }, { key: "b" }],
+        conversionDelay: { medianHours: 1e-8, p95Hours: 2e-8, learn: false },
+      }),
+    );
     // Beta(1, 1 + k) vs Beta(1, 1 + m): P(a best) = (1 + m) / (2 + k + m) — check the logged propensity
     let k = 0;
     let m = 0;

@@ -33,6 +33,9 @@ describe("end-to-end learning over HTTP", () => {
       kind: "creative",
       objective: "conversions",
       strategy: { type: "thompson" },
+      // Conversions here arrive within milliseconds of the decision. Declared, so every trial counts at once;
+      // under the default prior (median 16.8 h) the delay model must first learn that (known: slower start).
+      conversionDelay: { medianHours: 1e-8, p95Hours: 2e-8, learn: false },
       arms: Object.keys(RATES).map((key) => ({ key, name: `Creative ${key}` })),
     });
     const audience = new Mulberry32(7);

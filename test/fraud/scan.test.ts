@@ -34,7 +34,12 @@ beforeAll(async () => {
   ws = await h.workspace("fraud");
   campaignId = await createCampaign(
     ws,
-    creativeCampaign({ arms: [{ key: "a" }, { key: "b" }], strategy: { type: "thompson" } }),
+    // A declared delay far below a millisecond: every trial counts at once, so the posterior has the closed form below.
+    creativeCampaign({
+      arms: [{ key: "a" }, { key: "b" }],
+      strategy: { type: "thompson" },
+      conversionDelay: { medianHours: 1e-8, p95Hours: 2e-8, learn: false },
+    }),
   );
   T0 = Date.now();
   const r = await ws.post("/v1/decisions/batch", {

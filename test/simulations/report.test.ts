@@ -64,13 +64,14 @@ describe("HTML report", () => {
           return { id: cv.id, w: cv.width, h: cv.height, painted: n };
         }),
       );
-      // regret, conversions, revenue, profit, roi + one share chart per strategy
+      // regret, conversions, revenue, profit, roi, best-arm share + one share chart per strategy
       expect(painted.map((p) => p.id)).toEqual([
         "regret",
         "conversions",
         "revenue",
         "profit",
         "roi",
+        "bestShare",
         "share-0",
         "share-1",
       ]);

@@ -82,7 +82,11 @@ export function register(app: App, deps: AppDeps): void {
       const engine = deps.engine;
       const camp = await engine.campaign(c.get("workspaceId"), c.req.valid("param").id);
       const byKey = await armEventTotals(deps.db, camp.id);
-      const post = posteriors(camp.objective, camp.stats);
+      // The posterior the strategy uses: the fold of the hour buckets (delay-aware trials, decay).
+      const post = posteriors(
+        camp.objective,
+        camp.arms.map((a) => camp.timed.fold(a.index)),
+      );
       const active = camp.arms.map((a) => a.status === "active");
       const pBest = probabilityBest(post, active, engine.statsRng(1));
       let share: ArrayLike<number>;
