@@ -639,6 +639,8 @@ export interface paths {
             arms?: components["schemas"]["ArmInput"][];
             attributionWindowHours?: number;
             contextFeatures?: components["schemas"]["ContextFeature"][];
+            conversionDelay?: components["schemas"]["ConversionDelay"];
+            decay?: components["schemas"]["Decay"];
             explorationFloor?: number;
             /** @enum {string} */
             kind: "creative" | "send_time" | "channel";
@@ -2711,7 +2713,21 @@ export interface components {
       arms: components["schemas"]["Arm"][];
       attributionWindowHours: number;
       contextFeatures: components["schemas"]["ContextFeature"][];
+      conversionDelay: components["schemas"]["ConversionDelay"];
       createdAt: string;
+      decay: components["schemas"]["Decay"];
+      delayModel?: {
+        /** @enum {string} */
+        family: "lognormal";
+        medianHours: number;
+        mu: number;
+        observations: number;
+        p95Hours: number;
+        sigma: number;
+        /** @enum {string} */
+        source: "default" | "declared" | "learned";
+        windowHours: number;
+      };
       explorationFloor: number;
       id: string;
       kind: string;
@@ -2721,11 +2737,15 @@ export interface components {
       strategy: {
         [key: string]: unknown;
       };
+      /** @enum {string} */
+      trialAt: "decision" | "impression";
       updatedAt: string;
       version: number;
     };
     CampaignPatch: {
       attributionWindowHours?: number;
+      conversionDelay?: components["schemas"]["ConversionDelay"];
+      decay?: components["schemas"]["Decay"];
       explorationFloor?: number;
       name?: string;
       /** @enum {string} */
@@ -2832,6 +2852,12 @@ export interface components {
       type: "numeric" | "categorical";
       values?: string[];
     };
+    /** @description The delay model's prior (lognormal, truncated at the attribution window): median and 95th percentile of the decision-to-conversion delay. Default: median W/10, p95 W/2. Observed delays update it unless learn is false. */
+    ConversionDelay: {
+      learn?: boolean;
+      medianHours?: number;
+      p95Hours?: number;
+    } | null;
     CreatedApiKey: {
       createdAt: string;
       id: string;
@@ -2845,6 +2871,15 @@ export interface components {
        */
       role: "reader" | "writer" | "admin";
     };
+    /** @description Forgetting for drift: exponential with a half-life, or a sliding window of hour buckets. */
+    Decay:
+      | {
+          halfLifeHours: number;
+        }
+      | {
+          windowHours: number;
+        }
+      | unknown;
     Decision: {
       arm: {
         key: string;
