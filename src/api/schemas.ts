@@ -207,6 +207,10 @@ export const CampaignOut = z
       })
       .optional(),
     version: z.number(),
+    warnings: z.array(z.string()).openapi({
+      description:
+        "Numerical problems the strategy met and handled (latest 20): an ill-conditioned arm regularised or reset to its prior, an overflowing observation dropped",
+    }),
     arms: z.array(ArmOut),
     createdAt: z.string(),
     updatedAt: z.string(),

@@ -8,7 +8,9 @@ export function armView(a: LiveArm) {
   return { key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status };
 }
 
-export function publicCampaign(c: CampaignConfig & { arms: LiveArm[]; timed?: LiveCampaign["timed"] }) {
+export function publicCampaign(
+  c: CampaignConfig & { arms: LiveArm[]; timed?: LiveCampaign["timed"]; state?: LiveCampaign["state"] },
+) {
   return {
     id: c.id,
     name: c.name,
@@ -25,6 +27,8 @@ export function publicCampaign(c: CampaignConfig & { arms: LiveArm[]; timed?: Li
     /** The delay model in use (the prior, or learned from observed delays). */
     ...(c.timed ? { delayModel: delayModelView(c.timed.model) } : {}),
     version: c.version,
+    /** Numerical problems the strategy met and handled (the latest 20), e.g. an ill-conditioned arm reset. */
+    warnings: c.state?.warnings ? [...c.state.warnings] : [],
     arms: c.arms.map(armView),
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),

@@ -2741,6 +2741,8 @@ export interface components {
       trialAt: "decision" | "impression";
       updatedAt: string;
       version: number;
+      /** @description Numerical problems the strategy met and handled (latest 20): an ill-conditioned arm regularised or reset to its prior, an overflowing observation dropped */
+      warnings: string[];
     };
     CampaignPatch: {
       attributionWindowHours?: number;

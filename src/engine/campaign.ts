@@ -42,6 +42,8 @@ export interface LiveCampaign extends CampaignConfig {
   timed: TimedStats;
   /** The still-queued trials by hour, so a rebuild from the database can add them back. */
   pendingBuckets: ArmBuckets[];
+  /** Strategy warnings already logged (live.ts `logWarnings`). */
+  loggedWarnings?: Set<string>;
 }
 
 /** The campaign's statistics settings as TimedStats options. */

@@ -238,6 +238,23 @@ export class LiveState {
       if (this.campaigns.get(c.id) !== c) continue;
       refreshWeights(c);
       for (const i of arms) syncPosterior(c, i);
+      this.logWarnings(c);
+    }
+  }
+
+  /**
+   * Numerical problems the strategy met and handled (an ill-conditioned arm regularised or reset, an
+   * overflowing observation dropped, a non-finite pmf served uniformly) are logged once each here and
+   * shown on the campaign (`warnings` in its view), so an operator sees a model that needed rescuing.
+   */
+  private logWarnings(c: LiveCampaign): void {
+    const ws = c.state.warnings;
+    if (!ws?.length) return;
+    const seen = (c.loggedWarnings ??= new Set());
+    for (const w of ws) {
+      if (seen.has(w)) continue;
+      seen.add(w);
+      this.logger.warn({ campaignId: c.id, warning: w }, "strategy handled a numerical problem");
     }
   }
 
@@ -248,6 +265,7 @@ export class LiveState {
     } catch (err) {
       this.logger.error({ err, campaignId: c.id, arm: c.arms[index]?.key }, "strategy refused updated statistics");
     }
+    this.logWarnings(c);
   }
 
   // ---------------------------------------------------------------- read-back
