@@ -140,7 +140,7 @@ export const CampaignIn = z
     attributionWindowHours: z
       .number()
       .finite()
-      .positive()
+      .min(1 / 60, "must be at least one minute (1/60 h)")
       .max(24 * 366)
       .optional(),
     explorationFloor: z.number().min(0).max(1).optional(),
@@ -162,7 +162,7 @@ export const CampaignPatchIn = z
     attributionWindowHours: z
       .number()
       .finite()
-      .positive()
+      .min(1 / 60, "must be at least one minute (1/60 h)")
       .max(24 * 366)
       .optional(),
     conversionDelay: ConversionDelayIn.nullable().optional(),

@@ -213,6 +213,13 @@ export function checkTimedSettings(
         : bad("conversionDelay.p95Hours", `must be above medianHours (${medianHours ?? (p95Hours ?? 0) / 5})`);
     }
   }
+  if (!s.conversionDelay) {
+    try {
+      priorDelay(windowHours);
+    } catch {
+      throw bad("attributionWindowHours", "too short for a delay model (the default prior is W/10, W/2)");
+    }
+  }
   if (s.decay) {
     try {
       checkDecay(s.decay);

@@ -112,7 +112,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const options: ServiceOptions = {
     ...db.options,
     adminKey: ADMIN_KEY,
-    logLevel: "silent",
+    logLevel: process.env.TEST_LOG_LEVEL ?? "silent",
     seed: opts.seed ?? 12345,
     ...(opts.refreshIntervalMs !== undefined ? { refreshIntervalMs: opts.refreshIntervalMs } : {}),
     ...opts.service,
