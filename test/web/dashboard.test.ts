@@ -29,7 +29,9 @@ let campaignId: string;
 const dir = mkdtempSync(join(tmpdir(), "adbandit-dash-"));
 
 beforeAll(async () => {
-  h = await startHarness({ seed: 99 });
+  // The traffic below is dated over the last 20 minutes (so the fraud scan's windows hold it): a simulated
+  // timeline, hence a clock-skew tolerance wider than the service's default 5 minutes.
+  h = await startHarness({ seed: 99, clockSkewToleranceMs: 3_600_000 });
   h.service.deps.engine.setFraudGate(new CachedFraudGate());
   ws = await h.workspace("marketing");
   server = await listen((req) => h.service.app.fetch(req));
