@@ -252,9 +252,15 @@ export function learnDelay(prior: DelayModel, counts: DelayCounts, nowHours: num
   if (!learn || observations === 0) return prior;
   const pw = { weights: binMasses(prior).map((p) => p * PRIOR_WEIGHT) };
   const W = prior.windowHours;
+  // A plausible model only: the median between W/10⁴ and 10·W, σ below 4 (wider than the prior if it
+  // was declared outside). With few, very short delays (conversions within seconds) the censored likelihood
+  // is flat in that direction, and an unbounded fit wandered to medians of decades.
+  const lnW = Math.log(W);
+  const muLo = Math.min(lnW - 9.2, prior.mu - 1);
+  const muHi = Math.max(lnW + 2.3, prior.mu + 1);
   const f = (v: readonly number[]) => {
     const sigma = Math.exp(v[1]!);
-    if (!(sigma > 0.02 && sigma < 10) || !(Math.abs(v[0]!) < 30)) return Infinity;
+    if (!(sigma > 0.02 && sigma < Math.max(4, prior.sigma + 1)) || !(v[0]! > muLo && v[0]! < muHi)) return Infinity;
     const ll = delayLogLik(v[0]!, sigma, W, counts, nowHours, pw);
     return Number.isFinite(ll) ? -ll : Infinity;
   };
