@@ -59,7 +59,7 @@ async function send(events: unknown[]): Promise<void> {
 }
 
 beforeAll(async () => {
-  h = await startHarness({ seed: 31 });
+  h = await startHarness({ seed: 31, clockSkewToleranceMs: 24 * 3_600_000 }); // a simulated timeline: events dated hours back
   h.service.deps.engine.setFraudGate(new CachedFraudGate());
   ws = await h.workspace("few");
   campaignId = await createCampaign(ws, creativeCampaign({ arms: [{ key: "a" }, { key: "b" }] }));
