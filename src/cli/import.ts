@@ -35,7 +35,7 @@ import { Presets, SingleBar } from "cli-progress";
 import { parse } from "csv-parse";
 import { EventIn } from "../api/schemas.ts";
 import type { AdbanditClient, Event } from "../client/index.ts";
-import type { EventBatchResult } from "../client/contract.ts";
+import type { EventBatchResult } from "../client/types.ts";
 import { AdbanditError } from "../client/errors.ts";
 import { retryingFetch } from "../client/transport.ts";
 import { UsageError } from "./output.ts";

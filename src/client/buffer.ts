@@ -5,7 +5,7 @@
  * safe, because events are idempotent by id — so nothing added is dropped unless the queue passes
  * `maxQueue`, where `add` refuses new events (`buffer_full`) rather than grow without bound.
  */
-import type { EventBatchResult } from "./contract.ts";
+import type { EventBatchResult } from "./types.ts";
 import { AdbanditError } from "./errors.ts";
 import type { components } from "./openapi.ts";
 

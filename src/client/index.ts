@@ -10,14 +10,14 @@
  */
 import createFetchClient, { type Client } from "openapi-fetch";
 import { EventBuffer, type EventBufferOptions } from "./buffer.ts";
-import type { EventBatchResult } from "./contract.ts";
+import type { EventBatchResult } from "./types.ts";
 import { AdbanditError } from "./errors.ts";
 import type { components, paths as Paths } from "./openapi.ts";
 import { retryingFetch, type TransportOptions } from "./transport.ts";
 
 export { AdbanditError, type ErrorCode, type ErrorDetail } from "./errors.ts";
 export { EventBuffer, type EventBufferOptions } from "./buffer.ts";
-export type { EventBatchResult, EventResult, EventStatus } from "./contract.ts";
+export type { EventBatchResult, EventResult, EventStatus } from "./types.ts";
 export { retryingFetch, type Fetch, type RetryInfo, type TransportOptions } from "./transport.ts";
 
 type Schemas = components["schemas"];

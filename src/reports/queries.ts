@@ -109,6 +109,27 @@ export async function rollupCells(db: Db, campaignId: string, from: number, to: 
   return toCells(r);
 }
 
+/** An invalid-traffic row as both drivers return it (numbers may come back as strings). */
+interface InvalidRow {
+  reason: string;
+  hour: string | number;
+  impressions: number;
+  clicks: number;
+  conversions: number;
+  revenue: number;
+  cost: number;
+}
+
+const toInvalidCell = (x: InvalidRow): InvalidCell & { hour: number } => ({
+  reason: x.reason,
+  hour: Number(x.hour),
+  impressions: Number(x.impressions),
+  clicks: Number(x.clicks),
+  conversions: Number(x.conversions),
+  revenue: Number(x.revenue),
+  cost: Number(x.cost),
+});
+
 /** Invalid-traffic credits per reason and hour over [from, to) (any attribution: fraud is fraud). */
 export async function directInvalid(
   db: Db,
@@ -116,15 +137,7 @@ export async function directInvalid(
   from: number,
   to: number,
 ): Promise<(InvalidCell & { hour: number })[]> {
-  const r = await rows<{
-    reason: string;
-    hour: string | number;
-    impressions: number;
-    clicks: number;
-    conversions: number;
-    revenue: number;
-    cost: number;
-  }>(
+  const r = await rows<InvalidRow>(
     db,
     sql`select invalid_reason as reason, ${hourExpr(sql`occurred_at`)} as hour,
           count(*) filter (where type = 'impression')::float8 as impressions,
@@ -136,15 +149,7 @@ export async function directInvalid(
           and occurred_at >= ${iso(from)}::timestamptz and occurred_at < ${iso(to)}::timestamptz
         group by 1, 2 order by 2, 1`,
   );
-  return r.map((x) => ({
-    reason: x.reason,
-    hour: Number(x.hour),
-    impressions: Number(x.impressions),
-    clicks: Number(x.clicks),
-    conversions: Number(x.conversions),
-    revenue: Number(x.revenue),
-    cost: Number(x.cost),
-  }));
+  return r.map(toInvalidCell);
 }
 
 export async function rollupInvalid(
@@ -153,28 +158,12 @@ export async function rollupInvalid(
   from: number,
   to: number,
 ): Promise<(InvalidCell & { hour: number })[]> {
-  const r = await rows<{
-    reason: string;
-    hour: string | number;
-    impressions: number;
-    clicks: number;
-    conversions: number;
-    revenue: number;
-    cost: number;
-  }>(
+  const r = await rows<InvalidRow>(
     db,
     sql`select reason, hour, impressions, clicks, conversions, revenue, cost from invalid_hourly
         where campaign_id = ${campaignId}::uuid and hour >= ${Math.floor(from / 1000)} and hour < ${Math.ceil(to / 1000)} order by hour, reason`,
   );
-  return r.map((x) => ({
-    reason: x.reason,
-    hour: Number(x.hour),
-    impressions: Number(x.impressions),
-    clicks: Number(x.clicks),
-    conversions: Number(x.conversions),
-    revenue: Number(x.revenue),
-    cost: Number(x.cost),
-  }));
+  return r.map(toInvalidCell);
 }
 
 /**
