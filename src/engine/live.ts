@@ -19,6 +19,7 @@ import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
 import { campaignVersions, readCampaign, servedCampaignIds } from "../store/campaigns.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
 import { readBuckets, readDelays, type StoredBucket } from "../store/buckets.ts";
+import { loadBudget, refreshBudgets } from "../budget/load.ts";
 import { addTrial, hourOf } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
@@ -124,6 +125,8 @@ export class LiveState {
       key: a.key,
       name: a.name,
       cost: a.cost,
+      totalBudget: a.totalBudget,
+      dailyBudget: a.dailyBudget,
       metadata: a.metadata ?? {},
       status: a.status,
       index: a.position,
@@ -145,6 +148,7 @@ export class LiveState {
     const hour = hourOf(Date.now());
     const from = hour - retentionHours(live.timed.options);
     this.rebuildTimed(live, await readBuckets(this.db, [id], from), await readDelays(this.db, [id]));
+    await loadBudget(this.db, live, prev);
     this.campaigns.set(id, live);
     return live;
   }
@@ -286,6 +290,7 @@ export class LiveState {
       const since = full ? undefined : new Date(this.lastRefreshAt!.getTime() - REFRESH_MARGIN_MS);
       for (const r of await readArmStats(this.db, fresh, since)) this.setFromRow(r);
       await this.rebuildAllTimed(fresh);
+      await refreshBudgets(this.db, fresh.map((id) => this.campaigns.get(id)!).filter(Boolean));
       this.lastRefreshAt = versions[0].now;
       this.refreshes++;
     });
