@@ -10,7 +10,8 @@
  *   P(ROAS < m)         = P(θ · v̄ < m · c)     = I_{m·c/v̄}(1 + k, 1 + n − k),  v̄ = revenue / k,
  * (the ROAS form plugs in the mean value per conversion). An arm whose probability of missing a target
  * is above `confidence` (default 0.95), once it has spent at least `minSpendMultiple` (default 3) times
- * the target CPA (for ROAS alone: 3 × the average conversion value / minRoas), is **demoted**: demoted
+ * the target CPA (for ROAS alone: 3 × the average conversion value / minRoas), is **demoted** (and stays
+ * so until P(missing) < 0.5: hysteresis, see `judgeArm`): demoted
  * arms together keep only `explorationShare` (default 0.05) of the traffic, split evenly — enough for
  * the posterior to notice if the arm improves — and the strategy's own pmf, renormalised, allocates the
  * rest among the compliant arms. This is the arm-elimination form of a bandit with a knapsack
@@ -57,7 +58,12 @@ const betaCdf = (x: number, k: number, n: number) => {
   return jStat.beta.cdf(x, 1 + k, 1 + Math.max(0, n - k));
 };
 
-export function judgeArm(a: ArmSpend, p: GuardrailParams): ArmVerdict {
+/**
+ * The verdict on one arm. Hysteresis: a demoted arm (`wasDemoted`) is reinstated only once it is more
+ * likely than not within target (P(miss) < 0.5), so an arm near the threshold does not flip between all
+ * the traffic and none of it as its posterior wobbles around `confidence`.
+ */
+export function judgeArm(a: ArmSpend, p: GuardrailParams, wasDemoted = false): ArmVerdict {
   const n = Math.max(0, a.served);
   const k = Math.min(n, Math.max(0, a.conversions));
   const c = n > 0 ? a.spend / n : 0;
@@ -67,7 +73,8 @@ export function judgeArm(a: ArmSpend, p: GuardrailParams): ArmVerdict {
     p.minRoas !== null ? (n > 0 ? (vbar > 0 ? betaCdf((p.minRoas * c) / vbar, k, n) : a.spend > 0 ? 1 : 0) : 0) : null;
   const minSpend = p.minSpendMultiple * (p.targetCpa ?? (p.minRoas !== null && vbar > 0 ? vbar / p.minRoas : 0));
   const enough = a.spend > 0 && a.spend >= minSpend;
-  const demoted = enough && ((pCpaAbove ?? 0) > p.confidence || (pRoasBelow ?? 0) > p.confidence);
+  const miss = Math.max(pCpaAbove ?? 0, pRoasBelow ?? 0);
+  const demoted = enough && (miss > p.confidence || (wasDemoted && miss >= 0.5));
   return { pCpaAbove, pRoasBelow, demoted };
 }
 

@@ -267,7 +267,11 @@ export class BudgetLedger {
     const m = new Map<string, ArmVerdict>();
     for (const k of armKeys) {
       const c = this.counts("total", k);
-      m.set(k, judgeArm({ served: c.served, spend: spendOf(c), conversions: c.conversions, revenue: c.revenue }, g));
+      const was = this.verdicts.get(k)?.demoted ?? false;
+      m.set(
+        k,
+        judgeArm({ served: c.served, spend: spendOf(c), conversions: c.conversions, revenue: c.revenue }, g, was),
+      );
     }
     this.verdicts = m;
     this.verdictsAtMs = nowMs;
@@ -287,6 +291,7 @@ export class BudgetLedger {
     this.pacer = prev.pacer;
     this.othersRate = prev.othersRate;
     this.exhausted = prev.exhausted;
+    this.verdicts = prev.verdicts;
     for (const [k, p] of prev.pending) addCounts(this.get(this.pending, k), p);
   }
 
