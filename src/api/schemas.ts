@@ -291,6 +291,48 @@ export const BudgetStatusOut = z
   })
   .openapi("BudgetStatus");
 
+export const BudgetReportOut = BudgetStatusOut.extend({
+  targetCpa: z.number().nullable(),
+  minRoas: z.number().nullable(),
+  cpa: z.number().nullable().openapi({ description: "Spend per valid attributed conversion (all time)" }),
+  roas: z.number().nullable().openapi({ description: "Revenue / spend (all time)" }),
+  requests: z.number(),
+  served: z.number(),
+  notServed: z.number().openapi({ description: "Requests answered without an arm (exhausted, paced, guardrail)" }),
+  hours: z
+    .array(
+      z.object({
+        start: z.string(),
+        planned: z
+          .number()
+          .nullable()
+          .openapi({ description: "The plan's spend for this hour (null: no daily budget)" }),
+        spend: z.number(),
+        requests: z.number(),
+        served: z.number(),
+      }),
+    )
+    .openapi({ description: "The budget day, hour by hour: planned against actual spend" }),
+  arms: z.array(
+    z.object({
+      armKey: z.string(),
+      totalBudget: z.number().nullable(),
+      dailyBudget: z.number().nullable(),
+      spendTotal: z.number(),
+      spendToday: z.number(),
+      capped: z.boolean(),
+      served: z.number(),
+      conversions: z.number(),
+      revenue: z.number(),
+      cpa: z.number().nullable(),
+      roas: z.number().nullable(),
+      pCpaAbove: z.number().nullable().openapi({ description: "Posterior P(CPA > targetCpa)" }),
+      pRoasBelow: z.number().nullable().openapi({ description: "Posterior P(ROAS < minRoas)" }),
+      demoted: z.boolean().openapi({ description: "Gets only exploration traffic (guardrail)" }),
+    }),
+  ),
+}).openapi("BudgetReport");
+
 export const CampaignOut = z
   .object({
     id: z.string(),

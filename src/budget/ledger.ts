@@ -108,6 +108,9 @@ export class BudgetLedger {
   othersRate = 0;
   private verdicts = new Map<string, ArmVerdict>();
   private verdictsAtMs = Number.NEGATIVE_INFINITY;
+  /** Bumped by every change of the counts, so verdicts are recomputed only when something moved. */
+  private changes = 0;
+  private verdictsChanges = -1;
   /** When the campaign last answered budget_exhausted (for the view), and why. */
   exhausted: { atMs: number; scope: "total" | "daily" | "arms" } | null = null;
 
@@ -172,6 +175,7 @@ export class BudgetLedger {
   }
 
   private addRow(row: { armKey: string; day: string; c: Counts }, d: Counts): void {
+    this.changes++;
     addCounts(row.c, d);
     addCounts(this.get(this.all, row.armKey), d);
     if (row.day === this.day.day) addCounts(this.get(this.today, row.armKey), d);
@@ -259,11 +263,13 @@ export class BudgetLedger {
     return armKey === undefined ? s + this.othersSinceRead(nowMs) : s;
   }
 
-  /** The guardrail's verdict per arm key, recomputed at most once a second. */
+  /** The guardrail's verdict per arm key: recomputed when the counts moved, at most every 100 ms. */
   verdictsAt(nowMs: number, armKeys: string[]): Map<string, ArmVerdict> {
     const g = this.config.guardrail;
     if (!g) return this.verdicts;
-    if (nowMs - this.verdictsAtMs < 1000 && this.verdicts.size === armKeys.length) return this.verdicts;
+    const fresh = this.verdictsChanges === this.changes || nowMs - this.verdictsAtMs < 100;
+    if (fresh && this.verdicts.size === armKeys.length) return this.verdicts;
+    this.verdictsChanges = this.changes;
     const m = new Map<string, ArmVerdict>();
     for (const k of armKeys) {
       const c = this.counts("total", k);

@@ -99,10 +99,23 @@ export interface PacerState {
   /** Spend per hour over the recent steps (exponentially weighted), for the projected exhaustion. */
   rate: number;
   day: string;
+  /** Where today's pacing started (midnight, or when the campaign started pacing) and the spend then. */
+  fromMs: number;
+  fromSpend: number;
 }
 
 export function initialPacer(nowMs: number, day: string, spend: number): PacerState {
-  return { mu: 0, lastMs: nowMs, lastSpend: spend, rate: 0, day };
+  return { mu: 0, lastMs: nowMs, lastSpend: spend, rate: 0, day, fromMs: nowMs, fromSpend: spend };
+}
+
+/**
+ * What the plan has spent by `ms`: from where pacing started today, the rest of the budget along the
+ * rest of the plan — B · W(t) for a day paced from midnight.
+ */
+export function plannedSpend(s: PacerState, plan: Plan, dailyBudget: number, ms: number): number {
+  const w0 = planShare(plan, s.fromMs);
+  if (ms <= s.fromMs || w0 >= 1) return Math.min(s.fromSpend, dailyBudget);
+  return s.fromSpend + (Math.max(0, dailyBudget - s.fromSpend) * (planShare(plan, ms) - w0)) / (1 - w0);
 }
 
 export const throttleOf = (s: PacerState, p: Pick<PacingParams, "minThrottle">) =>
@@ -120,13 +133,10 @@ export function stepPacer(
   params: PacingParams,
 ): PacerState {
   const { nowMs, spendToday, dailyBudget, plan } = obs;
-  if (state.day !== plan.day.day)
-    return {
-      ...state,
-      day: plan.day.day,
-      lastMs: Math.max(plan.day.startMs, Math.min(nowMs, state.lastMs)),
-      lastSpend: 0,
-    };
+  if (state.day !== plan.day.day) {
+    const from = Math.max(plan.day.startMs, Math.min(nowMs, state.lastMs));
+    return { ...state, day: plan.day.day, lastMs: from, lastSpend: 0, fromMs: from, fromSpend: 0 };
+  }
   const dt = nowMs - state.lastMs;
   if (dt < params.intervalSeconds * 1000) return state;
   const w0 = planShare(plan, state.lastMs);
@@ -144,5 +154,7 @@ export function stepPacer(
     lastSpend: spendToday,
     rate: state.rate === 0 ? hourly : (1 - a) * state.rate + a * hourly,
     day: state.day,
+    fromMs: state.fromMs,
+    fromSpend: state.fromSpend,
   };
 }

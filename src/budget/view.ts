@@ -4,7 +4,7 @@
  * Pure: the ledger and the clock in.
  */
 import type { BudgetLedger } from "./ledger.ts";
-import { planShare, throttleOf } from "./pacing.ts";
+import { plannedSpend, planShare, throttleOf } from "./pacing.ts";
 import { exhaustedScope } from "./serve.ts";
 
 /** Spend within this share of the plan is "on plan". */
@@ -18,7 +18,13 @@ export function budgetStatus(l: BudgetLedger, armKeys: string[], nowMs: number) 
   const spendTotal = l.spend("total", nowMs);
   const spendToday = l.spend("today", nowMs);
   const plan = dailyBudget !== null ? l.planAt(nowMs) : null;
-  const plannedToday = plan && dailyBudget !== null ? dailyBudget * planShare(plan, nowMs) : null;
+  const pacer = plan && dailyBudget !== null && pacing ? l.pacerFor(nowMs) : null;
+  const plannedToday =
+    plan && dailyBudget !== null
+      ? pacer
+        ? plannedSpend(pacer, plan, dailyBudget, nowMs)
+        : dailyBudget * planShare(plan, nowMs)
+      : null;
   const scope: "total" | "daily" | "arms" | null =
     exhaustedScope(l, nowMs) ?? (l.exhausted?.scope === "arms" && nowMs - l.exhausted.atMs < 60_000 ? "arms" : null);
   const throttle = pacing && l.pacer ? throttleOf(l.pacer, pacing) : 1;

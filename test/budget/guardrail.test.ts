@@ -86,7 +86,7 @@ describe("chooseWithBudget", () => {
       conversions: 0,
       revenue: 0,
     });
-    l.pacer = { mu: 2 / 3, lastMs: t0, lastSpend: 4, rate: 0, day: "2026-06-01" }; // throttle 0.6
+    l.pacer = { mu: 2 / 3, lastMs: t0, lastSpend: 4, rate: 0, day: "2026-06-01", fromMs: t0, fromSpend: 0 }; // throttle 0.6
     const state = thompson.init(["a", "b", "c"], thompson.parseParams({}), 0);
     thompson.setArmStats(state, 1, { n: 100, sum: 10, sumSq: 10 });
     thompson.setArmStats(state, 2, { n: 100, sum: 8, sumSq: 8 });
