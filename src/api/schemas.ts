@@ -489,3 +489,48 @@ export const EventsOut = z
     ),
   })
   .openapi("EventBatchResult");
+
+const Uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "a UUID")
+  .openapi({ example: "0b6f1c9e-8a4d-4f5e-9b7a-3c2d1e0f9a8b" });
+
+export const ImportedDecisionIn = z
+  .strictObject({
+    decisionId: Uuid.openapi({ description: "The decision's id in the log (a UUID); importing it again is a no-op" }),
+    armKey: ArmKey.openapi({ description: "The arm that was chosen (an arm of the campaign, any status)" }),
+    propensity: z
+      .number()
+      .gt(0)
+      .max(1)
+      .openapi({ description: "The probability the logging policy chose this arm with, in (0, 1]" }),
+    context: Context.optional(),
+    unitId: z.string().max(256).optional(),
+    decidedAt: Instant.openapi({ description: "When the decision was made (not in the future)" }),
+  })
+  .openapi("ImportedDecision");
+
+/** Largest number of decisions in one import request. */
+export const MAX_DECISION_IMPORT = 1000;
+
+export const DecisionImportIn = z
+  .strictObject({ decisions: z.array(ImportedDecisionIn).min(1).max(MAX_DECISION_IMPORT) })
+  .openapi("DecisionImport");
+
+export const DecisionImportOut = z
+  .object({
+    accepted: z.number(),
+    duplicates: z.number(),
+    rejected: z.number(),
+    results: z.array(
+      z.object({
+        decisionId: z.string(),
+        status: z.enum(["accepted", "duplicate", "rejected"]),
+        reason: z.string().optional().openapi({
+          description:
+            "Why rejected: unknown_arm, decided_in_future, invalid_context (the campaign's context features refused it), conflict (the id is logged with another campaign, arm, propensity or time)",
+        }),
+      }),
+    ),
+  })
+  .openapi("DecisionImportResult");

@@ -11,6 +11,7 @@ import type { SpendIncrement } from "../store/spend.ts";
 export function spendOfDecision(c: LiveCampaign, arm: LiveArm | undefined, nowMs: number): SpendIncrement | undefined {
   const l = c.budget;
   if (!l) return undefined;
+  if (!l.active) l.advance(nowMs);
   const inc: SpendIncrement = {
     campaignId: c.id,
     armKey: arm?.key ?? "",

@@ -1377,6 +1377,114 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/campaigns/{id}/decisions/import": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import historical decisions (up to 1000; admin key): logged with their own id, arm, propensity and time; a decision id counts once
+     * @description Each imported decision is a logged trial of its arm in its own hour, as a live decision would be (at reward 0 until its events arrive); events sent or imported for it later attribute to it as to a live decision. To keep the gap between importing decisions and their events from showing in live traffic, import into a paused campaign and resume it afterwards. An id already logged for this campaign with the same arm, propensity and time is a duplicate; with anything else, rejected (conflict).
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DecisionImport"];
+        };
+      };
+      responses: {
+        /** @description Per-decision results, in request order */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["DecisionImportResult"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Body too large */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/v1/campaigns/{id}/report": {
     parameters: {
       query?: never;
@@ -2903,6 +3011,21 @@ export interface components {
         campaignId: string;
       })[];
     };
+    DecisionImport: {
+      decisions: components["schemas"]["ImportedDecision"][];
+    };
+    DecisionImportResult: {
+      accepted: number;
+      duplicates: number;
+      rejected: number;
+      results: {
+        decisionId: string;
+        /** @description Why rejected: unknown_arm, decided_in_future, invalid_context (the campaign's context features refused it), conflict (the id is logged with another campaign, arm, propensity or time) */
+        reason?: string;
+        /** @enum {string} */
+        status: "accepted" | "duplicate" | "rejected";
+      }[];
+    };
     DecisionRequest: {
       /**
        * Format: date-time
@@ -3105,6 +3228,31 @@ export interface components {
         /** @enum {string} */
         status: "accepted" | "duplicate" | "rejected" | "conflict";
       }[];
+    };
+    ImportedDecision: {
+      /**
+       * @description The arm that was chosen (an arm of the campaign, any status)
+       * @example blue-banner
+       */
+      armKey: string;
+      /** @description Features of this decision (keys → numbers, strings, booleans). At most 4 levels deep, 8192 bytes as JSON, numbers within ±1000000000 */
+      context?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Format: date-time
+       * @description When the decision was made (not in the future)
+       * @example 2026-05-01T09:00:00Z
+       */
+      decidedAt: string;
+      /**
+       * @description The decision's id in the log (a UUID); importing it again is a no-op
+       * @example 0b6f1c9e-8a4d-4f5e-9b7a-3c2d1e0f9a8b
+       */
+      decisionId: string;
+      /** @description The probability the logging policy chose this arm with, in (0, 1] */
+      propensity: number;
+      unitId?: string;
     };
     ReportEstimate: {
       estimate: number | null;

@@ -25,7 +25,7 @@ import type {
   Objective,
   PacingSpec,
 } from "../store/schema.ts";
-import { loadBudget } from "../budget/load.ts";
+import { loadBudgets } from "../budget/load.ts";
 import { checkBudget, budgetChange } from "../budget/settings.ts";
 import { buildLive, strategyParams, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
@@ -132,12 +132,7 @@ export class Campaigns {
   }
 
   async list(workspaceId: string): Promise<LiveCampaign[]> {
-    const out: LiveCampaign[] = [];
-    for (const id of await workspaceCampaignIds(this.db, workspaceId)) {
-      const c = this.live.campaigns.get(id) ?? (await this.live.load(id));
-      if (c) out.push(c);
-    }
-    return out;
+    return this.live.getMany(await workspaceCampaignIds(this.db, workspaceId));
   }
 
   async create(workspaceId: string, input: CampaignInput): Promise<LiveCampaign> {
@@ -212,7 +207,7 @@ export class Campaigns {
         createdAt: now,
       })),
     );
-    await loadBudget(this.db, live);
+    await loadBudgets(this.db, [{ campaign: live }]);
     this.live.adopt(live);
     return live;
   }

@@ -62,3 +62,33 @@ export function lockDecisions(tx: Pick<Db, "select">, workspaceId: string, ids: 
     .orderBy(asc(decisions.id))
     .for("update");
 }
+
+/** What identifies a logged decision for an import's idempotency check (decision-import.ts). */
+export type StoredDecision = Pick<
+  DecisionRow,
+  "id" | "workspaceId" | "campaignId" | "armKey" | "propensity" | "createdAt"
+>;
+
+/** The decisions among `ids`, whatever their workspace (an id is a primary key across workspaces). */
+export function storedDecisions(tx: Pick<Db, "select">, ids: string[]): Promise<StoredDecision[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return tx
+    .select({
+      id: decisions.id,
+      workspaceId: decisions.workspaceId,
+      campaignId: decisions.campaignId,
+      armKey: decisions.armKey,
+      propensity: decisions.propensity,
+      createdAt: decisions.createdAt,
+    })
+    .from(decisions)
+    .where(sql`${decisions.id} = any(${uuidArray(ids)})`);
+}
+
+/**
+ * Serialises the decision imports of one campaign (transaction-scoped advisory lock): two imports of the
+ * same ids at once would both find them new. Live decisions never take it.
+ */
+export async function lockCampaignImport(tx: Pick<Db, "execute">, campaignId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`decision-import:${campaignId}`}, 0))`);
+}

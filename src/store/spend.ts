@@ -106,25 +106,34 @@ export async function readSpendRows(
 }
 
 /**
- * Per arm, the sums of the rows before `beforeHour`: all of them, and those of budget day `day`
- * (returned with day = `day` and with day = '*' for the all-time sums; hour = -1).
+ * Per campaign and arm, the sums of the rows before each campaign's `beforeHour`: all of them (returned
+ * with day = '*') and those of its budget day `day` (returned with that day); hour = -1.
  */
-export async function readSpendBase(
+export async function readSpendBases(
   db: Pick<Db, "execute">,
-  campaignId: string,
-  beforeHour: number,
-  day: string,
-): Promise<SpendRow[]> {
+  want: { campaignId: string; beforeHour: number; day: string }[],
+): Promise<Map<string, SpendRow[]>> {
+  const out = new Map<string, SpendRow[]>();
+  if (want.length === 0) return out;
+  const w = JSON.stringify(want.map((x) => ({ campaign_id: x.campaignId, before: x.beforeHour, day: x.day })));
   const res = await rows(
     db,
-    sql`select campaign_id, arm_key, case when grouping(day) = 1 then '*' else day::text end as day, -1 as hour,
+    sql`select s.campaign_id, s.arm_key, case when grouping(s.today) = 1 then '*' else s.today::text end as day, -1 as hour,
       sum(requests) as requests, sum(served) as served, sum(decision_cost) as decision_cost, sum(event_cost) as event_cost,
       sum(conversions) as conversions, sum(revenue) as revenue
-    from (select campaign_id, arm_key, case when day = ${day}::date then day end as day, requests, served, decision_cost, event_cost, conversions, revenue
-      from spend_counters where campaign_id = ${campaignId}::uuid and hour_start < ${new Date(beforeHour * HOUR_MS).toISOString()}::timestamptz) s
-    group by grouping sets ((campaign_id, arm_key), (campaign_id, arm_key, day))`,
+    from (select c.campaign_id, c.arm_key, case when c.day = w.day then c.day end as today, c.requests, c.served, c.decision_cost,
+            c.event_cost, c.conversions, c.revenue
+          from jsonb_to_recordset(${w}::jsonb) as w(campaign_id uuid, before float8, day date)
+          join spend_counters c on c.campaign_id = w.campaign_id and c.hour_start < to_timestamp(w.before * 3600)) s
+    group by grouping sets ((s.campaign_id, s.arm_key), (s.campaign_id, s.arm_key, s.today))`,
   );
-  return res.map(toRow).filter((r) => r.day === "*" || r.day === day);
+  for (const r of res.map(toRow)) {
+    if (r.day === "null") continue;
+    const list = out.get(r.campaignId);
+    if (list) list.push(r);
+    else out.set(r.campaignId, [r]);
+  }
+  return out;
 }
 
 /** Requests per UTC hour of a campaign in [fromHour, toHour) (the traffic curve of the pacing plan). */
@@ -158,9 +167,9 @@ export async function readSpendByHour(db: Pick<Db, "execute">, campaignId: strin
   return res.map(toRow);
 }
 
-/** The workspace's IANA time zone. */
-export async function workspaceTimezone(db: Pick<Db, "execute">, workspaceId: string): Promise<string> {
-  const res = await rows(db, sql`select timezone from workspaces where id = ${workspaceId}::uuid`);
-  const r = res[0];
-  return r ? String(r.timezone) : "UTC";
+/** The workspaces' IANA time zones. */
+export async function workspaceTimezones(db: Pick<Db, "execute">, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const res = await rows(db, sql`select id, timezone from workspaces where id = any(${uuidArray(ids)})`);
+  return new Map(res.map((r) => [String(r.id), String(r.timezone)]));
 }
