@@ -44,6 +44,12 @@ export interface LiveCampaign extends CampaignConfig {
   pendingBuckets: ArmBuckets[];
   /** Strategy warnings already logged (live.ts `logWarnings`). */
   loggedWarnings?: Set<string>;
+  /** When it was last used (live.ts's use counter): the least recently used leave memory first. */
+  lastUsed: number;
+  /** Decisions counted in memory whose commit has not settled: never evicted while > 0. */
+  unsettled: number;
+  /** When (epoch ms) every arm's posterior was last refolded at the current time (live.ts). */
+  foldedAt: number;
 }
 
 /** The campaign's statistics settings as TimedStats options. */
@@ -109,6 +115,9 @@ export function buildLive(
     pending: ordered.map(() => zeroStats(dim)),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
     pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
+    lastUsed: 0,
+    unsettled: 0,
+    foldedAt: 0,
   };
   refreshWeights(live);
   for (const a of ordered) {

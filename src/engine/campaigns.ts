@@ -113,12 +113,7 @@ export class Campaigns {
   }
 
   async list(workspaceId: string): Promise<LiveCampaign[]> {
-    const out: LiveCampaign[] = [];
-    for (const id of await workspaceCampaignIds(this.db, workspaceId)) {
-      const c = this.live.campaigns.get(id) ?? (await this.live.load(id));
-      if (c) out.push(c);
-    }
-    return out;
+    return this.live.getMany(await workspaceCampaignIds(this.db, workspaceId));
   }
 
   async create(workspaceId: string, input: CampaignInput): Promise<LiveCampaign> {

@@ -43,6 +43,10 @@ export interface EngineOptions {
   logger: Logger;
   seed?: number;
   refreshIntervalMs?: number;
+  /** Campaigns kept in memory at most, the least recently used leaving first (0 / undefined: unbounded). */
+  maxLiveCampaigns?: number;
+  /** Campaigns loaded at start-up, the most recently written first (default: maxLiveCampaigns, or all). */
+  preloadCampaigns?: number;
   fraudGate?: FraudGate;
   /** Largest number of decisions in one group commit. */
   maxBatch?: number;
@@ -77,7 +81,11 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     const db = opts.database.db;
     this.fraudGate = opts.fraudGate ?? allowAll;
-    this.live = new LiveState(db, opts.registry, opts.logger);
+    this.live = new LiveState(db, opts.registry, opts.logger, {
+      maxLive: opts.maxLiveCampaigns,
+      preload: opts.preloadCampaigns,
+      refoldMs: opts.refreshIntervalMs || 2000,
+    });
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
     this.decider = new Decider({
       db,
@@ -102,6 +110,11 @@ export class Engine {
   /** The campaigns in memory, by id. */
   get campaigns(): ReadonlyMap<string, LiveCampaign> {
     return this.live.campaigns;
+  }
+
+  /** The live state: eviction, the last refresh's report, hooks for per-campaign state (live.ts). */
+  get liveState(): LiveState {
+    return this.live;
   }
 
   /** Loads every campaign and starts the refresh loop. */

@@ -7,8 +7,9 @@ import { uuidArray } from "./arm-stats.ts";
 import type { Db } from "./db.ts";
 import { armStats, arms, campaigns } from "./schema.ts";
 
-export type CampaignRow = typeof campaigns.$inferSelect;
-export type ArmRow = typeof arms.$inferSelect;
+/** change_xid is the change feed's (src/store/live-load.ts), not configuration. */
+export type CampaignRow = Omit<typeof campaigns.$inferSelect, "changeXid">;
+export type ArmRow = Omit<typeof arms.$inferSelect, "changeXid">;
 export type CampaignChange = Partial<
   Pick<
     typeof campaigns.$inferInsert,

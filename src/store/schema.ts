@@ -8,6 +8,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   boolean,
   doublePrecision,
   index,
@@ -22,6 +23,14 @@ import {
 } from "drizzle-orm/pg-core";
 
 const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+
+/**
+ * The id of the last transaction that wrote the row (`pg_current_xact_id()`, set by the trigger
+ * `adbandit_mark_change`, migration 0007), indexed: a refresh reads what changed since the previous one's
+ * snapshot (`change_xid >= its xmin`, src/store/live-load.ts) — exact whatever the commit order, and an
+ * index probe that finds nothing when nothing changed. Costs HOT updates of these rows (the index).
+ */
+export const changeXid = () => bigint("change_xid", { mode: "number" }).notNull().default(0);
 
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
@@ -99,8 +108,9 @@ export const campaigns = pgTable(
     version: integer("version").notNull().default(1),
     createdAt: createdAt(),
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    changeXid: changeXid(),
   },
-  (t) => [index("campaigns_workspace_idx").on(t.workspaceId)],
+  (t) => [index("campaigns_workspace_idx").on(t.workspaceId), index("campaigns_change_idx").on(t.changeXid)],
 );
 
 export const arms = pgTable(
@@ -117,8 +127,9 @@ export const arms = pgTable(
     /** Index in the strategy state: stable, so a key is never reused and slots never move. */
     position: integer("position").notNull(),
     createdAt: createdAt(),
+    changeXid: changeXid(),
   },
-  (t) => [primaryKey({ columns: [t.campaignId, t.key] })],
+  (t) => [primaryKey({ columns: [t.campaignId, t.key] }), index("arms_change_idx").on(t.changeXid)],
 );
 
 export const armStats = pgTable(
@@ -135,10 +146,10 @@ export const armStats = pgTable(
     xr: doublePrecision("xr").array(),
     /** Set by every increment (transaction start time), so a refresh reads only rows that moved. */
     updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    changeXid: changeXid(),
   },
-  // No index on updated_at: it would rule out HOT updates of these hot rows; the refresh filters
-  // within the campaigns' primary-key range anyway.
-  (t) => [primaryKey({ columns: [t.campaignId, t.armKey] })],
+  // The change index rules out HOT updates of these hot rows; it is what lets a refresh cost what changed.
+  (t) => [primaryKey({ columns: [t.campaignId, t.armKey] }), index("arm_stats_change_idx").on(t.changeXid)],
 );
 
 export const decisions = pgTable(
