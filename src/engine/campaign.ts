@@ -40,8 +40,11 @@ export interface LiveCampaign extends CampaignConfig {
    * `now` (delay-aware trials, decay), not the all-time totals.
    */
   timed: TimedStats;
-  /** The still-queued trials by hour, so a rebuild from the database can add them back. */
-  pendingBuckets: ArmBuckets[];
+  /**
+   * The still-queued trials by hour, so a rebuild from the database can add them back; an arm's entry is
+   * created on its first queued trial (most arms of most campaigns never hold one: memory).
+   */
+  pendingBuckets: (ArmBuckets | undefined)[];
   /** Strategy warnings already logged (live.ts `logWarnings`). */
   loggedWarnings?: Set<string>;
   /** When it was last used (live.ts's use counter): the least recently used leave memory first. */
@@ -114,7 +117,7 @@ export function buildLive(
     stats: ordered.map(() => zeroStats(dim)),
     pending: ordered.map(() => zeroStats(dim)),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
-    pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
+    pendingBuckets: new Array(ordered.length),
     lastUsed: 0,
     unsettled: 0,
     foldedAt: 0,
