@@ -7,7 +7,7 @@ import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
 import type { Encoder } from "./registry.ts";
-import { emptyArmBuckets, hoursOf, type ArmBuckets } from "./buckets.ts";
+import { hoursOf, type ArmBuckets } from "./buckets.ts";
 import { addStats, fromDatabase, zeroStats } from "./stats.ts";
 import { TimedStats, type TimedOptions } from "./timed.ts";
 

@@ -388,7 +388,6 @@ export class LiveState {
     const cfg = d.row;
     const impl = resolveStrategy(this.registry, cfg.strategy.type);
     const encoder = impl.contextual ? this.registry.createEncoder(cfg.contextFeatures) : undefined;
-    const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
     const arms: LiveArm[] = d.arms.map((a) => ({
       key: intern(a.key),
       name: intern(a.name),
