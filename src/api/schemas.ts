@@ -57,6 +57,11 @@ export const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
 
+/** `precision` of the answers that round their figures (reports, the arms' learning table). */
+export const Precision = z.enum(["rounded", "full"]).default("rounded").openapi({
+  description: "rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed",
+});
+
 export const IdParam = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e" }),
 });

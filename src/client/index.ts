@@ -50,6 +50,7 @@ export type DecisionImportResult = Schemas["DecisionImportResult"];
 export type CampaignReport = Schemas["CampaignReport"];
 export type ReportQuery = Query<"/v1/campaigns/{id}/report", "get">;
 export type ExportQuery = Query<"/v1/campaigns/{id}/decisions/export", "get">;
+export type ArmsQuery = Query<"/v1/campaigns/{id}/arms", "get">;
 export type Anomaly = Schemas["Anomaly"];
 export type AnomalyQuery = Query<"/v1/anomalies", "get">;
 export type BlocklistEntry = Schemas["BlocklistEntry"];
@@ -197,9 +198,9 @@ export class AdbanditClient {
   readonly arms = {
     add: (campaignId: string, arm: ArmInput): Promise<Arm> =>
       unwrap(this.api.POST("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId } }, body: arm })),
-    /** Per arm: counts, posterior mean and interval, P(best), traffic share. */
-    list: async (campaignId: string): Promise<ArmReport[]> =>
-      (await unwrap(this.api.GET("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId } } }))).arms,
+    /** Per arm: counts, posterior mean and interval, P(best), traffic share (`precision: "full"`: unrounded). */
+    list: async (campaignId: string, query: ArmsQuery = {}): Promise<ArmReport[]> =>
+      (await unwrap(this.api.GET("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId }, query } }))).arms,
     update: (campaignId: string, key: string, patch: ArmPatch): Promise<Arm> =>
       unwrap(
         this.api.PATCH("/v1/campaigns/{id}/arms/{key}", { params: { path: { id: campaignId, key } }, body: patch }),

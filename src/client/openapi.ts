@@ -914,10 +914,16 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Per arm: counts, posterior mean and 95% interval, P(best), traffic share */
+    /**
+     * Per arm: counts, posterior mean and 95% interval, P(best), traffic share
+     * @description Money and the posterior (mean and interval) are rounded like the reports' figures unless precision=full; P(best) and the traffic share are probabilities and stay exact.
+     */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed */
+          precision?: "rounded" | "full";
+        };
         header?: never;
         path: {
           id: string;
@@ -935,6 +941,15 @@ export interface paths {
             "application/json": {
               arms: components["schemas"]["ArmReport"][];
             };
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
           };
         };
         /** @description Missing, unknown or revoked API key */

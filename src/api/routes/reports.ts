@@ -15,8 +15,8 @@ import { roundFigures } from "../../reports/round.ts";
 import { rows, type Db } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { BudgetReportOut, errors, IdParam } from "../schemas.ts";
 import { budgetReport } from "../../budget/report.ts";
+import { BudgetReportOut, errors, IdParam, Precision } from "../schemas.ts";
 
 const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 366;
@@ -136,9 +136,7 @@ const ReportQuery = z.object({
     .max(20)
     .default(4)
     .openapi({ description: "Numeric segments: how many quantile buckets" }),
-  precision: z.enum(["rounded", "full"]).default("rounded").openapi({
-    description: "rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed",
-  }),
+  precision: Precision,
 });
 
 /** True when the rollups have been rewritten since anything that could change this campaign's figures. */
