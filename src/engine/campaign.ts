@@ -6,6 +6,7 @@
 import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
+import type { BudgetLedger } from "../budget/ledger.ts";
 import type { Encoder } from "./registry.ts";
 import { hoursOf, type ArmBuckets } from "./buckets.ts";
 import { addStats, fromDatabase, zeroStats } from "./stats.ts";
@@ -15,6 +16,9 @@ export interface LiveArm {
   key: string;
   name: string | null;
   cost: number;
+  /** Optional spend caps of the arm (src/budget/). */
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
   metadata: Record<string, unknown>;
   status: ArmRowStatus;
   /** Index in state.arms (= arms.position). */
@@ -45,6 +49,8 @@ export interface LiveCampaign extends CampaignConfig {
    * created on its first queued trial (most arms of most campaigns never hold one: memory).
    */
   pendingBuckets: (ArmBuckets | undefined)[];
+  /** Budgets, pacing and guardrails: the spend ledger and the pacing controller (src/budget/load.ts). */
+  budget?: BudgetLedger;
   /** Strategy warnings already logged (live.ts `logWarnings`). */
   loggedWarnings?: Set<string>;
   /** When it was last used (live.ts's use counter): the least recently used leave memory first. */

@@ -10,6 +10,7 @@
  *
  * Arm statistics have one owner (stats.ts), which every flow goes through.
  */
+import { budgetLoader } from "../budget/load.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
@@ -18,6 +19,7 @@ import type { Database } from "../store/db.ts";
 import type { LiveArm, LiveCampaign } from "./campaign.ts";
 import { Campaigns, type ArmInput, type ArmPatch, type CampaignInput, type CampaignPatch } from "./campaigns.ts";
 import { Decider, type BatchItemResult } from "./decide.ts";
+import { importDecisions, type DecisionImportResult, type ImportedDecision } from "./decision-import.ts";
 import { DomainError } from "./errors.ts";
 import { Learner, type EventCounter, type EventInput } from "./learn.ts";
 import { LiveState } from "./live.ts";
@@ -25,7 +27,16 @@ import { recomputeArmStats, type RecomputeResult } from "./recompute.ts";
 import type { StrategyRegistry } from "./registry.ts";
 import { allowAll, type DecisionRequest, type DecisionResult, type FraudGate, type IngestResult } from "./types.ts";
 
-export type { ArmInput, ArmPatch, BatchItemResult, CampaignInput, CampaignPatch, EventInput };
+export type {
+  ArmInput,
+  ArmPatch,
+  BatchItemResult,
+  CampaignInput,
+  CampaignPatch,
+  DecisionImportResult,
+  EventInput,
+  ImportedDecision,
+};
 
 export interface EngineOptions {
   database: Database;
@@ -76,6 +87,7 @@ export class Engine {
       preload: opts.preloadCampaigns,
       refoldMs: opts.refreshIntervalMs || 2000,
     });
+    this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
     this.decider = new Decider({
       db,
@@ -187,6 +199,16 @@ export class Engine {
 
   ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {
     return this.learner.ingest(workspaceId, input);
+  }
+
+  /** Historical decisions into the log, idempotent by id (decision-import.ts: their trials count). */
+  async importDecisions(
+    workspaceId: string,
+    campaignId: string,
+    decisions: ImportedDecision[],
+  ): Promise<DecisionImportResult> {
+    const c = await this.campaign(workspaceId, campaignId);
+    return importDecisions(this.opts.database.db, this.live, c, decisions, this.opts.clockSkewToleranceMs);
   }
 
   // ---------------------------------------------------------------- sync

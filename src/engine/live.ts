@@ -38,6 +38,7 @@ import {
   type DelayRow,
   type LiveRows,
 } from "../store/live-load.ts";
+import { refreshBudgets } from "../budget/load.ts";
 import { addTrial, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
@@ -393,6 +394,8 @@ export class LiveState {
       key: intern(a.key),
       name: intern(a.name),
       cost: a.cost,
+      totalBudget: a.totalBudget,
+      dailyBudget: a.dailyBudget,
       metadata: a.metadata ?? {},
       status: a.status,
       index: a.position,
@@ -645,6 +648,8 @@ export class LiveState {
         report.reread = todo.size;
         this.since = mark;
       }
+      // Spend counters of campaigns with budgets: every refresh (src/budget/load.ts).
+      await refreshBudgets(this.db, this.campaigns.values());
       report.evicted = this.evictUnlocked(this.maxLive);
       report.rowsRead = this.rowsRead - before;
       this.lastRefresh = report;

@@ -218,7 +218,7 @@ describe("replicas with eviction on", () => {
     expect(back.armByKey.get("b")!.status).toBe("paused");
     expect(back.armByKey.has("e")).toBe(true);
     const served = new Set(
-      (await Promise.all(Array.from({ length: 40 }, () => a.decide(ws, c.id, {})))).map((d) => d.arm.key),
+      (await Promise.all(Array.from({ length: 40 }, () => a.decide(ws, c.id, {})))).map((d) => d.arm?.key),
     );
     expect(served.has("b")).toBe(false);
   });
