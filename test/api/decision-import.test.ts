@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { refreshRollups } from "../../src/reports/queries.ts";
 import {
   armsByKey,
   createCampaign,
@@ -231,6 +232,25 @@ describe("imported decisions learn like live ones", () => {
     await ws.post(path(id), { decisions: Array.from({ length: 7 }, () => item({ armKey: "c" })) });
     await h.service.deps.engine.reload(id);
     expect((await armsByKey(ws, id)).c.decisions).toBe(7);
+  });
+});
+
+describe("reports", () => {
+  it("the report from the hourly rollups counts imported decisions of past hours (it equals the direct one)", async () => {
+    const id = await createCampaign(ws);
+    // A live decision, and the rollup job's pass over its hour: from now on the rollups are fresh.
+    await decide(ws, id);
+    await refreshRollups(h.service.deps.db, id, Date.now() - HOUR, Date.now() + HOUR);
+    const ds = Array.from({ length: 30 }, (_, i) =>
+      item({ armKey: ["a", "b", "c"][i % 3], decidedAt: daysAgo(5, i * 600_000) }),
+    );
+    expect((await ws.post(path(id), { decisions: ds })).body.accepted).toBe(30);
+    const q = `from=${daysAgo(6)}&to=${new Date().toISOString()}`;
+    const auto = (await ws.get(`/v1/campaigns/${id}/report?${q}&source=auto`)).body;
+    const direct = (await ws.get(`/v1/campaigns/${id}/report?${q}&source=direct`)).body;
+    expect(direct.total.campaign.decisions).toBe(31);
+    expect(auto.total.campaign.decisions).toBe(31);
+    expect(auto.total.arms).toEqual(direct.total.arms);
   });
 });
 

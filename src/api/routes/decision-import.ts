@@ -5,6 +5,7 @@
  * src/engine/decision-import.ts. Needs an admin key (auth.ts `requiredRole`).
  */
 import { createRoute } from "@hono/zod-openapi";
+import { refreshRollups } from "../../reports/queries.ts";
 import type { App, AppDeps } from "../env.ts";
 import { body, DecisionImportIn, DecisionImportOut, errors, IdParam, json } from "../schemas.ts";
 
@@ -33,10 +34,24 @@ export function register(app: App, deps: AppDeps): void {
         503: errors[503],
       },
     }),
-    async (c) =>
-      c.json(
-        await deps.engine.importDecisions(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json").decisions),
-        200,
-      ),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const input = c.req.valid("json").decisions;
+      const result = await deps.engine.importDecisions(c.get("workspaceId"), id, input);
+      // Reports read past hours from the hourly rollups, which the rollup job rewrites only for hours that
+      // received something recently (by decision time, or event arrival): decisions dated in the past are
+      // rolled up here, before the answer, as the fraud review does for the hours it changes. Duplicates
+      // too, so a rerun after a failure here (the decisions committed, the answer a 503) still rolls them up.
+      let lo = Number.POSITIVE_INFINITY;
+      let hi = Number.NEGATIVE_INFINITY;
+      result.results.forEach((r, i) => {
+        if (r.status === "rejected") return;
+        const t = Date.parse(input[i].decidedAt);
+        lo = Math.min(lo, t);
+        hi = Math.max(hi, t);
+      });
+      if (lo <= hi) await refreshRollups(deps.db, id, lo, hi + 1);
+      return c.json(result, 200);
+    },
   );
 }
