@@ -254,6 +254,24 @@ describe("reports", () => {
   });
 });
 
+describe("concurrency", () => {
+  it("concurrent imports of the same hours (and the same ids) answer 200 and count each decision once", async () => {
+    const id = await createCampaign(ws);
+    const ds = Array.from({ length: 400 }, (_, i) =>
+      item({ armKey: ["a", "b"][i % 2], decidedAt: daysAgo(4, i * 9_000) }),
+    );
+    // Four requests at once, overlapping pairwise: every hour is rolled up by several of them.
+    const parts = [ds.slice(0, 200), ds.slice(100, 300), ds.slice(200, 400), ds.slice(0, 400)];
+    const answers = await Promise.all(parts.map((p) => ws.post(path(id), { decisions: p })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.reduce((s, r) => s + r.body.accepted, 0)).toBe(400);
+    const arms = await armsByKey(ws, id);
+    expect([arms.a.decisions, arms.b.decisions]).toEqual([200, 200]);
+    const q = `from=${daysAgo(5)}&to=${new Date().toISOString()}`;
+    expect((await ws.get(`/v1/campaigns/${id}/report?${q}`)).body.total.campaign.decisions).toBe(400);
+  });
+});
+
 describe("bad input, size, roles", () => {
   it("400 naming the field for a malformed item or an unknown field; 404 for an unknown campaign", async () => {
     const id = await createCampaign(ws);
