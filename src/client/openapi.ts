@@ -640,14 +640,26 @@ export interface paths {
             attributionWindowHours?: number;
             contextFeatures?: components["schemas"]["ContextFeature"][];
             conversionDelay?: components["schemas"]["ConversionDelay"];
+            /** @description Currency of every amount of the campaign (default USD) */
+            currency?: string;
+            /** @description Spend limit per budget day (the workspace's time zone); null: none */
+            dailyBudget?: number | null;
             decay?: components["schemas"]["Decay"];
             explorationFloor?: number;
+            guardrail?: components["schemas"]["Guardrail"];
             /** @enum {string} */
             kind: "creative" | "send_time" | "channel";
+            /** @description Minimum return on ad spend (revenue / spend), enforced like targetCpa */
+            minRoas?: number | null;
             name: string;
             /** @enum {string} */
             objective: "conversions" | "revenue" | "profit";
+            pacing?: components["schemas"]["Pacing"];
             strategy: components["schemas"]["Strategy"];
+            /** @description Target cost per conversion: an arm above it with high posterior probability gets only exploration traffic */
+            targetCpa?: number | null;
+            /** @description Spend limit over the campaign's life; null: none */
+            totalBudget?: number | null;
           };
         };
       };
@@ -1215,6 +1227,15 @@ export interface paths {
         };
       };
       responses: {
+        /** @description Not served (`arm: null`, `reason`: budget_exhausted, paced, roi_guardrail): logged, a no-bid */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Decision"];
+          };
+        };
         /** @description Decision */
         201: {
           headers: {
@@ -2746,6 +2767,7 @@ export interface components {
     };
     Arm: {
       cost: number;
+      dailyBudget: number | null;
       key: string;
       metadata: {
         [key: string]: unknown;
@@ -2753,10 +2775,13 @@ export interface components {
       name: string | null;
       /** @enum {string} */
       status: "active" | "paused" | "archived";
+      totalBudget: number | null;
     };
     ArmInput: {
       /** @description Cost of one decision served with this arm, 0–1000000000 */
       cost?: number;
+      /** @description Spend cap of this arm per budget day (workspace time zone); null: none */
+      dailyBudget?: number | null;
       /** @example blue-banner */
       key: string;
       /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
@@ -2764,9 +2789,13 @@ export interface components {
         [key: string]: unknown;
       };
       name?: string;
+      /** @description Spend cap of this arm over the campaign's life (campaign currency); null: none */
+      totalBudget?: number | null;
     };
     ArmPatch: {
       cost?: number;
+      /** @description Spend cap of this arm per budget day (workspace time zone); null: none */
+      dailyBudget?: number | null;
       /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
       metadata?: {
         [key: string]: unknown;
@@ -2774,6 +2803,8 @@ export interface components {
       name?: string;
       /** @enum {string} */
       status?: "active" | "paused" | "archived";
+      /** @description Spend cap of this arm over the campaign's life (campaign currency); null: none */
+      totalBudget?: number | null;
     };
     ArmReport: {
       conversions: number;
@@ -2832,12 +2863,82 @@ export interface components {
         to?: string;
       };
     };
+    /** @description Spend against budgets, pacing and the ROI guardrail today (src/budget/report.ts) */
+    BudgetReport: components["schemas"]["BudgetStatus"] &
+      ({
+        arms: {
+          armKey: string;
+          capped: boolean;
+          conversions: number;
+          cpa: number | null;
+          dailyBudget: number | null;
+          /** @description Gets only exploration traffic (guardrail) */
+          demoted: boolean;
+          /** @description Posterior P(CPA > targetCpa) */
+          pCpaAbove: number | null;
+          /** @description Posterior P(ROAS < minRoas) */
+          pRoasBelow: number | null;
+          revenue: number;
+          roas: number | null;
+          served: number;
+          spendToday: number;
+          spendTotal: number;
+          totalBudget: number | null;
+        }[];
+        /** @description Spend per valid attributed conversion (all time) */
+        cpa: number | null;
+        /** @description The budget day, hour by hour: planned against actual spend */
+        hours: {
+          /** @description The plan's spend for this hour (null: no daily budget) */
+          planned: number | null;
+          requests: number;
+          served: number;
+          spend: number;
+          start: string;
+        }[];
+        minRoas: number | null;
+        /** @description Requests answered without an arm (exhausted, paced, guardrail) */
+        notServed: number;
+        requests: number;
+        /** @description Revenue / spend (all time) */
+        roas: number | null;
+        served: number;
+        targetCpa: number | null;
+      } | null);
+    BudgetStatus: {
+      currency: string;
+      dailyBudget: number | null;
+      /** @description The budget day (workspace-local date) */
+      day: string;
+      /** @enum {string|null} */
+      exhausted: "total" | "daily" | "arms" | null;
+      guardrail: {
+        demotedArms: string[];
+        minRoas: number | null;
+        targetCpa: number | null;
+      } | null;
+      /** @enum {string} */
+      pacingStatus: "unpaced" | "on_plan" | "ahead" | "behind" | "exhausted";
+      /** @description What the pacing plan had spent by now */
+      plannedToday: number | null;
+      /** @description When the daily or total budget runs out at the recent spend rate (null: not before the day ends) */
+      projectedExhaustion: string | null;
+      spendToday: number;
+      spendTotal: number;
+      /** @description Current probability of serving a request (1 without pacing) */
+      throttle: number;
+      timezone: string;
+      totalBudget: number | null;
+    };
     Campaign: {
       arms: components["schemas"]["Arm"][];
       attributionWindowHours: number;
+      budget?: components["schemas"]["BudgetStatus"];
       contextFeatures: components["schemas"]["ContextFeature"][];
       conversionDelay: components["schemas"]["ConversionDelay"];
       createdAt: string;
+      currency: string;
+      dailyBudget: number | null;
       decay: components["schemas"]["Decay"];
       delayModel?: {
         /** @enum {string} */
@@ -2852,14 +2953,19 @@ export interface components {
         windowHours: number;
       };
       explorationFloor: number;
+      guardrail: components["schemas"]["Guardrail"];
       id: string;
       kind: string;
+      minRoas: number | null;
       name: string;
       objective: string;
+      pacing: components["schemas"]["Pacing"];
       status: string;
       strategy: {
         [key: string]: unknown;
       };
+      targetCpa: number | null;
+      totalBudget: number | null;
       /** @enum {string} */
       trialAt: "decision" | "impression";
       updatedAt: string;
@@ -2870,9 +2976,17 @@ export interface components {
     CampaignPatch: {
       attributionWindowHours?: number;
       conversionDelay?: components["schemas"]["ConversionDelay"];
+      /** @description Currency of every amount of the campaign (default USD) */
+      currency?: string;
+      /** @description Spend limit per budget day (the workspace's time zone); null: none */
+      dailyBudget?: number | null;
       decay?: components["schemas"]["Decay"];
       explorationFloor?: number;
+      guardrail?: components["schemas"]["Guardrail"];
+      /** @description Minimum return on ad spend (revenue / spend), enforced like targetCpa */
+      minRoas?: number | null;
       name?: string;
+      pacing?: components["schemas"]["Pacing"];
       /** @enum {string} */
       status?: "active" | "paused" | "archived";
       /** @description Params to change; the type cannot change */
@@ -2881,8 +2995,13 @@ export interface components {
       } & {
         [key: string]: unknown;
       };
+      /** @description Target cost per conversion: an arm above it with high posterior probability gets only exploration traffic */
+      targetCpa?: number | null;
+      /** @description Spend limit over the campaign's life; null: none */
+      totalBudget?: number | null;
     };
     CampaignReport: {
+      budget: components["schemas"]["BudgetReport"];
       campaignId: string;
       earned: {
         lift: {
@@ -3006,16 +3125,20 @@ export interface components {
         }
       | unknown;
     Decision: {
+      /** @description null: not served (a no-bid); `reason` says why */
       arm: {
         key: string;
         metadata: {
           [key: string]: unknown;
         };
         name: string | null;
-      };
+      } | null;
       campaignId: string;
       decisionId: string;
+      /** @description Probability of this outcome (the arm, or no arm), the pacing throttle included */
       propensity: number;
+      /** @enum {string} */
+      reason?: "budget_exhausted" | "paced" | "roi_guardrail";
       sendAt?: string;
     };
     DecisionBatch: {
@@ -3238,12 +3361,20 @@ export interface components {
          * @enum {boolean}
          */
         invalid?: true;
-        /** @description Why rejected (unknown_decision, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it */
+        /** @description Why rejected (unknown_decision, decision_not_served, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it */
         reason?: string;
         /** @enum {string} */
         status: "accepted" | "duplicate" | "rejected" | "conflict";
       }[];
     };
+    Guardrail: {
+      /** @description Posterior probability of missing targetCpa / minRoas above which an arm gets only exploration traffic (default 0.95) */
+      confidence?: number;
+      /** @description Share of traffic the demoted arms together keep, split evenly (default 0.05) */
+      explorationShare?: number;
+      /** @description An arm can be demoted once it has spent this many target CPAs (default 3) */
+      minSpendMultiple?: number;
+    } | null;
     ImportedDecision: {
       /**
        * @description The arm that was chosen (an arm of the campaign, any status)
@@ -3269,6 +3400,21 @@ export interface components {
       propensity: number;
       unitId?: string;
     };
+    Pacing: {
+      /** @description traffic: days of history (default 7) */
+      days?: number;
+      /** @description Seconds between controller updates (default 60) */
+      intervalSeconds?: number;
+      /** @description Lowest serving probability the controller sets (default 0.01) */
+      minThrottle?: number;
+      /**
+       * @description none: serve as traffic comes until the daily budget is gone; even: spread it evenly over the day; traffic: follow the campaign's own hourly request curve of the last `days` days
+       * @enum {string}
+       */
+      mode: "none" | "even" | "traffic";
+      /** @description Dual step size η of the throttle controller (default 0.3) */
+      step?: number;
+    } | null;
     ReportEstimate: {
       estimate: number | null;
       lower: number | null;
@@ -3352,9 +3498,15 @@ export interface components {
       apiKey: string;
       id: string;
       name: string;
+      timezone: string;
     };
     WorkspaceInput: {
       name: string;
+      /**
+       * @description IANA time zone of the budget day (default UTC)
+       * @example Europe/Paris
+       */
+      timezone?: string;
     };
   };
   responses: never;

@@ -117,6 +117,8 @@ export async function importDecisions(
       campaignId: c.id,
       armKey: arm.key,
       propensity: d.propensity,
+      served: true,
+      reason: null,
       context: d.context ?? null,
       unitId: d.unitId ?? null,
       position: null,
@@ -166,7 +168,7 @@ export async function importDecisions(
             fresh.map((x) => x.inc),
             fresh.map((x) => ({
               campaignId: c.id,
-              armKey: x.row.armKey,
+              armKey: x.inc.armKey,
               hour: hourOf(x.row.createdAt.getTime()),
               trials: x.inc,
             })),

@@ -10,6 +10,7 @@
  *
  * Arm statistics have one owner (stats.ts), which every flow goes through.
  */
+import { budgetLoader } from "../budget/load.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
@@ -86,6 +87,7 @@ export class Engine {
       preload: opts.preloadCampaigns,
       refoldMs: opts.refreshIntervalMs || 2000,
     });
+    this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
     this.decider = new Decider({
       db,
@@ -137,6 +139,7 @@ export class Engine {
     this.decider.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.live.close();
     await this.refreshing;
     await this.flush();
   }

@@ -35,6 +35,8 @@ export const changeXid = () => bigint("change_xid", { mode: "number" }).notNull(
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
+  /** IANA time zone of the workspace: where a campaign's budget day starts and ends (src/budget/day.ts). */
+  timezone: text("timezone").notNull().default("UTC"),
   createdAt: createdAt(),
 });
 
@@ -82,6 +84,27 @@ export interface ConversionDelaySpec {
 }
 /** Decay for drift (src/engine/decay.ts): exponential forgetting, or a sliding window of hours. */
 export type DecaySpec = { halfLifeHours: number } | { windowHours: number };
+/** How the daily budget is spread over the day (src/budget/pacing.ts). */
+export interface PacingSpec {
+  mode: "none" | "even" | "traffic";
+  /** traffic: how many past days of hourly requests shape the plan. */
+  days?: number;
+  /** The dual step size of the throttle controller. */
+  step?: number;
+  /** Seconds between two controller updates. */
+  intervalSeconds?: number;
+  /** Lowest serving probability the controller may set. */
+  minThrottle?: number;
+}
+/** ROI guardrail settings (src/budget/guardrail.ts). */
+export interface GuardrailSpec {
+  /** Posterior probability of missing the target above which an arm gets only exploration traffic. */
+  confidence?: number;
+  /** Share of traffic all demoted arms together keep (spread evenly). */
+  explorationShare?: number;
+  /** Spend an arm must have before it can be demoted, in multiples of the target CPA (or of 1/minRoas revenue). */
+  minSpendMultiple?: number;
+}
 
 export const campaigns = pgTable(
   "campaigns",
@@ -104,6 +127,17 @@ export const campaigns = pgTable(
     conversionDelay: jsonb("conversion_delay").$type<ConversionDelaySpec>(),
     /** null: no decay. */
     decay: jsonb("decay").$type<DecaySpec>(),
+    /** ISO 4217 code of every amount of the campaign (budgets, costs, values). */
+    currency: text("currency").notNull().default("USD"),
+    /** Budgets in the campaign's currency; null: no limit. The day is the workspace's (timezone). */
+    totalBudget: doublePrecision("total_budget"),
+    dailyBudget: doublePrecision("daily_budget"),
+    /** null: no pacing (spend as traffic comes until the daily budget is gone). */
+    pacing: jsonb("pacing").$type<PacingSpec>(),
+    /** ROI guardrails: a target cost per conversion and/or a minimum return on ad spend. */
+    targetCpa: doublePrecision("target_cpa"),
+    minRoas: doublePrecision("min_roas"),
+    guardrail: jsonb("guardrail").$type<GuardrailSpec>(),
     /** Bumped by every change of configuration or arms; logged with each decision as its strategy version. */
     version: integer("version").notNull().default(1),
     createdAt: createdAt(),
@@ -122,6 +156,9 @@ export const arms = pgTable(
     key: text("key").notNull(),
     name: text("name"),
     cost: doublePrecision("cost").notNull().default(0),
+    /** Optional per-arm spend caps (campaign currency); null: only the campaign's budgets apply. */
+    totalBudget: doublePrecision("total_budget"),
+    dailyBudget: doublePrecision("daily_budget"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
     status: text("status").$type<ArmRowStatus>().notNull().default("active"),
     /** Index in the strategy state: stable, so a key is never reused and slots never move. */
@@ -160,8 +197,14 @@ export const decisions = pgTable(
     campaignId: uuid("campaign_id")
       .notNull()
       .references(() => campaigns.id, { onDelete: "cascade" }),
-    armKey: text("arm_key").notNull(),
+    /** null for a decision not served (budget exhausted, paced): the request was logged, no arm shown. */
+    armKey: text("arm_key"),
+    /** P(this outcome): the strategy's pmf × the pacing throttle, or 1 − throttle when not served. */
     propensity: doublePrecision("propensity").notNull(),
+    /** false: answered without an arm (`reason` says why); such a decision is no trial and takes no events. */
+    served: boolean("served").notNull().default(true),
+    /** Why a decision was not served: budget_exhausted, paced, roi_guardrail. */
+    reason: text("reason"),
     context: jsonb("context").$type<Record<string, unknown>>(),
     unitId: text("unit_id"),
     /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
