@@ -9,6 +9,8 @@ import { refreshRollups } from "../../reports/queries.ts";
 import type { App, AppDeps } from "../env.ts";
 import { body, DecisionImportIn, DecisionImportOut, errors, IdParam, json } from "../schemas.ts";
 
+const HOUR = 3_600_000;
+
 export function register(app: App, deps: AppDeps): void {
   app.openapi(
     createRoute({
@@ -42,15 +44,18 @@ export function register(app: App, deps: AppDeps): void {
       // received something recently (by decision time, or event arrival): decisions dated in the past are
       // rolled up here, before the answer, as the fraud review does for the hours it changes. Duplicates
       // too, so a rerun after a failure here (the decisions committed, the answer a 503) still rolls them up.
-      let lo = Number.POSITIVE_INFINITY;
-      let hi = Number.NEGATIVE_INFINITY;
+      // Only the hours that hold one (a sparse history over a year is not a year of rewrites), in runs.
+      const hours = new Set<number>();
       result.results.forEach((r, i) => {
-        if (r.status === "rejected") return;
-        const t = Date.parse(input[i].decidedAt);
-        lo = Math.min(lo, t);
-        hi = Math.max(hi, t);
+        if (r.status !== "rejected") hours.add(Math.floor(Date.parse(input[i].decidedAt) / HOUR));
       });
-      if (lo <= hi) await refreshRollups(deps.db, id, lo, hi + 1);
+      const sorted = [...hours].sort((a, b) => a - b);
+      for (let i = 0; i < sorted.length; ) {
+        let j = i;
+        while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+        await refreshRollups(deps.db, id, sorted[i] * HOUR, (sorted[j] + 1) * HOUR);
+        i = j + 1;
+      }
       return c.json(result, 200);
     },
   );
