@@ -253,8 +253,15 @@ const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-05-01T
 
 export const DecisionIn = z
   .strictObject({
-    unitId: z.string().max(256).optional(),
+    unitId: z.string().max(256).optional().openapi({
+      description:
+        "Echoed in the answer; stored as its keyed hash (HMAC-SHA-256 per workspace) unless the workspace stores raw identifiers",
+    }),
     context: Context.optional(),
+    consent: z.strictObject({ personalisation: z.boolean().optional() }).optional().openapi({
+      description:
+        "personalisation false: served by the campaign's non-contextual policy (context ignored) and logged with its propensity, without context or unit",
+    }),
     timezone: z.string().max(64).optional().openapi({ example: "Europe/Paris" }),
     after: Instant.optional(),
   })
@@ -266,6 +273,7 @@ export const DecisionOut = z
     campaignId: z.string(),
     arm: z.object({ key: z.string(), name: z.string().nullable(), metadata: z.record(z.string(), z.unknown()) }),
     propensity: z.number(),
+    unitId: z.string().optional().openapi({ description: "The request's unitId, echoed" }),
     sendAt: z.string().optional(),
   })
   .openapi("Decision");

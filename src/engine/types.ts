@@ -41,6 +41,8 @@ export const allowAll: FraudGate = { classify: () => null };
 
 export interface DecisionRequest {
   unitId?: string;
+  /** `personalisation: false`: served by the non-contextual policy, nothing identifying stored. */
+  consent?: { personalisation?: boolean };
   context?: Record<string, unknown>;
   timezone?: string;
   after?: string | Date;
@@ -51,6 +53,8 @@ export interface DecisionResult {
   campaignId: string;
   arm: { key: string; name: string | null; metadata: Record<string, unknown> };
   propensity: number;
+  /** The caller's unit id, echoed (what is stored is its keyed hash). */
+  unitId?: string;
   sendAt?: string;
 }
 

@@ -26,6 +26,17 @@ const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "dat
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
+  /**
+   * The HMAC key of the workspace's pseudonyms (src/privacy/pseudonym.ts): 64 hex characters, generated
+   * at creation (the column default gives older workspaces one in the migration: two gen_random_uuid,
+   * 244 random bits). Never returned by the API.
+   */
+  secret: text("secret").notNull().default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
+  /** Store raw unit ids, IPs and user agents instead of pseudonyms (off by default). */
+  rawIdentifiers: boolean("raw_identifiers").notNull().default(false),
+  /** Decisions and events older than this are deleted by the retention job (rollups are kept). */
+  decisionRetentionDays: integer("decision_retention_days").notNull().default(90),
+  eventRetentionDays: integer("event_retention_days").notNull().default(90),
   createdAt: createdAt(),
 });
 
@@ -152,7 +163,10 @@ export const decisions = pgTable(
     armKey: text("arm_key").notNull(),
     propensity: doublePrecision("propensity").notNull(),
     context: jsonb("context").$type<Record<string, unknown>>(),
+    /** The caller's unit id, raw: only when the workspace stores raw identifiers (else null). */
     unitId: text("unit_id"),
+    /** HMAC-SHA-256 of the unit id under the workspace's secret (src/privacy): what erasure finds. */
+    unitHash: text("unit_hash"),
     /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
     position: integer("position"),
     strategyVersion: integer("strategy_version").notNull(),
@@ -161,7 +175,10 @@ export const decisions = pgTable(
     reward: doublePrecision("reward").notNull().default(0),
     converted: boolean("converted").notNull().default(false),
   },
-  (t) => [index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt)],
+  (t) => [
+    index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt),
+    index("decisions_unit_idx").on(t.workspaceId, t.unitHash),
+  ],
 );
 
 export type EventType = "impression" | "click" | "conversion";
