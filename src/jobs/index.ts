@@ -167,7 +167,8 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
       const database = deps.database;
       await asLeader(database, "retention", async () => {
         const r = await enforceRetention(database.db, now());
-        if (r.decisions || r.events) deps.logger.info(r, "retention");
+        if (r.decisions || r.events || r.partitionsMade.length || r.partitionsDropped.length)
+          deps.logger.info(r, "retention");
       });
     },
   };

@@ -1,30 +1,48 @@
 /**
  * Retention: each workspace keeps its decisions and events for its own number of days (default 90,
- * `workspaces.decision_retention_days` / `event_retention_days`); the `retention` job (src/jobs, one
- * leader) deletes what is older, in batches so no statement holds locks for long. Learned aggregates and
+ * `workspaces.decision_retention_days` / `event_retention_days`). The `retention` job (src/jobs, one
+ * leader) makes the day partitions ahead (partitions.ts), drops the partitions older than the longest
+ * period of any workspace (a DROP: with the default everywhere, that is all of retention), then deletes
+ * what is older than a shorter period, in batches so no statement holds locks for long. Learned aggregates and
  * rollups (arm_stats, arm_stat_buckets, arm_hourly, invalid_hourly, anomalies) are kept: reports over
  * long periods come from the rollups. Links from findings to deleted events go with them.
  */
 import { sql } from "drizzle-orm";
 import { rows, type Db } from "../store/db.ts";
+import { dropPartitionsBefore, ensurePartitions } from "./partitions.ts";
 
 export const MIN_RETENTION_DAYS = 1;
 export const MAX_RETENTION_DAYS = 3650;
 const DAY = 86_400_000;
 const BATCH = 10_000;
 
+/** Days of partitions made ahead of today (and one behind, for late rows near midnight). */
+export const PARTITION_DAYS_AHEAD = 7;
+export const DEFAULT_RETENTION_DAYS = 90;
+
 export interface RetentionRun {
+  /** Rows deleted (beyond the dropped partitions) for workspaces with a shorter period than the longest. */
   decisions: number;
   events: number;
   anomalyEvents: number;
+  partitionsMade: string[];
+  partitionsDropped: string[];
 }
 
 export async function enforceRetention(db: Db, now = new Date()): Promise<RetentionRun> {
-  const out: RetentionRun = { decisions: 0, events: 0, anomalyEvents: 0 };
+  const out: RetentionRun = { decisions: 0, events: 0, anomalyEvents: 0, partitionsMade: [], partitionsDropped: [] };
+  const t = now.getTime();
   const wss = await rows<{ id: string; d: number; e: number }>(
     db,
     sql`select id, decision_retention_days as d, event_retention_days as e from workspaces order by id`,
   );
+  for (const table of ["decisions", "events"] as const) {
+    out.partitionsMade.push(...(await ensurePartitions(db, table, t - DAY, t + PARTITION_DAYS_AHEAD * DAY)));
+    const longest = wss.length
+      ? Math.max(...wss.map((w) => Number(table === "decisions" ? w.d : w.e)))
+      : DEFAULT_RETENTION_DAYS;
+    out.partitionsDropped.push(...(await dropPartitionsBefore(db, table, t - longest * DAY)));
+  }
   for (const w of wss) {
     const ws = sql`${w.id}::uuid`;
     const dCut = new Date(now.getTime() - Number(w.d) * DAY).toISOString();

@@ -152,10 +152,17 @@ export const armStats = pgTable(
   (t) => [primaryKey({ columns: [t.campaignId, t.armKey] })],
 );
 
+/**
+ * decisions and events are partitioned by day (PostgreSQL declarative range partitioning on
+ * created_at / occurred_at, migration 0008; partitions made ahead and dropped at retention by the
+ * retention job, src/privacy/partitions.ts — drizzle does not express partitioning, so it lives in the
+ * migration's SQL while the columns and keys here stay what the tables have). Every unique key holds
+ * the partition key and workspace_id (so the tables can be distributed by workspace with Citus).
+ */
 export const decisions = pgTable(
   "decisions",
   {
-    id: uuid("id").primaryKey(),
+    id: uuid("id").notNull(),
     workspaceId: uuid("workspace_id").notNull(),
     campaignId: uuid("campaign_id")
       .notNull()
@@ -176,6 +183,8 @@ export const decisions = pgTable(
     converted: boolean("converted").notNull().default(false),
   },
   (t) => [
+    // id first: events and updates find their decision by id (in each partition's index).
+    primaryKey({ columns: [t.id, t.workspaceId, t.createdAt] }),
     index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt),
     index("decisions_unit_idx").on(t.workspaceId, t.unitHash),
   ],
@@ -207,7 +216,8 @@ export const events = pgTable(
     invalidReason: text("invalid_reason"),
   },
   (t) => [
-    primaryKey({ columns: [t.workspaceId, t.eventId] }),
+    // occurred_at is the partition key; an id stored in another partition is found by insertEvents' NOT EXISTS.
+    primaryKey({ columns: [t.workspaceId, t.eventId, t.occurredAt] }),
     index("events_decision_idx").on(t.decisionId),
     index("events_campaign_time_idx").on(t.campaignId, t.occurredAt),
   ],
