@@ -26,6 +26,9 @@ export interface ServiceOptions {
   dataDir?: string;
   adminKey: string;
   refreshIntervalMs?: number;
+  /** Live campaigns kept in memory at most / loaded at start-up (EngineOptions). */
+  maxLiveCampaigns?: number;
+  preloadCampaigns?: number;
   logLevel?: string;
   seed?: number;
   /** Pool size for PostgreSQL (default 10). */
@@ -87,6 +90,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         logger,
         seed: opts.seed ?? randomBytes(4).readUInt32LE(0),
         refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
+        maxLiveCampaigns: opts.maxLiveCampaigns,
+        preloadCampaigns: opts.preloadCampaigns,
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,

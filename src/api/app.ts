@@ -17,6 +17,7 @@ import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
 import { register as blocklist } from "./routes/blocklist.ts";
 import { register as campaigns } from "./routes/campaigns.ts";
+import { register as decisionImport } from "./routes/decision-import.ts";
 import { register as decisions } from "./routes/decisions.ts";
 import { register as evaluations } from "./routes/evaluations.ts";
 import { register as events } from "./routes/events.ts";
@@ -187,6 +188,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   campaigns(app, deps);
   arms(app, deps);
   decisions(app, deps);
+  decisionImport(app, deps);
   events(app, deps);
   reports(app, deps);
   anomalies(app, deps);

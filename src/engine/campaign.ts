@@ -6,6 +6,7 @@
 import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
+import type { BudgetLedger } from "../budget/ledger.ts";
 import type { Encoder } from "./registry.ts";
 import { emptyArmBuckets, hoursOf, type ArmBuckets } from "./buckets.ts";
 import { addStats, fromDatabase, zeroStats } from "./stats.ts";
@@ -15,6 +16,9 @@ export interface LiveArm {
   key: string;
   name: string | null;
   cost: number;
+  /** Optional spend caps of the arm (src/budget/). */
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
   metadata: Record<string, unknown>;
   status: ArmRowStatus;
   /** Index in state.arms (= arms.position). */
@@ -42,8 +46,16 @@ export interface LiveCampaign extends CampaignConfig {
   timed: TimedStats;
   /** The still-queued trials by hour, so a rebuild from the database can add them back. */
   pendingBuckets: ArmBuckets[];
+  /** Budgets, pacing and guardrails: the spend ledger and the pacing controller (src/budget/load.ts). */
+  budget?: BudgetLedger;
   /** Strategy warnings already logged (live.ts `logWarnings`). */
   loggedWarnings?: Set<string>;
+  /** When it was last used (live.ts's use counter): the least recently used leave memory first. */
+  lastUsed: number;
+  /** Decisions counted in memory whose commit has not settled: never evicted while > 0. */
+  unsettled: number;
+  /** When (epoch ms) every arm's posterior was last refolded at the current time (live.ts). */
+  foldedAt: number;
 }
 
 /** The campaign's statistics settings as TimedStats options. */
@@ -109,6 +121,9 @@ export function buildLive(
     pending: ordered.map(() => zeroStats(dim)),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
     pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
+    lastUsed: 0,
+    unsettled: 0,
+    foldedAt: 0,
   };
   refreshWeights(live);
   for (const a of ordered) {

@@ -21,14 +21,19 @@ import { asDomainError } from "./registry.ts";
 import { baseReward } from "./rewards.ts";
 import { isValidTimeZone, nextSendAt } from "./sendtime.ts";
 import { hourOf } from "./buckets.ts";
+import { chooseWithBudget } from "../budget/serve.ts";
+import { settleSpend, spendIncrements, spendOfDecision } from "../budget/spend.ts";
+import type { SpendIncrement } from "../store/spend.ts";
 import { trialIncrement, type ArmIncrement } from "./stats.ts";
 import type { DecisionRequest, DecisionResult } from "./types.ts";
 
 /** A decision made and counted in memory, waiting for its commit. */
 export interface PendingDecision {
   row: DecisionRow;
-  /** Its trial (stats.ts trialIncrement). */
-  inc: ArmIncrement;
+  /** Its trial (stats.ts trialIncrement); none when it was not served. */
+  inc?: ArmIncrement;
+  /** What it adds to the campaign's spend counters (src/budget/). */
+  spend?: SpendIncrement;
 }
 
 export type BatchItemResult =
@@ -169,35 +174,43 @@ export class Decider {
       }
     }
     if (!c.arms.some((a) => a.status === "active")) throw new DomainError("conflict", "campaign has no active arm");
-    const choice = c.impl.choose(c.state, x, this.o.rng);
-    const arm = c.arms[choice.arm];
-    const inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
     const createdAt = new Date();
-    this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
+    // Budgets, pacing and ROI guardrails (src/budget/serve.ts): an arm, or none and why.
+    const choice = chooseWithBudget(c, x, this.o.rng, createdAt.getTime());
+    const arm = choice.arm >= 0 ? c.arms[choice.arm] : undefined;
+    const spend = spendOfDecision(c, arm, createdAt.getTime());
+    let inc: ArmIncrement | undefined;
+    if (arm) {
+      inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
+      this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
+    }
     const id = randomUUID();
     const result: DecisionResult = {
       decisionId: id,
       campaignId: c.id,
-      arm: { key: arm.key, name: arm.name, metadata: arm.metadata },
+      arm: arm ? { key: arm.key, name: arm.name, metadata: arm.metadata } : null,
       propensity: choice.propensity,
     };
+    if (choice.reason) result.reason = choice.reason;
     if (req.unitId !== undefined) result.unitId = req.unitId;
-    if (after) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
+    if (after && arm) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
     const row: DecisionRow = {
       id,
       workspaceId: c.workspaceId,
       campaignId: c.id,
-      armKey: arm.key,
+      armKey: arm?.key ?? null,
       propensity: choice.propensity,
+      served: arm !== undefined,
+      reason: choice.reason ?? null,
       context: personal ? (req.context ?? null) : null,
       ...(personal && req.unitId !== undefined ? pseudonymiseUnit(ws, req.unitId) : { unitId: null, unitHash: null }),
       position,
       strategyVersion: c.version,
       createdAt,
-      reward: inc.sum,
+      reward: inc?.sum ?? 0,
       converted: false,
     };
-    return { result, pending: { row, inc } };
+    return { result, pending: { row, inc, spend } };
   }
 
   /**
@@ -227,20 +240,22 @@ export class Decider {
     const { live, db, logger } = this.o;
     const part = from === 0 && to === batch.length ? batch : batch.slice(from, to);
     try {
+      const served = part.filter((e) => e.inc !== undefined);
       await insertDecisionsWithStats(
         db,
         part.map((e) => e.row),
-        part.map((e) => e.inc),
-        part.map((e) => ({
+        served.map((e) => e.inc!),
+        served.map((e) => ({
           campaignId: e.row.campaignId,
-          armKey: e.row.armKey,
+          armKey: e.row.armKey!,
           hour: hourOf(e.row.createdAt.getTime()),
           trials: e.inc,
         })),
+        spendIncrements(part),
       );
     } catch (err) {
       if (isUnavailable(err) || part.length === 1) {
-        for (const e of part) live.settle(e.inc, false, hourOf(e.row.createdAt.getTime()));
+        for (const e of part) settle(live, e, false);
         const answer = failure(err);
         for (let i = from; i < to; i++) out[i] = answer;
         if (!isUnavailable(err))
@@ -255,10 +270,16 @@ export class Decider {
       await this.commitPart(batch, mid, to, out);
       return;
     }
-    for (const e of part) live.settle(e.inc, true, hourOf(e.row.createdAt.getTime()));
+    for (const e of part) settle(live, e, true);
     this.o.onDecisions?.(part.length);
     for (let i = from; i < to; i++) out[i] = undefined;
   }
+}
+
+/** A decision's trial and spend leave `pending` (committed) or memory (failed). */
+function settle(live: LiveState, e: PendingDecision, ok: boolean): void {
+  if (e.inc) live.settle(e.inc, ok, hourOf(e.row.createdAt.getTime()));
+  if (e.spend) settleSpend(live.campaigns.get(e.row.campaignId), e.spend, ok);
 }
 
 /** The answer for a decision whose commit failed. */

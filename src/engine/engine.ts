@@ -10,6 +10,7 @@
  *
  * Arm statistics have one owner (stats.ts), which every flow goes through.
  */
+import { budgetLoader } from "../budget/load.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
@@ -20,6 +21,7 @@ import type { Database } from "../store/db.ts";
 import type { LiveArm, LiveCampaign } from "./campaign.ts";
 import { Campaigns, type ArmInput, type ArmPatch, type CampaignInput, type CampaignPatch } from "./campaigns.ts";
 import { Decider, type BatchItemResult } from "./decide.ts";
+import { importDecisions, type DecisionImportResult, type ImportedDecision } from "./decision-import.ts";
 import { DomainError } from "./errors.ts";
 import { Learner, type EventCounter, type EventInput } from "./learn.ts";
 import { LiveState } from "./live.ts";
@@ -27,7 +29,16 @@ import { recomputeArmStats, type RecomputeResult } from "./recompute.ts";
 import type { StrategyRegistry } from "./registry.ts";
 import { allowAll, type DecisionRequest, type DecisionResult, type FraudGate, type IngestResult } from "./types.ts";
 
-export type { ArmInput, ArmPatch, BatchItemResult, CampaignInput, CampaignPatch, EventInput };
+export type {
+  ArmInput,
+  ArmPatch,
+  BatchItemResult,
+  CampaignInput,
+  CampaignPatch,
+  DecisionImportResult,
+  EventInput,
+  ImportedDecision,
+};
 
 export interface EngineOptions {
   database: Database;
@@ -35,6 +46,10 @@ export interface EngineOptions {
   logger: Logger;
   seed?: number;
   refreshIntervalMs?: number;
+  /** Campaigns kept in memory at most, the least recently used leaving first (0 / undefined: unbounded). */
+  maxLiveCampaigns?: number;
+  /** Campaigns loaded at start-up, the most recently written first (default: maxLiveCampaigns, or all). */
+  preloadCampaigns?: number;
   fraudGate?: FraudGate;
   /** Largest number of decisions in one group commit. */
   maxBatch?: number;
@@ -71,7 +86,12 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     const db = opts.database.db;
     this.fraudGate = opts.fraudGate ?? allowAll;
-    this.live = new LiveState(db, opts.registry, opts.logger);
+    this.live = new LiveState(db, opts.registry, opts.logger, {
+      maxLive: opts.maxLiveCampaigns,
+      preload: opts.preloadCampaigns,
+      refoldMs: opts.refreshIntervalMs || 2000,
+    });
+    this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
     this.privacy = new PrivacyKeys(() => db, opts.refreshIntervalMs ?? 2000);
     this.decider = new Decider({
@@ -113,6 +133,11 @@ export class Engine {
     const removed = await deleteCampaignRows(this.opts.database.db, workspaceId, c.id, keyId);
     this.live.campaigns.delete(c.id);
     return removed;
+  }
+
+  /** The live state: eviction, the last refresh's report, hooks for per-campaign state (live.ts). */
+  get liveState(): LiveState {
+    return this.live;
   }
 
   /** Loads every campaign and starts the refresh loop. */
@@ -194,6 +219,17 @@ export class Engine {
 
   ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {
     return this.learner.ingest(workspaceId, input);
+  }
+
+  /** Historical decisions into the log, idempotent by id (decision-import.ts: their trials count). */
+  async importDecisions(
+    workspaceId: string,
+    campaignId: string,
+    decisions: ImportedDecision[],
+  ): Promise<DecisionImportResult> {
+    const c = await this.campaign(workspaceId, campaignId);
+    const ws = await this.privacy.require(workspaceId);
+    return importDecisions(this.opts.database.db, this.live, c, decisions, ws, this.opts.clockSkewToleranceMs);
   }
 
   // ---------------------------------------------------------------- sync

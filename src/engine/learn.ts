@@ -39,6 +39,8 @@ import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
 import { incrementBuckets, upsertDelayIncrements } from "../store/buckets.ts";
 import { hourOf } from "./buckets.ts";
+import { applyEventSpend, eventSpend } from "../budget/spend.ts";
+import { incrementSpend, type SpendIncrement } from "../store/spend.ts";
 import { DELAY_BINS, delayBin } from "./delay.ts";
 import { isUuid, type BucketReward, type LiveState } from "./live.ts";
 import { applyEvent } from "./rewards.ts";
@@ -76,7 +78,8 @@ interface Candidate {
 }
 
 interface Attributed extends Candidate {
-  decision: DecisionRow;
+  /** A served decision (one answered without an arm takes no events). */
+  decision: DecisionRow & { armKey: string };
   campaign: LiveCampaign;
   attributed: boolean;
   invalidReason: string | null;
@@ -149,6 +152,7 @@ export class Learner {
     await live.shared(async () => {
       let incs: ArmIncrement[] = [];
       let bucketRewards: BucketReward[] = [];
+      let spend: SpendIncrement[] = [];
       let invalid = 0;
       await db.transaction(async (tx) => {
         const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
@@ -158,10 +162,13 @@ export class Learner {
         const { updates, increments, rewards } = rewardDeltas(kept);
         await applyRewards(tx, updates, increments);
         await persistBucketRewards(tx, rewards);
+        spend = eventSpend(kept);
+        await incrementSpend(tx, spend);
         incs = increments;
         bucketRewards = rewards;
       });
       live.applied(incs, bucketRewards);
+      applyEventSpend(live.campaigns, spend);
       if (invalid) this.o.onEvents?.("invalid", invalid);
     });
   }
@@ -191,13 +198,17 @@ export class Learner {
         results[c.i] = { id: c.ev.id, status: "rejected", reason: "unknown_decision" };
         continue;
       }
+      if (decision.armKey === null) {
+        results[c.i] = { id: c.ev.id, status: "rejected", reason: "decision_not_served" };
+        continue;
+      }
       const since = c.ev.occurredAt.getTime() - decision.createdAt.getTime();
       if (since < -this.skew) {
         results[c.i] = { id: c.ev.id, status: "rejected", reason: "occurred_before_decision" };
         continue;
       }
       const attributed = since <= campaign.attributionWindowHours * 3_600_000;
-      out.push({ ...c, decision, campaign, attributed, invalidReason: null });
+      out.push({ ...c, decision: decision as Attributed["decision"], campaign, attributed, invalidReason: null });
     }
     return out;
   }

@@ -51,8 +51,11 @@ export interface DecisionRequest {
 export interface DecisionResult {
   decisionId: string;
   campaignId: string;
-  arm: { key: string; name: string | null; metadata: Record<string, unknown> };
+  /** null: answered without an arm (`reason`: budget_exhausted, paced, roi_guardrail) — a "no bid". */
+  arm: { key: string; name: string | null; metadata: Record<string, unknown> } | null;
+  /** P(this outcome): the arm's, or "no arm"'s (the pacing throttle is part of it). */
   propensity: number;
+  reason?: "budget_exhausted" | "paced" | "roi_guardrail";
   /** The caller's unit id, echoed (what is stored is its keyed hash). */
   unitId?: string;
   sendAt?: string;

@@ -1,6 +1,6 @@
 /**
  * The day partitions of decisions (by created_at) and events (by occurred_at), UTC days, named
- * `<table>_pYYYYMMDD` (migration 0008 made the first ones and a DEFAULT partition for anything outside).
+ * `<table>_pYYYYMMDD` (migration 0009 made the first ones and a DEFAULT partition for anything outside).
  *
  * - `ensurePartitions` makes the partitions of the coming days ahead (the retention job: today − 1 …
  *   today + 7) and of every day that has rows in the DEFAULT partition, moving those rows into it: the

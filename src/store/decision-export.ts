@@ -33,7 +33,7 @@ export async function* decisionPages(
     const page: ExportRow[] = await rows<ExportRow>(
       db,
       sql`select id, created_at, arm_key, propensity, reward, context, unit_id, unit_hash, position from decisions
-          where campaign_id = ${campaignId}::uuid
+          where campaign_id = ${campaignId}::uuid and served
           ${from ? sql`and created_at >= ${from.toISOString()}::timestamptz` : sql``}
           ${to ? sql`and created_at < ${to.toISOString()}::timestamptz` : sql``}
           ${cursor}

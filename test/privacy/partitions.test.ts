@@ -1,5 +1,5 @@
 /**
- * Time-partitioned decisions and events (migration 0008, src/privacy/partitions.ts), on PGlite and
+ * Time-partitioned decisions and events (migration 0009, src/privacy/partitions.ts), on PGlite and
  * PostgreSQL: day partitions made ahead, stray rows moved out of the DEFAULT partition, retention by
  * DROP, partition pruning on time predicates, and event idempotency across partitions.
  */

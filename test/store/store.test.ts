@@ -104,6 +104,8 @@ describe("arm_stats in SQL", () => {
       campaignId,
       armKey: "b",
       propensity: p,
+      served: true,
+      reason: null,
       context: i === 0 ? null : { device: "ios", n: i, nested: { q: 'a "quoted" value' } },
       unitId: i === 1 ? null : `u${i}`,
       unitHash: i === 1 ? null : `h${i}`,

@@ -17,6 +17,10 @@ export function register(app: App, deps: AppDeps): void {
       security,
       request: { params: IdParam, ...body(DecisionIn) },
       responses: {
+        200: json(
+          DecisionOut,
+          "Not served (`arm: null`, `reason`: budget_exhausted, paced, roi_guardrail): logged, a no-bid",
+        ),
         201: json(DecisionOut, "Decision"),
         400: errors[400],
         401: errors[401],
@@ -27,7 +31,7 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const d = await deps.engine.decide(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"));
-      return c.json(d, 201);
+      return d.arm === null ? c.json(d, 200) : c.json(d, 201);
     },
   );
 
