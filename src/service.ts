@@ -111,6 +111,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       }
       database = db;
       engine = e;
+      metrics.live.campaigns = () => e.campaigns.size;
+      metrics.live.evictions = () => e.liveState.evictions;
       // PGlite lives in this process and cannot become unreachable: only PostgreSQL is probed.
       if (db.driver === "postgres")
         health = new DatabaseHealth((ms) => db.ping(ms), {

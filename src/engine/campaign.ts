@@ -8,7 +8,7 @@ import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
 import type { BudgetLedger } from "../budget/ledger.ts";
 import type { Encoder } from "./registry.ts";
-import { emptyArmBuckets, hoursOf, type ArmBuckets } from "./buckets.ts";
+import { hoursOf, type ArmBuckets } from "./buckets.ts";
 import { addStats, fromDatabase, zeroStats } from "./stats.ts";
 import { TimedStats, type TimedOptions } from "./timed.ts";
 
@@ -44,8 +44,11 @@ export interface LiveCampaign extends CampaignConfig {
    * `now` (delay-aware trials, decay), not the all-time totals.
    */
   timed: TimedStats;
-  /** The still-queued trials by hour, so a rebuild from the database can add them back. */
-  pendingBuckets: ArmBuckets[];
+  /**
+   * The still-queued trials by hour, so a rebuild from the database can add them back; an arm's entry is
+   * created on its first queued trial (most arms of most campaigns never hold one: memory).
+   */
+  pendingBuckets: (ArmBuckets | undefined)[];
   /** Budgets, pacing and guardrails: the spend ledger and the pacing controller (src/budget/load.ts). */
   budget?: BudgetLedger;
   /** Strategy warnings already logged (live.ts `logWarnings`). */
@@ -120,7 +123,7 @@ export function buildLive(
     stats: ordered.map(() => zeroStats(dim)),
     pending: ordered.map(() => zeroStats(dim)),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
-    pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
+    pendingBuckets: new Array(ordered.length),
     lastUsed: 0,
     unsettled: 0,
     foldedAt: 0,

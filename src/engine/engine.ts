@@ -160,6 +160,7 @@ export class Engine {
     this.decider.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.live.close();
     await this.refreshing;
     await this.flush();
   }

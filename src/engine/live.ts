@@ -39,7 +39,7 @@ import {
   type LiveRows,
 } from "../store/live-load.ts";
 import { refreshBudgets } from "../budget/load.ts";
-import { addTrial, hourOf } from "./buckets.ts";
+import { addTrial, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
 import { resolveStrategy, type StrategyRegistry } from "./registry.ts";
@@ -83,7 +83,10 @@ export interface CampaignStateLoader {
 export interface LiveOptions {
   /** Campaigns kept in memory at most (the least recently used leave first); 0 / undefined: unbounded. */
   maxLive?: number;
-  /** Campaigns loaded at start-up, the most recently written first (default: maxLive, or all). */
+  /**
+   * Campaigns loaded before start-up completes, the most recently written first (default 1,000); the
+   * rest, up to maxLive, stream in in the background (or load on first use, whichever comes first).
+   */
   preload?: number;
   /**
    * A campaign in use has every arm's posterior refolded at the current time at least this often (ms;
@@ -105,6 +108,7 @@ export interface RefreshReport {
 
 /** Campaigns read per set of statements (start-up streams chunks of this size). */
 const CHUNK = 2000;
+const DEFAULT_PRELOAD = 1000;
 /** An eviction sweep brings the count down to this share of the budget (so sweeps stay rare). */
 const SWEEP_TO = 0.9;
 
@@ -118,6 +122,27 @@ interface CampaignData {
   stats: ArmStatsRow[];
   buckets: BucketRow[];
   delays: DelayRow[];
+}
+
+/** An arm's queued trials by hour, created on first use. */
+function pendingOf(c: LiveCampaign, index: number): ArmBuckets {
+  let b = c.pendingBuckets[index];
+  if (!b) c.pendingBuckets[index] = b = emptyArmBuckets(c.dim);
+  return b;
+}
+
+/**
+ * Arm keys and names are short strings that many campaigns share ("red", "hero-1"): one copy each, so a
+ * hundred thousand campaigns do not hold a million copies. Bounded, so odd keys cannot grow it forever.
+ */
+const INTERN_MAX = 100_000;
+const interned = new Map<string, string>();
+function intern<T extends string | null>(s: T): T {
+  if (s === null) return s;
+  const got = interned.get(s);
+  if (got !== undefined) return got as T;
+  if (interned.size < INTERN_MAX) interned.set(s, s);
+  return s;
 }
 
 function groupRows(cfgs: CampaignRow[], data: LiveRows): Map<string, CampaignData> {
@@ -158,7 +183,7 @@ export class LiveState {
     opts: LiveOptions = {},
   ) {
     this.maxLive = opts.maxLive && opts.maxLive > 0 ? opts.maxLive : Number.POSITIVE_INFINITY;
-    this.preload = opts.preload ?? this.maxLive;
+    this.preload = opts.preload ?? DEFAULT_PRELOAD;
     this.refoldMs = opts.refoldMs ?? 2000;
   }
 
@@ -180,16 +205,40 @@ export class LiveState {
    * others load on first use.
    */
   async loadAll(): Promise<void> {
-    const mark = await changeMark(this.db);
-    const limit = Math.min(this.preload, this.maxLive);
-    const ids = limit > 0 ? await hotCampaignIds(this.db, Number.isFinite(limit) ? limit : 2 ** 31 - 1) : [];
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const { built } = await this.readMany(ids.slice(i, i + CHUNK), new Map());
+    const limit = Number.isFinite(this.maxLive) ? this.maxLive : 2 ** 31 - 1;
+    const ids = await hotCampaignIds(this.db, limit);
+    const first = Math.max(0, Math.min(this.preload, ids.length));
+    await this.stream(ids.slice(0, first));
+    if (first < ids.length)
+      this.background = this.stream(ids.slice(first)).catch((err) =>
+        this.logger.warn({ err }, "loading campaigns in the background stopped; the others load on first use"),
+      );
+  }
+
+  /** Start-up's background part (awaited by close). */
+  private background: Promise<void> | null = null;
+  private closed = false;
+  /** Ids installed at least once: the background part of start-up never installs one again (it may be stale). */
+  private readonly seen = new Set<string>();
+
+  /** Stops the background start-up (the campaigns not loaded yet load on first use). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.background;
+  }
+
+  /** Reads these campaigns in chunks of set-based statements and installs those not seen yet. */
+  private async stream(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length && !this.closed; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK).filter((id) => !this.seen.has(id) && !this.loading.has(id));
+      if (part.length === 0) continue;
+      const mark = await changeMark(this.db);
+      const { built } = await this.readMany(part, new Map());
       await this.lock.shared(async () => {
-        for (const c of built.values()) if (!this.campaigns.has(c.id)) this.install(c);
+        this.lowerSince(mark);
+        for (const c of built.values()) if (!this.seen.has(c.id) && this.campaigns.size < this.maxLive) this.install(c);
       });
     }
-    this.lowerSince(mark);
   }
 
   /** The campaign in memory, else loaded if the id can be one. */
@@ -247,6 +296,7 @@ export class LiveState {
   private install(c: LiveCampaign): void {
     this.touch(c);
     this.campaigns.set(c.id, c);
+    this.seen.add(c.id);
   }
 
   private lowerSince(mark: number): void {
@@ -339,10 +389,9 @@ export class LiveState {
     const cfg = d.row;
     const impl = resolveStrategy(this.registry, cfg.strategy.type);
     const encoder = impl.contextual ? this.registry.createEncoder(cfg.contextFeatures) : undefined;
-    const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
     const arms: LiveArm[] = d.arms.map((a) => ({
-      key: a.key,
-      name: a.name,
+      key: intern(a.key),
+      name: intern(a.name),
       cost: a.cost,
       totalBudget: a.totalBudget,
       dailyBudget: a.dailyBudget,
@@ -351,17 +400,18 @@ export class LiveState {
       index: a.position,
       createdAt: a.createdAt,
     }));
-    const totals = new Map<string, ArmStats>();
-    for (const s of d.stats) totals.set(s.armKey, foldBuckets([s], dim));
-    const live = buildLive(cfg, impl, encoder, arms, totals);
+    // Built at the prior; the totals are set below and the posterior folded once, in rebuildTimed.
+    const live = buildLive(cfg, impl, encoder, arms, new Map());
+    for (const s of d.stats) this.setFromRow(live, s);
     if (prev) {
       carryPending(prev, live);
       live.unsettled = prev.unsettled;
       for (const a of prev.arms) {
         const n = live.armByKey.get(a.key);
         if (!n) continue;
-        for (const [h, b] of prev.pendingBuckets[a.index]!.buckets)
-          addTrial(live.pendingBuckets[n.index]!, h, b.trials, live.dim);
+        const queuedByHour = prev.pendingBuckets[a.index];
+        if (!queuedByHour) continue;
+        for (const [h, b] of queuedByHour.buckets) addTrial(pendingOf(live, n.index), h, b.trials, live.dim);
       }
     }
     this.rebuildTimed(live, d.buckets, d.delays);
@@ -383,7 +433,8 @@ export class LiveState {
     const keys = c.arms.map((a) => a.key);
     c.timed = timedFromStored(keys, c.dim, timedOptions(c), allTime, rows, delays);
     c.arms.forEach((a) => {
-      for (const [h, b] of c.pendingBuckets[a.index]!.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
+      const queuedByHour = c.pendingBuckets[a.index];
+      if (queuedByHour) for (const [h, b] of queuedByHour.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
     });
     this.refold(c);
   }
@@ -418,7 +469,7 @@ export class LiveState {
     c.unsettled++;
     queued(c, index, inc);
     addTrial(c.timed.arms[index]!, hour, inc, c.dim);
-    addTrial(c.pendingBuckets[index]!, hour, inc, c.dim);
+    addTrial(pendingOf(c, index), hour, inc, c.dim);
     let set = this.dirty.get(c);
     if (!set) this.dirty.set(c, (set = new Set()));
     set.add(index);
@@ -440,7 +491,9 @@ export class LiveState {
     const a = c?.armByKey.get(inc.armKey);
     if (!c || !a) return;
     c.unsettled--;
-    addTrial(c.pendingBuckets[a.index]!, hour, inc, c.dim, -1);
+    const queuedByHour = pendingOf(c, a.index);
+    addTrial(queuedByHour, hour, inc, c.dim, -1);
+    if (c.unsettled === 0) c.pendingBuckets[a.index] = undefined;
     if (ok) committed(c, a.index, inc);
     else {
       failed(c, a.index, inc);

@@ -277,6 +277,7 @@ describe("start-up and first use", () => {
       });
       engines.push(e);
       await e.start();
+      // the hot list, then one change mark and five set-based reads for the whole chunk (not 3 per campaign)
       expect(counted.statements()).toBeLessThanOrEqual(8);
       expect(e.campaigns.size).toBe(10);
       for (const id of ids.slice(20)) expect(e.campaigns.has(id)).toBe(true);
