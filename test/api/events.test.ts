@@ -304,9 +304,10 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
       type: "conversion",
       attributed: true,
       invalid_reason: null,
-      source_ip: "198.51.100.4",
       source_publisher: "p",
     });
+    // stored as its /24's keyed hash (src/privacy), never raw
+    expect(e.source_ip).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);
   });
 
   it("Σ reward² stays exact when a decision's reward grows: (7.5 + 5)² not 7.5² + 5²", async () => {
