@@ -228,6 +228,8 @@ export const decisions = pgTable(
     unitId: text("unit_id"),
     /** HMAC-SHA-256 of the unit id under the workspace's secret (src/privacy): what erasure finds. */
     unitHash: text("unit_hash"),
+    /** The recipient's IANA time zone a send-time decision was made for (evaluations can use it); else null. */
+    timezone: text("timezone"),
     /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
     position: integer("position"),
     strategyVersion: integer("strategy_version").notNull(),
