@@ -168,6 +168,27 @@ describe("eviction and reload", () => {
   });
 });
 
+describe("idle campaigns", () => {
+  it("leave memory once unused for campaignIdleMs, and the one in use stays", async () => {
+    const e = new Engine({ database, registry, logger, seed: 51, refreshIntervalMs: 0, campaignIdleMs: 150 });
+    engines.push(e);
+    await e.start();
+    const used = await e.createCampaign(ws, creative("idle: used"));
+    const idle = await e.createCampaign(ws, creative("idle: idle"));
+    await e.refresh();
+    await traffic(e, used.id, 3);
+    await e.flush();
+    await new Promise((r) => setTimeout(r, 250));
+    await e.refresh();
+    expect(e.campaigns.has(idle.id)).toBe(false);
+    expect(e.campaigns.has(used.id)).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    await e.refresh();
+    expect(e.campaigns.has(used.id)).toBe(false);
+    expect(memTotals(await e.campaign(ws, used.id))).toEqual(await dbTotals(used.id));
+  });
+});
+
 describe("replicas with eviction on", () => {
   it("two replicas with a budget of 3 agree on every one of 8 campaigns", async () => {
     const a = engine({ seed: 11, maxLive: 3 });
