@@ -294,17 +294,31 @@ server (400/404/409/413) · 4 authentication or permission (401/403) · 5 unavai
       .option("--from <time>", "ISO time (default 7 days before --to)")
       .option("--to <time>", "ISO time (default now)")
       .addOption(new Option("--granularity <g>", "periods in --csv/--json").choices(["hour", "day"]))
+      .addOption(
+        new Option("--source <s>", "direct: from the events, not the hourly rollups (default auto)").choices([
+          "auto",
+          "direct",
+          "rollup",
+        ]),
+      )
       .option("--csv", "print the report as CSV"),
   ).action(
     action(
       async (
         campaign: string,
-        o: Common & { from?: string; to?: string; granularity?: "hour" | "day"; csv?: boolean },
+        o: Common & {
+          from?: string;
+          to?: string;
+          granularity?: "hour" | "day";
+          source?: "auto" | "direct" | "rollup";
+          csv?: boolean;
+        },
       ) => {
         const q = {
           ...(o.from ? { from: o.from } : {}),
           ...(o.to ? { to: o.to } : {}),
           ...(o.granularity ? { granularity: o.granularity } : {}),
+          ...(o.source ? { source: o.source } : {}),
         };
         if (o.csv) {
           io.out(await client(o).reports.csv(campaign, q));

@@ -199,6 +199,9 @@ export async function refreshRollups(db: Db, campaignId: string, from: number, t
 
 async function refreshSlice(db: Db, campaignId: string, h0: number, h1: number): Promise<number> {
   return db.transaction(async (tx) => {
+    // One rewrite of a campaign's rollups at a time (the job, the fraud review, a decision import): two
+    // overlapping delete-then-insert rewrites collided on arm_hourly's key (a 500 for the second).
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`rollups:${campaignId}`}, 0))`);
     const cells = await directCells(tx as unknown as Db, campaignId, h0, h1);
     const invalid = await directInvalid(tx as unknown as Db, campaignId, h0, h1);
     await tx.execute(

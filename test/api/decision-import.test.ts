@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { refreshRollups } from "../../src/reports/queries.ts";
 import {
   armsByKey,
   createCampaign,
@@ -231,6 +232,43 @@ describe("imported decisions learn like live ones", () => {
     await ws.post(path(id), { decisions: Array.from({ length: 7 }, () => item({ armKey: "c" })) });
     await h.service.deps.engine.reload(id);
     expect((await armsByKey(ws, id)).c.decisions).toBe(7);
+  });
+});
+
+describe("reports", () => {
+  it("the report from the hourly rollups counts imported decisions of past hours (it equals the direct one)", async () => {
+    const id = await createCampaign(ws);
+    // A live decision, and the rollup job's pass over its hour: from now on the rollups are fresh.
+    await decide(ws, id);
+    await refreshRollups(h.service.deps.db, id, Date.now() - HOUR, Date.now() + HOUR);
+    const ds = Array.from({ length: 30 }, (_, i) =>
+      item({ armKey: ["a", "b", "c"][i % 3], decidedAt: daysAgo(5, i * 600_000) }),
+    );
+    expect((await ws.post(path(id), { decisions: ds })).body.accepted).toBe(30);
+    const q = `from=${daysAgo(6)}&to=${new Date().toISOString()}`;
+    const auto = (await ws.get(`/v1/campaigns/${id}/report?${q}&source=auto`)).body;
+    const direct = (await ws.get(`/v1/campaigns/${id}/report?${q}&source=direct`)).body;
+    expect(direct.total.campaign.decisions).toBe(31);
+    expect(auto.total.campaign.decisions).toBe(31);
+    expect(auto.total.arms).toEqual(direct.total.arms);
+  });
+});
+
+describe("concurrency", () => {
+  it("concurrent imports of the same hours (and the same ids) answer 200 and count each decision once", async () => {
+    const id = await createCampaign(ws);
+    const ds = Array.from({ length: 400 }, (_, i) =>
+      item({ armKey: ["a", "b"][i % 2], decidedAt: daysAgo(4, i * 9_000) }),
+    );
+    // Four requests at once, overlapping pairwise: every hour is rolled up by several of them.
+    const parts = [ds.slice(0, 200), ds.slice(100, 300), ds.slice(200, 400), ds.slice(0, 400)];
+    const answers = await Promise.all(parts.map((p) => ws.post(path(id), { decisions: p })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.reduce((s, r) => s + r.body.accepted, 0)).toBe(400);
+    const arms = await armsByKey(ws, id);
+    expect([arms.a.decisions, arms.b.decisions]).toEqual([200, 200]);
+    const q = `from=${daysAgo(5)}&to=${new Date().toISOString()}`;
+    expect((await ws.get(`/v1/campaigns/${id}/report?${q}`)).body.total.campaign.decisions).toBe(400);
   });
 });
 

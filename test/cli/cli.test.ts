@@ -161,6 +161,13 @@ describe("campaigns and arms", () => {
     const j = await cli(["report", id, "--json", "--granularity", "hour"], env);
     expect(j.json().total.campaign).toMatchObject({ decisions: 20, impressions: 20, conversions: 1, revenue: 40 });
     expect(j.json().granularity).toBe("hour");
+    const asked: string[] = [];
+    const direct = await cli(["report", id, "--json", "--granularity", "hour", "--source", "direct"], env, {
+      transport: { fetch: (req) => (asked.push(new URL(req.url).searchParams.get("source") ?? ""), fetch(req)) },
+    });
+    expect(asked).toEqual(["direct"]);
+    expect(direct.json().total).toEqual(j.json().total);
+    expect((await cli(["report", id, "--source", "cache"], env)).code).toBe(EXIT.usage);
     const csv = await cli(["report", id, "--csv"], env);
     expect(csv.out.split("\n")[0]).toContain("period");
     expect(csv.out).toContain("total");

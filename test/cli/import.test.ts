@@ -324,6 +324,36 @@ describe("import decisions", () => {
     );
   });
 
+  it("a file for several campaigns: each row goes to its own campaignId, a batch never mixes two", async () => {
+    const x = (await c.campaigns.create(creativeCampaign({ name: "multi x" }) as never)).id;
+    const y = (await c.campaigns.create(creativeCampaign({ name: "multi y" }) as never)).id;
+    const at = new Date(Date.now() - 2 * HOUR).toISOString();
+    // Runs of 3 x, 2 y, 4 x, 1 y (CSV with a campaign_id column), sent by batches of up to 3.
+    const plan = [x, x, x, y, y, x, x, x, x, y];
+    const file = join(dir, "multi.csv");
+    writeFileSync(
+      file,
+      `campaign_id,decision_id,arm_key,propensity,decided_at\n${plan
+        .map((cid, i) => `${cid},50000000-0000-4000-8000-${String(i).padStart(12, "0")},a,0.5,${at}`)
+        .join("\n")}\n`,
+    );
+    const sizes: number[] = [];
+    const r = await cli(["import", "decisions", file, "--batch", "3", "--json"], env, {
+      transport: {
+        fetch: async (req) => {
+          const body = JSON.parse(await req.clone().text());
+          sizes.push(body.decisions.length);
+          return fetch(req);
+        },
+      },
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.json()).toMatchObject({ rows: 10, accepted: 10 });
+    expect(sizes).toEqual([3, 2, 3, 1, 1]);
+    const count = async (id: string) => (await c.arms.list(id)).find((a) => a.key === "a")!.decisions;
+    expect([await count(x), await count(y)]).toEqual([7, 3]);
+  });
+
   it("rows rejected here and by the server, with reasons; an unknown campaign stops; a writer key is refused", async () => {
     const campaignId = (await c.campaigns.create(creativeCampaign({ name: "decision rejects" }) as never)).id;
     const at = new Date(Date.now() - HOUR).toISOString();

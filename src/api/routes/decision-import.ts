@@ -5,8 +5,11 @@
  * src/engine/decision-import.ts. Needs an admin key (auth.ts `requiredRole`).
  */
 import { createRoute } from "@hono/zod-openapi";
+import { refreshRollups } from "../../reports/queries.ts";
 import type { App, AppDeps } from "../env.ts";
 import { body, DecisionImportIn, DecisionImportOut, errors, IdParam, json } from "../schemas.ts";
+
+const HOUR = 3_600_000;
 
 export function register(app: App, deps: AppDeps): void {
   app.openapi(
@@ -33,10 +36,27 @@ export function register(app: App, deps: AppDeps): void {
         503: errors[503],
       },
     }),
-    async (c) =>
-      c.json(
-        await deps.engine.importDecisions(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json").decisions),
-        200,
-      ),
+    async (c) => {
+      const id = c.req.valid("param").id;
+      const input = c.req.valid("json").decisions;
+      const result = await deps.engine.importDecisions(c.get("workspaceId"), id, input);
+      // Reports read past hours from the hourly rollups, which the rollup job rewrites only for hours that
+      // received something recently (by decision time, or event arrival): decisions dated in the past are
+      // rolled up here, before the answer, as the fraud review does for the hours it changes. Duplicates
+      // too, so a rerun after a failure here (the decisions committed, the answer a 503) still rolls them up.
+      // Only the hours that hold one (a sparse history over a year is not a year of rewrites), in runs.
+      const hours = new Set<number>();
+      result.results.forEach((r, i) => {
+        if (r.status !== "rejected") hours.add(Math.floor(Date.parse(input[i].decidedAt) / HOUR));
+      });
+      const sorted = [...hours].sort((a, b) => a - b);
+      for (let i = 0; i < sorted.length; ) {
+        let j = i;
+        while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+        await refreshRollups(deps.db, id, sorted[i] * HOUR, (sorted[j] + 1) * HOUR);
+        i = j + 1;
+      }
+      return c.json(result, 200);
+    },
   );
 }
