@@ -1,8 +1,8 @@
 /**
  * The ledger's reads. `budgetLoader` is registered with the live state (src/engine/live.ts
  * `addLoader`): every campaign built from the database — start-up, first use, reload, a refresh's
- * rebuild — gets its ledger before it serves, read set-based for all of them (workspace time zones,
- * the base sums, the recent rows, the traffic history of traffic-paced ones). `refreshBudgets` runs in
+ * rebuild — gets its ledger before it serves, read in one statement for all of them (workspace time
+ * zones, the base sums, the recent rows; plus one for each traffic-paced campaign's history). `refreshBudgets` runs in
  * every refresh (inside its exclusive lock) for the campaigns with a budget, one statement for all, so
  * "memory = database + still queued" holds for spend as it does for arm statistics.
  */
@@ -10,9 +10,10 @@ import type { LiveCampaign } from "../engine/campaign.ts";
 import type { CampaignStateLoader } from "../engine/live.ts";
 import { HOUR_MS } from "../store/buckets.ts";
 import type { Db } from "../store/db.ts";
-import { readHourlyRequests, readSpendBases, readSpendRows, workspaceTimezones } from "../store/spend.ts";
+import { readHourlyRequests, readLedgerRows, readSpendRows } from "../store/spend.ts";
+import { hourOf } from "../engine/buckets.ts";
 import { localHour } from "./day.ts";
-import { BudgetLedger, budgetConfig } from "./ledger.ts";
+import { BudgetLedger, budgetConfig, WINDOW_HOURS } from "./ledger.ts";
 
 /**
  * Builds the campaigns' ledgers from the counters. Every campaign has one: spend is counted from the
@@ -24,27 +25,19 @@ export async function loadBudgets(
   nowMs = Date.now(),
 ): Promise<void> {
   if (built.length === 0) return;
-  const tzs = await workspaceTimezones(db, [...new Set(built.map((b) => b.campaign.workspaceId))]);
-  const ledgers = built.map(({ campaign: c }) => {
-    const l = new BudgetLedger(c.id, tzs.get(c.workspaceId) ?? "UTC", budgetConfig(c, c.arms), nowMs);
-    return { c, l };
-  });
-  const bases = await readSpendBases(
+  const fromHour = hourOf(nowMs) - WINDOW_HOURS;
+  const read = await readLedgerRows(
     db,
-    ledgers.map(({ l }) => ({ campaignId: l.campaignId, beforeHour: l.fromHour, day: l.day.day })),
+    built.map((b) => b.campaign.id),
+    fromHour,
+    nowMs,
   );
-  const recent = byCampaign(
-    await readSpendRows(
-      db,
-      ledgers.map(({ l }) => l.campaignId),
-      Math.min(...ledgers.map(({ l }) => l.fromHour)),
-    ),
-  );
-  for (const [i, { c, l }] of ledgers.entries()) {
-    l.load(bases.get(c.id) ?? [], recent.get(c.id) ?? [], nowMs);
+  for (const { campaign: c, prev } of built) {
+    const r = read.get(c.id);
+    const l = new BudgetLedger(c.id, r?.timezone ?? "UTC", budgetConfig(c, c.arms), nowMs);
+    l.load(r?.base ?? [], r?.recent ?? [], nowMs);
     await readHistory(db, l);
-    const prev = built[i]!.prev?.budget;
-    if (prev) l.carryFrom(prev);
+    if (prev?.budget) l.carryFrom(prev.budget);
     c.budget = l;
   }
 }

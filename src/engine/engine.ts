@@ -231,14 +231,10 @@ export class Engine {
   /** recompute, returning what differed from the rows and was repaired. */
   private async rebuild(campaignId: string): Promise<RecomputeResult> {
     await this.flush();
-    const c = await this.live.get(campaignId);
-    if (!c) throw new DomainError("not_found", "campaign not found");
-    const enc = c.encoder;
-    const result = await recomputeArmStats(
-      this.opts.database.db,
-      campaignId,
-      enc ? { encode: (ctx) => enc.encode(ctx), dim: c.dim } : {},
-    );
+    // A campaign not in memory is checked without loading it (the check walks every served campaign).
+    const ctx = await this.live.contextOf(campaignId);
+    if (!ctx) throw new DomainError("not_found", "campaign not found");
+    const result = await recomputeArmStats(this.opts.database.db, campaignId, ctx);
     await this.live.reloadStats(campaignId);
     return result;
   }

@@ -42,6 +42,7 @@ import { refreshBudgets } from "../budget/load.ts";
 import { addTrial, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
+import type { RecomputeOptions } from "./recompute.ts";
 import { resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import {
   addStats,
@@ -696,6 +697,23 @@ export class LiveState {
   private dropIfIdle(id: string): void {
     const c = this.campaigns.get(id);
     if (c && c.unsettled === 0) this.campaigns.delete(id);
+  }
+
+  /**
+   * How a campaign's contexts are encoded (for the rebuild from rows), from memory or else from its stored
+   * configuration — without loading it. Undefined when there is no such campaign.
+   */
+  async contextOf(id: string): Promise<RecomputeOptions | undefined> {
+    const live = this.campaigns.get(id);
+    if (live) {
+      const enc = live.encoder;
+      return enc ? { encode: (ctx) => enc.encode(ctx), dim: live.dim } : {};
+    }
+    const row = isUuid(id) ? (await readCampaignRows(this.db, [id]))[0] : undefined;
+    if (!row) return undefined;
+    if (!resolveStrategy(this.registry, row.strategy.type).contextual) return {};
+    const enc = this.registry.createEncoder(row.contextFeatures);
+    return { encode: (ctx) => enc.encode(ctx), dim: enc.dim };
   }
 
   /** Replaces one campaign's in-memory totals by the database's at once (e.g. after a recompute). */

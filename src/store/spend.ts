@@ -105,33 +105,58 @@ export async function readSpendRows(
   return res.map(toRow);
 }
 
+/** What a ledger's first read gets, per campaign. */
+export interface LedgerRows {
+  timezone: string;
+  /** Sums per arm of the rows before `beforeHour`: all-time (day '*') and of the budget day. */
+  base: SpendRow[];
+  /** The rows from `beforeHour` on. */
+  recent: SpendRow[];
+}
+
 /**
- * Per campaign and arm, the sums of the rows before each campaign's `beforeHour`: all of them (returned
- * with day = '*') and those of its budget day `day` (returned with that day); hour = -1.
+ * The first read of these campaigns' ledgers in one statement, whatever their number: each one's
+ * workspace time zone, its budget day at `nowMs` in that zone, the sums of its rows before `beforeHour`
+ * (all-time and of that day) and its rows from `beforeHour` on.
  */
-export async function readSpendBases(
+export async function readLedgerRows(
   db: Pick<Db, "execute">,
-  want: { campaignId: string; beforeHour: number; day: string }[],
-): Promise<Map<string, SpendRow[]>> {
-  const out = new Map<string, SpendRow[]>();
-  if (want.length === 0) return out;
-  const w = JSON.stringify(want.map((x) => ({ campaign_id: x.campaignId, before: x.beforeHour, day: x.day })));
+  campaignIds: string[],
+  beforeHour: number,
+  nowMs: number,
+): Promise<Map<string, LedgerRows>> {
+  const out = new Map<string, LedgerRows>();
+  if (campaignIds.length === 0) return out;
+  const before = new Date(beforeHour * HOUR_MS).toISOString();
   const res = await rows(
     db,
-    sql`select s.campaign_id, s.arm_key, case when grouping(s.today) = 1 then '*' else s.today::text end as day, -1 as hour,
-      sum(requests) as requests, sum(served) as served, sum(decision_cost) as decision_cost, sum(event_cost) as event_cost,
-      sum(conversions) as conversions, sum(revenue) as revenue
-    from (select c.campaign_id, c.arm_key, case when c.day = w.day then c.day end as today, c.requests, c.served, c.decision_cost,
-            c.event_cost, c.conversions, c.revenue
-          from jsonb_to_recordset(${w}::jsonb) as w(campaign_id uuid, before float8, day date)
-          join spend_counters c on c.campaign_id = w.campaign_id and c.hour_start < to_timestamp(w.before * 3600)) s
-    group by grouping sets ((s.campaign_id, s.arm_key), (s.campaign_id, s.arm_key, s.today))`,
+    sql`with w as (
+        select c.id as campaign_id, ws.timezone, (to_timestamp(${nowMs / 1000}) at time zone ws.timezone)::date as today
+        from campaigns c join workspaces ws on ws.id = c.workspace_id where c.id = any(${uuidArray(campaignIds)})
+      ), old as (
+        select s.campaign_id, s.arm_key, case when s.day = w.today then s.day end as today, s.requests, s.served,
+          s.decision_cost, s.event_cost, s.conversions, s.revenue
+        from w join spend_counters s on s.campaign_id = w.campaign_id and s.hour_start < ${before}::timestamptz
+      )
+      select 'tz' as kind, campaign_id, timezone as arm_key, today::text as day, 0 as hour, 0 as requests, 0 as served,
+        0 as decision_cost, 0 as event_cost, 0 as conversions, 0 as revenue from w
+      union all
+      select 'base', campaign_id, arm_key, case when grouping(today) = 1 then '*' else today::text end, -1,
+        sum(requests), sum(served), sum(decision_cost), sum(event_cost), sum(conversions), sum(revenue)
+      from old group by grouping sets ((campaign_id, arm_key), (campaign_id, arm_key, today))
+      union all
+      select 'recent', s.campaign_id, s.arm_key, s.day::text, extract(epoch from s.hour_start) / 3600, s.requests, s.served,
+        s.decision_cost, s.event_cost, s.conversions, s.revenue
+      from w join spend_counters s on s.campaign_id = w.campaign_id and s.hour_start >= ${before}::timestamptz`,
   );
-  for (const r of res.map(toRow)) {
-    if (r.day === "null") continue;
-    const list = out.get(r.campaignId);
-    if (list) list.push(r);
-    else out.set(r.campaignId, [r]);
+  for (const r of res) {
+    const id = String(r.campaign_id);
+    let e = out.get(id);
+    if (!e) out.set(id, (e = { timezone: "UTC", base: [], recent: [] }));
+    if (r.kind === "tz") e.timezone = String(r.arm_key);
+    else if (r.kind === "base") {
+      if (r.day !== null) e.base.push(toRow(r));
+    } else e.recent.push(toRow(r));
   }
   return out;
 }
@@ -165,11 +190,4 @@ export async function readSpendByHour(db: Pick<Db, "execute">, campaignId: strin
     group by campaign_id, arm_key, hour_start order by hour_start, arm_key`,
   );
   return res.map(toRow);
-}
-
-/** The workspaces' IANA time zones. */
-export async function workspaceTimezones(db: Pick<Db, "execute">, ids: string[]): Promise<Map<string, string>> {
-  if (ids.length === 0) return new Map();
-  const res = await rows(db, sql`select id, timezone from workspaces where id = any(${uuidArray(ids)})`);
-  return new Map(res.map((r) => [String(r.id), String(r.timezone)]));
 }
