@@ -17,6 +17,7 @@ import { DomainError } from "./engine/errors.ts";
 import { loadRegistry, type StrategyRegistry } from "./engine/registry.ts";
 import type { FraudGate } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
+import { pseudonymiseStoredRows } from "./privacy/backfill.ts";
 import { DatabaseHealth, isUnavailable, openDatabase, type Database } from "./store/db.ts";
 import { resolveKey } from "./store/workspaces.ts";
 
@@ -81,6 +82,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   const open = async () => {
     const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, poolSize: opts.poolSize });
     try {
+      if (await pseudonymiseStoredRows(db.db))
+        logger.info("identifiers stored before pseudonymisation are pseudonymised");
       const e = new Engine({
         database: db,
         registry,

@@ -23,6 +23,7 @@ import { register as evaluations } from "./routes/evaluations.ts";
 import { register as events } from "./routes/events.ts";
 import { register as health } from "./routes/health.ts";
 import { register as keys } from "./routes/keys.ts";
+import { register as privacy } from "./routes/privacy.ts";
 import { register as reports } from "./routes/reports.ts";
 import { register as simulations } from "./routes/simulations.ts";
 import { register as workspaces } from "./routes/workspaces.ts";
@@ -194,6 +195,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   blocklist(app, deps);
   simulations(app, deps);
   evaluations(app, deps);
+  privacy(app, deps);
 
   // Answers every /v1 route can give whether or not its module lists them: 403 (the key's role), 429
   // (the workspace's rate limit) and 503 (database unreachable).

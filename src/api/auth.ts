@@ -35,6 +35,7 @@ export function requireWorkspace(deps: AppDeps): MiddlewareHandler<AppEnv> {
     if (!r) throw new ApiError("unauthorized", "unknown or revoked API key");
     c.set("workspaceId", r.workspaceId);
     c.set("role", r.role);
+    c.set("keyId", r.keyId);
     await next();
   };
 }

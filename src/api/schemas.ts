@@ -420,8 +420,15 @@ const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-05-01T
 
 export const DecisionIn = z
   .strictObject({
-    unitId: z.string().max(256).optional(),
+    unitId: z.string().max(256).optional().openapi({
+      description:
+        "Echoed in the answer; stored as its keyed hash (HMAC-SHA-256 per workspace) unless the workspace stores raw identifiers",
+    }),
     context: Context.optional(),
+    consent: z.strictObject({ personalisation: z.boolean().optional() }).optional().openapi({
+      description:
+        "personalisation false: served by the campaign's non-contextual policy (context ignored) and logged with its propensity, without context or unit",
+    }),
     timezone: z.string().max(64).optional().openapi({ example: "Europe/Paris" }),
     after: Instant.optional(),
   })
@@ -439,6 +446,7 @@ export const DecisionOut = z
       description: "Probability of this outcome (the arm, or no arm), the pacing throttle included",
     }),
     reason: z.enum(["budget_exhausted", "paced", "roi_guardrail"]).optional(),
+    unitId: z.string().optional().openapi({ description: "The request's unitId, echoed" }),
     sendAt: z.string().optional(),
   })
   .openapi("Decision");

@@ -812,7 +812,83 @@ export interface paths {
     };
     put?: never;
     post?: never;
-    delete?: never;
+    /** Delete an archived campaign and all its rows (409 unless archived) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description What was removed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["CampaignDeletion"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Conflicting state */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     /** Change name, status, strategy params, exploration floor or attribution window */
@@ -1339,7 +1415,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV */
+        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), position?}, or CSV */
         200: {
           headers: {
             [name: string]: unknown;
@@ -2627,6 +2703,230 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/units/{unitId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Erase everything stored about one unit in this workspace (decisions, their events, links from findings); learned aggregates stay */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          unitId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description What was removed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["UnitErasure"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/workspace/settings": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The workspace's privacy settings: raw storage of identifiers, retention periods */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Settings */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["WorkspaceSettings"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change raw storage of identifiers or the retention periods (admin key) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["WorkspaceSettingsPatch"];
+        };
+      };
+      responses: {
+        /** @description Settings */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["WorkspaceSettings"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   "/v1/workspaces": {
     parameters: {
       query?: never;
@@ -2973,6 +3273,16 @@ export interface components {
       /** @description Numerical problems the strategy met and handled (latest 20): an ill-conditioned arm regularised or reset to its prior, an overflowing observation dropped */
       warnings: string[];
     };
+    CampaignDeletion: {
+      removed: {
+        anomalies: number;
+        anomalyEvents: number;
+        arms: number;
+        decisions: number;
+        events: number;
+        rollupHours: number;
+      };
+    };
     CampaignPatch: {
       attributionWindowHours?: number;
       conversionDelay?: components["schemas"]["ConversionDelay"];
@@ -3140,6 +3450,8 @@ export interface components {
       /** @enum {string} */
       reason?: "budget_exhausted" | "paced" | "roi_guardrail";
       sendAt?: string;
+      /** @description The request's unitId, echoed */
+      unitId?: string;
     };
     DecisionBatch: {
       decisions: (components["schemas"]["Decision"] | components["schemas"]["Error"])[];
@@ -3170,12 +3482,17 @@ export interface components {
        * @example 2026-05-01T09:00:00Z
        */
       after?: string;
+      /** @description personalisation false: served by the campaign's non-contextual policy (context ignored) and logged with its propensity, without context or unit */
+      consent?: {
+        personalisation?: boolean;
+      };
       /** @description Features of this decision (keys → numbers, strings, booleans). At most 4 levels deep, 8192 bytes as JSON, numbers within ±1000000000 */
       context?: {
         [key: string]: unknown;
       };
       /** @example Europe/Paris */
       timezone?: string;
+      /** @description Echoed in the answer; stored as its keyed hash (HMAC-SHA-256 per workspace) unless the workspace stores raw identifiers */
       unitId?: string;
     };
     Error: {
@@ -3493,6 +3810,14 @@ export interface components {
     } & {
       [key: string]: unknown;
     };
+    UnitErasure: {
+      removed: {
+        /** @description Links from fraud findings to the erased events */
+        anomalyEvents: number;
+        decisions: number;
+        events: number;
+      };
+    };
     Workspace: {
       /** @description Shown once; stored hashed */
       apiKey: string;
@@ -3507,6 +3832,23 @@ export interface components {
        * @example Europe/Paris
        */
       timezone?: string;
+    };
+    WorkspaceSettings: {
+      /** @description Store unit ids, IPs and user agents raw. Off (the default): unit ids as HMAC-SHA-256 under the workspace's secret, IPs truncated (/24, /48) and keyed-hashed, user agents as bot class + keyed hash */
+      rawIdentifiers: boolean;
+      retention: {
+        /** @description Decisions older than this are deleted (default 90) */
+        decisionsDays: number;
+        /** @description Events older than this are deleted (default 90) */
+        eventsDays: number;
+      };
+    };
+    WorkspaceSettingsPatch: {
+      rawIdentifiers?: boolean;
+      retention?: {
+        decisionsDays?: number;
+        eventsDays?: number;
+      };
     };
   };
   responses: never;

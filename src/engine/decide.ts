@@ -8,6 +8,8 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Xoshiro128 } from "../../strategies/rng.ts";
+import { pseudonymiseUnit, type WorkspacePrivacy } from "../privacy/pseudonym.ts";
+import type { PrivacyKeys } from "../privacy/keys.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
 import { insertDecisionsWithStats, type DecisionRow } from "../store/decisions.ts";
 import type { LiveCampaign } from "./campaign.ts";
@@ -43,6 +45,8 @@ export interface DeciderOptions {
   live: LiveState;
   logger: Logger;
   rng: Xoshiro128;
+  /** The workspaces' secrets and settings: unit ids are logged as their keyed hash (src/privacy). */
+  privacy: PrivacyKeys;
   maxBatch?: number;
   maxInflight?: number;
   minParallelBatch?: number;
@@ -81,7 +85,8 @@ export class Decider {
   async decide(workspaceId: string, campaignId: string, req: DecisionRequest): Promise<DecisionResult> {
     const got = this.campaign(workspaceId, campaignId);
     const c = got instanceof Promise ? await got : got;
-    const { result, pending } = this.prepare(c, req, null);
+    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
+    const { result, pending } = this.prepare(c, req, null, ws);
     await this.log.append(pending);
     return result;
   }
@@ -93,12 +98,13 @@ export class Decider {
   ): Promise<BatchItemResult[]> {
     const out: BatchItemResult[] = new Array(requests.length);
     const waits: Promise<void>[] = [];
+    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i];
       try {
         const got = this.campaign(workspaceId, r.campaignId);
         const c = got instanceof Promise ? await got : got;
-        const { result, pending } = this.prepare(c, r, i);
+        const { result, pending } = this.prepare(c, r, i, ws);
         out[i] = result;
         waits.push(this.log.append(pending));
       } catch (err) {
@@ -122,11 +128,25 @@ export class Decider {
     return this.log.flush();
   }
 
+  /** The workspace's privacy entry, read once (then cached by PrivacyKeys). */
+  private async workspace(workspaceId: string): Promise<WorkspacePrivacy> {
+    const ws = await this.o.privacy.load(workspaceId);
+    if (!ws) throw new DomainError("not_found", "workspace not found");
+    return ws;
+  }
+
+  /**
+   * Without consent to personalisation (`consent.personalisation: false`) the decision is made as if no
+   * context were given — the campaign's non-contextual policy — and logged with its propensity but with
+   * neither context nor unit.
+   */
   private prepare(
     c: LiveCampaign,
     req: DecisionRequest,
     position: number | null,
+    ws: WorkspacePrivacy,
   ): { result: DecisionResult; pending: PendingDecision } {
+    const personal = req.consent?.personalisation !== false;
     if (this.closed) throw new DomainError("unavailable", "service is shutting down");
     if (c.status !== "active") throw new DomainError("conflict", `campaign is ${c.status}`);
     let after: Date | undefined;
@@ -148,7 +168,7 @@ export class Decider {
     let x: Float64Array | undefined;
     if (c.encoder) {
       try {
-        x = c.encoder.encode(req.context);
+        x = c.encoder.encode(personal ? req.context : undefined);
       } catch (err) {
         throw asDomainError(err, "context") ?? err;
       }
@@ -172,6 +192,7 @@ export class Decider {
       propensity: choice.propensity,
     };
     if (choice.reason) result.reason = choice.reason;
+    if (req.unitId !== undefined) result.unitId = req.unitId;
     if (after && arm) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
     const row: DecisionRow = {
       id,
@@ -181,8 +202,8 @@ export class Decider {
       propensity: choice.propensity,
       served: arm !== undefined,
       reason: choice.reason ?? null,
-      context: req.context ?? null,
-      unitId: req.unitId ?? null,
+      context: personal ? (req.context ?? null) : null,
+      ...(personal && req.unitId !== undefined ? pseudonymiseUnit(ws, req.unitId) : { unitId: null, unitHash: null }),
       position,
       strategyVersion: c.version,
       createdAt,

@@ -18,6 +18,7 @@
  * conflict). Imports of one campaign are serialised by an advisory lock, so concurrent reruns of the same
  * ids count each once; the in-memory posterior is read back from the database after the commit.
  */
+import { pseudonymiseUnit, type WorkspacePrivacy } from "../privacy/pseudonym.ts";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
 import {
@@ -79,6 +80,8 @@ export async function importDecisions(
   live: LiveState,
   c: LiveCampaign,
   input: ImportedDecision[],
+  /** The workspace's key: an imported unit id is stored as its keyed hash like a live one (src/privacy). */
+  ws: WorkspacePrivacy,
   skewMs = CLOCK_SKEW_TOLERANCE_MS,
 ): Promise<DecisionImportResult> {
   const now = Date.now();
@@ -120,7 +123,7 @@ export async function importDecisions(
       served: true,
       reason: null,
       context: d.context ?? null,
-      unitId: d.unitId ?? null,
+      ...(d.unitId !== undefined ? pseudonymiseUnit(ws, d.unitId) : { unitId: null, unitHash: null }),
       position: null,
       strategyVersion: c.version,
       createdAt,

@@ -14,6 +14,8 @@ import { budgetLoader } from "../budget/load.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
+import { deleteCampaignRows, type CampaignDeletion } from "../privacy/erase.ts";
+import { PrivacyKeys } from "../privacy/keys.ts";
 import { servedCampaignIds } from "../store/campaigns.ts";
 import type { Database } from "../store/db.ts";
 import type { LiveArm, LiveCampaign } from "./campaign.ts";
@@ -78,6 +80,8 @@ export class Engine {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   fraudGate: FraudGate;
+  /** The workspaces' secrets and privacy settings (src/privacy), cached for the decide and learn flows. */
+  readonly privacy: PrivacyKeys;
 
   constructor(private readonly opts: EngineOptions) {
     const db = opts.database.db;
@@ -89,11 +93,13 @@ export class Engine {
     });
     this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
+    this.privacy = new PrivacyKeys(() => db, opts.refreshIntervalMs ?? 2000);
     this.decider = new Decider({
       db,
       live: this.live,
       logger: opts.logger,
       rng: new Xoshiro128(opts.seed ?? randomBytes(4).readUInt32LE(0)),
+      privacy: this.privacy,
       maxBatch: opts.maxBatch,
       maxInflight: opts.maxInflight,
       minParallelBatch: opts.minParallelBatch,
@@ -104,6 +110,7 @@ export class Engine {
       live: this.live,
       logger: opts.logger,
       fraudGate: () => this.fraudGate,
+      privacy: this.privacy,
       onEvents: opts.onEvents,
       clockSkewToleranceMs: opts.clockSkewToleranceMs,
     });
@@ -112,6 +119,20 @@ export class Engine {
   /** The campaigns in memory, by id. */
   get campaigns(): ReadonlyMap<string, LiveCampaign> {
     return this.live.campaigns;
+  }
+
+  /**
+   * Deletes an archived campaign and all its rows (src/privacy/erase.ts); 409 unless it is archived.
+   * Queued decisions are committed first, so none of its rows is written after the delete.
+   */
+  async deleteCampaign(workspaceId: string, id: string, keyId: string | null): Promise<CampaignDeletion> {
+    const c = await this.campaign(workspaceId, id);
+    if (c.status !== "archived")
+      throw new DomainError("conflict", `campaign is ${c.status}: archive it before deleting it`);
+    await this.flush();
+    const removed = await deleteCampaignRows(this.opts.database.db, workspaceId, c.id, keyId);
+    this.live.campaigns.delete(c.id);
+    return removed;
   }
 
   /** The live state: eviction, the last refresh's report, hooks for per-campaign state (live.ts). */
@@ -208,7 +229,8 @@ export class Engine {
     decisions: ImportedDecision[],
   ): Promise<DecisionImportResult> {
     const c = await this.campaign(workspaceId, campaignId);
-    return importDecisions(this.opts.database.db, this.live, c, decisions, this.opts.clockSkewToleranceMs);
+    const ws = await this.privacy.require(workspaceId);
+    return importDecisions(this.opts.database.db, this.live, c, decisions, ws, this.opts.clockSkewToleranceMs);
   }
 
   // ---------------------------------------------------------------- sync

@@ -30,6 +30,8 @@
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
+import type { PrivacyKeys } from "../privacy/keys.ts";
+import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type DecisionRow } from "../store/decisions.ts";
 import { applyRewards, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
 import type { LiveCampaign } from "./campaign.ts";
@@ -88,6 +90,8 @@ export interface LearnerOptions {
   live: LiveState;
   logger: Logger;
   fraudGate: () => FraudGate;
+  /** IPs and user agents are stored (and judged by the gate) as pseudonyms (src/privacy). */
+  privacy: PrivacyKeys;
   onEvents?: EventCounter;
   /** Tolerance on occurredAt (default CLOCK_SKEW_TOLERANCE_MS). */
   clockSkewToleranceMs?: number;
@@ -110,6 +114,11 @@ export class Learner {
   async ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {
     const receivedAt = new Date();
     const { results, candidates } = parse(input, receivedAt, this.skew);
+    if (candidates.length) {
+      const ws = this.o.privacy.get(workspaceId) ?? (await this.o.privacy.load(workspaceId));
+      if (!ws) throw new DomainError("not_found", "workspace not found");
+      for (const c of candidates) c.ev.source = pseudonymiseSource(ws, c.ev.source);
+    }
     let mayLoad = true;
     for (let attempt = 1; candidates.length; attempt++) {
       try {

@@ -35,6 +35,17 @@ export const changeXid = () => bigint("change_xid", { mode: "number" }).notNull(
 export const workspaces = pgTable("workspaces", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull(),
+  /**
+   * The HMAC key of the workspace's pseudonyms (src/privacy/pseudonym.ts): 64 hex characters, generated
+   * at creation (the column default gives older workspaces one in the migration: two gen_random_uuid,
+   * 244 random bits). Never returned by the API.
+   */
+  secret: text("secret").notNull().default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
+  /** Store raw unit ids, IPs and user agents instead of pseudonyms (off by default). */
+  rawIdentifiers: boolean("raw_identifiers").notNull().default(false),
+  /** Decisions and events older than this are deleted by the retention job (rollups are kept). */
+  decisionRetentionDays: integer("decision_retention_days").notNull().default(90),
+  eventRetentionDays: integer("event_retention_days").notNull().default(90),
   /** IANA time zone of the workspace: where a campaign's budget day starts and ends (src/budget/day.ts). */
   timezone: text("timezone").notNull().default("UTC"),
   createdAt: createdAt(),
@@ -189,10 +200,17 @@ export const armStats = pgTable(
   (t) => [primaryKey({ columns: [t.campaignId, t.armKey] }), index("arm_stats_change_idx").on(t.changeXid)],
 );
 
+/**
+ * decisions and events are partitioned by day (PostgreSQL declarative range partitioning on
+ * created_at / occurred_at, migration 0009_privacy_partitions; partitions made ahead and dropped at retention by the
+ * retention job, src/privacy/partitions.ts — drizzle does not express partitioning, so it lives in the
+ * migration's SQL while the columns and keys here stay what the tables have). Every unique key holds
+ * the partition key and workspace_id (so the tables can be distributed by workspace with Citus).
+ */
 export const decisions = pgTable(
   "decisions",
   {
-    id: uuid("id").primaryKey(),
+    id: uuid("id").notNull(),
     workspaceId: uuid("workspace_id").notNull(),
     campaignId: uuid("campaign_id")
       .notNull()
@@ -206,7 +224,10 @@ export const decisions = pgTable(
     /** Why a decision was not served: budget_exhausted, paced, roi_guardrail. */
     reason: text("reason"),
     context: jsonb("context").$type<Record<string, unknown>>(),
+    /** The caller's unit id, raw: only when the workspace stores raw identifiers (else null). */
     unitId: text("unit_id"),
+    /** HMAC-SHA-256 of the unit id under the workspace's secret (src/privacy): what erasure finds. */
+    unitHash: text("unit_hash"),
     /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
     position: integer("position"),
     strategyVersion: integer("strategy_version").notNull(),
@@ -215,7 +236,12 @@ export const decisions = pgTable(
     reward: doublePrecision("reward").notNull().default(0),
     converted: boolean("converted").notNull().default(false),
   },
-  (t) => [index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt)],
+  (t) => [
+    // id first: events and updates find their decision by id (in each partition's index).
+    primaryKey({ columns: [t.id, t.workspaceId, t.createdAt] }),
+    index("decisions_campaign_time_idx").on(t.campaignId, t.createdAt),
+    index("decisions_unit_idx").on(t.workspaceId, t.unitHash),
+  ],
 );
 
 export type EventType = "impression" | "click" | "conversion";
@@ -244,7 +270,8 @@ export const events = pgTable(
     invalidReason: text("invalid_reason"),
   },
   (t) => [
-    primaryKey({ columns: [t.workspaceId, t.eventId] }),
+    // occurred_at is the partition key; an id stored in another partition is found by insertEvents' NOT EXISTS.
+    primaryKey({ columns: [t.workspaceId, t.eventId, t.occurredAt] }),
     index("events_decision_idx").on(t.decisionId),
     index("events_campaign_time_idx").on(t.campaignId, t.occurredAt),
   ],

@@ -31,7 +31,16 @@ export async function createWorkspace(
 ): Promise<{ id: string; name: string; timezone: string; apiKey: string; createdAt: Date }> {
   const apiKey = newSecret();
   return db.transaction(async (tx) => {
-    const [ws] = await tx.insert(workspaces).values({ name, timezone }).returning();
+    // The pseudonyms' HMAC key (src/privacy): 256 random bits, stored server-side only, never returned.
+    const [ws] = await tx
+      .insert(workspaces)
+      .values({ name, timezone, secret: randomBytes(32).toString("hex") })
+      .returning({
+        id: workspaces.id,
+        name: workspaces.name,
+        timezone: workspaces.timezone,
+        createdAt: workspaces.createdAt,
+      });
     await tx
       .insert(apiKeys)
       .values({ workspaceId: ws.id, hash: hashKey(apiKey), prefix: apiKey.slice(0, 8), role: "admin" });
