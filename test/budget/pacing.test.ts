@@ -9,7 +9,7 @@ import { initialPacer, PACING_DEFAULTS, planDay, planShare, stepPacer, throttleO
 import { HOURLY_BAND, runBudget, type BudgetScenario } from "../../simulations/budget.ts";
 
 const scenario = (): BudgetScenario =>
-  JSON.parse(readFileSync(new URL("../../simulations/scenarios/budget-daypart.json", import.meta.url), "utf8"));
+  JSON.parse(readFileSync(new URL("../../simulations/scenarios/budget/daypart.json", import.meta.url), "utf8"));
 
 describe("the budget day and the plan", () => {
   it("a day in the workspace's time zone, 23 h on the spring DST change", () => {
