@@ -13,6 +13,7 @@ import { readArmStats } from "../../src/store/arm-stats.ts";
 import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
 import { recomputeArmStats } from "../../src/engine/recompute.ts";
 import { workspaces } from "../../src/store/schema.ts";
+import { storedEntity } from "../helpers/privacy.ts";
 
 const logger = pino({ level: "silent" });
 let database: Database;
@@ -176,7 +177,9 @@ describe("events", () => {
 
   it("the fraud gate's flagged events are stored with their reason and teach nothing; recompute takes back later flags", async () => {
     const e = engine();
-    e.setFraudGate({ classify: (ev) => (ev.source.ip === "6.6.6.6" ? "blocklisted_ip" : null) });
+    // the gate sees the stored (pseudonymised) source
+    const bad = await storedEntity(database.db, ws, "ip", "6.6.6.6");
+    e.setFraudGate({ classify: (ev) => (ev.source.ip === bad ? "blocklisted_ip" : null) });
     await e.start();
     const c = await e.createCampaign(ws, {
       name: "f",
@@ -399,7 +402,9 @@ describe("a group commit the database refuses", () => {
 describe("event semantics", () => {
   it("rejects events dated before their decision or in the future, tells a reused id from a resend, flags invalid ones", async () => {
     const e = engine(4);
-    e.setFraudGate({ classify: (ev) => (ev.source.ip === "6.6.6.6" ? "blocklist:ip" : null) });
+    // the gate sees the stored (pseudonymised) source
+    const bad = await storedEntity(database.db, ws, "ip", "6.6.6.6");
+    e.setFraudGate({ classify: (ev) => (ev.source.ip === bad ? "blocklist:ip" : null) });
     await e.start();
     const c = await e.createCampaign(ws, {
       name: "sem",
