@@ -16,6 +16,7 @@ import { CachedFraudGate } from "../../src/fraud/gate.ts";
 import { scanCampaign } from "../../src/fraud/scan.ts";
 import { launchBrowser, listen, openPage, type TestPage } from "../helpers/browser.ts";
 import { type Harness, startHarness, type Workspace } from "../helpers/service.ts";
+import { storedEntity } from "../helpers/privacy.ts";
 
 const BROWSER_UA =
   "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15";
@@ -248,25 +249,27 @@ describe("the dashboard, as a marketer uses it", () => {
     await scanCampaign(h.service.deps.db, { id: campaignId, workspaceId: ws.id }, new Date(), {
       recompute: (id) => h.service.deps.engine.recompute(id),
     });
+    // Sources are stored pseudonymised (/24, keyed hash): the page shows and blocks the stored form.
+    const src = await storedEntity(h.service.deps.db, ws.id, "ip", "203.0.113.50");
     await go("/anomalies");
-    const card = t.page.locator("article.anomaly", { hasText: "203.0.113.50" }).first();
+    const card = t.page.locator("article.anomaly", { hasText: src }).first();
     await card.getByLabel("Note").fill("same bot as last week");
     await card.getByRole("button", { name: "Confirm" }).click();
     await t.page.waitForSelector(".flash");
     expect(await text(".flash")).toBe("Finding confirmed.");
     const found = (await ws.get(`/v1/anomalies?campaignId=${campaignId}`)).body.anomalies.find(
-      (a: { entity: string }) => a.entity === "203.0.113.50",
+      (a: { entity: string }) => a.entity === src,
     );
     expect(found).toMatchObject({ status: "confirmed", reviewNote: "same bot as last week" });
     await t.page
-      .locator("article.anomaly", { hasText: "203.0.113.50" })
+      .locator("article.anomaly", { hasText: src })
       .first()
-      .getByRole("button", { name: /^Block ip 203\.0\.113\.50$/ })
+      .getByRole("button", { name: `Block ip ${src}`, exact: true })
       .click();
     await t.page.waitForSelector(".flash");
-    expect(await text(".flash")).toBe("Blocked ip 203.0.113.50.");
+    expect(await text(".flash")).toBe(`Blocked ip ${src}.`);
     const blocked = (await ws.get("/v1/blocklist")).body.entries;
-    expect(blocked.map((b: { entity: string }) => b.entity)).toContain("203.0.113.50");
+    expect(blocked.map((b: { entity: string }) => b.entity)).toContain(src);
     await t.shot("05-anomalies");
     t.check();
   });
