@@ -648,6 +648,11 @@ export interface paths {
             /** @enum {string} */
             objective: "conversions" | "revenue" | "profit";
             strategy: components["schemas"]["Strategy"];
+            /**
+             * @description When a decision counts as a trial: `decision` (default, when it is made) or `impression` (at its first valid impression — or first click or conversion if none was reported — so a creative never shown is no trial, and the delay-aware pending weight runs from that time). Fixed at creation.
+             * @enum {string}
+             */
+            trialAt?: "decision" | "impression";
           };
         };
       };

@@ -22,6 +22,7 @@ import type {
   ConversionDelaySpec,
   DecaySpec,
   Objective,
+  TrialAt,
 } from "../store/schema.ts";
 import { buildLive, strategyParams, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
@@ -55,6 +56,8 @@ export interface CampaignInput {
   contextFeatures?: ContextFeatureSpec[];
   conversionDelay?: ConversionDelaySpec | null;
   decay?: DecaySpec | null;
+  /** When a decision becomes a trial: when made (default) or at its first impression (fixed at creation). */
+  trialAt?: TrialAt;
 }
 
 /** conversionDelay and decay apply at once to the stored buckets (they are kept raw); null removes them. */
@@ -150,7 +153,7 @@ export class Campaigns {
       attributionWindowHours: windowHours,
       explorationFloor: floor,
       contextFeatures,
-      trialAt: "decision",
+      trialAt: input.trialAt ?? "decision",
       conversionDelay: input.conversionDelay ?? null,
       decay: input.decay ?? null,
       version: 1,

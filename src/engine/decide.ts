@@ -9,6 +9,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Xoshiro128 } from "../../strategies/rng.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
+import type { BucketIncrement } from "../store/buckets.ts";
 import { insertDecisionsWithStats, type DecisionRow } from "../store/decisions.ts";
 import type { LiveCampaign } from "./campaign.ts";
 import { DecisionLog } from "./decision-log.ts";
@@ -25,8 +26,10 @@ import type { DecisionRequest, DecisionResult } from "./types.ts";
 /** A decision made and counted in memory, waiting for its commit. */
 export interface PendingDecision {
   row: DecisionRow;
-  /** Its trial (stats.ts trialIncrement). */
-  inc: ArmIncrement;
+  /** Its trial (stats.ts trialIncrement); null when the campaign counts trials at impression (learn.ts). */
+  inc: ArmIncrement | null;
+  /** Hour of the decision (its trial's bucket). */
+  hour: number;
 }
 
 export type BatchItemResult =
@@ -151,9 +154,12 @@ export class Decider {
     if (!c.arms.some((a) => a.status === "active")) throw new DomainError("conflict", "campaign has no active arm");
     const choice = c.impl.choose(c.state, x, this.o.rng);
     const arm = c.arms[choice.arm];
-    const inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
+    const reward = baseReward(c.objective, arm.cost);
     const createdAt = new Date();
-    this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
+    const hour = hourOf(createdAt.getTime());
+    // trialAt "impression": logged now, counted as a trial when its first impression arrives (learn.ts).
+    const inc = c.trialAt === "impression" ? null : trialIncrement({ campaignId: c.id, armKey: arm.key }, reward, x);
+    if (inc) this.o.live.queued(c, arm.index, inc, hour);
     const id = randomUUID();
     const result: DecisionResult = {
       decisionId: id,
@@ -173,10 +179,10 @@ export class Decider {
       position,
       strategyVersion: c.version,
       createdAt,
-      reward: inc.sum,
+      reward,
       converted: false,
     };
-    return { result, pending: { row, inc } };
+    return { result, pending: { row, inc, hour } };
   }
 
   /**
@@ -206,20 +212,22 @@ export class Decider {
     const { live, db, logger } = this.o;
     const part = from === 0 && to === batch.length ? batch : batch.slice(from, to);
     try {
+      const incs: ArmIncrement[] = [];
+      const buckets: BucketIncrement[] = [];
+      for (const e of part)
+        if (e.inc) {
+          incs.push(e.inc);
+          buckets.push({ campaignId: e.row.campaignId, armKey: e.row.armKey, hour: e.hour, trials: e.inc });
+        }
       await insertDecisionsWithStats(
         db,
         part.map((e) => e.row),
-        part.map((e) => e.inc),
-        part.map((e) => ({
-          campaignId: e.row.campaignId,
-          armKey: e.row.armKey,
-          hour: hourOf(e.row.createdAt.getTime()),
-          trials: e.inc,
-        })),
+        incs,
+        buckets,
       );
     } catch (err) {
       if (isUnavailable(err) || part.length === 1) {
-        for (const e of part) live.settle(e.inc, false, hourOf(e.row.createdAt.getTime()));
+        for (const e of part) if (e.inc) live.settle(e.inc, false, e.hour);
         const answer = failure(err);
         for (let i = from; i < to; i++) out[i] = answer;
         if (!isUnavailable(err))
@@ -234,7 +242,9 @@ export class Decider {
       await this.commitPart(batch, mid, to, out);
       return;
     }
-    for (const e of part) live.settle(e.inc, true, hourOf(e.row.createdAt.getTime()));
+    for (const e of part) if (e.inc) live.settle(e.inc, true, e.hour);
+    // Before the answers: a client's next decision sees these trials (one posterior sync per commit).
+    live.syncDirty();
     this.o.onDecisions?.(part.length);
     for (let i = from; i < to; i++) out[i] = undefined;
   }

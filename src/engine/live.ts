@@ -10,8 +10,8 @@
  * - refresh: totals written by other processes are read back (stats = database + pending), and
  *   campaigns whose version changed are rebuilt.
  * - Strategy states see a campaign's statistics through `syncArm`. Decisions only mark their arm dirty;
- *   the dirty arms are synced once at the end of the event-loop turn, so every decision in one turn
- *   shares one posterior (a strategy's cached pmf is computed once per turn, not once per decision).
+ *   the dirty arms are synced at most every POSTERIOR_SYNC_MS, so every decision in that time shares one
+ *   posterior (a strategy's cached pmf is computed once per sync, not once per decision).
  */
 import type { Logger } from "pino";
 import type { ArmStats } from "../../strategies/types.ts";
@@ -45,11 +45,21 @@ export interface BucketReward {
   hour: number;
   /** n = 1 when the decision converted for the first time. */
   stats: ArmStats;
+  /** The decision's trial, when this ingest made it one (trialAt "impression", learn.ts). */
+  trial?: ArmStats;
   /** Decision → conversion delay in hours, on a first conversion. */
   delayHours?: number;
 }
 
 const REFRESH_MARGIN_MS = 60_000;
+
+/**
+ * The strategy sees queued trials (and recomputes its exact pmf) when their group commit lands, before
+ * they are answered (decide.ts), or after at most this many milliseconds — not once per event-loop turn:
+ * the pmf was the largest single cost of a decision under load. Every propensity stays exact for the
+ * posterior the decision was made with.
+ */
+export const POSTERIOR_SYNC_MS = 10;
 
 function byCampaign<T extends { campaignId: string }>(rows: T[]): Map<string, T[]> {
   const m = new Map<string, T[]>();
@@ -182,7 +192,7 @@ export class LiveState {
     set.add(index);
     if (!this.syncScheduled) {
       this.syncScheduled = true;
-      setImmediate(() => this.syncDirty());
+      setTimeout(() => this.syncDirty(), POSTERIOR_SYNC_MS).unref();
     }
   }
 
@@ -219,6 +229,7 @@ export class LiveState {
       const c = this.campaigns.get(r.campaignId);
       const a = c?.armByKey.get(r.armKey);
       if (!c || !a) continue;
+      if (r.trial) c.timed.trial(a.index, r.hour, r.trial);
       c.timed.reward(a.index, r.hour, r.stats, r.delayHours);
       touch(c, a.index);
     }
