@@ -27,6 +27,16 @@ const Env = z.object({
     .int()
     .min(100, "must be at least 100 (ms)")
     .default(2000),
+  ADBANDIT_MAX_LIVE_CAMPAIGNS: z.coerce
+    .number({ message: "must be a number" })
+    .int("must be an integer")
+    .min(0, "must be 0 (unbounded) or more")
+    .default(10_000),
+  ADBANDIT_PRELOAD_CAMPAIGNS: z.coerce
+    .number({ message: "must be a number" })
+    .int("must be an integer")
+    .min(0, "must be 0 or more")
+    .optional(),
   ADBANDIT_POOL_SIZE: z.coerce.number({ message: "must be a number" }).int().min(1).max(200).default(10),
   ADBANDIT_COMMIT_INFLIGHT: z.coerce.number({ message: "must be a number" }).int().min(1).max(16).default(2),
   ADBANDIT_COMMIT_PARALLEL_BATCH: z.coerce
@@ -56,6 +66,9 @@ export interface Config {
   adminKey: string;
   adminKeyGenerated: boolean;
   refreshIntervalMs: number;
+  /** Campaigns kept in memory at most (0: unbounded), and loaded at start-up (default: the same). */
+  maxLiveCampaigns: number;
+  preloadCampaigns?: number;
   poolSize: number;
   /** Group commits in flight at once, and the queue length from which a second one starts. */
   maxInflight: number;
@@ -98,6 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: e.ADBANDIT_ADMIN_KEY ?? `adm_${randomBytes(24).toString("base64url")}`,
     adminKeyGenerated: !e.ADBANDIT_ADMIN_KEY,
     refreshIntervalMs: e.ADBANDIT_REFRESH_MS,
+    maxLiveCampaigns: e.ADBANDIT_MAX_LIVE_CAMPAIGNS,
+    preloadCampaigns: e.ADBANDIT_PRELOAD_CAMPAIGNS,
     poolSize: e.ADBANDIT_POOL_SIZE,
     maxInflight: e.ADBANDIT_COMMIT_INFLIGHT,
     minParallelBatch: e.ADBANDIT_COMMIT_PARALLEL_BATCH,

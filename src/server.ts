@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     adminKey: config.adminKey,
     refreshIntervalMs: config.refreshIntervalMs,
+    maxLiveCampaigns: config.maxLiveCampaigns,
+    preloadCampaigns: config.preloadCampaigns,
     poolSize: config.poolSize,
     processMetrics: true,
     maxInflight: config.maxInflight,

@@ -17,6 +17,7 @@ import { DomainError } from "./engine/errors.ts";
 import { loadRegistry, type StrategyRegistry } from "./engine/registry.ts";
 import type { FraudGate } from "./engine/types.ts";
 import { createLogger } from "./logger.ts";
+import { pseudonymiseStoredRows } from "./privacy/backfill.ts";
 import { DatabaseHealth, isUnavailable, openDatabase, type Database } from "./store/db.ts";
 import { resolveKey } from "./store/workspaces.ts";
 
@@ -25,6 +26,9 @@ export interface ServiceOptions {
   dataDir?: string;
   adminKey: string;
   refreshIntervalMs?: number;
+  /** Live campaigns kept in memory at most / loaded at start-up (EngineOptions). */
+  maxLiveCampaigns?: number;
+  preloadCampaigns?: number;
   logLevel?: string;
   seed?: number;
   /** Pool size for PostgreSQL (default 10). */
@@ -78,12 +82,16 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   const open = async () => {
     const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, poolSize: opts.poolSize });
     try {
+      if (await pseudonymiseStoredRows(db.db))
+        logger.info("identifiers stored before pseudonymisation are pseudonymised");
       const e = new Engine({
         database: db,
         registry,
         logger,
         seed: opts.seed ?? randomBytes(4).readUInt32LE(0),
         refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
+        maxLiveCampaigns: opts.maxLiveCampaigns,
+        preloadCampaigns: opts.preloadCampaigns,
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,
@@ -103,6 +111,8 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
       }
       database = db;
       engine = e;
+      metrics.live.campaigns = () => e.campaigns.size;
+      metrics.live.evictions = () => e.liveState.evictions;
       // PGlite lives in this process and cannot become unreachable: only PostgreSQL is probed.
       if (db.driver === "postgres")
         health = new DatabaseHealth((ms) => db.ping(ms), {

@@ -11,7 +11,7 @@ import type { SimulationResult } from "../simulate.ts";
 import type { Summary } from "../stats.ts";
 
 let chartJs: string | null = null;
-function chartSource(): string {
+export function chartSource(): string {
   if (chartJs === null) {
     // The package's exports map hides the UMD build; it sits next to the CommonJS entry in dist/.
     const main = createRequire(import.meta.url).resolve("chart.js");

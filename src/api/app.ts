@@ -17,11 +17,13 @@ import { register as anomalies } from "./routes/anomalies.ts";
 import { register as arms } from "./routes/arms.ts";
 import { register as blocklist } from "./routes/blocklist.ts";
 import { register as campaigns } from "./routes/campaigns.ts";
+import { register as decisionImport } from "./routes/decision-import.ts";
 import { register as decisions } from "./routes/decisions.ts";
 import { register as evaluations } from "./routes/evaluations.ts";
 import { register as events } from "./routes/events.ts";
 import { register as health } from "./routes/health.ts";
 import { register as keys } from "./routes/keys.ts";
+import { register as privacy } from "./routes/privacy.ts";
 import { register as reports } from "./routes/reports.ts";
 import { register as simulations } from "./routes/simulations.ts";
 import { register as workspaces } from "./routes/workspaces.ts";
@@ -202,12 +204,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   campaigns(app, deps);
   arms(app, deps);
   decisions(app, deps);
+  decisionImport(app, deps);
   events(app, deps);
   reports(app, deps);
   anomalies(app, deps);
   blocklist(app, deps);
   simulations(app, deps);
   evaluations(app, deps);
+  privacy(app, deps);
 
   // Answers every /v1 route can give whether or not its module lists them: 403 (the key's role), 429
   // (the workspace's rate limit) and 503 (database unreachable).

@@ -35,6 +35,7 @@ export function requireWorkspace(deps: AppDeps): MiddlewareHandler<AppEnv> {
     if (!r) throw new ApiError("unauthorized", "unknown or revoked API key");
     c.set("workspaceId", r.workspaceId);
     c.set("role", r.role);
+    c.set("keyId", r.keyId);
     await next();
   };
 }
@@ -44,7 +45,13 @@ const RANK: Record<KeyRole, number> = { reader: 0, writer: 1, admin: 2 };
 /**
  * The role a request needs, from its method and path alone (so routes need no change): GET and HEAD
  * need reader — except the key list, admin; decisions and events need writer; every other write
- * (campaigns, arms, anomalies, blocklist, keys, simulations, evaluations) needs admin.
+ * (campaigns, arms, anomalies, blocklist, keys, simulations, evaluations, and the import of historical
+ * decisions) needs admin.
+ *
+ * Decision import is admin, not writer: a writer key (an ad server's) can only log what the campaign's
+ * own policy chose, and events are facts about those decisions; an import writes trials of arms and
+ * propensities the caller picks, in bulk, into the statistics the policy learns from — a migration an
+ * operator runs, like creating the campaign, and not something a leaked serving key should be able to do.
  */
 export function requiredRole(method: string, path: string): KeyRole {
   if (/^\/v1\/keys(\/|$)/.test(path)) return "admin";

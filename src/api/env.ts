@@ -48,6 +48,8 @@ export interface AppEnv {
     workspaceId: string;
     /** The role of the request's API key. */
     role: KeyRole;
+    /** The id of the request's API key (recorded by audited actions such as erasures). */
+    keyId: string;
     logger: Logger;
   };
 }

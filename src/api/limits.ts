@@ -16,6 +16,12 @@ export const BODY_LIMITS: readonly { method: string; path: RegExp; bytes: number
   { method: "POST", path: /^\/v1\/campaigns\/[^/]+\/decisions\/?$/, bytes: 64 * KiB, what: "one decision" },
   { method: "POST", path: /^\/v1\/decisions\/batch\/?$/, bytes: 4 * MiB, what: "a decision batch (≤ 1000)" },
   { method: "POST", path: /^\/v1\/events\/?$/, bytes: 2 * MiB, what: "an event batch (≤ 1000)" },
+  {
+    method: "POST",
+    path: /^\/v1\/campaigns\/[^/]+\/decisions\/import\/?$/,
+    bytes: 4 * MiB,
+    what: "a decision import (≤ 1000, contexts like a decision batch)",
+  },
   { method: "POST", path: /^\/v1\/campaigns\/?$/, bytes: 1 * MiB, what: "a campaign with its arms" },
   { method: "*", path: /^\/v1\//, bytes: 256 * KiB, what: "any other body" },
 ];

@@ -2,7 +2,7 @@
  * Prometheus metrics (prom-client), one registry per service instance so that several services in
  * one process (tests) do not collide: decisions, events by status, HTTP latency per route.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface Metrics {
   registry: Registry;
@@ -10,13 +10,36 @@ export interface Metrics {
   commitBatch: Histogram<string>;
   events: Counter<"status">;
   httpDuration: Histogram<"method" | "route" | "status">;
+  /** Campaigns in memory and evicted so far (src/engine/live.ts), read when scraped. */
+  liveCampaigns: Gauge<string>;
+  evictedCampaigns: Gauge<string>;
+  /** Where the live gauges read from (set once the engine runs). */
+  live: { campaigns: () => number; evictions: () => number };
 }
 
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults) collectDefaultMetrics({ register: registry });
+  const live = { campaigns: () => 0, evictions: () => 0 };
   return {
     registry,
+    live,
+    liveCampaigns: new Gauge({
+      name: "adbandit_live_campaigns",
+      help: "Campaigns in memory (at most ADBANDIT_MAX_LIVE_CAMPAIGNS).",
+      registers: [registry],
+      collect() {
+        this.set(live.campaigns());
+      },
+    }),
+    evictedCampaigns: new Gauge({
+      name: "adbandit_evicted_campaigns",
+      help: "Campaigns that left memory since start (least recently used, over the budget).",
+      registers: [registry],
+      collect() {
+        this.set(live.evictions());
+      },
+    }),
     decisions: new Counter({
       name: "adbandit_decisions_total",
       help: "Decisions served and logged.",

@@ -57,6 +57,11 @@ export const body = <T extends z.ZodType>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
 
+/** `precision` of the answers that round their figures (reports, the arms' learning table). */
+export const Precision = z.enum(["rounded", "full"]).default("rounded").openapi({
+  description: "rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed",
+});
+
 export const IdParam = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: "5b0c8c9e-3f7e-4d5b-9a51-0c7b0a1f7d2e" }),
 });
@@ -69,12 +74,23 @@ export const ArmKey = z
   .regex(/^[A-Za-z0-9_.:-]{1,64}$/, "1–64 characters of A–Z a–z 0–9 _ . : -")
   .openapi({ example: "blue-banner" });
 
+const Budget = z.number().positive().max(MAX_AMOUNT);
+const armCaps = {
+  totalBudget: Budget.nullable()
+    .optional()
+    .openapi({ description: "Spend cap of this arm over the campaign's life (campaign currency); null: none" }),
+  dailyBudget: Budget.nullable()
+    .optional()
+    .openapi({ description: "Spend cap of this arm per budget day (workspace time zone); null: none" }),
+};
+
 export const ArmIn = z
   .strictObject({
     key: ArmKey,
     name: z.string().max(200).optional(),
     cost: Cost.optional().openapi({ description: `Cost of one decision served with this arm, 0–${MAX_AMOUNT}` }),
     metadata: Metadata.optional(),
+    ...armCaps,
   })
   .openapi("ArmInput");
 
@@ -125,8 +141,79 @@ export const DecayIn = z
     description: "Forgetting for drift: exponential with a half-life, or a sliding window of hour buckets.",
   });
 
+export const PacingIn = z
+  .strictObject({
+    mode: z.enum(["none", "even", "traffic"]).openapi({
+      description:
+        "none: serve as traffic comes until the daily budget is gone; even: spread it evenly over the day; traffic: follow the campaign's own hourly request curve of the last `days` days",
+    }),
+    days: z.number().int().min(1).max(60).optional().openapi({ description: "traffic: days of history (default 7)" }),
+    step: z
+      .number()
+      .positive()
+      .max(10)
+      .optional()
+      .openapi({ description: "Dual step size η of the throttle controller (default 0.3)" }),
+    intervalSeconds: z
+      .number()
+      .min(1)
+      .max(3600)
+      .optional()
+      .openapi({ description: "Seconds between controller updates (default 60)" }),
+    minThrottle: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .openapi({ description: "Lowest serving probability the controller sets (default 0.01)" }),
+  })
+  .openapi("Pacing");
+
+export const GuardrailIn = z
+  .strictObject({
+    confidence: z.number().gt(0.5).lt(1).optional().openapi({
+      description:
+        "Posterior probability of missing targetCpa / minRoas above which an arm gets only exploration traffic (default 0.95)",
+    }),
+    explorationShare: z.number().min(0).max(0.5).optional().openapi({
+      description: "Share of traffic the demoted arms together keep, split evenly (default 0.05)",
+    }),
+    minSpendMultiple: z.number().min(0).max(1000).optional().openapi({
+      description: "An arm can be demoted once it has spent this many target CPAs (default 3)",
+    }),
+  })
+  .openapi("Guardrail");
+
+const budgetFields = {
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, "an ISO 4217 code, e.g. USD")
+    .optional()
+    .openapi({ description: "Currency of every amount of the campaign (default USD)" }),
+  totalBudget: Budget.nullable()
+    .optional()
+    .openapi({ description: "Spend limit over the campaign's life; null: none" }),
+  dailyBudget: Budget.nullable()
+    .optional()
+    .openapi({ description: "Spend limit per budget day (the workspace's time zone); null: none" }),
+  pacing: PacingIn.nullable().optional(),
+  targetCpa: Budget.nullable().optional().openapi({
+    description:
+      "Target cost per conversion: an arm above it with high posterior probability gets only exploration traffic",
+  }),
+  minRoas: z
+    .number()
+    .positive()
+    .max(1e6)
+    .nullable()
+    .optional()
+    .openapi({ description: "Minimum return on ad spend (revenue / spend), enforced like targetCpa" }),
+  guardrail: GuardrailIn.nullable().optional(),
+};
+
 export const CampaignIn = z
   .strictObject({
+    ...budgetFields,
     name: z.string().min(1).max(200),
     kind: z.enum(["creative", "send_time", "channel"]),
     objective: z.enum(["conversions", "revenue", "profit"]),
@@ -161,6 +248,7 @@ export const CampaignIn = z
 
 export const CampaignPatchIn = z
   .strictObject({
+    ...budgetFields,
     name: z.string().min(1).max(200).optional(),
     status: z.enum(["active", "paused", "archived"]).optional(),
     strategy: z
@@ -184,10 +272,80 @@ export const ArmOut = z
     key: z.string(),
     name: z.string().nullable(),
     cost: z.number(),
+    totalBudget: z.number().nullable(),
+    dailyBudget: z.number().nullable(),
     metadata: z.record(z.string(), z.unknown()),
     status: z.enum(["active", "paused", "archived"]),
   })
   .openapi("Arm");
+
+export const BudgetStatusOut = z
+  .object({
+    currency: z.string(),
+    day: z.string().openapi({ description: "The budget day (workspace-local date)" }),
+    timezone: z.string(),
+    totalBudget: z.number().nullable(),
+    dailyBudget: z.number().nullable(),
+    spendTotal: z.number(),
+    spendToday: z.number(),
+    plannedToday: z.number().nullable().openapi({ description: "What the pacing plan had spent by now" }),
+    throttle: z.number().openapi({ description: "Current probability of serving a request (1 without pacing)" }),
+    pacingStatus: z.enum(["unpaced", "on_plan", "ahead", "behind", "exhausted"]),
+    exhausted: z.enum(["total", "daily", "arms"]).nullable(),
+    projectedExhaustion: z.string().nullable().openapi({
+      description: "When the daily or total budget runs out at the recent spend rate (null: not before the day ends)",
+    }),
+    guardrail: z
+      .object({
+        targetCpa: z.number().nullable(),
+        minRoas: z.number().nullable(),
+        demotedArms: z.array(z.string()),
+      })
+      .nullable(),
+  })
+  .openapi("BudgetStatus");
+
+export const BudgetReportOut = BudgetStatusOut.extend({
+  targetCpa: z.number().nullable(),
+  minRoas: z.number().nullable(),
+  cpa: z.number().nullable().openapi({ description: "Spend per valid attributed conversion (all time)" }),
+  roas: z.number().nullable().openapi({ description: "Revenue / spend (all time)" }),
+  requests: z.number(),
+  served: z.number(),
+  notServed: z.number().openapi({ description: "Requests answered without an arm (exhausted, paced, guardrail)" }),
+  hours: z
+    .array(
+      z.object({
+        start: z.string(),
+        planned: z
+          .number()
+          .nullable()
+          .openapi({ description: "The plan's spend for this hour (null: no daily budget)" }),
+        spend: z.number(),
+        requests: z.number(),
+        served: z.number(),
+      }),
+    )
+    .openapi({ description: "The budget day, hour by hour: planned against actual spend" }),
+  arms: z.array(
+    z.object({
+      armKey: z.string(),
+      totalBudget: z.number().nullable(),
+      dailyBudget: z.number().nullable(),
+      spendTotal: z.number(),
+      spendToday: z.number(),
+      capped: z.boolean(),
+      served: z.number(),
+      conversions: z.number(),
+      revenue: z.number(),
+      cpa: z.number().nullable(),
+      roas: z.number().nullable(),
+      pCpaAbove: z.number().nullable().openapi({ description: "Posterior P(CPA > targetCpa)" }),
+      pRoasBelow: z.number().nullable().openapi({ description: "Posterior P(ROAS < minRoas)" }),
+      demoted: z.boolean().openapi({ description: "Gets only exploration traffic (guardrail)" }),
+    }),
+  ),
+}).openapi("BudgetReport");
 
 export const CampaignOut = z
   .object({
@@ -215,6 +373,14 @@ export const CampaignOut = z
         observations: z.number(),
       })
       .optional(),
+    currency: z.string(),
+    totalBudget: z.number().nullable(),
+    dailyBudget: z.number().nullable(),
+    pacing: PacingIn.nullable(),
+    targetCpa: z.number().nullable(),
+    minRoas: z.number().nullable(),
+    guardrail: GuardrailIn.nullable(),
+    budget: BudgetStatusOut.optional(),
     version: z.number(),
     warnings: z.array(z.string()).openapi({
       description:
@@ -232,6 +398,7 @@ export const ArmPatchIn = z
     name: z.string().max(200).optional(),
     cost: Cost.optional(),
     metadata: Metadata.optional(),
+    ...armCaps,
   })
   .openapi("ArmPatch");
 
@@ -262,8 +429,15 @@ const Instant = z.iso.datetime({ offset: true }).openapi({ example: "2026-05-01T
 
 export const DecisionIn = z
   .strictObject({
-    unitId: z.string().max(256).optional(),
+    unitId: z.string().max(256).optional().openapi({
+      description:
+        "Echoed in the answer; stored as its keyed hash (HMAC-SHA-256 per workspace) unless the workspace stores raw identifiers",
+    }),
     context: Context.optional(),
+    consent: z.strictObject({ personalisation: z.boolean().optional() }).optional().openapi({
+      description:
+        "personalisation false: served by the campaign's non-contextual policy (context ignored) and logged with its propensity, without context or unit",
+    }),
     timezone: z.string().max(64).optional().openapi({ example: "Europe/Paris" }),
     after: Instant.optional(),
   })
@@ -273,8 +447,15 @@ export const DecisionOut = z
   .object({
     decisionId: z.string(),
     campaignId: z.string(),
-    arm: z.object({ key: z.string(), name: z.string().nullable(), metadata: z.record(z.string(), z.unknown()) }),
-    propensity: z.number(),
+    arm: z
+      .object({ key: z.string(), name: z.string().nullable(), metadata: z.record(z.string(), z.unknown()) })
+      .nullable()
+      .openapi({ description: "null: not served (a no-bid); `reason` says why" }),
+    propensity: z.number().openapi({
+      description: "Probability of this outcome (the arm, or no arm), the pacing throttle included",
+    }),
+    reason: z.enum(["budget_exhausted", "paced", "roi_guardrail"]).optional(),
+    unitId: z.string().optional().openapi({ description: "The request's unitId, echoed" }),
     sendAt: z.string().optional(),
   })
   .openapi("Decision");
@@ -323,10 +504,55 @@ export const EventsOut = z
         status: z.enum(["accepted", "duplicate", "rejected", "conflict"]),
         reason: z.string().optional().openapi({
           description:
-            "Why rejected (unknown_decision, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it",
+            "Why rejected (unknown_decision, decision_not_served, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it",
         }),
         invalid: z.literal(true).optional().openapi({ description: "Accepted but flagged invalid: teaches nothing" }),
       }),
     ),
   })
   .openapi("EventBatchResult");
+
+const Uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "a UUID")
+  .openapi({ example: "0b6f1c9e-8a4d-4f5e-9b7a-3c2d1e0f9a8b" });
+
+export const ImportedDecisionIn = z
+  .strictObject({
+    decisionId: Uuid.openapi({ description: "The decision's id in the log (a UUID); importing it again is a no-op" }),
+    armKey: ArmKey.openapi({ description: "The arm that was chosen (an arm of the campaign, any status)" }),
+    propensity: z
+      .number()
+      .gt(0)
+      .max(1)
+      .openapi({ description: "The probability the logging policy chose this arm with, in (0, 1]" }),
+    context: Context.optional(),
+    unitId: z.string().max(256).optional(),
+    decidedAt: Instant.openapi({ description: "When the decision was made (not in the future)" }),
+  })
+  .openapi("ImportedDecision");
+
+/** Largest number of decisions in one import request. */
+export const MAX_DECISION_IMPORT = 1000;
+
+export const DecisionImportIn = z
+  .strictObject({ decisions: z.array(ImportedDecisionIn).min(1).max(MAX_DECISION_IMPORT) })
+  .openapi("DecisionImport");
+
+export const DecisionImportOut = z
+  .object({
+    accepted: z.number(),
+    duplicates: z.number(),
+    rejected: z.number(),
+    results: z.array(
+      z.object({
+        decisionId: z.string(),
+        status: z.enum(["accepted", "duplicate", "rejected"]),
+        reason: z.string().optional().openapi({
+          description:
+            "Why rejected: unknown_arm, decided_in_future, invalid_context (the campaign's context features refused it), conflict (the id is logged with another campaign, arm, propensity or time)",
+        }),
+      }),
+    ),
+  })
+  .openapi("DecisionImportResult");

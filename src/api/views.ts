@@ -3,13 +3,28 @@
  */
 import type { CampaignConfig, LiveArm, LiveCampaign } from "../engine/campaign.ts";
 import { delayModelView } from "../engine/timed.ts";
+import { budgetStatus } from "../budget/view.ts";
 
 export function armView(a: LiveArm) {
-  return { key: a.key, name: a.name, cost: a.cost, metadata: a.metadata, status: a.status };
+  return {
+    key: a.key,
+    name: a.name,
+    cost: a.cost,
+    totalBudget: a.totalBudget ?? null,
+    dailyBudget: a.dailyBudget ?? null,
+    metadata: a.metadata,
+    status: a.status,
+  };
 }
 
 export function publicCampaign(
-  c: CampaignConfig & { arms: LiveArm[]; timed?: LiveCampaign["timed"]; state?: LiveCampaign["state"] },
+  c: CampaignConfig & {
+    arms: LiveArm[];
+    timed?: LiveCampaign["timed"];
+    state?: LiveCampaign["state"];
+    budget?: LiveCampaign["budget"];
+  },
+  nowMs = Date.now(),
 ) {
   return {
     id: c.id,
@@ -24,6 +39,23 @@ export function publicCampaign(
     trialAt: c.trialAt,
     conversionDelay: c.conversionDelay,
     decay: c.decay,
+    currency: c.currency,
+    totalBudget: c.totalBudget,
+    dailyBudget: c.dailyBudget,
+    pacing: c.pacing,
+    targetCpa: c.targetCpa,
+    minRoas: c.minRoas,
+    guardrail: c.guardrail,
+    /** Spend against the budgets, pacing, exhaustion (src/budget/view.ts), when it has any. */
+    ...(c.budget?.active
+      ? {
+          budget: budgetStatus(
+            c.budget,
+            c.arms.map((a) => a.key),
+            nowMs,
+          ),
+        }
+      : {}),
     /** The delay model in use (the prior, or learned from observed delays). */
     ...(c.timed ? { delayModel: delayModelView(c.timed.model) } : {}),
     version: c.version,

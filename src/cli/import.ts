@@ -1,15 +1,19 @@
 /**
- * `adbandit import events <file>`: historical events from CSV or JSONL, streamed and sent in batches, with
- * a checkpoint so that an interrupted import resumes where it stopped and counts nothing twice.
+ * `adbandit import events <file>` and `adbandit import decisions <file>`: historical events or decisions
+ * from CSV or JSONL, streamed and sent in batches, with a checkpoint so that an interrupted import resumes
+ * where it stopped and counts nothing twice. One importer; what differs per kind (the columns, the
+ * API schema a row is checked against, the route, the answer's shape) is an `ImportKind` (`EVENTS`,
+ * `DECISIONS`).
  *
  * - Rows are read as a stream (csv-parse / line by line), checked against the API's own event schema
  *   (a bad row is rejected here with its line, instead of failing the 1000 rows sent with it), and sent
- *   `batchSize` at a time with `concurrency` batches in flight.
+ *   `batchSize` at a time with `concurrency` batches in flight. Decisions go to their campaign's route:
+ *   `--campaign`, or each row's own `campaignId` (a batch never mixes campaigns).
  * - The checkpoint (JSON, written atomically) holds the contiguous prefix of rows whose answers have been
  *   counted, the counts so far, and `sentUpTo`, the last row that may have reached the server. It is
  *   written before each send and after each counted batch. A rerun skips the counted prefix and resends
- *   the rest; events are idempotent by id, so the server stores each once.
- * - A resent event the server already has comes back `duplicate`. When it may have been sent by this import
+ *   the rest; events are idempotent by id (decisions by decision id), so the server stores each once.
+ * - A resent row the server already has comes back `duplicate`. When it may have been sent by this import
  *   before (its row is at most the checkpoint's `sentUpTo`, or the transport retried its batch after a lost
  *   connection), it is counted as accepted (`recovered`), not as a duplicate — so accepted + duplicates over
  *   the interrupted and resumed runs equals the rows of the file. Only an id that was already on the server
@@ -33,15 +37,48 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Presets, SingleBar } from "cli-progress";
 import { parse } from "csv-parse";
-import { EventIn } from "../api/schemas.ts";
-import type { AdbanditClient, Event } from "../client/index.ts";
+import type { z } from "@hono/zod-openapi";
+import { EventIn, ImportedDecisionIn } from "../api/schemas.ts";
+import type { AdbanditClient, DecisionImportResult, Event, ImportedDecision } from "../client/index.ts";
 import type { EventBatchResult } from "../client/types.ts";
 import { AdbanditError } from "../client/errors.ts";
-import { retryingFetch } from "../client/transport.ts";
+import { type Fetch, retryingFetch } from "../client/transport.ts";
 import { UsageError } from "./output.ts";
+
+/** One row's answer from the server. */
+interface ItemResult {
+  status: "accepted" | "duplicate" | "rejected" | "conflict";
+  reason?: string;
+  invalid?: boolean;
+}
+
+/** An openapi-fetch answer, reduced to what the importer reads. */
+type Answer = { data?: unknown; error?: unknown; response: Response };
+
+/** What differs between importing events and importing decisions. */
+export interface ImportKind<T> {
+  /** "events" or "decisions", as in the command. */
+  name: string;
+  /** The API's schema for one item: each row is checked against it before sending. */
+  schema: z.ZodType<T>;
+  /** A CSV record (header → cell) as the item's JSON shape. */
+  fromCsv(rec: Record<string, string>): Record<string, unknown>;
+  /** A JSONL object as the item's JSON shape (e.g. a line of `adbandit export`). */
+  fromJson(raw: unknown): unknown;
+  idOf(item: T): string;
+  /** The id shown for a row that did not parse. */
+  rawId(raw: unknown): string | undefined;
+  /** The campaign a row goes to (decisions), or undefined when the route does not need one. */
+  groupOf?(raw: unknown, given?: string): string | undefined;
+  send(client: AdbanditClient, items: T[], group: string | undefined, fetch: Fetch): Promise<Answer>;
+  /** The answer's per-item results, in request order. */
+  results(data: unknown): ItemResult[];
+}
 
 export interface ImportOptions {
   file: string;
+  /** Decisions: the campaign every row goes to (else each row's `campaignId`). */
+  campaign?: string;
   format?: "csv" | "jsonl";
   batchSize?: number;
   concurrency?: number;
@@ -83,6 +120,9 @@ export interface ImportSummary extends Counts {
 
 interface Checkpoint {
   version: 1;
+  /** What is imported (absent in checkpoints of events imports written before decisions could be). */
+  kind?: string;
+  campaign?: string;
   file: string;
   size: number;
   mtimeMs: number;
@@ -92,10 +132,12 @@ interface Checkpoint {
   counts: Counts;
 }
 
-interface Row {
+interface Row<T> {
   row: number;
   line: number;
-  event?: Event;
+  item?: T;
+  /** The campaign it goes to (decisions). */
+  group?: string;
   /** Rejected before sending. */
   reason?: string;
   id?: string;
@@ -135,6 +177,9 @@ function formatOf(file: string, given?: string): "csv" | "jsonl" {
   throw new UsageError(`${file}: cannot tell the format from the name; pass --format csv or --format jsonl`);
 }
 
+/** A CSV header cell, as looked up in the field tables below (case, `_`, `-` and spaces ignored). */
+const headerKey = (k: string) => k.toLowerCase().replace(/[_\s-]/g, "");
+
 /** A CSV header cell → the event field it names (camelCase or snake_case, any case). */
 const CSV_FIELDS: Record<string, string> = {
   id: "id",
@@ -158,7 +203,7 @@ function csvEvent(rec: Record<string, string>): Record<string, unknown> {
   const ev: Record<string, unknown> = {};
   const source: Record<string, string> = {};
   for (const [k, raw] of Object.entries(rec)) {
-    const f = CSV_FIELDS[k.toLowerCase().replace(/[_\s-]/g, "")];
+    const f = CSV_FIELDS[headerKey(k)];
     if (!f || raw === undefined || raw === "") continue;
     if (f === "value" || f === "cost") ev[f] = Number(raw);
     else if (f === "ip" || f === "userAgent" || f === "publisher" || f === "placement") source[f] = raw;
@@ -168,14 +213,23 @@ function csvEvent(rec: Record<string, string>): Record<string, unknown> {
   return ev;
 }
 
-/** Rows of the file, numbered from 1, each an event checked against the API schema or a reason. */
-async function* readRows(file: string, format: "csv" | "jsonl", bytesRead: (n: number) => void): AsyncGenerator<Row> {
+/** Rows of the file, numbered from 1, each an item checked against the API schema or a reason. */
+async function* readRows<T>(
+  kind: ImportKind<T>,
+  file: string,
+  format: "csv" | "jsonl",
+  campaign: string | undefined,
+  bytesRead: (n: number) => void,
+): AsyncGenerator<Row<T>> {
   const input = createReadStream(file);
   input.on("data", () => bytesRead(input.bytesRead));
-  const check = (row: number, line: number, raw: unknown): Row => {
-    const id = typeof (raw as { id?: unknown })?.id === "string" ? (raw as { id: string }).id : undefined;
-    const r = EventIn.safeParse(raw);
-    if (r.success) return { row, line, event: r.data, id: r.data.id };
+  const check = (row: number, line: number, raw: unknown): Row<T> => {
+    const id = kind.rawId(raw);
+    const group = kind.groupOf?.(raw, campaign);
+    if (kind.groupOf && !group)
+      return { row, line, id, reason: "invalid: campaignId: required in the row, or pass --campaign" };
+    const r = kind.schema.safeParse(raw);
+    if (r.success) return { row, line, item: r.data, id: kind.idOf(r.data), group };
     const i = r.error.issues[0];
     return { row, line, id, reason: `invalid: ${i.path.join(".") || "row"}: ${i.message}` };
   };
@@ -190,7 +244,7 @@ async function* readRows(file: string, format: "csv" | "jsonl", bytesRead: (n: n
         info: { lines: number };
       }>) {
         row++;
-        yield check(row, info.lines, csvEvent(record));
+        yield check(row, info.lines, kind.fromCsv(record));
       }
     } catch (err) {
       throw new UsageError(`${file}: ${(err as Error).message}`);
@@ -209,11 +263,120 @@ async function* readRows(file: string, format: "csv" | "jsonl", bytesRead: (n: n
       yield { row, line, reason: "invalid: not a JSON object" };
       continue;
     }
-    yield check(row, line, raw);
+    yield check(row, line, kind.fromJson(raw));
   }
 }
 
-export async function importEvents(
+const stringField = (raw: unknown, field: string): string | undefined => {
+  const v = (raw as Record<string, unknown> | null)?.[field];
+  return typeof v === "string" ? v : undefined;
+};
+
+/** Events: `POST /v1/events`, idempotent by event id. */
+export const EVENTS: ImportKind<Event> = {
+  name: "events",
+  schema: EventIn as unknown as z.ZodType<Event>,
+  fromCsv: csvEvent,
+  fromJson: (raw) => raw,
+  idOf: (e) => e.id,
+  rawId: (raw) => stringField(raw, "id"),
+  send: (client, events, _group, fetch) => client.api.POST("/v1/events", { body: { events }, fetch }),
+  results: (data) => (data as EventBatchResult).results,
+};
+
+/** A CSV header cell → the imported decision field it names; the export's CSV columns included. */
+const DECISION_CSV_FIELDS: Record<string, string> = {
+  decisionid: "decisionId",
+  id: "decisionId",
+  armkey: "armKey",
+  arm: "armKey",
+  action: "armKey",
+  propensity: "propensity",
+  decidedat: "decidedAt",
+  timestamp: "decidedAt",
+  unitid: "unitId",
+  context: "context",
+  contextjson: "context",
+  campaignid: "campaignId",
+};
+
+/** Fields of an `adbandit export` line with no place in an import: the reward comes from the events. */
+const EXPORT_ONLY = ["reward", "position"];
+
+function csvDecision(rec: Record<string, string>): Record<string, unknown> {
+  const d: Record<string, unknown> = {};
+  for (const [k, raw] of Object.entries(rec)) {
+    const f = DECISION_CSV_FIELDS[headerKey(k)];
+    if (!f || raw === undefined || raw === "") continue;
+    if (f === "propensity") d[f] = Number(raw);
+    else if (f === "context") {
+      try {
+        d[f] = JSON.parse(raw);
+      } catch {
+        d[f] = raw; // the schema rejects it, naming the field
+      }
+    } else d[f] = raw;
+  }
+  return d;
+}
+
+/** An export line ({decisionId, timestamp, action, …}) or an ImportedDecision, as an ImportedDecision. */
+function jsonDecision(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const d: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  if ("action" in d && !("armKey" in d)) {
+    d.armKey = d.action;
+    delete d.action;
+  }
+  if ("timestamp" in d && !("decidedAt" in d)) {
+    d.decidedAt = d.timestamp;
+    delete d.timestamp;
+  }
+  for (const k of EXPORT_ONLY) delete d[k];
+  return d;
+}
+
+/** Decisions: `POST /v1/campaigns/{id}/decisions/import`, idempotent by decision id. */
+export const DECISIONS: ImportKind<ImportedDecision> = {
+  name: "decisions",
+  schema: ImportedDecisionIn as unknown as z.ZodType<ImportedDecision>,
+  fromCsv: csvDecision,
+  fromJson: jsonDecision,
+  idOf: (d) => d.decisionId,
+  rawId: (raw) => stringField(raw, "decisionId"),
+  // The row's campaignId picks the route; it is not part of the item.
+  groupOf: (raw, given) => {
+    const own = stringField(raw, "campaignId");
+    if (raw && typeof raw === "object") delete (raw as Record<string, unknown>).campaignId;
+    return given ?? own;
+  },
+  send: (client, decisions, campaign, fetch) =>
+    client.api.POST("/v1/campaigns/{id}/decisions/import", {
+      params: { path: { id: campaign! } },
+      body: { decisions },
+      fetch,
+    }),
+  results: (data) => (data as DecisionImportResult).results,
+};
+
+export function importEvents(
+  client: AdbanditClient,
+  opts: ImportOptions,
+  onProgress?: (s: ImportSummary) => void,
+): Promise<ImportSummary> {
+  return importRows(EVENTS, client, opts, onProgress);
+}
+
+export function importDecisions(
+  client: AdbanditClient,
+  opts: ImportOptions,
+  onProgress?: (s: ImportSummary) => void,
+): Promise<ImportSummary> {
+  return importRows(DECISIONS, client, opts, onProgress);
+}
+
+export async function importRows<T>(
+  kind: ImportKind<T>,
   client: AdbanditClient,
   opts: ImportOptions,
   onProgress?: (s: ImportSummary) => void,
@@ -234,6 +397,8 @@ export async function importEvents(
 
   let state: Checkpoint = {
     version: 1,
+    kind: kind.name,
+    ...(opts.campaign ? { campaign: opts.campaign } : {}),
     file,
     size: st.size,
     mtimeMs: st.mtimeMs,
@@ -247,6 +412,11 @@ export async function importEvents(
     if (saved.size !== st.size || saved.mtimeMs !== st.mtimeMs)
       throw new UsageError(
         `${opts.file} changed since the checkpoint ${checkpointPath} was written; pass --restart to import it from the first row`,
+      );
+    if ((saved.kind ?? "events") !== kind.name || saved.campaign !== opts.campaign)
+      throw new UsageError(
+        `the checkpoint ${checkpointPath} is of an import of ${saved.kind ?? "events"}${saved.campaign ? ` into campaign ${saved.campaign}` : ""}; ` +
+          "run that command to resume it, or pass --restart (or another --checkpoint)",
       );
     state = saved;
   } else writeFileSync(rejectsPath, "");
@@ -321,21 +491,24 @@ export async function importEvents(
     }
   };
 
-  /** Sends the events, splitting a batch the server refuses as a whole; answers one outcome per row. */
-  const send = async (rows: Row[], resent: { value: boolean }): Promise<Outcome[]> => {
-    const toSend = rows.filter((r) => r.event);
-    let result: EventBatchResult | undefined;
+  /** Sends the items, splitting a batch the server refuses as a whole; answers one outcome per row. */
+  const send = async (rows: Row<T>[], resent: { value: boolean }): Promise<Outcome[]> => {
+    const toSend = rows.filter((r) => r.item);
+    let result: ItemResult[] | undefined;
     if (toSend.length) {
-      const r = await client.api.POST("/v1/events", {
-        body: { events: toSend.map((r) => r.event!) },
-        fetch: retryingFetch({
-          ...client.options,
-          onRetry: (info) => {
-            if (info.error) resent.value = true;
-            client.options.onRetry?.(info);
-          },
-        }),
+      const fetch = retryingFetch({
+        ...client.options,
+        onRetry: (info) => {
+          if (info.error) resent.value = true;
+          client.options.onRetry?.(info);
+        },
       });
+      const r = await kind.send(
+        client,
+        toSend.map((r) => r.item!),
+        toSend[0].group,
+        fetch,
+      );
       if (!r.response.ok) {
         const err = AdbanditError.fromAnswer(r.response.status, r.error, r.response.headers);
         const whole = err.code === "invalid_request" || err.code === "payload_too_large";
@@ -345,16 +518,16 @@ export async function importEvents(
         const mid = Math.ceil(rows.length / 2);
         return [...(await send(rows.slice(0, mid), resent)), ...(await send(rows.slice(mid), resent))];
       }
-      result = r.data as EventBatchResult;
+      result = kind.results(r.data);
     }
     let k = 0;
     return rows.map((row) => {
-      if (!row.event) return { ...base(row, resent), status: "rejected", reason: row.reason };
-      const res = result!.results[k++];
+      if (!row.item) return { ...base(row, resent), status: "rejected", reason: row.reason };
+      const res = result![k++];
       return { ...base(row, resent), status: res.status, reason: res.reason, invalid: res.invalid };
     });
   };
-  const base = (row: Row, resent: { value: boolean }) => ({
+  const base = (row: Row<T>, resent: { value: boolean }) => ({
     row: row.row,
     line: row.line,
     id: row.id ?? "",
@@ -364,7 +537,7 @@ export async function importEvents(
   const inflight = new Set<Promise<void>>();
   let failure: unknown;
   let seq = 0;
-  const dispatch = (rows: Row[]) => {
+  const dispatch = (rows: Row<T>[]) => {
     const mine = seq++;
     const lastRow = rows[rows.length - 1].row;
     state.sentUpTo = Math.max(state.sentUpTo, lastRow);
@@ -382,14 +555,25 @@ export async function importEvents(
   };
 
   try {
-    let batch: Row[] = [];
-    for await (const row of readRows(file, format, (n) => (bytes = n))) {
+    let batch: Row<T>[] = [];
+    let group: string | undefined;
+    for await (const row of readRows(kind, file, format, opts.campaign, (n) => (bytes = n))) {
       if (failure || opts.signal?.aborted) break;
       if (row.row <= state.rowsDone) continue;
+      // A batch goes to one campaign: a row for another one starts the next batch.
+      if (row.item) {
+        if (group !== undefined && row.group !== group && batch.length) {
+          dispatch(batch);
+          batch = [];
+          while (inflight.size >= concurrency) await Promise.race(inflight);
+        }
+        group = row.group;
+      }
       batch.push(row);
       if (batch.length < batchSize) continue;
       dispatch(batch);
       batch = [];
+      group = undefined;
       while (inflight.size >= concurrency) await Promise.race(inflight);
     }
     if (batch.length && !failure && !opts.signal?.aborted) dispatch(batch);

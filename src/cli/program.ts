@@ -10,7 +10,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { parse as parseYaml } from "yaml";
 import { AdbanditClient, type CampaignInput, type KeyRole } from "../client/index.ts";
 import type { TransportOptions } from "../client/transport.ts";
-import { importEvents } from "./import.ts";
+import { DECISIONS, EVENTS, type ImportKind, type ImportSummary, importRows } from "./import.ts";
 import { EXIT, exitCodeOf, fields, type Io, printError, table, UsageError } from "./output.ts";
 import { campaignView, reportTables } from "./views.ts";
 
@@ -294,17 +294,31 @@ server (400/404/409/413) · 4 authentication or permission (401/403) · 5 unavai
       .option("--from <time>", "ISO time (default 7 days before --to)")
       .option("--to <time>", "ISO time (default now)")
       .addOption(new Option("--granularity <g>", "periods in --csv/--json").choices(["hour", "day"]))
+      .addOption(
+        new Option("--source <s>", "direct: from the events, not the hourly rollups (default auto)").choices([
+          "auto",
+          "direct",
+          "rollup",
+        ]),
+      )
       .option("--csv", "print the report as CSV"),
   ).action(
     action(
       async (
         campaign: string,
-        o: Common & { from?: string; to?: string; granularity?: "hour" | "day"; csv?: boolean },
+        o: Common & {
+          from?: string;
+          to?: string;
+          granularity?: "hour" | "day";
+          source?: "auto" | "direct" | "rollup";
+          csv?: boolean;
+        },
       ) => {
         const q = {
           ...(o.from ? { from: o.from } : {}),
           ...(o.to ? { to: o.to } : {}),
           ...(o.granularity ? { granularity: o.granularity } : {}),
+          ...(o.source ? { source: o.source } : {}),
         };
         if (o.csv) {
           io.out(await client(o).reports.csv(campaign, q));
@@ -429,78 +443,91 @@ server (400/404/409/413) · 4 authentication or permission (401/403) · 5 unavai
 
   // ---- import
   const imports = program.command("import").description("bulk import of historical data");
-  common(
-    imports
-      .command("events <file>")
-      .description("events from CSV or JSONL, in batches, resumable: run the same command again after an interruption")
-      .addOption(new Option("--format <f>", "default: from the file name").choices(["csv", "jsonl"]))
-      .option("--batch <n>", "events per request (≤ 1000)", int("--batch", 1), 1000)
-      .option("--concurrency <n>", "requests in flight", int("--concurrency", 1), 2)
-      .option("--checkpoint <file>", "progress file (default <file>.import.json)")
-      .option("--summary <file>", "summary written at the end (default <file>.summary.json)")
-      .option("--rejects <file>", "rejected rows with reasons, JSONL (default <file>.rejected.jsonl)")
-      .option("--restart", "ignore the checkpoint and start from the first row")
-      .option("--no-progress", "no progress bar"),
-  ).action(
-    action(
-      async (
-        file: string,
-        o: Common & {
-          format?: "csv" | "jsonl";
-          batch: number;
-          concurrency: number;
-          checkpoint?: string;
-          summary?: string;
-          rejects?: string;
-          restart?: boolean;
-          progress: boolean;
-        },
-      ) => {
-        const c = client(o);
-        const stop = new AbortController();
-        const onSigint = () => stop.abort();
-        process.once("SIGINT", onSigint);
-        io.signal?.addEventListener("abort", onSigint);
-        let s: Awaited<ReturnType<typeof importEvents>>;
-        try {
-          s = await importEvents(c, {
-            file,
-            format: o.format,
-            batchSize: o.batch,
-            concurrency: o.concurrency,
-            checkpoint: o.checkpoint,
-            summary: o.summary,
-            rejects: o.rejects,
-            restart: o.restart,
-            progress: o.progress,
-            signal: stop.signal,
+  for (const kind of [EVENTS, DECISIONS] as ImportKind<unknown>[]) {
+    const decisions = kind === (DECISIONS as ImportKind<unknown>);
+    let cmd = imports
+      .command(`${kind.name} <file>`)
+      .description(
+        decisions
+          ? "historical decisions (id, arm, propensity, time; or `export` lines) from CSV or JSONL into a campaign's log, in batches, resumable (admin key)"
+          : "events from CSV or JSONL, in batches, resumable: run the same command again after an interruption",
+      );
+    if (decisions)
+      cmd = cmd.option("--campaign <id>", "the campaign every row goes to (default: each row's campaignId)");
+    common(
+      cmd
+        .addOption(new Option("--format <f>", "default: from the file name").choices(["csv", "jsonl"]))
+        .option("--batch <n>", `${kind.name} per request (≤ 1000)`, int("--batch", 1), 1000)
+        .option("--concurrency <n>", "requests in flight", int("--concurrency", 1), 2)
+        .option("--checkpoint <file>", "progress file (default <file>.import.json)")
+        .option("--summary <file>", "summary written at the end (default <file>.summary.json)")
+        .option("--rejects <file>", "rejected rows with reasons, JSONL (default <file>.rejected.jsonl)")
+        .option("--restart", "ignore the checkpoint and start from the first row")
+        .option("--no-progress", "no progress bar"),
+    ).action(
+      action(
+        async (
+          file: string,
+          o: Common & {
+            campaign?: string;
+            format?: "csv" | "jsonl";
+            batch: number;
+            concurrency: number;
+            checkpoint?: string;
+            summary?: string;
+            rejects?: string;
+            restart?: boolean;
+            progress: boolean;
+          },
+        ) => {
+          const c = client(o);
+          const stop = new AbortController();
+          const onSigint = () => stop.abort();
+          process.once("SIGINT", onSigint);
+          io.signal?.addEventListener("abort", onSigint);
+          let s: ImportSummary;
+          try {
+            s = await importRows(kind, c, {
+              file,
+              campaign: o.campaign,
+              format: o.format,
+              batchSize: o.batch,
+              concurrency: o.concurrency,
+              checkpoint: o.checkpoint,
+              summary: o.summary,
+              rejects: o.rejects,
+              restart: o.restart,
+              progress: o.progress,
+              signal: stop.signal,
+            });
+          } catch (err) {
+            if (!(err instanceof UsageError))
+              io.err(
+                `import stopped; run the same command again to resume (checkpoint ${o.checkpoint ?? `${file}.import.json`})\n`,
+              );
+            throw err;
+          } finally {
+            process.off("SIGINT", onSigint);
+          }
+          emit(o, s, () => {
+            const reasons = Object.entries(s.reasons).map(([r, n]) => `  ${r}: ${n}\n`);
+            const columns = decisions
+              ? ["accepted", "recovered", "duplicates", "rejected"]
+              : ["accepted", "recovered", "duplicates", "rejected", "conflicts", "invalid"];
+            return (
+              `${s.complete ? "imported" : "interrupted"} ${s.file}: ${s.rows.toLocaleString("en-US")} rows\n` +
+              table(columns, [columns.map((k) => s[k as keyof ImportSummary] as number)]) +
+              (reasons.length ? `reasons:\n${reasons.join("")}` : "") +
+              `summary: ${s.summary}\nrejected rows: ${s.rejects}\n` +
+              (s.complete ? "" : `resume: run the same command again (checkpoint ${s.checkpoint})\n`)
+            );
           });
-        } catch (err) {
-          io.err(
-            `import stopped; run the same command again to resume (checkpoint ${o.checkpoint ?? `${file}.import.json`})\n`,
-          );
-          throw err;
-        } finally {
-          process.off("SIGINT", onSigint);
-        }
-        emit(o, s, () => {
-          const reasons = Object.entries(s.reasons).map(([r, n]) => `  ${r}: ${n}\n`);
-          return (
-            `${s.complete ? "imported" : "interrupted"} ${s.file}: ${s.rows.toLocaleString("en-US")} rows\n` +
-            table(
-              ["accepted", "recovered", "duplicates", "rejected", "conflicts", "invalid"],
-              [[s.accepted, s.recovered, s.duplicates, s.rejected, s.conflicts, s.invalid]],
-            ) +
-            (reasons.length ? `reasons:\n${reasons.join("")}` : "") +
-            `summary: ${s.summary}\nrejected rows: ${s.rejects}\n` +
-            (s.complete ? "" : `resume: run the same command again (checkpoint ${s.checkpoint})\n`)
-          );
-        });
-        if (!s.complete) return EXIT.interrupted;
-        return s.rejected + s.conflicts > 0 ? EXIT.partial : EXIT.ok;
-      },
-    ),
-  );
+          if (!s.complete) return EXIT.interrupted;
+          return s.rejected + s.conflicts > 0 ? EXIT.partial : EXIT.ok;
+        },
+      ),
+    );
+  }
 
   // ---- simulate / evaluate: the existing command lines, run as they are
   for (const [name, script, what] of [

@@ -44,9 +44,13 @@ export type Decision = Schemas["Decision"];
 export type BatchDecisionRequest = Schemas["DecisionBatchRequest"]["requests"][number];
 export type ErrorBody = Schemas["Error"];
 export type Event = Schemas["Event"];
+/** A historical decision to import: its id, arm, propensity, time, and optional context and unit. */
+export type ImportedDecision = Schemas["ImportedDecision"];
+export type DecisionImportResult = Schemas["DecisionImportResult"];
 export type CampaignReport = Schemas["CampaignReport"];
 export type ReportQuery = Query<"/v1/campaigns/{id}/report", "get">;
 export type ExportQuery = Query<"/v1/campaigns/{id}/decisions/export", "get">;
+export type ArmsQuery = Query<"/v1/campaigns/{id}/arms", "get">;
 export type Anomaly = Schemas["Anomaly"];
 export type AnomalyQuery = Query<"/v1/anomalies", "get">;
 export type BlocklistEntry = Schemas["BlocklistEntry"];
@@ -58,7 +62,7 @@ export type ApiKeyInfo = Schemas["ApiKey"];
 /** A key as created: with the secret, shown once. */
 export type CreatedApiKey = Schemas["CreatedApiKey"];
 
-/** Largest batch POST /v1/events and /v1/decisions/batch accept. */
+/** Largest batch POST /v1/events, /v1/decisions/batch and …/decisions/import accept. */
 export const MAX_BATCH = 1000;
 
 export interface ClientOptions extends TransportOptions {
@@ -126,6 +130,28 @@ export class AdbanditClient {
     return out;
   }
 
+  /**
+   * Imports historical decisions into a campaign's log (admin key), 1000 per request; idempotent by
+   * decision id, so a repeated import answers `duplicate` and a timed-out one is retried. Each imported
+   * decision counts as a trial of its arm; its events, sent later, attribute to it as to a live decision.
+   */
+  async importDecisions(campaignId: string, decisions: ImportedDecision[]): Promise<DecisionImportResult> {
+    const out: DecisionImportResult = { accepted: 0, duplicates: 0, rejected: 0, results: [] };
+    for (let i = 0; i < decisions.length; i += MAX_BATCH) {
+      const r = await unwrap(
+        this.api.POST("/v1/campaigns/{id}/decisions/import", {
+          params: { path: { id: campaignId } },
+          body: { decisions: decisions.slice(i, i + MAX_BATCH) },
+        }),
+      );
+      out.accepted += r.accepted;
+      out.duplicates += r.duplicates;
+      out.rejected += r.rejected;
+      out.results.push(...r.results);
+    }
+    return out;
+  }
+
   /** A buffer that batches events and sends them by size or interval, and on close(). */
   eventBuffer(options: EventBufferOptions = {}): EventBuffer {
     return new EventBuffer((events) => this.sendEvents(events), options);
@@ -172,9 +198,9 @@ export class AdbanditClient {
   readonly arms = {
     add: (campaignId: string, arm: ArmInput): Promise<Arm> =>
       unwrap(this.api.POST("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId } }, body: arm })),
-    /** Per arm: counts, posterior mean and interval, P(best), traffic share. */
-    list: async (campaignId: string): Promise<ArmReport[]> =>
-      (await unwrap(this.api.GET("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId } } }))).arms,
+    /** Per arm: counts, posterior mean and interval, P(best), traffic share (`precision: "full"`: unrounded). */
+    list: async (campaignId: string, query: ArmsQuery = {}): Promise<ArmReport[]> =>
+      (await unwrap(this.api.GET("/v1/campaigns/{id}/arms", { params: { path: { id: campaignId }, query } }))).arms,
     update: (campaignId: string, key: string, patch: ArmPatch): Promise<Arm> =>
       unwrap(
         this.api.PATCH("/v1/campaigns/{id}/arms/{key}", { params: { path: { id: campaignId, key } }, body: patch }),

@@ -640,14 +640,26 @@ export interface paths {
             attributionWindowHours?: number;
             contextFeatures?: components["schemas"]["ContextFeature"][];
             conversionDelay?: components["schemas"]["ConversionDelay"];
+            /** @description Currency of every amount of the campaign (default USD) */
+            currency?: string;
+            /** @description Spend limit per budget day (the workspace's time zone); null: none */
+            dailyBudget?: number | null;
             decay?: components["schemas"]["Decay"];
             explorationFloor?: number;
+            guardrail?: components["schemas"]["Guardrail"];
             /** @enum {string} */
             kind: "creative" | "send_time" | "channel";
+            /** @description Minimum return on ad spend (revenue / spend), enforced like targetCpa */
+            minRoas?: number | null;
             name: string;
             /** @enum {string} */
             objective: "conversions" | "revenue" | "profit";
+            pacing?: components["schemas"]["Pacing"];
             strategy: components["schemas"]["Strategy"];
+            /** @description Target cost per conversion: an arm above it with high posterior probability gets only exploration traffic */
+            targetCpa?: number | null;
+            /** @description Spend limit over the campaign's life; null: none */
+            totalBudget?: number | null;
             /**
              * @description When a decision counts as a trial: `decision` (default, when it is made) or `impression` (at its first valid impression — or first click or conversion if none was reported — so a creative never shown is no trial, and the delay-aware pending weight runs from that time). Fixed at creation.
              * @enum {string}
@@ -805,7 +817,83 @@ export interface paths {
     };
     put?: never;
     post?: never;
-    delete?: never;
+    /** Delete an archived campaign and all its rows (409 unless archived) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description What was removed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["CampaignDeletion"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Conflicting state */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     options?: never;
     head?: never;
     /** Change name, status, strategy params, exploration floor or attribution window */
@@ -907,10 +995,16 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Per arm: counts, posterior mean and 95% interval, P(best), traffic share */
+    /**
+     * Per arm: counts, posterior mean and 95% interval, P(best), traffic share
+     * @description Money and the posterior (mean and interval) are rounded like the reports' figures unless precision=full; P(best) and the traffic share are probabilities and stay exact.
+     */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          /** @description rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed */
+          precision?: "rounded" | "full";
+        };
         header?: never;
         path: {
           id: string;
@@ -928,6 +1022,15 @@ export interface paths {
             "application/json": {
               arms: components["schemas"]["ArmReport"][];
             };
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
           };
         };
         /** @description Missing, unknown or revoked API key */
@@ -1205,6 +1308,15 @@ export interface paths {
         };
       };
       responses: {
+        /** @description Not served (`arm: null`, `reason`: budget_exhausted, paced, roi_guardrail): logged, a no-bid */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Decision"];
+          };
+        };
         /** @description Decision */
         201: {
           headers: {
@@ -1308,7 +1420,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV */
+        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), position?}, or CSV */
         200: {
           headers: {
             [name: string]: unknown;
@@ -1376,6 +1488,114 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/campaigns/{id}/decisions/import": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Import historical decisions (up to 1000; admin key): logged with their own id, arm, propensity and time; a decision id counts once
+     * @description Each imported decision is a logged trial of its arm in its own hour, as a live decision would be (at reward 0 until its events arrive); events sent or imported for it later attribute to it as to a live decision. To keep the gap between importing decisions and their events from showing in live traffic, import into a paused campaign and resume it afterwards. An id already logged for this campaign with the same arm, propensity and time is a duplicate; with anything else, rejected (conflict).
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DecisionImport"];
+        };
+      };
+      responses: {
+        /** @description Per-decision results, in request order */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["DecisionImportResult"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Unknown id, or an id of another workspace */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Body too large */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;
@@ -2488,6 +2708,230 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/v1/units/{unitId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Erase everything stored about one unit in this workspace (decisions, their events, links from findings); learned aggregates stay */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          unitId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description What was removed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["UnitErasure"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/workspace/settings": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The workspace's privacy settings: raw storage of identifiers, retention periods */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Settings */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["WorkspaceSettings"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change raw storage of identifiers or the retention periods (admin key) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["WorkspaceSettingsPatch"];
+        };
+      };
+      responses: {
+        /** @description Settings */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["WorkspaceSettings"];
+          };
+        };
+        /** @description Invalid request (details name the fields): unknown fields, strings with U+0000 or lone surrogates, bodies nested deeper than 32 levels, out-of-bound numbers */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing, unknown or revoked API key */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The API key's role does not allow this */
+        403: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Rate limit of the workspace exceeded (Retry-After says when to retry) */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Database unreachable (Retry-After says when to retry) */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
   "/v1/workspaces": {
     parameters: {
       query?: never;
@@ -2628,6 +3072,7 @@ export interface components {
     };
     Arm: {
       cost: number;
+      dailyBudget: number | null;
       key: string;
       metadata: {
         [key: string]: unknown;
@@ -2635,10 +3080,13 @@ export interface components {
       name: string | null;
       /** @enum {string} */
       status: "active" | "paused" | "archived";
+      totalBudget: number | null;
     };
     ArmInput: {
       /** @description Cost of one decision served with this arm, 0–1000000000 */
       cost?: number;
+      /** @description Spend cap of this arm per budget day (workspace time zone); null: none */
+      dailyBudget?: number | null;
       /** @example blue-banner */
       key: string;
       /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
@@ -2646,9 +3094,13 @@ export interface components {
         [key: string]: unknown;
       };
       name?: string;
+      /** @description Spend cap of this arm over the campaign's life (campaign currency); null: none */
+      totalBudget?: number | null;
     };
     ArmPatch: {
       cost?: number;
+      /** @description Spend cap of this arm per budget day (workspace time zone); null: none */
+      dailyBudget?: number | null;
       /** @description Free-form JSON returned with the arm. At most 8 levels deep, 16384 bytes as JSON */
       metadata?: {
         [key: string]: unknown;
@@ -2656,6 +3108,8 @@ export interface components {
       name?: string;
       /** @enum {string} */
       status?: "active" | "paused" | "archived";
+      /** @description Spend cap of this arm over the campaign's life (campaign currency); null: none */
+      totalBudget?: number | null;
     };
     ArmReport: {
       conversions: number;
@@ -2714,12 +3168,82 @@ export interface components {
         to?: string;
       };
     };
+    /** @description Spend against budgets, pacing and the ROI guardrail today (src/budget/report.ts) */
+    BudgetReport: components["schemas"]["BudgetStatus"] &
+      ({
+        arms: {
+          armKey: string;
+          capped: boolean;
+          conversions: number;
+          cpa: number | null;
+          dailyBudget: number | null;
+          /** @description Gets only exploration traffic (guardrail) */
+          demoted: boolean;
+          /** @description Posterior P(CPA > targetCpa) */
+          pCpaAbove: number | null;
+          /** @description Posterior P(ROAS < minRoas) */
+          pRoasBelow: number | null;
+          revenue: number;
+          roas: number | null;
+          served: number;
+          spendToday: number;
+          spendTotal: number;
+          totalBudget: number | null;
+        }[];
+        /** @description Spend per valid attributed conversion (all time) */
+        cpa: number | null;
+        /** @description The budget day, hour by hour: planned against actual spend */
+        hours: {
+          /** @description The plan's spend for this hour (null: no daily budget) */
+          planned: number | null;
+          requests: number;
+          served: number;
+          spend: number;
+          start: string;
+        }[];
+        minRoas: number | null;
+        /** @description Requests answered without an arm (exhausted, paced, guardrail) */
+        notServed: number;
+        requests: number;
+        /** @description Revenue / spend (all time) */
+        roas: number | null;
+        served: number;
+        targetCpa: number | null;
+      } | null);
+    BudgetStatus: {
+      currency: string;
+      dailyBudget: number | null;
+      /** @description The budget day (workspace-local date) */
+      day: string;
+      /** @enum {string|null} */
+      exhausted: "total" | "daily" | "arms" | null;
+      guardrail: {
+        demotedArms: string[];
+        minRoas: number | null;
+        targetCpa: number | null;
+      } | null;
+      /** @enum {string} */
+      pacingStatus: "unpaced" | "on_plan" | "ahead" | "behind" | "exhausted";
+      /** @description What the pacing plan had spent by now */
+      plannedToday: number | null;
+      /** @description When the daily or total budget runs out at the recent spend rate (null: not before the day ends) */
+      projectedExhaustion: string | null;
+      spendToday: number;
+      spendTotal: number;
+      /** @description Current probability of serving a request (1 without pacing) */
+      throttle: number;
+      timezone: string;
+      totalBudget: number | null;
+    };
     Campaign: {
       arms: components["schemas"]["Arm"][];
       attributionWindowHours: number;
+      budget?: components["schemas"]["BudgetStatus"];
       contextFeatures: components["schemas"]["ContextFeature"][];
       conversionDelay: components["schemas"]["ConversionDelay"];
       createdAt: string;
+      currency: string;
+      dailyBudget: number | null;
       decay: components["schemas"]["Decay"];
       delayModel?: {
         /** @enum {string} */
@@ -2734,14 +3258,19 @@ export interface components {
         windowHours: number;
       };
       explorationFloor: number;
+      guardrail: components["schemas"]["Guardrail"];
       id: string;
       kind: string;
+      minRoas: number | null;
       name: string;
       objective: string;
+      pacing: components["schemas"]["Pacing"];
       status: string;
       strategy: {
         [key: string]: unknown;
       };
+      targetCpa: number | null;
+      totalBudget: number | null;
       /** @enum {string} */
       trialAt: "decision" | "impression";
       updatedAt: string;
@@ -2749,12 +3278,30 @@ export interface components {
       /** @description Numerical problems the strategy met and handled (latest 20): an ill-conditioned arm regularised or reset to its prior, an overflowing observation dropped */
       warnings: string[];
     };
+    CampaignDeletion: {
+      removed: {
+        anomalies: number;
+        anomalyEvents: number;
+        arms: number;
+        decisions: number;
+        events: number;
+        rollupHours: number;
+      };
+    };
     CampaignPatch: {
       attributionWindowHours?: number;
       conversionDelay?: components["schemas"]["ConversionDelay"];
+      /** @description Currency of every amount of the campaign (default USD) */
+      currency?: string;
+      /** @description Spend limit per budget day (the workspace's time zone); null: none */
+      dailyBudget?: number | null;
       decay?: components["schemas"]["Decay"];
       explorationFloor?: number;
+      guardrail?: components["schemas"]["Guardrail"];
+      /** @description Minimum return on ad spend (revenue / spend), enforced like targetCpa */
+      minRoas?: number | null;
       name?: string;
+      pacing?: components["schemas"]["Pacing"];
       /** @enum {string} */
       status?: "active" | "paused" | "archived";
       /** @description Params to change; the type cannot change */
@@ -2763,8 +3310,13 @@ export interface components {
       } & {
         [key: string]: unknown;
       };
+      /** @description Target cost per conversion: an arm above it with high posterior probability gets only exploration traffic */
+      targetCpa?: number | null;
+      /** @description Spend limit over the campaign's life; null: none */
+      totalBudget?: number | null;
     };
     CampaignReport: {
+      budget: components["schemas"]["BudgetReport"];
       campaignId: string;
       earned: {
         lift: {
@@ -2888,17 +3440,23 @@ export interface components {
         }
       | unknown;
     Decision: {
+      /** @description null: not served (a no-bid); `reason` says why */
       arm: {
         key: string;
         metadata: {
           [key: string]: unknown;
         };
         name: string | null;
-      };
+      } | null;
       campaignId: string;
       decisionId: string;
+      /** @description Probability of this outcome (the arm, or no arm), the pacing throttle included */
       propensity: number;
+      /** @enum {string} */
+      reason?: "budget_exhausted" | "paced" | "roi_guardrail";
       sendAt?: string;
+      /** @description The request's unitId, echoed */
+      unitId?: string;
     };
     DecisionBatch: {
       decisions: (components["schemas"]["Decision"] | components["schemas"]["Error"])[];
@@ -2908,18 +3466,38 @@ export interface components {
         campaignId: string;
       })[];
     };
+    DecisionImport: {
+      decisions: components["schemas"]["ImportedDecision"][];
+    };
+    DecisionImportResult: {
+      accepted: number;
+      duplicates: number;
+      rejected: number;
+      results: {
+        decisionId: string;
+        /** @description Why rejected: unknown_arm, decided_in_future, invalid_context (the campaign's context features refused it), conflict (the id is logged with another campaign, arm, propensity or time) */
+        reason?: string;
+        /** @enum {string} */
+        status: "accepted" | "duplicate" | "rejected";
+      }[];
+    };
     DecisionRequest: {
       /**
        * Format: date-time
        * @example 2026-05-01T09:00:00Z
        */
       after?: string;
+      /** @description personalisation false: served by the campaign's non-contextual policy (context ignored) and logged with its propensity, without context or unit */
+      consent?: {
+        personalisation?: boolean;
+      };
       /** @description Features of this decision (keys → numbers, strings, booleans). At most 4 levels deep, 8192 bytes as JSON, numbers within ±1000000000 */
       context?: {
         [key: string]: unknown;
       };
       /** @example Europe/Paris */
       timezone?: string;
+      /** @description Echoed in the answer; stored as its keyed hash (HMAC-SHA-256 per workspace) unless the workspace stores raw identifiers */
       unitId?: string;
     };
     Error: {
@@ -3105,12 +3683,60 @@ export interface components {
          * @enum {boolean}
          */
         invalid?: true;
-        /** @description Why rejected (unknown_decision, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it */
+        /** @description Why rejected (unknown_decision, decision_not_served, occurred_before_decision, occurred_in_future) or, with invalid, why the fraud gate flagged it */
         reason?: string;
         /** @enum {string} */
         status: "accepted" | "duplicate" | "rejected" | "conflict";
       }[];
     };
+    Guardrail: {
+      /** @description Posterior probability of missing targetCpa / minRoas above which an arm gets only exploration traffic (default 0.95) */
+      confidence?: number;
+      /** @description Share of traffic the demoted arms together keep, split evenly (default 0.05) */
+      explorationShare?: number;
+      /** @description An arm can be demoted once it has spent this many target CPAs (default 3) */
+      minSpendMultiple?: number;
+    } | null;
+    ImportedDecision: {
+      /**
+       * @description The arm that was chosen (an arm of the campaign, any status)
+       * @example blue-banner
+       */
+      armKey: string;
+      /** @description Features of this decision (keys → numbers, strings, booleans). At most 4 levels deep, 8192 bytes as JSON, numbers within ±1000000000 */
+      context?: {
+        [key: string]: unknown;
+      };
+      /**
+       * Format: date-time
+       * @description When the decision was made (not in the future)
+       * @example 2026-05-01T09:00:00Z
+       */
+      decidedAt: string;
+      /**
+       * @description The decision's id in the log (a UUID); importing it again is a no-op
+       * @example 0b6f1c9e-8a4d-4f5e-9b7a-3c2d1e0f9a8b
+       */
+      decisionId: string;
+      /** @description The probability the logging policy chose this arm with, in (0, 1] */
+      propensity: number;
+      unitId?: string;
+    };
+    Pacing: {
+      /** @description traffic: days of history (default 7) */
+      days?: number;
+      /** @description Seconds between controller updates (default 60) */
+      intervalSeconds?: number;
+      /** @description Lowest serving probability the controller sets (default 0.01) */
+      minThrottle?: number;
+      /**
+       * @description none: serve as traffic comes until the daily budget is gone; even: spread it evenly over the day; traffic: follow the campaign's own hourly request curve of the last `days` days
+       * @enum {string}
+       */
+      mode: "none" | "even" | "traffic";
+      /** @description Dual step size η of the throttle controller (default 0.3) */
+      step?: number;
+    } | null;
     ReportEstimate: {
       estimate: number | null;
       lower: number | null;
@@ -3189,14 +3815,45 @@ export interface components {
     } & {
       [key: string]: unknown;
     };
+    UnitErasure: {
+      removed: {
+        /** @description Links from fraud findings to the erased events */
+        anomalyEvents: number;
+        decisions: number;
+        events: number;
+      };
+    };
     Workspace: {
       /** @description Shown once; stored hashed */
       apiKey: string;
       id: string;
       name: string;
+      timezone: string;
     };
     WorkspaceInput: {
       name: string;
+      /**
+       * @description IANA time zone of the budget day (default UTC)
+       * @example Europe/Paris
+       */
+      timezone?: string;
+    };
+    WorkspaceSettings: {
+      /** @description Store unit ids, IPs and user agents raw. Off (the default): unit ids as HMAC-SHA-256 under the workspace's secret, IPs truncated (/24, /48) and keyed-hashed, user agents as bot class + keyed hash */
+      rawIdentifiers: boolean;
+      retention: {
+        /** @description Decisions older than this are deleted (default 90) */
+        decisionsDays: number;
+        /** @description Events older than this are deleted (default 90) */
+        eventsDays: number;
+      };
+    };
+    WorkspaceSettingsPatch: {
+      rawIdentifiers?: boolean;
+      retention?: {
+        decisionsDays?: number;
+        eventsDays?: number;
+      };
     };
   };
   responses: never;

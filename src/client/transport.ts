@@ -7,7 +7,8 @@
  *   acting (a decision whose commit failed is not logged), so sending it again is safe;
  * - a connection that could not be opened (ECONNREFUSED and the like: nothing was sent), for every request;
  * - a timeout or a connection lost mid-request, only for requests that are safe to repeat: GET, DELETE,
- *   PATCH (it sets state) and POST /v1/events (events are idempotent by id). A decision (POST …/decisions,
+ *   PATCH (it sets state), POST /v1/events (events are idempotent by id) and POST …/decisions/import
+ *   (idempotent by decision id: a second send answers `duplicate`). A decision (POST …/decisions,
  *   /v1/decisions/batch) or a creation is NOT retried then: the server may have logged it, and a second
  *   decision would be a second logged trial. The caller gets `timeout` / `network` and decides.
  *
@@ -52,7 +53,9 @@ const sleepFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Requests that may be sent twice without a second effect. */
 export function repeatable(method: string, url: string): boolean {
   if (method === "GET" || method === "HEAD" || method === "DELETE" || method === "PATCH") return true;
-  return method === "POST" && new URL(url).pathname.replace(/\/+$/, "").endsWith("/v1/events");
+  if (method !== "POST") return false;
+  const path = new URL(url).pathname.replace(/\/+$/, "");
+  return path.endsWith("/v1/events") || /\/v1\/campaigns\/[^/]+\/decisions\/import$/.test(path);
 }
 
 /** Errors that mean the connection never opened, so nothing reached the server. */

@@ -6,8 +6,9 @@
 import type { ArmStats, BaseState, Strategy } from "../../strategies/types.ts";
 import type { CampaignRow } from "../store/campaigns.ts";
 import type { ArmRowStatus } from "../store/schema.ts";
+import type { BudgetLedger } from "../budget/ledger.ts";
 import type { Encoder } from "./registry.ts";
-import { emptyArmBuckets, hoursOf, type ArmBuckets } from "./buckets.ts";
+import { hoursOf, type ArmBuckets } from "./buckets.ts";
 import { addStats, fromDatabase, zeroStats } from "./stats.ts";
 import { TimedStats, type TimedOptions } from "./timed.ts";
 
@@ -15,6 +16,9 @@ export interface LiveArm {
   key: string;
   name: string | null;
   cost: number;
+  /** Optional spend caps of the arm (src/budget/). */
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
   metadata: Record<string, unknown>;
   status: ArmRowStatus;
   /** Index in state.arms (= arms.position). */
@@ -40,10 +44,21 @@ export interface LiveCampaign extends CampaignConfig {
    * `now` (delay-aware trials, decay), not the all-time totals.
    */
   timed: TimedStats;
-  /** The still-queued trials by hour, so a rebuild from the database can add them back. */
-  pendingBuckets: ArmBuckets[];
+  /**
+   * The still-queued trials by hour, so a rebuild from the database can add them back; an arm's entry is
+   * created on its first queued trial (most arms of most campaigns never hold one: memory).
+   */
+  pendingBuckets: (ArmBuckets | undefined)[];
+  /** Budgets, pacing and guardrails: the spend ledger and the pacing controller (src/budget/load.ts). */
+  budget?: BudgetLedger;
   /** Strategy warnings already logged (live.ts `logWarnings`). */
   loggedWarnings?: Set<string>;
+  /** When it was last used (live.ts's use counter): the least recently used leave memory first. */
+  lastUsed: number;
+  /** Decisions counted in memory whose commit has not settled: never evicted while > 0. */
+  unsettled: number;
+  /** When (epoch ms) every arm's posterior was last refolded at the current time (live.ts). */
+  foldedAt: number;
 }
 
 /** The campaign's statistics settings as TimedStats options. */
@@ -108,7 +123,10 @@ export function buildLive(
     stats: ordered.map(() => zeroStats(dim)),
     pending: ordered.map(() => zeroStats(dim)),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
-    pendingBuckets: ordered.map(() => emptyArmBuckets(dim)),
+    pendingBuckets: new Array(ordered.length),
+    lastUsed: 0,
+    unsettled: 0,
+    foldedAt: 0,
   };
   refreshWeights(live);
   for (const a of ordered) {

@@ -21,9 +21,13 @@ import type {
   ContextFeatureSpec,
   ConversionDelaySpec,
   DecaySpec,
+  GuardrailSpec,
   Objective,
+  PacingSpec,
   TrialAt,
 } from "../store/schema.ts";
+import { loadBudgets } from "../budget/load.ts";
+import { checkBudget, budgetChange } from "../budget/settings.ts";
 import { buildLive, strategyParams, type CampaignConfig, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { DomainError } from "./errors.ts";
 import type { LiveState } from "./live.ts";
@@ -36,6 +40,8 @@ export interface ArmInput {
   name?: string;
   cost?: number;
   metadata?: Record<string, unknown>;
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
 }
 
 export interface ArmPatch {
@@ -43,9 +49,22 @@ export interface ArmPatch {
   name?: string;
   cost?: number;
   metadata?: Record<string, unknown>;
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
 }
 
-export interface CampaignInput {
+/** Budgets, pacing and ROI guardrails (src/budget/); null removes one. */
+export interface BudgetInput {
+  currency?: string;
+  totalBudget?: number | null;
+  dailyBudget?: number | null;
+  pacing?: PacingSpec | null;
+  targetCpa?: number | null;
+  minRoas?: number | null;
+  guardrail?: GuardrailSpec | null;
+}
+
+export interface CampaignInput extends BudgetInput {
   name: string;
   kind: CampaignKind;
   objective: Objective;
@@ -61,7 +80,7 @@ export interface CampaignInput {
 }
 
 /** conversionDelay and decay apply at once to the stored buckets (they are kept raw); null removes them. */
-export interface CampaignPatch {
+export interface CampaignPatch extends BudgetInput {
   name?: string;
   status?: CampaignStatus;
   strategy?: Record<string, unknown>;
@@ -116,12 +135,7 @@ export class Campaigns {
   }
 
   async list(workspaceId: string): Promise<LiveCampaign[]> {
-    const out: LiveCampaign[] = [];
-    for (const id of await workspaceCampaignIds(this.db, workspaceId)) {
-      const c = this.live.campaigns.get(id) ?? (await this.live.load(id));
-      if (c) out.push(c);
-    }
-    return out;
+    return this.live.getMany(await workspaceCampaignIds(this.db, workspaceId));
   }
 
   async create(workspaceId: string, input: CampaignInput): Promise<LiveCampaign> {
@@ -141,6 +155,7 @@ export class Campaigns {
     const armsIn = validArms(input);
     const windowHours = input.attributionWindowHours ?? 168;
     checkTimedSettings(input, windowHours);
+    checkBudget(input);
     const now = new Date();
     const cfg: CampaignConfig = {
       id: randomUUID(),
@@ -156,6 +171,13 @@ export class Campaigns {
       trialAt: input.trialAt ?? "decision",
       conversionDelay: input.conversionDelay ?? null,
       decay: input.decay ?? null,
+      currency: input.currency ?? "USD",
+      totalBudget: input.totalBudget ?? null,
+      dailyBudget: input.dailyBudget ?? null,
+      pacing: input.pacing ?? null,
+      targetCpa: input.targetCpa ?? null,
+      minRoas: input.minRoas ?? null,
+      guardrail: input.guardrail ?? null,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -164,6 +186,8 @@ export class Campaigns {
       key: a.key,
       name: a.name ?? null,
       cost: a.cost ?? 0,
+      totalBudget: a.totalBudget ?? null,
+      dailyBudget: a.dailyBudget ?? null,
       metadata: a.metadata ?? {},
       status: "active",
       index: i,
@@ -178,12 +202,15 @@ export class Campaigns {
         key: a.key,
         name: a.name,
         cost: a.cost,
+        totalBudget: a.totalBudget ?? null,
+        dailyBudget: a.dailyBudget ?? null,
         metadata: a.metadata,
         status: a.status,
         position: a.index,
         createdAt: now,
       })),
     );
+    await loadBudgets(this.db, [{ campaign: live }]);
     this.live.adopt(live);
     return live;
   }
@@ -220,7 +247,8 @@ export class Campaigns {
         new Map(c.arms.map((a) => [a.key, c.stats[a.index]])),
       ),
     );
-    const change: CampaignChange = { strategy };
+    checkBudget({ ...c, ...patch });
+    const change: CampaignChange = { strategy, ...budgetChange(patch) };
     if (patch.name !== undefined) change.name = patch.name;
     if (patch.status !== undefined) change.status = patch.status;
     if (patch.explorationFloor !== undefined) change.explorationFloor = patch.explorationFloor;
@@ -256,6 +284,8 @@ export class Campaigns {
       name: arm.name ?? null,
       cost: arm.cost ?? 0,
       metadata: arm.metadata ?? {},
+      totalBudget: arm.totalBudget ?? null,
+      dailyBudget: arm.dailyBudget ?? null,
     });
     if (!added) throw reused();
     const live = (await this.live.load(id))!;
@@ -273,6 +303,8 @@ export class Campaigns {
     if (patch.name !== undefined) change.name = patch.name;
     if (patch.cost !== undefined) change.cost = patch.cost;
     if (patch.metadata !== undefined) change.metadata = patch.metadata;
+    if (patch.totalBudget !== undefined) change.totalBudget = patch.totalBudget;
+    if (patch.dailyBudget !== undefined) change.dailyBudget = patch.dailyBudget;
     await updateArm(this.db, id, key, change);
     const live = (await this.live.load(id))!;
     return live.armByKey.get(key)!;

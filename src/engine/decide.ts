@@ -8,8 +8,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Xoshiro128 } from "../../strategies/rng.ts";
+import { pseudonymiseUnit, type WorkspacePrivacy } from "../privacy/pseudonym.ts";
+import type { PrivacyKeys } from "../privacy/keys.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
-import type { BucketIncrement } from "../store/buckets.ts";
 import { insertDecisionsWithStats, type DecisionRow } from "../store/decisions.ts";
 import type { LiveCampaign } from "./campaign.ts";
 import { DecisionLog } from "./decision-log.ts";
@@ -20,16 +21,19 @@ import { asDomainError } from "./registry.ts";
 import { baseReward } from "./rewards.ts";
 import { isValidTimeZone, nextSendAt } from "./sendtime.ts";
 import { hourOf } from "./buckets.ts";
+import { chooseWithBudget } from "../budget/serve.ts";
+import { settleSpend, spendIncrements, spendOfDecision } from "../budget/spend.ts";
+import type { SpendIncrement } from "../store/spend.ts";
 import { trialIncrement, type ArmIncrement } from "./stats.ts";
 import type { DecisionRequest, DecisionResult } from "./types.ts";
 
 /** A decision made and counted in memory, waiting for its commit. */
 export interface PendingDecision {
   row: DecisionRow;
-  /** Its trial (stats.ts trialIncrement); null when the campaign counts trials at impression (learn.ts). */
-  inc: ArmIncrement | null;
-  /** Hour of the decision (its trial's bucket). */
-  hour: number;
+  /** Its trial (stats.ts trialIncrement); none when it was not served, or not yet a trial (trialAt impression). */
+  inc?: ArmIncrement;
+  /** What it adds to the campaign's spend counters (src/budget/). */
+  spend?: SpendIncrement;
 }
 
 export type BatchItemResult =
@@ -41,6 +45,8 @@ export interface DeciderOptions {
   live: LiveState;
   logger: Logger;
   rng: Xoshiro128;
+  /** The workspaces' secrets and settings: unit ids are logged as their keyed hash (src/privacy). */
+  privacy: PrivacyKeys;
   maxBatch?: number;
   maxInflight?: number;
   minParallelBatch?: number;
@@ -79,7 +85,8 @@ export class Decider {
   async decide(workspaceId: string, campaignId: string, req: DecisionRequest): Promise<DecisionResult> {
     const got = this.campaign(workspaceId, campaignId);
     const c = got instanceof Promise ? await got : got;
-    const { result, pending } = this.prepare(c, req, null);
+    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
+    const { result, pending } = this.prepare(c, req, null, ws);
     await this.log.append(pending);
     return result;
   }
@@ -91,12 +98,13 @@ export class Decider {
   ): Promise<BatchItemResult[]> {
     const out: BatchItemResult[] = new Array(requests.length);
     const waits: Promise<void>[] = [];
+    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i];
       try {
         const got = this.campaign(workspaceId, r.campaignId);
         const c = got instanceof Promise ? await got : got;
-        const { result, pending } = this.prepare(c, r, i);
+        const { result, pending } = this.prepare(c, r, i, ws);
         out[i] = result;
         waits.push(this.log.append(pending));
       } catch (err) {
@@ -120,11 +128,25 @@ export class Decider {
     return this.log.flush();
   }
 
+  /** The workspace's privacy entry, read once (then cached by PrivacyKeys). */
+  private async workspace(workspaceId: string): Promise<WorkspacePrivacy> {
+    const ws = await this.o.privacy.load(workspaceId);
+    if (!ws) throw new DomainError("not_found", "workspace not found");
+    return ws;
+  }
+
+  /**
+   * Without consent to personalisation (`consent.personalisation: false`) the decision is made as if no
+   * context were given — the campaign's non-contextual policy — and logged with its propensity but with
+   * neither context nor unit.
+   */
   private prepare(
     c: LiveCampaign,
     req: DecisionRequest,
     position: number | null,
+    ws: WorkspacePrivacy,
   ): { result: DecisionResult; pending: PendingDecision } {
+    const personal = req.consent?.personalisation !== false;
     if (this.closed) throw new DomainError("unavailable", "service is shutting down");
     if (c.status !== "active") throw new DomainError("conflict", `campaign is ${c.status}`);
     let after: Date | undefined;
@@ -146,43 +168,51 @@ export class Decider {
     let x: Float64Array | undefined;
     if (c.encoder) {
       try {
-        x = c.encoder.encode(req.context);
+        x = c.encoder.encode(personal ? req.context : undefined);
       } catch (err) {
         throw asDomainError(err, "context") ?? err;
       }
     }
     if (!c.arms.some((a) => a.status === "active")) throw new DomainError("conflict", "campaign has no active arm");
-    const choice = c.impl.choose(c.state, x, this.o.rng);
-    const arm = c.arms[choice.arm];
-    const reward = baseReward(c.objective, arm.cost);
     const createdAt = new Date();
-    const hour = hourOf(createdAt.getTime());
+    // Budgets, pacing and ROI guardrails (src/budget/serve.ts): an arm, or none and why.
+    const choice = chooseWithBudget(c, x, this.o.rng, createdAt.getTime());
+    const arm = choice.arm >= 0 ? c.arms[choice.arm] : undefined;
+    const spend = spendOfDecision(c, arm, createdAt.getTime());
+    const reward = arm ? baseReward(c.objective, arm.cost) : 0;
+    let inc: ArmIncrement | undefined;
     // trialAt "impression": logged now, counted as a trial when its first impression arrives (learn.ts).
-    const inc = c.trialAt === "impression" ? null : trialIncrement({ campaignId: c.id, armKey: arm.key }, reward, x);
-    if (inc) this.o.live.queued(c, arm.index, inc, hour);
+    if (arm && c.trialAt !== "impression") {
+      inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, reward, x);
+      this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
+    }
     const id = randomUUID();
     const result: DecisionResult = {
       decisionId: id,
       campaignId: c.id,
-      arm: { key: arm.key, name: arm.name, metadata: arm.metadata },
+      arm: arm ? { key: arm.key, name: arm.name, metadata: arm.metadata } : null,
       propensity: choice.propensity,
     };
-    if (after) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
+    if (choice.reason) result.reason = choice.reason;
+    if (req.unitId !== undefined) result.unitId = req.unitId;
+    if (after && arm) result.sendAt = nextSendAt(arm.key, tz, after).toISOString();
     const row: DecisionRow = {
       id,
       workspaceId: c.workspaceId,
       campaignId: c.id,
-      armKey: arm.key,
+      armKey: arm?.key ?? null,
       propensity: choice.propensity,
-      context: req.context ?? null,
-      unitId: req.unitId ?? null,
+      served: arm !== undefined,
+      reason: choice.reason ?? null,
+      context: personal ? (req.context ?? null) : null,
+      ...(personal && req.unitId !== undefined ? pseudonymiseUnit(ws, req.unitId) : { unitId: null, unitHash: null }),
       position,
       strategyVersion: c.version,
       createdAt,
       reward,
       converted: false,
     };
-    return { result, pending: { row, inc, hour } };
+    return { result, pending: { row, inc, spend } };
   }
 
   /**
@@ -212,22 +242,22 @@ export class Decider {
     const { live, db, logger } = this.o;
     const part = from === 0 && to === batch.length ? batch : batch.slice(from, to);
     try {
-      const incs: ArmIncrement[] = [];
-      const buckets: BucketIncrement[] = [];
-      for (const e of part)
-        if (e.inc) {
-          incs.push(e.inc);
-          buckets.push({ campaignId: e.row.campaignId, armKey: e.row.armKey, hour: e.hour, trials: e.inc });
-        }
+      const served = part.filter((e) => e.inc !== undefined);
       await insertDecisionsWithStats(
         db,
         part.map((e) => e.row),
-        incs,
-        buckets,
+        served.map((e) => e.inc!),
+        served.map((e) => ({
+          campaignId: e.row.campaignId,
+          armKey: e.row.armKey!,
+          hour: hourOf(e.row.createdAt.getTime()),
+          trials: e.inc,
+        })),
+        spendIncrements(part),
       );
     } catch (err) {
       if (isUnavailable(err) || part.length === 1) {
-        for (const e of part) if (e.inc) live.settle(e.inc, false, e.hour);
+        for (const e of part) settle(live, e, false);
         const answer = failure(err);
         for (let i = from; i < to; i++) out[i] = answer;
         if (!isUnavailable(err))
@@ -242,12 +272,18 @@ export class Decider {
       await this.commitPart(batch, mid, to, out);
       return;
     }
-    for (const e of part) if (e.inc) live.settle(e.inc, true, e.hour);
+    for (const e of part) settle(live, e, true);
     // Before the answers: a client's next decision sees these trials (one posterior sync per commit).
     live.syncDirty();
     this.o.onDecisions?.(part.length);
     for (let i = from; i < to; i++) out[i] = undefined;
   }
+}
+
+/** A decision's trial and spend leave `pending` (committed) or memory (failed). */
+function settle(live: LiveState, e: PendingDecision, ok: boolean): void {
+  if (e.inc) live.settle(e.inc, ok, hourOf(e.row.createdAt.getTime()));
+  if (e.spend) settleSpend(live.campaigns.get(e.row.campaignId), e.spend, ok);
 }
 
 /** The answer for a decision whose commit failed. */

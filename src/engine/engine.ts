@@ -10,14 +10,18 @@
  *
  * Arm statistics have one owner (stats.ts), which every flow goes through.
  */
+import { budgetLoader } from "../budget/load.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { Xoshiro128 } from "../../strategies/rng.ts";
+import { deleteCampaignRows, type CampaignDeletion } from "../privacy/erase.ts";
+import { PrivacyKeys } from "../privacy/keys.ts";
 import { servedCampaignIds } from "../store/campaigns.ts";
 import type { Database } from "../store/db.ts";
 import type { LiveArm, LiveCampaign } from "./campaign.ts";
 import { Campaigns, type ArmInput, type ArmPatch, type CampaignInput, type CampaignPatch } from "./campaigns.ts";
 import { Decider, type BatchItemResult } from "./decide.ts";
+import { importDecisions, type DecisionImportResult, type ImportedDecision } from "./decision-import.ts";
 import { DomainError } from "./errors.ts";
 import { Learner, type EventCounter, type EventInput } from "./learn.ts";
 import { LiveState } from "./live.ts";
@@ -25,7 +29,16 @@ import { recomputeArmStats, type RecomputeResult } from "./recompute.ts";
 import type { StrategyRegistry } from "./registry.ts";
 import { allowAll, type DecisionRequest, type DecisionResult, type FraudGate, type IngestResult } from "./types.ts";
 
-export type { ArmInput, ArmPatch, BatchItemResult, CampaignInput, CampaignPatch, EventInput };
+export type {
+  ArmInput,
+  ArmPatch,
+  BatchItemResult,
+  CampaignInput,
+  CampaignPatch,
+  DecisionImportResult,
+  EventInput,
+  ImportedDecision,
+};
 
 export interface EngineOptions {
   database: Database;
@@ -33,6 +46,10 @@ export interface EngineOptions {
   logger: Logger;
   seed?: number;
   refreshIntervalMs?: number;
+  /** Campaigns kept in memory at most, the least recently used leaving first (0 / undefined: unbounded). */
+  maxLiveCampaigns?: number;
+  /** Campaigns loaded at start-up, the most recently written first (default: maxLiveCampaigns, or all). */
+  preloadCampaigns?: number;
   fraudGate?: FraudGate;
   /** Largest number of decisions in one group commit. */
   maxBatch?: number;
@@ -63,17 +80,26 @@ export class Engine {
   private timer: NodeJS.Timeout | null = null;
   private refreshing: Promise<void> | null = null;
   fraudGate: FraudGate;
+  /** The workspaces' secrets and privacy settings (src/privacy), cached for the decide and learn flows. */
+  readonly privacy: PrivacyKeys;
 
   constructor(private readonly opts: EngineOptions) {
     const db = opts.database.db;
     this.fraudGate = opts.fraudGate ?? allowAll;
-    this.live = new LiveState(db, opts.registry, opts.logger);
+    this.live = new LiveState(db, opts.registry, opts.logger, {
+      maxLive: opts.maxLiveCampaigns,
+      preload: opts.preloadCampaigns,
+      refoldMs: opts.refreshIntervalMs || 2000,
+    });
+    this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
+    this.privacy = new PrivacyKeys(() => db, opts.refreshIntervalMs ?? 2000);
     this.decider = new Decider({
       db,
       live: this.live,
       logger: opts.logger,
       rng: new Xoshiro128(opts.seed ?? randomBytes(4).readUInt32LE(0)),
+      privacy: this.privacy,
       maxBatch: opts.maxBatch,
       maxInflight: opts.maxInflight,
       minParallelBatch: opts.minParallelBatch,
@@ -84,6 +110,7 @@ export class Engine {
       live: this.live,
       logger: opts.logger,
       fraudGate: () => this.fraudGate,
+      privacy: this.privacy,
       onEvents: opts.onEvents,
       clockSkewToleranceMs: opts.clockSkewToleranceMs,
     });
@@ -92,6 +119,25 @@ export class Engine {
   /** The campaigns in memory, by id. */
   get campaigns(): ReadonlyMap<string, LiveCampaign> {
     return this.live.campaigns;
+  }
+
+  /**
+   * Deletes an archived campaign and all its rows (src/privacy/erase.ts); 409 unless it is archived.
+   * Queued decisions are committed first, so none of its rows is written after the delete.
+   */
+  async deleteCampaign(workspaceId: string, id: string, keyId: string | null): Promise<CampaignDeletion> {
+    const c = await this.campaign(workspaceId, id);
+    if (c.status !== "archived")
+      throw new DomainError("conflict", `campaign is ${c.status}: archive it before deleting it`);
+    await this.flush();
+    const removed = await deleteCampaignRows(this.opts.database.db, workspaceId, c.id, keyId);
+    this.live.campaigns.delete(c.id);
+    return removed;
+  }
+
+  /** The live state: eviction, the last refresh's report, hooks for per-campaign state (live.ts). */
+  get liveState(): LiveState {
+    return this.live;
   }
 
   /** Loads every campaign and starts the refresh loop. */
@@ -114,6 +160,7 @@ export class Engine {
     this.decider.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.live.close();
     await this.refreshing;
     await this.flush();
   }
@@ -177,6 +224,17 @@ export class Engine {
     return this.learner.ingest(workspaceId, input);
   }
 
+  /** Historical decisions into the log, idempotent by id (decision-import.ts: their trials count). */
+  async importDecisions(
+    workspaceId: string,
+    campaignId: string,
+    decisions: ImportedDecision[],
+  ): Promise<DecisionImportResult> {
+    const c = await this.campaign(workspaceId, campaignId);
+    const ws = await this.privacy.require(workspaceId);
+    return importDecisions(this.opts.database.db, this.live, c, decisions, ws, this.opts.clockSkewToleranceMs);
+  }
+
   // ---------------------------------------------------------------- sync
 
   /** Reads back totals written by other processes and rebuilds campaigns whose version changed. */
@@ -197,14 +255,10 @@ export class Engine {
   /** recompute, returning what differed from the rows and was repaired. */
   private async rebuild(campaignId: string): Promise<RecomputeResult> {
     await this.flush();
-    const c = await this.live.get(campaignId);
-    if (!c) throw new DomainError("not_found", "campaign not found");
-    const enc = c.encoder;
-    const result = await recomputeArmStats(
-      this.opts.database.db,
-      campaignId,
-      enc ? { encode: (ctx) => enc.encode(ctx), dim: c.dim } : {},
-    );
+    // A campaign not in memory is checked without loading it (the check walks every served campaign).
+    const ctx = await this.live.contextOf(campaignId);
+    if (!ctx) throw new DomainError("not_found", "campaign not found");
+    const result = await recomputeArmStats(this.opts.database.db, campaignId, ctx);
     await this.live.reloadStats(campaignId);
     return result;
   }

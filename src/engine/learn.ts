@@ -30,6 +30,8 @@
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
+import type { PrivacyKeys } from "../privacy/keys.ts";
+import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type DecisionRow } from "../store/decisions.ts";
 import { applyRewards, firstTeachingEvents, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
 import type { LiveCampaign } from "./campaign.ts";
@@ -37,6 +39,8 @@ import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
 import { incrementBuckets, upsertDelayIncrements } from "../store/buckets.ts";
 import { hourOf } from "./buckets.ts";
+import { applyEventSpend, eventSpend } from "../budget/spend.ts";
+import { incrementSpend, type SpendIncrement } from "../store/spend.ts";
 import { DELAY_BINS, delayBin } from "./delay.ts";
 import { isUuid, type BucketReward, type LiveState } from "./live.ts";
 import { applyEvent } from "./rewards.ts";
@@ -74,7 +78,8 @@ interface Candidate {
 }
 
 interface Attributed extends Candidate {
-  decision: DecisionRow;
+  /** A served decision (one answered without an arm takes no events). */
+  decision: DecisionRow & { armKey: string };
   campaign: LiveCampaign;
   attributed: boolean;
   invalidReason: string | null;
@@ -85,6 +90,8 @@ export interface LearnerOptions {
   live: LiveState;
   logger: Logger;
   fraudGate: () => FraudGate;
+  /** IPs and user agents are stored (and judged by the gate) as pseudonyms (src/privacy). */
+  privacy: PrivacyKeys;
   onEvents?: EventCounter;
   /** Tolerance on occurredAt (default CLOCK_SKEW_TOLERANCE_MS). */
   clockSkewToleranceMs?: number;
@@ -107,6 +114,11 @@ export class Learner {
   async ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {
     const receivedAt = new Date();
     const { results, candidates } = parse(input, receivedAt, this.skew);
+    if (candidates.length) {
+      const ws = this.o.privacy.get(workspaceId) ?? (await this.o.privacy.load(workspaceId));
+      if (!ws) throw new DomainError("not_found", "workspace not found");
+      for (const c of candidates) c.ev.source = pseudonymiseSource(ws, c.ev.source);
+    }
     let mayLoad = true;
     for (let attempt = 1; candidates.length; attempt++) {
       try {
@@ -140,6 +152,7 @@ export class Learner {
     await live.shared(async () => {
       let incs: ArmIncrement[] = [];
       let bucketRewards: BucketReward[] = [];
+      let spend: SpendIncrement[] = [];
       let invalid = 0;
       await db.transaction(async (tx) => {
         const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
@@ -150,10 +163,13 @@ export class Learner {
         const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
         await applyRewards(tx, updates, increments);
         await persistBucketRewards(tx, rewards);
+        spend = eventSpend(kept);
+        await incrementSpend(tx, spend);
         incs = increments;
         bucketRewards = rewards;
       });
       live.applied(incs, bucketRewards);
+      applyEventSpend(live.campaigns, spend);
       if (invalid) this.o.onEvents?.("invalid", invalid);
     });
   }
@@ -183,13 +199,17 @@ export class Learner {
         results[c.i] = { id: c.ev.id, status: "rejected", reason: "unknown_decision" };
         continue;
       }
+      if (decision.armKey === null) {
+        results[c.i] = { id: c.ev.id, status: "rejected", reason: "decision_not_served" };
+        continue;
+      }
       const since = c.ev.occurredAt.getTime() - decision.createdAt.getTime();
       if (since < -this.skew) {
         results[c.i] = { id: c.ev.id, status: "rejected", reason: "occurred_before_decision" };
         continue;
       }
       const attributed = since <= campaign.attributionWindowHours * 3_600_000;
-      out.push({ ...c, decision, campaign, attributed, invalidReason: null });
+      out.push({ ...c, decision: decision as Attributed["decision"], campaign, attributed, invalidReason: null });
     }
     return out;
   }

@@ -1,29 +1,51 @@
 /**
  * Live state: the campaigns in memory, the readers–writer lock that orders every change of their
- * statistics, load and refresh.
+ * statistics, load, eviction and refresh.
  *
- * - Decision commits and event ingests hold the lock shared (their increments commute); load, reload,
- *   refresh and the read-back after a recompute hold it exclusively, so that "memory = database + still
- *   queued" (src/engine/stats.ts) holds whenever the lock is free. `load` takes the exclusive lock
- *   itself: a caller holding the shared lock must not load (it would wait for itself); it leaves the
- *   lock and loads first.
- * - refresh: totals written by other processes are read back (stats = database + pending), and
- *   campaigns whose version changed are rebuilt.
+ * - Decision commits and event ingests hold the lock shared (their increments commute); reloading a
+ *   campaign that is in memory, refresh and the read-back after a recompute hold it exclusively, so that
+ *   "memory = database + still queued" (src/engine/stats.ts) holds whenever the lock is free.
+ * - Loading a campaign that is NOT in memory blocks nobody: nothing of it can be queued or in flight
+ *   here (decisions and ingests need it in memory first), so its rows are read outside the lock and it
+ *   is installed under the shared lock (a synchronous step). Concurrent first uses share one read. The
+ *   read's change mark lowers the next refresh's bound, so nothing written meanwhile is missed.
+ * - Start-up, first use, reload and refresh all build campaigns through one path (`readMany` → `build`):
+ *   a handful of set-based statements for any number of campaigns (src/store/live-load.ts), then the
+ *   registered `CampaignStateLoader`s load their own per-campaign state (budgets, pacing) — one place.
+ * - Memory by use: at most `maxLive` campaigns stay in memory; beyond it the least recently used leave
+ *   (under the exclusive lock, so no commit or ingest is in flight), never one with an unsettled decision
+ *   or that a loader calls busy. They come back on their next use, rebuilt from the database.
+ * - refresh reads the change feed (rows written since the previous refresh's snapshot: one indexed
+ *   statement) and re-reads only the campaigns in memory that changed; nothing changed → no statistics
+ *   row is read.
  * - Strategy states see a campaign's statistics through `syncArm`. Decisions only mark their arm dirty;
- *   the dirty arms are synced at most every POSTERIOR_SYNC_MS, so every decision in that time shares one
- *   posterior (a strategy's cached pmf is computed once per sync, not once per decision).
+ *   the dirty arms are synced when their group commit lands or within POSTERIOR_SYNC_MS, so the decisions
+ *   in between share one posterior (a strategy's cached pmf is computed once per sync, not per decision).
  */
 import type { Logger } from "pino";
 import type { ArmStats } from "../../strategies/types.ts";
-import { readArmStats, type ArmStatsRow } from "../store/arm-stats.ts";
-import { campaignVersions, readCampaign, servedCampaignIds } from "../store/campaigns.ts";
 import { isUnavailable, type Db } from "../store/db.ts";
-import { readBuckets, readDelays, type StoredBucket } from "../store/buckets.ts";
-import { addTrial, hourOf } from "./buckets.ts";
+import {
+  changedCampaigns,
+  changeMark,
+  hotCampaignIds,
+  readCampaignRows,
+  readLiveRows,
+  type ArmRow,
+  type ArmStatsRow,
+  type BucketRow,
+  type CampaignRow,
+  type DelayRow,
+  type LiveRows,
+} from "../store/live-load.ts";
+import { refreshBudgets } from "../budget/load.ts";
+import { addTrial, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
+import type { RecomputeOptions } from "./recompute.ts";
 import { resolveStrategy, type StrategyRegistry } from "./registry.ts";
 import {
+  addStats,
   applied,
   carryPending,
   committed,
@@ -32,7 +54,6 @@ import {
   fromDatabase,
   queued,
   zeroStats,
-  addStats,
   type ArmIncrement,
 } from "./stats.ts";
 import { retentionHours, timedFromStored } from "./timed.ts";
@@ -51,8 +72,6 @@ export interface BucketReward {
   delayHours?: number;
 }
 
-const REFRESH_MARGIN_MS = 60_000;
-
 /**
  * The strategy sees queued trials (and recomputes its exact pmf) when their group commit lands, before
  * they are answered (decide.ts), or after at most this many milliseconds — not once per event-loop turn:
@@ -61,17 +80,91 @@ const REFRESH_MARGIN_MS = 60_000;
  */
 export const POSTERIOR_SYNC_MS = 10;
 
-function byCampaign<T extends { campaignId: string }>(rows: T[]): Map<string, T[]> {
-  const m = new Map<string, T[]>();
-  for (const r of rows) {
-    const l = m.get(r.campaignId);
-    if (l) l.push(r);
-    else m.set(r.campaignId, [r]);
-  }
-  return m;
+/**
+ * Per-campaign state kept beside the statistics (budgets, pacing): loaded for every campaign built from
+ * the database — at start-up, on first use, on reload and when a refresh rebuilds it — before it serves.
+ * `prev` is the object it replaces (a reload), if any.
+ */
+export interface CampaignStateLoader {
+  load(db: Db, built: { campaign: LiveCampaign; prev?: LiveCampaign }[]): Promise<void>;
+  /** False while the campaign holds state not yet persisted: it is not evicted then. */
+  evictable?(c: LiveCampaign): boolean;
 }
+
+export interface LiveOptions {
+  /** Campaigns kept in memory at most (the least recently used leave first); 0 / undefined: unbounded. */
+  maxLive?: number;
+  /**
+   * Campaigns loaded before start-up completes, the most recently written first (default 1,000); the
+   * rest, up to maxLive, stream in in the background (or load on first use, whichever comes first).
+   */
+  preload?: number;
+  /**
+   * A campaign in use has every arm's posterior refolded at the current time at least this often (ms;
+   * pending trials weigh F(age), which moves with the clock). Idle campaigns are not refolded at all.
+   */
+  refoldMs?: number;
+}
+
+/** What the last refresh did (tests and the benchmark read it). */
+export interface RefreshReport {
+  /** Campaigns the change feed named (in memory or not). */
+  changed: number;
+  /** Campaigns in memory re-read. */
+  reread: number;
+  /** Statistics rows (arm_stats, buckets, delays) read. */
+  rowsRead: number;
+  evicted: number;
+}
+
+/** Campaigns read per set of statements (start-up streams chunks of this size). */
+const CHUNK = 2000;
+const DEFAULT_PRELOAD = 1000;
+/** An eviction sweep brings the count down to this share of the budget (so sweeps stay rare). */
+const SWEEP_TO = 0.9;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID_RE.test(s);
+
+/** One campaign's rows. */
+interface CampaignData {
+  row: CampaignRow;
+  arms: ArmRow[];
+  stats: ArmStatsRow[];
+  buckets: BucketRow[];
+  delays: DelayRow[];
+}
+
+/** An arm's queued trials by hour, created on first use. */
+function pendingOf(c: LiveCampaign, index: number): ArmBuckets {
+  let b = c.pendingBuckets[index];
+  if (!b) c.pendingBuckets[index] = b = emptyArmBuckets(c.dim);
+  return b;
+}
+
+/**
+ * Arm keys and names are short strings that many campaigns share ("red", "hero-1"): one copy each, so a
+ * hundred thousand campaigns do not hold a million copies. Bounded, so odd keys cannot grow it forever.
+ */
+const INTERN_MAX = 100_000;
+const interned = new Map<string, string>();
+function intern<T extends string | null>(s: T): T {
+  if (s === null) return s;
+  const got = interned.get(s);
+  if (got !== undefined) return got as T;
+  if (interned.size < INTERN_MAX) interned.set(s, s);
+  return s;
+}
+
+function groupRows(cfgs: CampaignRow[], data: LiveRows): Map<string, CampaignData> {
+  const out = new Map<string, CampaignData>();
+  for (const row of cfgs) out.set(row.id, { row, arms: [], stats: [], buckets: [], delays: [] });
+  for (const a of data.arms) out.get(a.campaignId)?.arms.push(a);
+  for (const s of data.stats) out.get(s.campaignId)?.stats.push(s);
+  for (const b of data.buckets) out.get(b.campaignId)?.buckets.push(b);
+  for (const d of data.delays) out.get(d.campaignId)?.delays.push(d);
+  return out;
+}
 
 export class LiveState {
   readonly campaigns = new Map<string, LiveCampaign>();
@@ -79,83 +172,260 @@ export class LiveState {
   /** Arms whose trials were counted since the strategy state last saw them. */
   private dirty = new Map<LiveCampaign, Set<number>>();
   private syncScheduled = false;
-  private lastRefreshAt: Date | null = null;
-  private refreshes = 0;
+  /** First uses being read (concurrent ones share one read). */
+  private readonly loading = new Map<string, Promise<LiveCampaign | undefined>>();
+  /** Lower bound of the next change-feed read (a transaction id; null before start-up). */
+  private since: number | null = null;
+  /** Campaigns to re-read at the next refresh whatever the feed says. */
+  private readonly stale = new Set<string>();
+  private readonly loaders: CampaignStateLoader[] = [];
+  private uses = 0;
+  private sweepScheduled = false;
+  readonly maxLive: number;
+  private readonly preload: number;
+  lastRefresh: RefreshReport = { changed: 0, reread: 0, rowsRead: 0, evicted: 0 };
+  /** Campaigns evicted so far. */
+  evictions = 0;
 
   constructor(
     private readonly db: Db,
     private readonly registry: StrategyRegistry,
     private readonly logger: Logger,
-  ) {}
+    opts: LiveOptions = {},
+  ) {
+    this.maxLive = opts.maxLive && opts.maxLive > 0 ? opts.maxLive : Number.POSITIVE_INFINITY;
+    this.preload = opts.preload ?? DEFAULT_PRELOAD;
+    this.refoldMs = opts.refoldMs ?? 2000;
+  }
+
+  private readonly refoldMs: number;
 
   /** Runs `fn` with the lock held shared (decision commits, ingests). */
   shared<T>(fn: () => Promise<T>): Promise<T> {
     return this.lock.shared(fn);
   }
 
-  /** Loads every served campaign; one the library can no longer build is logged and skipped. */
-  async loadAll(): Promise<void> {
-    const ids = await servedCampaignIds(this.db);
-    await this.lock.exclusive(async () => {
-      for (const id of ids) {
-        try {
-          await this.loadUnlocked(id);
-        } catch (err) {
-          if (isUnavailable(err)) throw err;
-          this.logger.error({ err, campaignId: id }, "campaign could not be loaded");
-        }
-      }
-    });
+  /** Other per-campaign state loaded with every built campaign (see CampaignStateLoader). */
+  addLoader(loader: CampaignStateLoader): void {
+    this.loaders.push(loader);
   }
 
-  /** (Re-)reads one campaign (configuration, arms and totals) from the database. */
-  load(id: string): Promise<LiveCampaign | undefined> {
-    return this.lock.exclusive(() => this.loadUnlocked(id));
+  /**
+   * Start-up: the most recently written served campaigns, up to `preload` (and the budget), streamed in
+   * chunks of set-based statements; one the library can no longer build is logged and skipped. The
+   * others load on first use.
+   */
+  async loadAll(): Promise<void> {
+    const limit = Number.isFinite(this.maxLive) ? this.maxLive : 2 ** 31 - 1;
+    const ids = await hotCampaignIds(this.db, limit);
+    const first = Math.max(0, Math.min(this.preload, ids.length));
+    await this.stream(ids.slice(0, first));
+    if (first < ids.length)
+      this.background = this.stream(ids.slice(first)).catch((err) =>
+        this.logger.warn({ err }, "loading campaigns in the background stopped; the others load on first use"),
+      );
+  }
+
+  /** Start-up's background part (awaited by close). */
+  private background: Promise<void> | null = null;
+  private closed = false;
+  /** Ids installed at least once: the background part of start-up never installs one again (it may be stale). */
+  private readonly seen = new Set<string>();
+
+  /** Stops the background start-up (the campaigns not loaded yet load on first use). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.background;
+  }
+
+  /** Reads these campaigns in chunks of set-based statements and installs those not seen yet. */
+  private async stream(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length && !this.closed; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK).filter((id) => !this.seen.has(id) && !this.loading.has(id));
+      if (part.length === 0) continue;
+      const mark = await changeMark(this.db);
+      const { built } = await this.readMany(part, new Map());
+      await this.lock.shared(async () => {
+        this.lowerSince(mark);
+        for (const c of built.values()) if (!this.seen.has(c.id) && this.campaigns.size < this.maxLive) this.install(c);
+      });
+    }
   }
 
   /** The campaign in memory, else loaded if the id can be one. */
   async get(id: string): Promise<LiveCampaign | undefined> {
-    return this.campaigns.get(id) ?? (isUuid(id) ? await this.load(id) : undefined);
+    const c = this.campaigns.get(id);
+    if (c) {
+      c.lastUsed = ++this.uses;
+      if (Date.now() - c.foldedAt > this.refoldMs) this.refold(c);
+      return c;
+    }
+    return isUuid(id) ? this.firstUse(id) : undefined;
+  }
+
+  /** Several campaigns; those not in memory are read together (a workspace's list). */
+  async getMany(ids: string[]): Promise<LiveCampaign[]> {
+    const missing = ids.filter((id) => !this.campaigns.has(id) && !this.loading.has(id) && isUuid(id));
+    if (missing.length > 1) {
+      const mark = await changeMark(this.db);
+      const { built } = await this.readMany(missing, new Map());
+      await this.lock.shared(async () => {
+        this.lowerSince(mark);
+        for (const c of built.values()) if (!this.campaigns.has(c.id)) this.install(c);
+      });
+      this.scheduleSweep();
+    }
+    const out: LiveCampaign[] = [];
+    for (const id of ids) {
+      const c = await this.get(id);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /**
+   * (Re-)reads one campaign from the database. In memory: rebuilt under the exclusive lock (what it
+   * still has queued carried over). Not in memory: a first use (no lock held while reading).
+   */
+  async load(id: string): Promise<LiveCampaign | undefined> {
+    await this.loading.get(id)?.catch(() => undefined);
+    if (!this.campaigns.has(id)) return this.firstUse(id, true);
+    return this.lock.exclusive(async () => (await this.reloadUnlocked([id], true)).get(id));
   }
 
   /** A campaign just created (nothing queued, totals zero). */
   adopt(c: LiveCampaign): void {
-    this.campaigns.set(c.id, c);
+    this.install(c);
+    this.scheduleSweep();
   }
 
-  private async loadUnlocked(id: string): Promise<LiveCampaign | undefined> {
-    const stored = await readCampaign(this.db, id);
-    if (!stored) return undefined;
-    const cfg = stored.campaign;
+  /** Touches a campaign (a use that does not go through `get`). */
+  private touch(c: LiveCampaign): void {
+    c.lastUsed = ++this.uses;
+  }
+
+  private install(c: LiveCampaign): void {
+    this.touch(c);
+    this.campaigns.set(c.id, c);
+    this.seen.add(c.id);
+  }
+
+  private lowerSince(mark: number): void {
+    this.since = this.since === null ? mark : Math.min(this.since, mark);
+  }
+
+  /** A campaign not in memory: read without the lock, installed under the shared lock. */
+  private firstUse(id: string, fresh = false): Promise<LiveCampaign | undefined> {
+    const inFlight = fresh ? undefined : this.loading.get(id);
+    if (inFlight) return inFlight;
+    const p: Promise<LiveCampaign | undefined> = (async () => {
+      const mark = await changeMark(this.db);
+      const c = (await this.readMany([id], new Map(), true)).built.get(id);
+      return this.lock.shared(async () => {
+        this.lowerSince(mark);
+        const cur = this.campaigns.get(id);
+        if (cur) return cur;
+        if (c) this.install(c);
+        return c;
+      });
+    })().finally(() => {
+      if (this.loading.get(id) === p) this.loading.delete(id);
+      this.scheduleSweep();
+    });
+    this.loading.set(id, p);
+    return p;
+  }
+
+  /**
+   * Under the exclusive lock: rebuilds these campaigns from the database, carrying what they still have
+   * queued; one deleted from the database leaves memory.
+   */
+  private async reloadUnlocked(ids: string[], rethrow: boolean): Promise<Map<string, LiveCampaign>> {
+    const prev = new Map<string, LiveCampaign>();
+    for (const id of ids) {
+      const c = this.campaigns.get(id);
+      if (c) prev.set(id, c);
+    }
+    const { built, found } = await this.readMany(ids, prev, rethrow);
+    for (const id of ids) {
+      const c = built.get(id);
+      const p = prev.get(id);
+      if (c) {
+        c.lastUsed = p?.lastUsed ?? ++this.uses;
+        c.loggedWarnings = p?.loggedWarnings;
+        this.campaigns.set(id, c);
+      } else if (p && !found.has(id) && p.unsettled === 0) this.campaigns.delete(id);
+    }
+    return built;
+  }
+
+  /**
+   * The one path from rows to live campaigns: the configuration of these ids, then their arms, totals,
+   * recent buckets (each campaign's own retention) and delays — five statements for any number — built
+   * (carrying `prev`'s still-queued trials), then handed to the loaders. A campaign that cannot be built
+   * is logged and left out, or (`rethrow`: one campaign a request asked for) its error is thrown.
+   */
+  private async readMany(
+    ids: string[],
+    prev: ReadonlyMap<string, LiveCampaign>,
+    rethrow = false,
+  ): Promise<{ built: Map<string, LiveCampaign>; found: Set<string> }> {
+    const out = new Map<string, LiveCampaign>();
+    if (ids.length === 0) return { built: out, found: new Set() };
+    const cfgs = await readCampaignRows(this.db, ids);
+    const hour = hourOf(Date.now());
+    const from = new Map(cfgs.map((r) => [r.id, hour - retentionHours(timedOptions(r))]));
+    const data = await readLiveRows(this.db, from);
+    this.rowsRead += data.stats.length + data.buckets.length + data.delays.length;
+    for (const d of groupRows(cfgs, data).values()) {
+      try {
+        out.set(d.row.id, this.build(d, prev.get(d.row.id)));
+      } catch (err) {
+        if (rethrow || isUnavailable(err)) throw err;
+        this.logger.error({ err, campaignId: d.row.id }, "campaign could not be loaded");
+      }
+    }
+    if (this.loaders.length) {
+      const list = [...out.values()].map((campaign) => ({ campaign, prev: prev.get(campaign.id) }));
+      for (const l of this.loaders) await l.load(this.db, list);
+    }
+    return { built: out, found: new Set(cfgs.map((r) => r.id)) };
+  }
+
+  /** Statistics rows read so far (by every load and refresh). */
+  rowsRead = 0;
+
+  /** A live campaign from its rows (+ the still-queued trials of the one it replaces). */
+  private build(d: CampaignData, prev: LiveCampaign | undefined): LiveCampaign {
+    const cfg = d.row;
     const impl = resolveStrategy(this.registry, cfg.strategy.type);
     const encoder = impl.contextual ? this.registry.createEncoder(cfg.contextFeatures) : undefined;
-    const dim = impl.contextual ? (encoder?.dim ?? 1) : 0;
-    const arms: LiveArm[] = stored.arms.map((a) => ({
-      key: a.key,
-      name: a.name,
+    const arms: LiveArm[] = d.arms.map((a) => ({
+      key: intern(a.key),
+      name: intern(a.name),
       cost: a.cost,
+      totalBudget: a.totalBudget,
+      dailyBudget: a.dailyBudget,
       metadata: a.metadata ?? {},
       status: a.status,
       index: a.position,
       createdAt: a.createdAt,
     }));
-    const totals = new Map<string, ArmStats>();
-    for (const s of stored.stats) totals.set(s.armKey, foldBuckets([s], dim));
-    const live = buildLive(cfg, impl, encoder, arms, totals);
-    const prev = this.campaigns.get(id);
+    // Built at the prior; the totals are set below and the posterior folded once, in rebuildTimed.
+    const live = buildLive(cfg, impl, encoder, arms, new Map());
+    for (const s of d.stats) this.setFromRow(live, s);
     if (prev) {
       carryPending(prev, live);
+      live.unsettled = prev.unsettled;
       for (const a of prev.arms) {
         const n = live.armByKey.get(a.key);
         if (!n) continue;
-        for (const [h, b] of prev.pendingBuckets[a.index]!.buckets)
-          addTrial(live.pendingBuckets[n.index]!, h, b.trials, live.dim);
+        const queuedByHour = prev.pendingBuckets[a.index];
+        if (!queuedByHour) continue;
+        for (const [h, b] of queuedByHour.buckets) addTrial(pendingOf(live, n.index), h, b.trials, live.dim);
       }
     }
-    const hour = hourOf(Date.now());
-    const from = hour - retentionHours(live.timed.options);
-    this.rebuildTimed(live, await readBuckets(this.db, [id], from), await readDelays(this.db, [id]));
-    this.campaigns.set(id, live);
+    this.rebuildTimed(live, d.buckets, d.delays);
     return live;
   }
 
@@ -163,7 +433,7 @@ export class LiveState {
    * A campaign's buckets from the database rows + its still-queued trials; base = all-time totals in the
    * database minus the rows read (src/engine/timed.ts); then every arm's posterior is refolded.
    */
-  private rebuildTimed(c: LiveCampaign, rows: StoredBucket[], delays: { hour: number; counts: number[] }[]): void {
+  private rebuildTimed(c: LiveCampaign, rows: BucketRow[], delays: { hour: number; counts: number[] }[]): void {
     const allTime = new Map<string, ArmStats>();
     for (const a of c.arms) {
       const t = zeroStats(c.dim);
@@ -174,22 +444,52 @@ export class LiveState {
     const keys = c.arms.map((a) => a.key);
     c.timed = timedFromStored(keys, c.dim, timedOptions(c), allTime, rows, delays);
     c.arms.forEach((a) => {
-      for (const [h, b] of c.pendingBuckets[a.index]!.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
+      const queuedByHour = c.pendingBuckets[a.index];
+      if (queuedByHour) for (const [h, b] of queuedByHour.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
     });
-    refreshWeights(c);
+    this.refold(c);
+  }
+
+  /** Every arm's posterior folded at the current time. */
+  private refold(c: LiveCampaign): void {
+    c.foldedAt = Date.now();
+    refreshWeights(c, c.foldedAt);
     for (const a of c.arms) this.sync(c, a.index);
   }
 
   // ---------------------------------------------------------------- statistics (src/engine/stats.ts)
 
   /** A decision's trial (made in `hour`), counted in memory at once and pending until its commit settles. */
-  queued(c: LiveCampaign, index: number, inc: ArmIncrement, hour: number): void {
+  queued(chosen: LiveCampaign, index: number, inc: ArmIncrement, hour: number): void {
+    let c = chosen;
+    const cur = this.campaigns.get(c.id);
+    if (cur !== c) {
+      // The campaign left memory (or was rebuilt) between its lookup and this decision: count the trial
+      // on the object in memory, re-adopting this one (re-read at the next refresh) if there is none.
+      if (cur) {
+        const a = cur.armByKey.get(inc.armKey);
+        if (!a) return;
+        c = cur;
+        index = a.index;
+      } else {
+        this.install(c);
+        this.stale.add(c.id);
+      }
+    }
+    this.touch(c);
+    c.unsettled++;
     queued(c, index, inc);
     addTrial(c.timed.arms[index]!, hour, inc, c.dim);
-    addTrial(c.pendingBuckets[index]!, hour, inc, c.dim);
+    addTrial(pendingOf(c, index), hour, inc, c.dim);
     let set = this.dirty.get(c);
     if (!set) this.dirty.set(c, (set = new Set()));
     set.add(index);
+    const now = Date.now();
+    if (now - c.foldedAt > this.refoldMs) {
+      // In use again after a while: every arm is refolded at this turn's end, not just the chosen one.
+      c.foldedAt = now;
+      for (const a of c.arms) set.add(a.index);
+    }
     if (!this.syncScheduled) {
       this.syncScheduled = true;
       setTimeout(() => this.syncDirty(), POSTERIOR_SYNC_MS).unref();
@@ -201,7 +501,10 @@ export class LiveState {
     const c = this.campaigns.get(inc.campaignId);
     const a = c?.armByKey.get(inc.armKey);
     if (!c || !a) return;
-    addTrial(c.pendingBuckets[a.index]!, hour, inc, c.dim, -1);
+    c.unsettled--;
+    const queuedByHour = pendingOf(c, a.index);
+    addTrial(queuedByHour, hour, inc, c.dim, -1);
+    if (c.unsettled === 0) c.pendingBuckets[a.index] = undefined;
     if (ok) committed(c, a.index, inc);
     else {
       failed(c, a.index, inc);
@@ -234,6 +537,7 @@ export class LiveState {
       touch(c, a.index);
     }
     for (const [c, arms] of touched) {
+      this.touch(c);
       refreshWeights(c);
       for (const i of arms) this.sync(c, i);
     }
@@ -279,64 +583,160 @@ export class LiveState {
     this.logWarnings(c);
   }
 
-  // ---------------------------------------------------------------- read-back
+  // ---------------------------------------------------------------- eviction
 
-  /** Reads back totals written by other processes and rebuilds campaigns whose version changed. */
-  async refresh(): Promise<void> {
-    await this.lock.exclusive(async () => {
-      const ids = [...this.campaigns.keys()];
-      const versions = await campaignVersions(this.db, ids);
-      if (versions.length === 0) return;
-      const stale = new Set<string>();
-      for (const v of versions) if (this.campaigns.get(v.id)?.version !== v.version) stale.add(v.id);
-      for (const id of stale) await this.loadUnlocked(id);
-      const fresh = ids.filter((id) => !stale.has(id));
-      // Only rows moved since the last refresh (by the database's clock), with a margin far beyond any
-      // transaction's duration (statement and lock timeouts); a full read now and then as a safety net.
-      const full = this.lastRefreshAt === null || this.refreshes % 150 === 0;
-      const since = full ? undefined : new Date(this.lastRefreshAt!.getTime() - REFRESH_MARGIN_MS);
-      for (const r of await readArmStats(this.db, fresh, since)) this.setFromRow(r);
-      await this.rebuildAllTimed(fresh);
-      this.lastRefreshAt = versions[0].now;
-      this.refreshes++;
+  /** Whether a campaign may leave memory now (nothing of it unsettled; no loader objects). */
+  private evictable(c: LiveCampaign): boolean {
+    return c.unsettled === 0 && !this.loading.has(c.id) && this.loaders.every((l) => l.evictable?.(c) ?? true);
+  }
+
+  /** Under the exclusive lock: the least recently used leave until at most `target` remain. */
+  private evictUnlocked(target: number): number {
+    if (this.campaigns.size <= target) return 0;
+    const candidates = [...this.campaigns.values()].filter((c) => this.evictable(c));
+    candidates.sort((a, b) => a.lastUsed - b.lastUsed);
+    let evicted = 0;
+    for (const c of candidates) {
+      if (this.campaigns.size <= target) break;
+      this.campaigns.delete(c.id);
+      this.dirty.delete(c);
+      this.stale.delete(c.id);
+      evicted++;
+    }
+    this.evictions += evicted;
+    return evicted;
+  }
+
+  /** Campaigns in memory beyond the budget: a sweep soon (not on the request's path). */
+  private scheduleSweep(): void {
+    if (this.campaigns.size <= this.maxLive || this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    setImmediate(() => {
+      this.lock
+        .exclusive(async () => {
+          this.sweepScheduled = false;
+          this.evictUnlocked(Math.floor(this.maxLive * SWEEP_TO));
+        })
+        .catch((err) => this.logger.error({ err }, "eviction sweep failed"));
     });
   }
 
-  /** Every campaign's buckets and delays read back (one query each for all of them), posteriors refolded. */
-  private async rebuildAllTimed(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const hour = hourOf(Date.now());
-    let from = hour;
-    for (const id of ids) {
-      const c = this.campaigns.get(id);
-      if (c) from = Math.min(from, hour - retentionHours(c.timed.options));
+  /** Evicts these campaigns now if they may leave (tests; an operator's hook). */
+  async evict(ids?: string[]): Promise<number> {
+    return this.lock.exclusive(async () => {
+      let n = 0;
+      for (const id of ids ?? [...this.campaigns.keys()]) {
+        const c = this.campaigns.get(id);
+        if (!c || !this.evictable(c)) continue;
+        this.campaigns.delete(id);
+        this.dirty.delete(c);
+        n++;
+      }
+      this.evictions += n;
+      return n;
+    });
+  }
+
+  // ---------------------------------------------------------------- read-back
+
+  /**
+   * Reads what other processes wrote since the last refresh (the change feed) and re-reads only the
+   * campaigns in memory that changed: rebuilt when their configuration or arms changed, else their totals
+   * and buckets replaced (memory = database + still queued). Then the budget is enforced.
+   */
+  async refresh(): Promise<void> {
+    await this.lock.exclusive(async () => {
+      const report: RefreshReport = { changed: 0, reread: 0, rowsRead: 0, evicted: 0 };
+      const before = this.rowsRead;
+      if (this.since === null) this.since = await changeMark(this.db);
+      else {
+        const { ids, mark } = await changedCampaigns(this.db, this.since);
+        report.changed = ids.length;
+        const todo = new Set(ids.filter((id) => this.campaigns.has(id)));
+        for (const id of this.stale) if (this.campaigns.has(id)) todo.add(id);
+        this.stale.clear();
+        if (todo.size) await this.rereadUnlocked([...todo]);
+        report.reread = todo.size;
+        this.since = mark;
+      }
+      // Spend counters of campaigns with budgets: every refresh (src/budget/load.ts).
+      await refreshBudgets(this.db, this.campaigns.values());
+      report.evicted = this.evictUnlocked(this.maxLive);
+      report.rowsRead = this.rowsRead - before;
+      this.lastRefresh = report;
+    });
+  }
+
+  /**
+   * Under the exclusive lock: these campaigns' rows read once (set-based); a campaign whose version or
+   * arms changed is rebuilt, the others take the database's totals and buckets in place.
+   */
+  private async rereadUnlocked(ids: string[]): Promise<void> {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const part = ids.slice(i, i + CHUNK);
+      const cfgs = await readCampaignRows(this.db, part);
+      const found = new Set(cfgs.map((r) => r.id));
+      const hour = hourOf(Date.now());
+      const rebuild: string[] = [];
+      const inPlace: CampaignRow[] = [];
+      for (const r of cfgs) {
+        const c = this.campaigns.get(r.id);
+        if (!c) continue;
+        if (c.version !== r.version) rebuild.push(r.id);
+        else inPlace.push(r);
+      }
+      for (const id of part) if (!found.has(id)) this.dropIfIdle(id);
+      if (rebuild.length) await this.reloadUnlocked(rebuild, false);
+      if (inPlace.length === 0) continue;
+      const from = new Map(inPlace.map((r) => [r.id, hour - retentionHours(timedOptions(r))]));
+      const data = await readLiveRows(this.db, from);
+      this.rowsRead += data.stats.length + data.buckets.length + data.delays.length;
+      const grouped = groupRows(inPlace, data);
+      for (const d of grouped.values()) {
+        const c = this.campaigns.get(d.row.id);
+        if (!c) continue;
+        if (d.arms.length !== c.arms.length) {
+          await this.reloadUnlocked([c.id], false);
+          continue;
+        }
+        for (const r of d.stats) this.setFromRow(c, r);
+        this.rebuildTimed(c, d.buckets, d.delays);
+      }
     }
-    const rows = byCampaign(await readBuckets(this.db, ids, from));
-    const delays = byCampaign(await readDelays(this.db, ids));
-    for (const id of ids) {
-      const c = this.campaigns.get(id);
-      if (!c) continue;
-      const own = hour - retentionHours(c.timed.options);
-      this.rebuildTimed(
-        c,
-        (rows.get(id) ?? []).filter((r) => r.hour >= own),
-        delays.get(id) ?? [],
-      );
+  }
+
+  private dropIfIdle(id: string): void {
+    const c = this.campaigns.get(id);
+    if (c && c.unsettled === 0) this.campaigns.delete(id);
+  }
+
+  /**
+   * How a campaign's contexts are encoded (for the rebuild from rows), from memory or else from its stored
+   * configuration — without loading it. Undefined when there is no such campaign.
+   */
+  async contextOf(id: string): Promise<RecomputeOptions | undefined> {
+    const live = this.campaigns.get(id);
+    if (live) {
+      const enc = live.encoder;
+      return enc ? { encode: (ctx) => enc.encode(ctx), dim: live.dim } : {};
     }
+    const row = isUuid(id) ? (await readCampaignRows(this.db, [id]))[0] : undefined;
+    if (!row) return undefined;
+    if (!resolveStrategy(this.registry, row.strategy.type).contextual) return {};
+    const enc = this.registry.createEncoder(row.contextFeatures);
+    return { encode: (ctx) => enc.encode(ctx), dim: enc.dim };
   }
 
   /** Replaces one campaign's in-memory totals by the database's at once (e.g. after a recompute). */
   async reloadStats(campaignId: string): Promise<void> {
     await this.lock.exclusive(async () => {
-      for (const r of await readArmStats(this.db, [campaignId])) this.setFromRow(r);
-      await this.rebuildAllTimed([campaignId]);
+      if (this.campaigns.has(campaignId)) await this.rereadUnlocked([campaignId]);
     });
   }
 
-  private setFromRow(r: ArmStatsRow): void {
-    const c = this.campaigns.get(r.campaignId);
-    const a = c?.armByKey.get(r.armKey);
-    if (!c || !a) return;
+  private setFromRow(c: LiveCampaign, r: ArmStatsRow): void {
+    const a = c.armByKey.get(r.armKey);
+    if (!a) return;
     fromDatabase(c, a.index, foldBuckets([r], c.dim));
   }
 }

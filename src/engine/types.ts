@@ -41,6 +41,8 @@ export const allowAll: FraudGate = { classify: () => null };
 
 export interface DecisionRequest {
   unitId?: string;
+  /** `personalisation: false`: served by the non-contextual policy, nothing identifying stored. */
+  consent?: { personalisation?: boolean };
   context?: Record<string, unknown>;
   timezone?: string;
   after?: string | Date;
@@ -49,8 +51,13 @@ export interface DecisionRequest {
 export interface DecisionResult {
   decisionId: string;
   campaignId: string;
-  arm: { key: string; name: string | null; metadata: Record<string, unknown> };
+  /** null: answered without an arm (`reason`: budget_exhausted, paced, roi_guardrail) — a "no bid". */
+  arm: { key: string; name: string | null; metadata: Record<string, unknown> } | null;
+  /** P(this outcome): the arm's, or "no arm"'s (the pacing throttle is part of it). */
   propensity: number;
+  reason?: "budget_exhausted" | "paced" | "roi_guardrail";
+  /** The caller's unit id, echoed (what is stored is its keyed hash). */
+  unitId?: string;
   sendAt?: string;
 }
 

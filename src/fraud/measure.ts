@@ -8,6 +8,11 @@
  *   npx tsx src/fraud/measure.ts --reps 50 --seed 1                 # the 12 patterns, 6 publishers × 2 placements
  *   npx tsx src/fraud/measure.ts --few --reps 40 --seed 1           # 2, 3, 5, 8, 50 publishers; cold start
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx src/fraud/measure.ts --timing --events 1000000
+ *   npx tsx src/fraud/measure.ts --reps 10 --seed 1 --pseudonymise   # on the stored forms (src/privacy)
+ *
+ * `--pseudonymise` runs the detectors on what the service stores by default: IPs truncated (/24, /48) and
+ * keyed-hashed, user agents as bot class + keyed hash (src/privacy/pseudonym.ts); entities, taints and the
+ * expected finding are mapped the same way (a network holding an injected ip is tainted as a whole).
  */
 import { Command } from "commander";
 import { aggregateTraffic, summaryOf, workspacePriorOf, type WorkspacePrior } from "./aggregates.ts";
@@ -22,6 +27,35 @@ import {
   type SyntheticTraffic,
 } from "./synthetic.ts";
 import type { Finding } from "./types.ts";
+import { pseudonymiseIp, pseudonymiseUserAgent, type WorkspacePrivacy } from "../privacy/pseudonym.ts";
+
+/** The synthetic run as the service stores it by default: ip and user agent pseudonymised. */
+export function pseudonymiseRun(run: SyntheticTraffic, ws: WorkspacePrivacy): SyntheticTraffic {
+  const ip = (v: string) => pseudonymiseIp(ws, v);
+  const ua = (v: string) => pseudonymiseUserAgent(ws, v);
+  const map = (type: string, v: string) => (type === "ip" ? ip(v) : type === "user_agent" ? ua(v) : v);
+  const events = run.events.map((e) => ({
+    ...e,
+    ip: e.ip === null ? null : ip(e.ip),
+    userAgent: e.userAgent === null ? null : ua(e.userAgent),
+  }));
+  const tainted = new Set(
+    [...run.tainted].map((k) => {
+      const i = k.indexOf(":");
+      return `${k.slice(0, i)}:${map(k.slice(0, i), k.slice(i + 1))}`;
+    }),
+  );
+  const entities = Object.fromEntries(
+    Object.entries(run.entities).map(([t, set]) => [
+      t,
+      new Set([...set].map((v) => map(t, v)).filter((v) => !tainted.has(`${t}:${v}`))),
+    ]),
+  ) as SyntheticTraffic["entities"];
+  const expected = run.expected && { ...run.expected, entity: map(run.expected.entityType, run.expected.entity) };
+  return { ...run, events, tainted, entities, expected };
+}
+
+const MEASURE_WORKSPACE: WorkspacePrivacy = { id: "measure", secret: "measure-secret", rawIdentifiers: false };
 
 export interface Measurement {
   /** detected: by the detector meant for the pattern; flagged: the injected entity flagged by any detector. */
@@ -29,7 +63,12 @@ export interface Measurement {
   falseFlags: { entityType: string; flagged: number; clean: number; byDetector: Record<string, number> }[];
 }
 
-export function measure(reps: number, seed: number, traffic: Partial<SyntheticOptions> = {}): Measurement {
+export function measure(
+  reps: number,
+  seed: number,
+  traffic: Partial<SyntheticOptions> = {},
+  pseudonymise = false,
+): Measurement {
   const types = ["ip", "user_agent", "publisher", "placement"] as const;
   const ff = Object.fromEntries(
     types.map((t) => [t, { flagged: 0, clean: 0, byDetector: {} as Record<string, number> }]),
@@ -39,11 +78,12 @@ export function measure(reps: number, seed: number, traffic: Partial<SyntheticOp
     let detected = 0;
     let flagged = 0;
     for (let r = 0; r < reps; r++) {
-      const run = generateTraffic({
+      const generated = generateTraffic({
         ...traffic,
         seed: seed * 100_003 + r * 131 + (pattern ? FRAUD_PATTERNS.indexOf(pattern) + 1 : 0),
         fraud: pattern,
       });
+      const run = pseudonymise ? pseudonymiseRun(generated, MEASURE_WORKSPACE) : generated;
       const findings = detectAll(run.events, conversionLinks(run.events, run.decisions), run.end);
       const x = run.expected;
       if (
@@ -243,9 +283,9 @@ function pct(a: number, b: number): string {
   return b === 0 ? "–" : `${((100 * a) / b).toFixed(a === 0 || a === b ? 0 : 2)}%`;
 }
 
-function printMain(reps: number, seed: number): void {
+function printMain(reps: number, seed: number, pseudonymise: boolean): void {
   const t0 = performance.now();
-  const m = measure(reps, seed);
+  const m = measure(reps, seed, {}, pseudonymise);
   console.log(
     `| injected pattern | runs | found by its detector | detection rate | flagged by any detector |\n|---|--:|--:|--:|--:|`,
   );
@@ -319,10 +359,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     .option("--minutes <n>", "minutes of traffic per few-entity run", "180")
     .option("--timing", "time a scan over a day of --events events on PostgreSQL (DATABASE_URL)")
     .option("--events <n>", "events for --timing", "1000000")
+    .option("--pseudonymise", "run the detectors on pseudonymised ips and user agents (the stored forms)")
     .parse()
-    .opts<{ reps: string; seed: string; few?: boolean; minutes: string; timing?: boolean; events: string }>();
+    .opts<{
+      reps: string;
+      seed: string;
+      few?: boolean;
+      minutes: string;
+      timing?: boolean;
+      events: string;
+      pseudonymise?: boolean;
+    }>();
   if (opts.timing) {
     void import("./bench-scan.ts").then(({ timeScan }) => timeScan(Number(opts.events), Number(opts.seed)));
   } else if (opts.few) printFew(Number(opts.reps), Number(opts.seed), Number(opts.minutes));
-  else printMain(Number(opts.reps), Number(opts.seed));
+  else printMain(Number(opts.reps), Number(opts.seed), opts.pseudonymise === true);
 }

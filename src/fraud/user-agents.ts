@@ -26,6 +26,12 @@ export interface UaVerdict {
 /** An empty or missing user agent is not judged here: server-to-server postbacks legitimately send none. */
 export function classifyUserAgent(ua: string | null | undefined): UaVerdict {
   if (!ua) return { bot: false };
+  // A pseudonymised agent (src/privacy/pseudonym.ts) carries its class: `ua:<hash>` or `bot:<match>#<hash>`.
+  if (ua.startsWith("ua:")) return { bot: false };
+  if (ua.startsWith("bot:")) {
+    const end = ua.lastIndexOf("#");
+    return { bot: true, match: ua.slice(4, end < 0 ? undefined : end) };
+  }
   for (const re of NON_BROWSER) if (re.test(ua)) return { bot: true, match: `non-browser:${re.source}` };
   const m = isbotMatch(ua);
   if (m) return { bot: true, match: `isbot:${m}` };

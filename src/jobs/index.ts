@@ -8,7 +8,9 @@
  *     last run (plus `rollupLookbackHours` on the first run), so reports from rollups equal the events;
  *   - gate-refresh: reloads the ingest gate's blocklist cache (every replica, no lock: each has its own cache);
  *   - consistency: arm_stats compared with what the stored rows imply, repaired and reported
- *     (Engine.checkConsistency; default every 15 minutes).
+ *     (Engine.checkConsistency; default every 15 minutes);
+ *   - retention: decisions and events older than their workspace's retention deleted (src/privacy/retention.ts;
+ *     default hourly, at minute 17).
  * Schedules are cron expressions (default every minute), configurable, or false to switch a job off.
  */
 import cron, { type ScheduledTask } from "node-cron";
@@ -17,6 +19,7 @@ import { sql } from "drizzle-orm";
 import { DETECTION_DEFAULTS, type DetectionConfig } from "../fraud/detect.ts";
 import type { CachedFraudGate } from "../fraud/gate.ts";
 import { scanAll } from "../fraud/scan.ts";
+import { enforceRetention } from "../privacy/retention.ts";
 import { refreshRollups } from "../reports/queries.ts";
 import { rows, type Database } from "../store/db.ts";
 import { asLeader } from "./leader.ts";
@@ -26,6 +29,7 @@ export interface JobsConfig {
   rollups: string | false;
   gateRefresh: string | false;
   consistency: string | false;
+  retention: string | false;
   /** How far back the first rollup run rewrites, in hours. */
   rollupLookbackHours: number;
   /** Minutes between two runs of the 24 h rate tests per campaign (the burst phase runs at every tick). */
@@ -38,6 +42,7 @@ export const JOBS_DEFAULTS: JobsConfig = {
   rollups: "* * * * *",
   gateRefresh: "* * * * *",
   consistency: "*/15 * * * *",
+  retention: "17 * * * *",
   rollupLookbackHours: 48,
   fraudRatesEveryMinutes: 10,
   detection: DETECTION_DEFAULTS,
@@ -66,6 +71,7 @@ export function jobsConfigFromEnv(env: NodeJS.ProcessEnv = process.env): JobsCon
     rollups: pick("ADBANDIT_JOB_ROLLUPS", JOBS_DEFAULTS.rollups),
     gateRefresh: pick("ADBANDIT_JOB_GATE_REFRESH", JOBS_DEFAULTS.gateRefresh),
     consistency: pick("ADBANDIT_JOB_CONSISTENCY", JOBS_DEFAULTS.consistency),
+    retention: pick("ADBANDIT_JOB_RETENTION", JOBS_DEFAULTS.retention),
   };
 }
 
@@ -84,7 +90,7 @@ export interface EngineJobs {
   checkConsistency?(): Promise<unknown>;
 }
 
-export type JobName = "fraud-scan" | "rollups" | "gate-refresh" | "consistency";
+export type JobName = "fraud-scan" | "rollups" | "gate-refresh" | "consistency" | "retention";
 
 export interface Jobs {
   /** Runs one job now (as leader, like a scheduled tick); resolves when it is done. */
@@ -157,6 +163,14 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
       const engine = deps.engine;
       if (engine?.checkConsistency) await asLeader(deps.database, "consistency", () => engine.checkConsistency!());
     },
+    retention: async () => {
+      const database = deps.database;
+      await asLeader(database, "retention", async () => {
+        const r = await enforceRetention(database.db, now());
+        if (r.decisions || r.events || r.partitionsMade.length || r.partitionsDropped.length)
+          deps.logger.info(r, "retention");
+      });
+    },
   };
 
   /** A tick while the same job is still running joins it instead of starting a second run. */
@@ -176,6 +190,7 @@ export function startJobs(deps: JobDeps, config: JobsConfig = JOBS_DEFAULTS): Jo
     ["rollups", config.rollups],
     ["gate-refresh", config.gateRefresh],
     ["consistency", config.consistency],
+    ["retention", config.retention],
   ];
   for (const [name, expr] of schedule) {
     if (!expr) continue;

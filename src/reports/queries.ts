@@ -79,7 +79,7 @@ async function cellRows(db: Db, campaignId: string, from: number, to: number, se
         ), d as (
           select d.arm_key, ${hourExpr(sql`d.created_at`)} as hour, ${dSeg} as seg, count(*)::float8 as n, max(coalesce(a.cost, 0))::float8 as arm_cost
           from decisions d left join arms a on a.campaign_id = d.campaign_id and a.key = d.arm_key
-          where d.campaign_id = ${campaignId}::uuid and d.created_at >= ${iso(from)}::timestamptz and d.created_at < ${iso(to)}::timestamptz
+          where d.campaign_id = ${campaignId}::uuid and d.served and d.created_at >= ${iso(from)}::timestamptz and d.created_at < ${iso(to)}::timestamptz
           group by 1, 2, 3
         )
         select coalesce(u.arm_key, d.arm_key) as arm_key, coalesce(u.hour, d.hour) as hour, coalesce(u.seg, d.seg) as seg,
@@ -178,7 +178,7 @@ export async function ipsSumsQuery(db: Db, campaignId: string, from: number, to:
           coalesce(sum(reward / (k.k * propensity)), 0)::float8 as se,
           coalesce(sum(power(reward - reward / (k.k * propensity), 2)), 0)::float8 as sd
         from decisions, k
-        where campaign_id = ${campaignId}::uuid and propensity > 0
+        where campaign_id = ${campaignId}::uuid and served and propensity > 0
           and created_at >= ${iso(from)}::timestamptz and created_at < ${iso(to)}::timestamptz`,
   );
   return { n: Number(r.n), sumReward: Number(r.sr), sumEven: Number(r.se), sumDiffSq: Number(r.sd) };
@@ -199,6 +199,9 @@ export async function refreshRollups(db: Db, campaignId: string, from: number, t
 
 async function refreshSlice(db: Db, campaignId: string, h0: number, h1: number): Promise<number> {
   return db.transaction(async (tx) => {
+    // One rewrite of a campaign's rollups at a time (the job, the fraud review, a decision import): two
+    // overlapping delete-then-insert rewrites collided on arm_hourly's key (a 500 for the second).
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`rollups:${campaignId}`}, 0))`);
     const cells = await directCells(tx as unknown as Db, campaignId, h0, h1);
     const invalid = await directInvalid(tx as unknown as Db, campaignId, h0, h1);
     await tx.execute(
@@ -421,7 +424,7 @@ export async function decisionShares(
 ): Promise<Map<string, number>> {
   const r = await rows<{ arm_key: string; n: number }>(
     db,
-    sql`select arm_key, count(*)::float8 as n from decisions where campaign_id = ${campaignId}::uuid
+    sql`select arm_key, count(*)::float8 as n from decisions where campaign_id = ${campaignId}::uuid and served
           and created_at >= ${iso(from)}::timestamptz and created_at < ${iso(to)}::timestamptz group by arm_key`,
   );
   const total = r.reduce((s, x) => s + Number(x.n), 0);

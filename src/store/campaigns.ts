@@ -7,15 +7,31 @@ import { uuidArray } from "./arm-stats.ts";
 import type { Db } from "./db.ts";
 import { armStats, arms, campaigns } from "./schema.ts";
 
-export type CampaignRow = typeof campaigns.$inferSelect;
-export type ArmRow = typeof arms.$inferSelect;
+/** change_xid is the change feed's (src/store/live-load.ts), not configuration. */
+export type CampaignRow = Omit<typeof campaigns.$inferSelect, "changeXid">;
+export type ArmRow = Omit<typeof arms.$inferSelect, "changeXid">;
 export type CampaignChange = Partial<
   Pick<
     typeof campaigns.$inferInsert,
-    "name" | "status" | "strategy" | "explorationFloor" | "attributionWindowHours" | "conversionDelay" | "decay"
+    | "name"
+    | "status"
+    | "strategy"
+    | "explorationFloor"
+    | "attributionWindowHours"
+    | "conversionDelay"
+    | "decay"
+    | "currency"
+    | "totalBudget"
+    | "dailyBudget"
+    | "pacing"
+    | "targetCpa"
+    | "minRoas"
+    | "guardrail"
   >
 >;
-export type ArmChange = Partial<Pick<typeof arms.$inferInsert, "status" | "name" | "cost" | "metadata">>;
+export type ArmChange = Partial<
+  Pick<typeof arms.$inferInsert, "status" | "name" | "cost" | "metadata" | "totalBudget" | "dailyBudget">
+>;
 
 type Reader = Pick<Db, "select">;
 
@@ -78,7 +94,7 @@ export async function updateCampaign(db: Db, id: string, change: CampaignChange)
 export async function insertArm(
   db: Db,
   campaignId: string,
-  arm: Pick<ArmRow, "key" | "name" | "cost" | "metadata">,
+  arm: Pick<ArmRow, "key" | "name" | "cost" | "metadata"> & Partial<Pick<ArmRow, "totalBudget" | "dailyBudget">>,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
     await tx.select({ id: campaigns.id }).from(campaigns).where(eq(campaigns.id, campaignId)).for("update");

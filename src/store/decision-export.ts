@@ -14,6 +14,7 @@ export interface ExportRow {
   reward: number;
   context: Record<string, unknown> | null;
   unit_id: string | null;
+  unit_hash: string | null;
   position: number | null;
 }
 
@@ -31,8 +32,8 @@ export async function* decisionPages(
       : sql``;
     const page: ExportRow[] = await rows<ExportRow>(
       db,
-      sql`select id, created_at, arm_key, propensity, reward, context, unit_id, position from decisions
-          where campaign_id = ${campaignId}::uuid
+      sql`select id, created_at, arm_key, propensity, reward, context, unit_id, unit_hash, position from decisions
+          where campaign_id = ${campaignId}::uuid and served
           ${from ? sql`and created_at >= ${from.toISOString()}::timestamptz` : sql``}
           ${to ? sql`and created_at < ${to.toISOString()}::timestamptz` : sql``}
           ${cursor}

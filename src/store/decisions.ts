@@ -7,6 +7,7 @@ import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements, uuidArray } from "./arm-stats.ts";
 import { upsertBucketIncrements, type BucketIncrement } from "./buckets.ts";
 import type { Db } from "./db.ts";
+import { upsertSpend, type SpendIncrement } from "./spend.ts";
 import { decisions } from "./schema.ts";
 
 /** A decision as stored (the decision log's row). */
@@ -14,13 +15,14 @@ export type DecisionRow = typeof decisions.$inferSelect;
 
 /**
  * Logs a batch of decisions and adds their trials to arm_stats and to their hour buckets
- * (arm_stat_buckets) in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
+ * (arm_stat_buckets), and their spend to spend_counters, in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
 export async function insertDecisionsWithStats(
   db: Pick<Db, "execute">,
   decisions: DecisionRow[],
   incs: ArmIncrement[],
   buckets: BucketIncrement[] = [],
+  spend: SpendIncrement[] = [],
 ): Promise<void> {
   if (decisions.length === 0) return;
   const d = JSON.stringify(
@@ -30,8 +32,11 @@ export async function insertDecisionsWithStats(
       campaign_id: r.campaignId,
       arm_key: r.armKey,
       propensity: r.propensity,
+      served: r.served,
+      reason: r.reason,
       context: r.context,
       unit_id: r.unitId,
+      unit_hash: r.unitHash,
       position: r.position,
       strategy_version: r.strategyVersion,
       created_at: r.createdAt.toISOString(),
@@ -40,11 +45,11 @@ export async function insertDecisionsWithStats(
     })),
   );
   await db.execute(sql`with ins as (
-      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted)
-      select id, workspace_id, campaign_id, arm_key, propensity, context, unit_id, position, strategy_version, created_at, reward, converted
-      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, context jsonb,
-        unit_id text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
-    )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}
+      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, served, reason, context, unit_id, unit_hash, position, strategy_version, created_at, reward, converted)
+      select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, position, strategy_version, created_at, reward, converted
+      from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, served boolean, reason text, context jsonb,
+        unit_id text, unit_hash text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
+    )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}${spend.length ? sql`, s as (${upsertSpend(spend)})` : sql``}
     ${upsertIncrements(incs)}`);
 }
 
@@ -57,4 +62,34 @@ export function lockDecisions(tx: Pick<Db, "select">, workspaceId: string, ids: 
     .where(and(eq(decisions.workspaceId, workspaceId), sql`${decisions.id} = any(${uuidArray(ids)})`))
     .orderBy(asc(decisions.id))
     .for("update");
+}
+
+/** What identifies a logged decision for an import's idempotency check (decision-import.ts). */
+export type StoredDecision = Pick<
+  DecisionRow,
+  "id" | "workspaceId" | "campaignId" | "armKey" | "propensity" | "createdAt"
+>;
+
+/** The decisions among `ids`, whatever their workspace (an id is a primary key across workspaces). */
+export function storedDecisions(tx: Pick<Db, "select">, ids: string[]): Promise<StoredDecision[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return tx
+    .select({
+      id: decisions.id,
+      workspaceId: decisions.workspaceId,
+      campaignId: decisions.campaignId,
+      armKey: decisions.armKey,
+      propensity: decisions.propensity,
+      createdAt: decisions.createdAt,
+    })
+    .from(decisions)
+    .where(sql`${decisions.id} = any(${uuidArray(ids)})`);
+}
+
+/**
+ * Serialises the decision imports of one campaign (transaction-scoped advisory lock): two imports of the
+ * same ids at once would both find them new. Live decisions never take it.
+ */
+export async function lockCampaignImport(tx: Pick<Db, "execute">, campaignId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`decision-import:${campaignId}`}, 0))`);
 }

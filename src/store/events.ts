@@ -11,7 +11,14 @@ import { events } from "./schema.ts";
 /** An event as stored. */
 export type EventRow = typeof events.$inferSelect;
 
-/** Inserts the events, skipping ids the workspace already has; returns the ids actually inserted. */
+/**
+ * Inserts the events, skipping ids the workspace already has; returns the ids actually inserted.
+ * events is partitioned by occurred_at, so its unique key holds occurred_at: a resend dated otherwise
+ * (no occurredAt: the time received) lies in another partition, and NOT EXISTS finds it there (each
+ * partition's key index, by (workspace_id, event_id)). Two ingests of one event wait for each other on
+ * the decision's row lock (learn.ts lock order), so the second sees the first's row; ON CONFLICT covers
+ * the rest.
+ */
 export async function insertEvents(tx: Pick<Db, "execute">, evs: EventRow[]): Promise<Set<string>> {
   if (evs.length === 0) return new Set();
   const j = JSON.stringify(
@@ -43,7 +50,8 @@ export async function insertEvents(tx: Pick<Db, "execute">, evs: EventRow[]): Pr
         from jsonb_to_recordset(${j}::jsonb) as x(workspace_id uuid, event_id text, decision_id uuid, campaign_id uuid, arm_key text, type text,
           value float8, cost float8, occurred_at timestamptz, received_at timestamptz, source_ip text, source_user_agent text,
           source_publisher text, source_placement text, attributed boolean, invalid_reason text)
-        on conflict (workspace_id, event_id) do nothing
+        where not exists (select 1 from events e where e.workspace_id = x.workspace_id and e.event_id = x.event_id)
+        on conflict (workspace_id, event_id, occurred_at) do nothing
         returning event_id`,
   );
   return new Set(got.map((g) => g.event_id));

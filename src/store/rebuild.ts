@@ -67,7 +67,7 @@ export async function rebuildSnapshot(
                   from arm_stats s where s.campaign_id = c.id),
         'decisions', (select coalesce(json_agg(json_build_object('id', d.id, 'armKey', d.arm_key, 'createdAt', d.created_at,
                        'context', d.context, 'reward', d.reward, 'converted', d.converted)), '[]'::json)
-                      from decisions d where d.campaign_id = c.id),
+                      from decisions d where d.campaign_id = c.id and d.served),
         'events', (select coalesce(json_agg(json_build_object('decisionId', e.decision_id, 'type', e.type,
                     'value', e.value, 'cost', e.cost, 'occurredAt', e.occurred_at, 'receivedAt', e.received_at)
                     order by e.received_at, e.event_id), '[]'::json)

@@ -11,8 +11,8 @@
  * conversion_delays: per campaign, per cohort hour, the histogram of observed decision→conversion delays
  *   over DELAY_BIN_EDGES (element-wise added).
  */
-import { doublePrecision, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
-import { campaigns } from "./schema.ts";
+import { doublePrecision, index, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { campaigns, changeXid } from "./schema.ts";
 
 const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
 
@@ -36,8 +36,12 @@ export const armStatBuckets = pgTable(
     rewardSumSq: doublePrecision("reward_sum_sq").notNull().default(0),
     rewardXr: doublePrecision("reward_xr").array(),
     updatedAt: updatedAt(),
+    changeXid: changeXid(),
   },
-  (t) => [primaryKey({ columns: [t.campaignId, t.armKey, t.bucketStart] })],
+  (t) => [
+    primaryKey({ columns: [t.campaignId, t.armKey, t.bucketStart] }),
+    index("arm_stat_buckets_change_idx").on(t.changeXid),
+  ],
 );
 
 export const conversionDelays = pgTable(
@@ -50,6 +54,10 @@ export const conversionDelays = pgTable(
     cohortStart: timestamp("cohort_start", { withTimezone: true, mode: "date" }).notNull(),
     counts: doublePrecision("counts").array().notNull(),
     updatedAt: updatedAt(),
+    changeXid: changeXid(),
   },
-  (t) => [primaryKey({ columns: [t.campaignId, t.cohortStart] })],
+  (t) => [
+    primaryKey({ columns: [t.campaignId, t.cohortStart] }),
+    index("conversion_delays_change_idx").on(t.changeXid),
+  ],
 );

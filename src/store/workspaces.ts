@@ -27,14 +27,24 @@ const newSecret = () => `ab_${randomBytes(24).toString("base64url")}`;
 export async function createWorkspace(
   db: Db,
   name: string,
-): Promise<{ id: string; name: string; apiKey: string; createdAt: Date }> {
+  timezone = "UTC",
+): Promise<{ id: string; name: string; timezone: string; apiKey: string; createdAt: Date }> {
   const apiKey = newSecret();
   return db.transaction(async (tx) => {
-    const [ws] = await tx.insert(workspaces).values({ name }).returning();
+    // The pseudonyms' HMAC key (src/privacy): 256 random bits, stored server-side only, never returned.
+    const [ws] = await tx
+      .insert(workspaces)
+      .values({ name, timezone, secret: randomBytes(32).toString("hex") })
+      .returning({
+        id: workspaces.id,
+        name: workspaces.name,
+        timezone: workspaces.timezone,
+        createdAt: workspaces.createdAt,
+      });
     await tx
       .insert(apiKeys)
       .values({ workspaceId: ws.id, hash: hashKey(apiKey), prefix: apiKey.slice(0, 8), role: "admin" });
-    return { id: ws.id, name: ws.name, apiKey, createdAt: ws.createdAt };
+    return { id: ws.id, name: ws.name, timezone: ws.timezone, apiKey, createdAt: ws.createdAt };
   });
 }
 

@@ -15,6 +15,7 @@ import type { AppDeps } from "../api/env.ts";
 import { BLOCKABLE } from "../fraud/gate.ts";
 import { Api, type ApiReply, fieldErrors, type RequestApp } from "./api.ts";
 import { interval, money, num, pct } from "./format.ts";
+import { BudgetSection } from "./budget.tsx";
 import { ActionButton, Chart, Csrf, Field, Head, Layout } from "./layout.tsx";
 import { crossOrigin, Sessions } from "./session.ts";
 
@@ -494,6 +495,8 @@ export function registerDashboard<E extends Env>(app: Hono<E>, deps: AppDeps): v
           <p data-verdict>{rep.verdict}</p>
           {rep.total.ranking.note && <p class="note">{rep.total.ranking.note}</p>}
         </section>
+
+        <BudgetSection budget={rep.budget} />
 
         <section aria-labelledby="earned-h">
           <h2 id="earned-h">What the bandit earned</h2>

@@ -77,8 +77,12 @@ describe("decisions export", () => {
       expect(row.propensity).toBeCloseTo(d.propensity, 12);
       expect(Number.isNaN(Date.parse(row.timestamp))).toBe(false);
       expect(row.context).toEqual({ age: 20 + i, device: i % 2 ? "ios" : "web" });
-      expect(row.unitId).toBe(`u${i}`);
+      // Pseudonymised by default (src/privacy): the unit's keyed hash, never the raw id.
+      expect(row.unitId).toBeUndefined();
+      expect(row.unitHash).toMatch(/^[0-9a-f]{64}$/);
     }
+    expect(new Set(rows.map((x) => x.unitHash)).size).toBe(8);
+    expect(r.text).not.toContain('"u0"');
     expect(byId.get(made[0].decisionId).reward).toBeCloseTo(9.5, 9);
     expect(byId.get(made[3].decisionId).reward).toBeCloseTo(5, 9);
     expect(byId.get(made[1].decisionId).reward).toBe(0);

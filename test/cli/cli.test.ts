@@ -126,11 +126,18 @@ describe("campaigns and arms", () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/key +c\nname +Creative C\ncost +0\.25\nstatus +active/);
     expect((await cli(["arms", "pause", id, "c"], env)).out).toBe(`${id} c paused\n`);
+    expect((await cli(["arms", "resume", id, "c"], env)).out).toBe(`${id} c active\n`);
+    expect((await cli(["arms", "pause", id, "c"], env)).out).toBe(`${id} c paused\n`);
+    const extra = await cli(["arms", "add", id, "z"], env);
+    expect(extra.code, extra.err).toBe(0);
+    expect((await cli(["arms", "archive", id, "z"], env)).out).toBe(`${id} z archived\n`);
+    expect((await cli(["arms", "resume", id, "z"], env)).code).toBe(EXIT.refused);
     const list = await cli(["arms", "list", id, "--json"], env);
     expect(list.json().arms.map((a: { key: string; status: string }) => `${a.key}:${a.status}`)).toEqual([
       "a:active",
       "b:active",
       "c:paused",
+      "z:archived",
     ]);
     expect((await cli(["arms", "list", id], env)).out.split("\n")[0]).toMatch(/^arm +status +decisions/);
     const bad = await cli(["arms", "add", id, "d", "--cost", "cheap"], env);
@@ -154,6 +161,13 @@ describe("campaigns and arms", () => {
     const j = await cli(["report", id, "--json", "--granularity", "hour"], env);
     expect(j.json().total.campaign).toMatchObject({ decisions: 20, impressions: 20, conversions: 1, revenue: 40 });
     expect(j.json().granularity).toBe("hour");
+    const asked: string[] = [];
+    const direct = await cli(["report", id, "--json", "--granularity", "hour", "--source", "direct"], env, {
+      transport: { fetch: (req) => (asked.push(new URL(req.url).searchParams.get("source") ?? ""), fetch(req)) },
+    });
+    expect(asked).toEqual(["direct"]);
+    expect(direct.json().total).toEqual(j.json().total);
+    expect((await cli(["report", id, "--source", "cache"], env)).code).toBe(EXIT.usage);
     const csv = await cli(["report", id, "--csv"], env);
     expect(csv.out.split("\n")[0]).toContain("period");
     expect(csv.out).toContain("total");

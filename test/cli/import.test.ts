@@ -201,3 +201,230 @@ describe("rejected rows, JSONL, interruption by signal", () => {
     expect((await cli(["import", "events", join(dir, "none.csv")], env)).code).toBe(EXIT.usage);
   });
 });
+
+describe("import decisions", () => {
+  const HOUR = 3_600_000;
+
+  it("20,000 decisions from CSV, interrupted by a lost answer and resumed: each logged and counted once; their events then attribute to them", async () => {
+    const N = 20_000;
+    const campaignId = (await c.campaigns.create(creativeCampaign({ name: "historical" }) as never)).id;
+    await c.campaigns.pause(campaignId);
+    const t0 = Date.now() - 20 * 24 * HOUR;
+    const arms = ["a", "b", "c"];
+    const perArm = { a: 0, b: 0, c: 0 } as Record<string, number>;
+    const ids: string[] = [];
+    let csv = "decision_id,arm_key,propensity,decided_at,unit_id,context\n";
+    for (let i = 0; i < N; i++) {
+      const arm = arms[i % 3 === 0 ? 0 : i % 3];
+      perArm[arm]++;
+      const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+      ids.push(id);
+      csv += `${id},${arm},0.${(i % 9) + 1},${new Date(t0 + i * 1000).toISOString()},u-${i % 500},"{""country"":""fr""}"\n`;
+    }
+    const file = join(dir, "decisions.csv");
+    writeFileSync(file, csv);
+
+    let requests = 0;
+    let gone = false;
+    const flaky = async (req: Request) => {
+      if (gone) throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+      if (new URL(req.url).pathname.endsWith("/decisions/import") && ++requests === 8) {
+        await fetch(req);
+        gone = true;
+        throw new TypeError("fetch failed", { cause: { code: "ECONNRESET" } });
+      }
+      return fetch(req);
+    };
+    const args = ["import", "decisions", file, "--campaign", campaignId, "--json"];
+    const first = await cli(args, env, { transport: { fetch: flaky, sleep: async () => {} } });
+    expect(first.code, first.err).toBe(EXIT.unavailable);
+    expect(first.err).toContain("run the same command again to resume");
+    const partial = JSON.parse(readFileSync(`${file}.summary.json`, "utf8"));
+    expect(partial).toMatchObject({ complete: false });
+    expect(partial.rows).toBeGreaterThanOrEqual(6000);
+    expect(partial.rows).toBeLessThan(8000);
+
+    const second = await cli(args, env);
+    expect(second.code, second.err).toBe(0);
+    expect(second.json()).toMatchObject({ complete: true, rows: N, accepted: N, duplicates: 0, rejected: 0 });
+    expect(second.json().recovered).toBeGreaterThanOrEqual(1000);
+
+    // Logged once each (the export), counted once each as trials of their arms.
+    const exported = (await new Response(await c.exportDecisions(campaignId)).text()).trim().split("\n");
+    expect(exported).toHaveLength(N);
+    expect(new Set(exported.map((l) => JSON.parse(l).decisionId)).size).toBe(N);
+    const byArm = Object.fromEntries((await c.arms.list(campaignId)).map((a) => [a.key, a.decisions]));
+    expect(byArm).toEqual(perArm);
+
+    // A rerun from the first row changes nothing.
+    const again = await cli([...args, "--restart"], env);
+    expect(again.json()).toMatchObject({ rows: N, accepted: 0, duplicates: N, rejected: 0 });
+    expect(Object.fromEntries((await c.arms.list(campaignId)).map((a) => [a.key, a.decisions]))).toEqual(perArm);
+
+    // Historical conversions for every 10th decision, an hour after it: imported, they teach.
+    let events = "id,decision_id,type,occurred_at\n";
+    let conversions = 0;
+    for (let i = 0; i < N; i += 10) {
+      events += `hc-${i},${ids[i]},conversion,${new Date(t0 + i * 1000 + HOUR).toISOString()}\n`;
+      conversions++;
+    }
+    const evFile = join(dir, "historical-events.csv");
+    writeFileSync(evFile, events);
+    const ev = await cli(["import", "events", evFile, "--json"], env);
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.json()).toMatchObject({ accepted: conversions, rejected: 0 });
+    const after = await c.arms.list(campaignId);
+    expect(after.reduce((s, a) => s + a.conversions, 0)).toBe(conversions);
+    // i ≡ 0 (mod 10) and arm a ⇔ i ≡ 0 (mod 3): a converted every 30th, b and c every 30th of theirs too.
+    const a = after.find((x) => x.key === "a")!;
+    expect(a.conversions).toBe(Math.ceil(N / 30));
+    expect(a.posteriorMean).toBeCloseTo((1 + a.conversions) / (2 + perArm.a), 3);
+  }, 300_000);
+
+  it("an export imported into another campaign: the same log (but batch positions); JSONL rows with their own campaignId", async () => {
+    const source = (await c.campaigns.create(creativeCampaign({ name: "source" }) as never)).id;
+    await c.decideBatch(Array.from({ length: 30 }, (_, i) => ({ campaignId: source, context: { n: i } })));
+    const file = join(dir, "export.jsonl");
+    const r = await cli(["export", source, "-o", file], env);
+    expect(r.code, r.err).toBe(0);
+    const target = (await c.campaigns.create(creativeCampaign({ name: "target" }) as never)).id;
+    // Without --campaign the rows' own campaignId (the source) is used: they are the source's already.
+    const own = await cli(["import", "decisions", file, "--json", "--checkpoint", join(dir, "own.json")], env);
+    expect(own.code, own.err).toBe(0);
+    expect(own.json()).toMatchObject({ rows: 30, accepted: 0, duplicates: 30 });
+    // Into the target, the same ids conflict (a decision id is global): rejected with the reason.
+    const into = await cli(["import", "decisions", file, "--campaign", target, "--json"], env);
+    expect(into.code).toBe(EXIT.partial);
+    expect(into.json()).toMatchObject({ rows: 30, accepted: 0, rejected: 30, reasons: { conflict: 30 } });
+    // With fresh ids it is the same log in the target.
+    const src = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const copy = join(dir, "copy.jsonl");
+    writeFileSync(
+      copy,
+      src.map((d) => JSON.stringify({ ...d, decisionId: d.decisionId.replace(/^.{8}/, "ffffffff") })).join("\n"),
+    );
+    const ok = await cli(["import", "decisions", copy, "--campaign", target, "--json"], env);
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.json()).toMatchObject({ rows: 30, accepted: 30 });
+    const strip = (text: string) =>
+      text
+        .trim()
+        .split("\n")
+        .map((l) => {
+          // the batch position is the live request's, not the decision's: not imported
+          const { decisionId: _d, campaignId: _c, position: _p, ...rest } = JSON.parse(l);
+          return JSON.stringify(rest);
+        })
+        .sort();
+    expect(strip(await new Response(await c.exportDecisions(target)).text())).toEqual(
+      strip(readFileSync(file, "utf8")),
+    );
+  });
+
+  it("a file for several campaigns: each row goes to its own campaignId, a batch never mixes two", async () => {
+    const x = (await c.campaigns.create(creativeCampaign({ name: "multi x" }) as never)).id;
+    const y = (await c.campaigns.create(creativeCampaign({ name: "multi y" }) as never)).id;
+    const at = new Date(Date.now() - 2 * HOUR).toISOString();
+    // Runs of 3 x, 2 y, 4 x, 1 y (CSV with a campaign_id column), sent by batches of up to 3.
+    const plan = [x, x, x, y, y, x, x, x, x, y];
+    const file = join(dir, "multi.csv");
+    writeFileSync(
+      file,
+      `campaign_id,decision_id,arm_key,propensity,decided_at\n${plan
+        .map((cid, i) => `${cid},50000000-0000-4000-8000-${String(i).padStart(12, "0")},a,0.5,${at}`)
+        .join("\n")}\n`,
+    );
+    const sizes: number[] = [];
+    const r = await cli(["import", "decisions", file, "--batch", "3", "--json"], env, {
+      transport: {
+        fetch: async (req) => {
+          const body = JSON.parse(await req.clone().text());
+          sizes.push(body.decisions.length);
+          return fetch(req);
+        },
+      },
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.json()).toMatchObject({ rows: 10, accepted: 10 });
+    expect(sizes).toEqual([3, 2, 3, 1, 1]);
+    const count = async (id: string) => (await c.arms.list(id)).find((a) => a.key === "a")!.decisions;
+    expect([await count(x), await count(y)]).toEqual([7, 3]);
+  });
+
+  it("rows rejected here and by the server, with reasons; an unknown campaign stops; a writer key is refused", async () => {
+    const campaignId = (await c.campaigns.create(creativeCampaign({ name: "decision rejects" }) as never)).id;
+    const at = new Date(Date.now() - HOUR).toISOString();
+    const file = join(dir, "bad-decisions.csv");
+    writeFileSync(
+      file,
+      [
+        "decision_id,arm,propensity,decided_at",
+        `10000000-0000-4000-8000-000000000001,a,0.5,${at}`,
+        `10000000-0000-4000-8000-000000000002,nope,0.5,${at}`,
+        `10000000-0000-4000-8000-000000000003,b,0,${at}`,
+        `not-a-uuid,b,0.5,${at}`,
+        `10000000-0000-4000-8000-000000000005,c,0.5,${new Date(Date.now() + 48 * HOUR).toISOString()}`,
+        `10000000-0000-4000-8000-000000000001,a,0.5,${at}`,
+      ].join("\n"),
+    );
+    const r = await cli(["import", "decisions", file, "--campaign", campaignId, "--batch", "2"], env);
+    expect(r.code, r.err).toBe(EXIT.partial);
+    expect(r.out).toMatch(/^imported .*bad-decisions\.csv: 6 rows\n/);
+    const rejects = readFileSync(`${file}.rejected.jsonl`, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(rejects.map((x) => [x.line, x.reason.replace(/: .*/, "")])).toEqual([
+      [3, "unknown_arm"],
+      [4, "invalid"],
+      [5, "invalid"],
+      [6, "decided_in_future"],
+    ]);
+    expect(rejects[1].reason).toMatch(/^invalid: propensity: /);
+    expect(rejects[2].reason).toMatch(/^invalid: decisionId: /);
+    expect(JSON.parse(readFileSync(`${file}.summary.json`, "utf8"))).toMatchObject({
+      rows: 6,
+      accepted: 1,
+      duplicates: 1,
+      rejected: 4,
+    });
+
+    // No campaign at all: every row is rejected here, nothing is sent.
+    const none = await cli(["import", "decisions", file, "--json", "--checkpoint", join(dir, "none.json")], env);
+    expect(none.json()).toMatchObject({ rows: 6, rejected: 6 });
+    expect(none.json().reasons).toEqual({ "invalid: campaignId: required in the row, or pass --campaign": 6 });
+
+    // An unknown campaign: the server's 404 stops the import (exit 3), resumable.
+    const unknown = await cli(
+      [
+        "import",
+        "decisions",
+        file,
+        "--campaign",
+        "00000000-0000-4000-8000-00000000dead",
+        "--checkpoint",
+        join(dir, "u.json"),
+      ],
+      env,
+    );
+    expect(unknown.code).toBe(EXIT.refused);
+    expect(unknown.err).toContain("campaign not found");
+
+    // The checkpoint of one kind is not resumed as another.
+    const wrongKind = await cli(["import", "events", file], env);
+    expect(wrongKind.code).toBe(EXIT.usage);
+    expect(wrongKind.err).toContain("is of an import of decisions");
+
+    // Importing decisions needs an admin key.
+    const writer = await c.keys.create("writer");
+    const w = await cli(
+      ["import", "decisions", file, "--campaign", campaignId, "--restart", "--checkpoint", join(dir, "w.json")],
+      { ...env, ADBANDIT_API_KEY: writer.key },
+    );
+    expect(w.code).toBe(EXIT.auth);
+    expect(w.err).toContain("needs admin");
+  });
+});

@@ -35,6 +35,7 @@ it("from TypeScript", async () => {
     expect(r.out).toMatch(/^show (red|blue) \(p = 0\.\d{3}\)\n/);
     expect(r.out).toContain("accepted: 2");
     expect(r.out).toContain("invalid_request 400 key\n");
+    expect(r.out).toContain("1 decision(s) imported\n");
     expect(r.out).toMatch(/1 conversion\(s\)\n$/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -50,8 +51,12 @@ it("from a terminal", async () => {
   try {
     const r = await exec("bash", ["-eo", "pipefail", "-c", script], dir, {});
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/imported .*events\.csv: 25 rows\n/);
-    expect(r.out).toMatch(/\(campaign\) +20 +20 +0 +5 +150 /);
+    expect(r.out).toMatch(
+      /imported .*history\.csv: 12 rows\naccepted +recovered +duplicates +rejected\n[- ]+\n +12 +0 +0 +0\n/,
+    );
+    // 12 imported + 20 live decisions; an impression each, a conversion worth 30 for every 4th
+    expect(r.out).toMatch(/imported .*events\.csv: 40 rows\n/);
+    expect(r.out).toMatch(/\(campaign\) +32 +32 +0 +8 +240 /);
     expect(r.out).toMatch(/key +green\nname +Green banner\n/);
     expect(r.out).toMatch(/ red paused\n/);
   } finally {

@@ -46,6 +46,10 @@ describe("campaigns and arms", () => {
     expect((await c.arms.pause(camp.id, "d")).status).toBe("paused");
     expect((await c.arms.resume(camp.id, "d")).status).toBe("active");
     expect((await c.arms.archive(camp.id, "a")).status).toBe("archived");
+    expect(await c.arms.update(camp.id, "d", { name: "Creative D2", cost: 0.75 })).toMatchObject({
+      name: "Creative D2",
+      cost: 0.75,
+    });
     const list = await c.arms.list(camp.id);
     expect(list.map((a) => [a.key, a.status])).toEqual([
       ["a", "archived"],
@@ -79,7 +83,7 @@ describe("decisions, events, reports, export", () => {
   it("decide and decideBatch (a failing request gets its error in its place)", async () => {
     const d = await c.decide(campaignId, { unitId: "u1" });
     expect(d.campaignId).toBe(campaignId);
-    expect(["a", "b", "c"]).toContain(d.arm.key);
+    expect(["a", "b", "c"]).toContain(d.arm?.key);
     expect(d.propensity).toBeGreaterThan(0);
     decisions.push(d.decisionId);
     const batch = await c.decideBatch([
@@ -159,6 +163,41 @@ describe("decisions, events, reports, export", () => {
     const csv = await new Response(await c.exportDecisions(campaignId, { format: "csv" })).text();
     expect(csv.split("\n")[0]).toBe("decision_id,timestamp,action,propensity,reward,context_json");
     expect(csv.trim().split("\n")).toHaveLength(11);
+  });
+
+  it("importDecisions: more than 1000 go in several requests; a rerun answers duplicates; their events teach", async () => {
+    const id = (await c.campaigns.create(creativeCampaign({ name: "imported", objective: "revenue" }) as never)).id;
+    // Older than the 168 h attribution window: matured, so each trial weighs fully in the posterior.
+    const t0 = Date.now() - 10 * 86_400_000;
+    const items = Array.from({ length: 2100 }, (_, i) => ({
+      decisionId: `20000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      armKey: i % 2 === 0 ? "a" : "b",
+      propensity: 0.5,
+      decidedAt: new Date(t0 + i * 1000).toISOString(),
+      ...(i === 0 ? { unitId: "u-0", context: { country: "fr" } } : {}),
+    }));
+    items.push({ ...items[1], decisionId: items[1].decisionId, armKey: "zzz" });
+    const r = await c.importDecisions(id, items);
+    expect([r.accepted, r.duplicates, r.rejected, r.results.length]).toEqual([2100, 0, 1, 2101]);
+    expect(r.results.at(-1)).toEqual({ decisionId: items[1].decisionId, status: "rejected", reason: "unknown_arm" });
+    const again = await c.importDecisions(id, items.slice(0, 1001));
+    expect([again.accepted, again.duplicates]).toEqual([0, 1001]);
+    const ev = await c.sendEvents([
+      {
+        id: "imp-conv-0",
+        decisionId: items[0].decisionId,
+        type: "conversion",
+        value: 40,
+        occurredAt: new Date(t0 + 60_000).toISOString(),
+      },
+    ]);
+    expect(ev.accepted).toBe(1);
+    const arms = Object.fromEntries((await c.arms.list(id)).map((a) => [a.key, a]));
+    expect([arms.a.decisions, arms.b.decisions, arms.a.revenue, arms.b.revenue]).toEqual([1050, 1050, 40, 0]);
+    expect(arms.a.posteriorMean).toBeCloseTo(40 / 1050, 4);
+    // A writer key may not import (admin only).
+    const writer = s.client((await c.keys.create("writer")).key);
+    expect((await failure(writer.importDecisions(id, items.slice(0, 1)))).code).toBe("forbidden");
   });
 
   it("health", async () => {

@@ -7,6 +7,7 @@
  * /v1/anomalies/scan, bots and blocked sources in the review queue, retroactive blocking.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedEntity } from "../helpers/privacy.ts";
 import { sql } from "drizzle-orm";
 import {
   armsByKey,
@@ -134,7 +135,8 @@ describe("3 publishers, one bursts 120 clicks from one ip in 40 s (the reported 
     }[];
     const got = list.map((a) => [a.detector, a.entityType, a.entity]).sort();
     expect(got).toEqual([
-      ["click_burst", "ip", "198.51.100.23"],
+      // the ip as stored: its /24, keyed-hashed (src/privacy)
+      ["click_burst", "ip", await storedEntity(h.service.deps.db, ws.id, "ip", "198.51.100.23")],
       ["click_burst", "placement", "pub-a/top"],
       ["click_burst", "publisher", "pub-a"],
     ]);
@@ -209,7 +211,7 @@ describe("bots, blocked sources and retroactive blocking in the review queue", (
     expect(bots).toHaveLength(1);
     expect(bots[0]).toMatchObject({
       entityType: "user_agent",
-      entity: "python-requests/2.31.0",
+      entity: await storedEntity(h.service.deps.db, ws.id, "user_agent", "python-requests/2.31.0"),
       category: "GIVT",
       statistic: 10,
       invalidatedEvents: 10,
@@ -257,13 +259,14 @@ describe("bots, blocked sources and retroactive blocking in the review queue", (
     const found = (await ws.get(`/v1/anomalies?campaignId=${c2}`)).body.anomalies.filter(
       (a: { detector: string }) => a.detector === "blocklisted",
     );
+    const stored = await storedEntity(h.service.deps.db, ws.id, "ip", "198.51.100.99");
     expect(found.map((a: { entityType: string; entity: string }) => [a.entityType, a.entity])).toEqual(
-      found.map(() => ["ip", "198.51.100.99"]),
+      found.map(() => ["ip", stored]),
     );
     expect(found.reduce((s: number, a: { invalidatedEvents: number }) => s + a.invalidatedEvents, 0)).toBe(3);
     const inv = await rows<{ n: number }>(
       h.service.deps.db,
-      sql`select count(*)::int as n from events where campaign_id = ${c2}::uuid and source_ip = '198.51.100.99' and invalid_reason = 'blocklist:ip'`,
+      sql`select count(*)::int as n from events where campaign_id = ${c2}::uuid and source_ip = ${stored} and invalid_reason = 'blocklist:ip'`,
     );
     expect(inv[0].n).toBe(3);
     // Dismissing the finding restores its events (a person overrules the block for that hour).

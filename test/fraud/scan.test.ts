@@ -5,6 +5,7 @@
  * rollups equal the direct computation, and dismissing the findings restores what they took back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedEntity } from "../helpers/privacy.ts";
 import {
   armsByKey,
   createCampaign,
@@ -145,7 +146,7 @@ describe("fraud burst during a live campaign", () => {
       sql`select detector, entity, invalidated_events from anomalies where campaign_id = ${campaignId}::uuid order by detector`,
     );
     expect(found.map((f) => [f.detector, f.entity, Number(f.invalidated_events)])).toEqual([
-      ["click_burst", "198.51.100.9", 30],
+      ["click_burst", await storedEntity(db, ws.id, "ip", "198.51.100.9"), 30],
       ["orphan_conversion", "*", 30], // their only clicks were the burst's: they follow them
     ]);
   });

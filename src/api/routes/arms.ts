@@ -12,7 +12,7 @@ import { armEventTotals, decisionShares } from "../../reports/queries.ts";
 import { roundFigure } from "../../reports/round.ts";
 import type { App, AppDeps } from "../env.ts";
 import { armView } from "../views.ts";
-import { ArmIn, ArmOut, ArmParam, ArmPatchIn, ArmReport, body, errors, IdParam, json } from "../schemas.ts";
+import { ArmIn, ArmOut, ArmParam, ArmPatchIn, ArmReport, body, errors, IdParam, json, Precision } from "../schemas.ts";
 
 export function register(app: App, deps: AppDeps): void {
   const security = [{ bearer: [] }];
@@ -69,10 +69,14 @@ export function register(app: App, deps: AppDeps): void {
       path: "/v1/campaigns/{id}/arms",
       tags: ["arms"],
       summary: "Per arm: counts, posterior mean and 95% interval, P(best), traffic share",
+      description:
+        "Money and the posterior (mean and interval) are rounded like the reports' figures unless precision=full; " +
+        "P(best) and the traffic share are probabilities and stay exact.",
       security,
-      request: { params: IdParam },
+      request: { params: IdParam, query: z.object({ precision: Precision }) },
       responses: {
         200: json(z.object({ arms: z.array(ArmReport) }), "Arms"),
+        400: errors[400],
         401: errors[401],
         404: errors[404],
         503: errors[503],
@@ -80,6 +84,7 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const engine = deps.engine;
+      const round = c.req.valid("query").precision === "full" ? (x: number) => x : roundFigure;
       const camp = await engine.campaign(c.get("workspaceId"), c.req.valid("param").id);
       const byKey = await armEventTotals(deps.db, camp.id);
       // The posterior the strategy uses: the fold of the hour buckets (delay-aware trials, decay).
@@ -105,18 +110,19 @@ export function register(app: App, deps: AppDeps): void {
         const s = camp.stats[a.index];
         const r = byKey.get(a.key);
         const decisions = Math.round(s.n);
-        const spend = roundFigure(a.cost * decisions + (r?.eventCost ?? 0));
+        const spend = round(a.cost * decisions + (r?.eventCost ?? 0));
         return {
           ...armView(a),
           decisions,
           conversions: r?.conversions ?? 0,
-          revenue: roundFigure(r?.revenue ?? 0),
+          revenue: round(r?.revenue ?? 0),
           spend,
           costPerDecision: a.cost,
           cost: spend,
-          // Probabilities stay exact (clients compute with them, shares sum to 1); money is rounded.
-          posteriorMean: post[a.index].mean,
-          interval95: [post[a.index].low, post[a.index].high] as [number, number],
+          // Money and the posterior are rounded like every figure of a report (reports/round.ts);
+          // probabilities stay exact (clients compute with them, shares sum to 1).
+          posteriorMean: round(post[a.index].mean),
+          interval95: [round(post[a.index].low), round(post[a.index].high)] as [number, number],
           probabilityBest: pBest[a.index],
           trafficShare: Number(share[a.index] ?? 0),
         };

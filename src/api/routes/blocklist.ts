@@ -12,6 +12,7 @@ import { blockRetroactively } from "../../fraud/blocklist.ts";
 import { BLOCKABLE, CachedFraudGate } from "../../fraud/gate.ts";
 import { refreshRollups } from "../../reports/queries.ts";
 import { rows } from "../../store/db.ts";
+import { pseudonymiseEntity } from "../../privacy/pseudonym.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { errors, IdParam, json } from "../schemas.ts";
@@ -91,7 +92,11 @@ export function register(app: App, deps: AppDeps): void {
       responses: { 201: json(BlockOut, "Blocked"), 400: errors[400], 401: errors[401], 503: errors[503] },
     }),
     async (c) => {
-      const b = c.req.valid("json");
+      const input = c.req.valid("json");
+      // An ip or user agent is blocked in its stored form (src/privacy: the /24 or /48, keyed-hashed), which
+      // is what the gate and the retroactive block compare; a pseudonym from a finding is taken as it is.
+      const ws = await deps.engine.privacy.require(c.get("workspaceId"));
+      const b = { ...input, entity: pseudonymiseEntity(ws, input.entityType, input.entity) };
       let window: [number, number] | null = null;
       if (b.retroactive) {
         const from = Date.parse(b.retroactive.from);

@@ -17,6 +17,10 @@ export function register(app: App, deps: AppDeps): void {
       security,
       request: { params: IdParam, ...body(DecisionIn) },
       responses: {
+        200: json(
+          DecisionOut,
+          "Not served (`arm: null`, `reason`: budget_exhausted, paced, roi_guardrail): logged, a no-bid",
+        ),
         201: json(DecisionOut, "Decision"),
         400: errors[400],
         401: errors[401],
@@ -27,7 +31,7 @@ export function register(app: App, deps: AppDeps): void {
     }),
     async (c) => {
       const d = await deps.engine.decide(c.get("workspaceId"), c.req.valid("param").id, c.req.valid("json"));
-      return c.json(d, 201);
+      return d.arm === null ? c.json(d, 200) : c.json(d, 201);
     },
   );
 
@@ -67,7 +71,7 @@ export function register(app: App, deps: AppDeps): void {
       responses: {
         200: {
           description:
-            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId?, position?}, or CSV",
+            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), position?}, or CSV",
           content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
         },
         400: errors[400],
@@ -119,7 +123,9 @@ function jsonLine(campaignId: string, r: ExportRow): string {
     reward: Number(r.reward),
     context: r.context ?? {},
   };
+  // The raw id only where the workspace stores raw identifiers; else its keyed hash (groups a unit's rows).
   if (r.unit_id !== null) row.unitId = r.unit_id;
+  else if (r.unit_hash !== null) row.unitHash = r.unit_hash;
   if (r.position !== null) row.position = r.position;
   return `${JSON.stringify(row)}\n`;
 }

@@ -15,7 +15,8 @@ import { roundFigures } from "../../reports/round.ts";
 import { rows, type Db } from "../../store/db.ts";
 import type { App, AppDeps } from "../env.ts";
 import { ApiError } from "../errors.ts";
-import { errors, IdParam } from "../schemas.ts";
+import { budgetReport } from "../../budget/report.ts";
+import { BudgetReportOut, errors, IdParam, Precision } from "../schemas.ts";
 
 const HOUR = 3_600_000;
 const MAX_RANGE_DAYS = 366;
@@ -83,6 +84,9 @@ export const ReportOut = z
     }),
     invalid: z.object({ byReason: z.array(InvalidOut.extend({ reason: z.string() })), total: InvalidOut }),
     verdict: z.string().openapi({ description: "The report in one plain sentence" }),
+    budget: BudgetReportOut.nullable().openapi({
+      description: "Spend against budgets, pacing and the ROI guardrail today (src/budget/report.ts)",
+    }),
     segments: z
       .object({
         feature: z.string(),
@@ -132,9 +136,7 @@ const ReportQuery = z.object({
     .max(20)
     .default(4)
     .openapi({ description: "Numeric segments: how many quantile buckets" }),
-  precision: z.enum(["rounded", "full"]).default("rounded").openapi({
-    description: "rounded (default): 2 decimals from 1 up, 4 significant digits below; full: as computed",
-  }),
+  precision: Precision,
 });
 
 /** True when the rollups have been rewritten since anything that could change this campaign's figures. */
@@ -224,7 +226,8 @@ export function register(app: App, deps: AppDeps): void {
         c.header("content-type", "text/csv; charset=utf-8");
         return c.body(segments ? segmentsToCsv(round(segments)) : reportToCsv(round(report)), 200) as never;
       }
-      return c.json(round({ ...report, ...(segments ? { segments } : {}) }), 200);
+      const budget = await budgetReport(deps.db, await deps.engine.campaign(workspaceId, id));
+      return c.json(round({ ...report, budget, ...(segments ? { segments } : {}) }), 200);
     },
   );
 }

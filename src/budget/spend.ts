@@ -1,0 +1,80 @@
+/**
+ * Spend accounting of decisions and events: what each adds to the spend counters (src/store/spend.ts),
+ * queued in the campaign's ledger until its commit settles. Spend = the arm's cost per served decision
+ * + the cost of every valid event (an event the fraud gate flags counts in no ROI and in no budget).
+ */
+import type { LiveArm, LiveCampaign } from "../engine/campaign.ts";
+import { hourOf } from "../engine/buckets.ts";
+import type { SpendIncrement } from "../store/spend.ts";
+
+/** A decision's spend increment (queued in the ledger at once), or none for a campaign not loaded with one. */
+export function spendOfDecision(c: LiveCampaign, arm: LiveArm | undefined, nowMs: number): SpendIncrement | undefined {
+  const l = c.budget;
+  if (!l) return undefined;
+  if (!l.active) l.advance(nowMs);
+  const inc: SpendIncrement = {
+    campaignId: c.id,
+    armKey: arm?.key ?? "",
+    day: l.dayOf(nowMs),
+    hour: hourOf(nowMs),
+    requests: 1,
+    served: arm ? 1 : 0,
+    decisionCost: arm?.cost ?? 0,
+    eventCost: 0,
+    conversions: 0,
+    revenue: 0,
+  };
+  l.queue(inc);
+  return inc;
+}
+
+export function spendIncrements(batch: { spend?: SpendIncrement }[]): SpendIncrement[] {
+  const out: SpendIncrement[] = [];
+  for (const e of batch) if (e.spend) out.push(e.spend);
+  return out;
+}
+
+export function settleSpend(c: LiveCampaign | undefined, inc: SpendIncrement, ok: boolean): void {
+  c?.budget?.settle(inc, ok);
+}
+
+/** An event as the ingest stored it, with its decision's campaign. */
+export interface SpentEvent {
+  campaign: LiveCampaign;
+  decision: { armKey: string | null };
+  ev: { type: string; value: number; cost: number; receivedAt: Date };
+  attributed: boolean;
+  invalidReason: string | null;
+}
+
+/**
+ * The spend increments of stored events: cost of every valid event; conversions and revenue of valid
+ * attributed conversions. Counted in the hour the event was received (when the service learns of it).
+ */
+export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
+  const out: SpendIncrement[] = [];
+  for (const a of events) {
+    if (a.invalidReason !== null || !a.campaign.budget || a.decision.armKey === null) continue;
+    const conv = a.attributed && a.ev.type === "conversion";
+    if (a.ev.cost === 0 && !conv) continue;
+    const ms = a.ev.receivedAt.getTime();
+    out.push({
+      campaignId: a.campaign.id,
+      armKey: a.decision.armKey,
+      day: a.campaign.budget.dayOf(ms),
+      hour: hourOf(ms),
+      requests: 0,
+      served: 0,
+      decisionCost: 0,
+      eventCost: a.ev.cost,
+      conversions: conv ? 1 : 0,
+      revenue: conv ? a.ev.value : 0,
+    });
+  }
+  return out;
+}
+
+/** After the ingest committed: the ledgers follow. */
+export function applyEventSpend(campaigns: Map<string, LiveCampaign>, incs: SpendIncrement[]): void {
+  for (const i of incs) campaigns.get(i.campaignId)?.budget?.committed(i);
+}
