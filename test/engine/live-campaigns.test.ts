@@ -139,6 +139,7 @@ describe("eviction and reload", () => {
     const e = engine();
     await e.start();
     const c = await e.createCampaign(ws, creative("unsettled"));
+    await e.decide(ws, c.id, {}); // the workspace's privacy key is read on its first decision, then cached
     const pending = e.decide(ws, c.id, {}); // counted in memory at once, committed later
     expect(e.campaigns.get(c.id)!.unsettled).toBe(1);
     expect(await e.liveState.evict([c.id])).toBe(0);
