@@ -20,11 +20,13 @@
  * way, as corrections to the snapshot's rows: each trial in the hour it started (the decision's, or with
  * `trialAt: impression` its first teaching event's), its reward change in the rewards part, each first
  * conversion's delay in its cohort — the rules learn.ts applies as events arrive. Buckets older than the
- * campaign's retention (timed.ts `retentionHours`) are neither read nor rewritten: only the totals keep them.
+ * campaign's retention (timed.ts `retentionHours`) are neither read nor rewritten: only the totals keep them,
+ * and their rows are deleted here (the consistency job runs this for every campaign every 15 minutes).
  */
 import type { Db } from "../store/db.ts";
 import { incrementArmStats } from "../store/arm-stats.ts";
 import {
+  deleteBucketsBefore,
   incrementBuckets,
   upsertDelayIncrements,
   type BucketIncrement,
@@ -180,6 +182,9 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
   for (const [hour, counts] of delays) if (counts.some((v) => v !== 0)) delayFixes.push({ campaignId, hour, counts });
   await incrementBuckets(tx, bucketFixes);
   if (delayFixes.length) await tx.execute(upsertDelayIncrements(delayFixes));
+  // Bucket rows older than the retention are read by no load or refresh (their trials and rewards are in
+  // arm_stats, the fold's base) and weigh nothing with a decay: deleting them changes no posterior.
+  await deleteBucketsBefore(tx, campaignId, fromHour);
 
   const corrections: ArmIncrement[] = [];
   const repaired: ArmRepair[] = [];
