@@ -1,5 +1,5 @@
 -- #13 privacy: per-workspace HMAC secret (the column default gives existing workspaces one), privacy
--- settings and retention days, decisions.unit_hash, the erasures audit table, privacy_steps (the one-off
+-- settings and retention days, decisions.unit_hash and timezone (of send-time decisions), the erasures audit table, privacy_steps (the one-off
 -- pseudonymisation of older rows runs at the next start, src/privacy/backfill.ts); then decisions and
 -- events become partitioned by day.
 CREATE TABLE "erasures" (
@@ -18,6 +18,7 @@ CREATE TABLE "privacy_steps" (
 );
 --> statement-breakpoint
 ALTER TABLE "decisions" ADD COLUMN "unit_hash" text;--> statement-breakpoint
+ALTER TABLE "decisions" ADD COLUMN "timezone" text;--> statement-breakpoint
 ALTER TABLE "workspaces" ADD COLUMN "secret" text DEFAULT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') NOT NULL;--> statement-breakpoint
 ALTER TABLE "workspaces" ADD COLUMN "raw_identifiers" boolean DEFAULT false NOT NULL;--> statement-breakpoint
 ALTER TABLE "workspaces" ADD COLUMN "decision_retention_days" integer DEFAULT 90 NOT NULL;--> statement-breakpoint

@@ -37,6 +37,10 @@ const Env = z.object({
     .int("must be an integer")
     .min(0, "must be 0 or more")
     .optional(),
+  ADBANDIT_CAMPAIGN_IDLE_MINUTES: z.coerce
+    .number({ message: "must be a number" })
+    .min(0, "must be 0 (never) or more")
+    .default(0),
   ADBANDIT_POOL_SIZE: z.coerce.number({ message: "must be a number" }).int().min(1).max(200).default(10),
   ADBANDIT_COMMIT_INFLIGHT: z.coerce.number({ message: "must be a number" }).int().min(1).max(16).default(2),
   ADBANDIT_COMMIT_PARALLEL_BATCH: z.coerce
@@ -69,6 +73,8 @@ export interface Config {
   /** Campaigns kept in memory at most (0: unbounded), and loaded at start-up (default: the same). */
   maxLiveCampaigns: number;
   preloadCampaigns?: number;
+  /** A campaign unused this long (ms) leaves memory; 0: only the budget evicts. */
+  campaignIdleMs: number;
   poolSize: number;
   /** Group commits in flight at once, and the queue length from which a second one starts. */
   maxInflight: number;
@@ -113,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     refreshIntervalMs: e.ADBANDIT_REFRESH_MS,
     maxLiveCampaigns: e.ADBANDIT_MAX_LIVE_CAMPAIGNS,
     preloadCampaigns: e.ADBANDIT_PRELOAD_CAMPAIGNS,
+    campaignIdleMs: e.ADBANDIT_CAMPAIGN_IDLE_MINUTES * 60_000,
     poolSize: e.ADBANDIT_POOL_SIZE,
     maxInflight: e.ADBANDIT_COMMIT_INFLIGHT,
     minParallelBatch: e.ADBANDIT_COMMIT_PARALLEL_BATCH,

@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     refreshIntervalMs: config.refreshIntervalMs,
     maxLiveCampaigns: config.maxLiveCampaigns,
     preloadCampaigns: config.preloadCampaigns,
+    campaignIdleMs: config.campaignIdleMs,
     poolSize: config.poolSize,
     processMetrics: true,
     maxInflight: config.maxInflight,

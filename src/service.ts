@@ -29,6 +29,7 @@ export interface ServiceOptions {
   /** Live campaigns kept in memory at most / loaded at start-up (EngineOptions). */
   maxLiveCampaigns?: number;
   preloadCampaigns?: number;
+  campaignIdleMs?: number;
   logLevel?: string;
   seed?: number;
   /** Pool size for PostgreSQL (default 10). */
@@ -92,6 +93,7 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
         refreshIntervalMs: opts.refreshIntervalMs ?? 2000,
         maxLiveCampaigns: opts.maxLiveCampaigns,
         preloadCampaigns: opts.preloadCampaigns,
+        campaignIdleMs: opts.campaignIdleMs,
         fraudGate,
         maxInflight: opts.maxInflight,
         minParallelBatch: opts.minParallelBatch,

@@ -12,8 +12,11 @@
  * serving probability (throttle) θ = 1 / (1 + μ). Every `intervalSeconds` the step's spend z is
  * compared with its target ρ — the remaining budget spread along the remaining plan,
  * ρ = (B − S) · (W(t) − W(t₀)) / (1 − W(t₀)), so being behind raises later targets (catch-up) and being
- * ahead lowers them — and μ ← clip(μ + η (z − ρ) / u, 0, μ_max), u = B · Δt / day length (the even
- * step's spend, which makes η unitless). θ ∈ [minThrottle, 1].
+ * ahead lowers them — and the multiplier takes a mirror-descent step in log space (exponentiated
+ * gradient): θ ← clip(θ · exp(−η (z − ρ) / max(z, ρ)), 1/(1 + μ_max), 1). The relative gap is bounded
+ * by ±1, so one step moves θ by at most a factor e^{±η} whatever the burst; a plain additive step
+ * (μ + η (z − ρ) / u) drove θ to the floor after one burst at a campaign's start and took thousands of
+ * steps to recover. The served throttle is max(minThrottle, θ).
  */
 import { budgetDay, localHour, type BudgetDay } from "./day.ts";
 
@@ -144,8 +147,13 @@ export function stepPacer(
   const remainingShare = 1 - w0;
   const z = spendToday - state.lastSpend;
   const target = remainingShare > 1e-9 ? (Math.max(0, dailyBudget - state.lastSpend) * (w1 - w0)) / remainingShare : 0;
+  // The relative gap, in [−1, 1]: a burst (or a silent step) moves the throttle by at most a factor
+  // e^{±η}, so the controller neither starves the campaign for hours after one burst nor winds up.
   const unit = (dailyBudget * dt) / (plan.day.endMs - plan.day.startMs);
-  const mu = unit > 0 ? Math.min(MU_MAX, Math.max(0, state.mu + (params.step * (z - target)) / unit)) : state.mu;
+  const scale = Math.max(z, target, 0.01 * unit);
+  const err = scale > 0 ? (z - target) / scale : 0;
+  const theta = Math.min(1, Math.max(1 / (1 + MU_MAX), (1 / (1 + state.mu)) * Math.exp(-params.step * err)));
+  const mu = 1 / theta - 1;
   const hourly = (z / dt) * 3_600_000;
   const a = Math.min(1, dt / 900_000);
   return {

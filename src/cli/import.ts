@@ -5,7 +5,7 @@
  * API schema a row is checked against, the route, the answer's shape) is an `ImportKind` (`EVENTS`,
  * `DECISIONS`).
  *
- * - Rows are read as a stream (csv-parse / line by line), checked against the API's own event schema
+ * - Rows are read as a stream (csv-parse / line by line), checked against the API's own schema of the kind
  *   (a bad row is rejected here with its line, instead of failing the 1000 rows sent with it), and sent
  *   `batchSize` at a time with `concurrency` batches in flight. Decisions go to their campaign's route:
  *   `--campaign`, or each row's own `campaignId` (a batch never mixes campaigns).
@@ -18,6 +18,7 @@
  *   connection), it is counted as accepted (`recovered`), not as a duplicate — so accepted + duplicates over
  *   the interrupted and resumed runs equals the rows of the file. Only an id that was already on the server
  *   before the import started *and* falls in that resent window is counted as accepted though duplicate.
+ * - A 404 (e.g. `--campaign` names no campaign of the workspace) stops the import too.
  * - A batch the server refuses as a whole (400, 413) is split in halves until the culprit rows are alone,
  *   and each is rejected with the server's message. Any other failure (unreachable, 401/403) stops the
  *   import after the batches in flight, with the checkpoint saved; run the same command again to resume.

@@ -377,7 +377,8 @@ server (400/404/409/413) · 4 authentication or permission (401/403) · 5 unavai
               a.id,
               a.campaignId,
               a.detector,
-              `${a.entityType}:${a.entity}`,
+              // A pseudonymised source (src/privacy) carries its own kind ("ip:…", "ua:…", "bot:…").
+              /^(ip|ua|bot):/.test(a.entity) ? a.entity : `${a.entityType}:${a.entity}`,
               a.category,
               a.statistic,
               a.threshold,

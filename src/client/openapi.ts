@@ -1420,7 +1420,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), position?}, or CSV */
+        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?}, or CSV */
         200: {
           headers: {
             [name: string]: unknown;

@@ -205,6 +205,7 @@ export class Decider {
       served: arm !== undefined,
       reason: choice.reason ?? null,
       context: personal ? (req.context ?? null) : null,
+      timezone: c.kind === "send_time" ? tz : null,
       ...(personal && req.unitId !== undefined ? pseudonymiseUnit(ws, req.unitId) : { unitId: null, unitHash: null }),
       position,
       strategyVersion: c.version,

@@ -124,6 +124,7 @@ export async function importDecisions(
       reason: null,
       context: d.context ?? null,
       ...(d.unitId !== undefined ? pseudonymiseUnit(ws, d.unitId) : { unitId: null, unitHash: null }),
+      timezone: null,
       position: null,
       strategyVersion: c.version,
       createdAt,

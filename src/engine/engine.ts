@@ -48,8 +48,10 @@ export interface EngineOptions {
   refreshIntervalMs?: number;
   /** Campaigns kept in memory at most, the least recently used leaving first (0 / undefined: unbounded). */
   maxLiveCampaigns?: number;
-  /** Campaigns loaded at start-up, the most recently written first (default: maxLiveCampaigns, or all). */
+  /** Campaigns loaded before start completes, the most recently written first (default 1,000). */
   preloadCampaigns?: number;
+  /** A campaign unused for this long (ms) leaves memory (default: only the budget evicts). */
+  campaignIdleMs?: number;
   fraudGate?: FraudGate;
   /** Largest number of decisions in one group commit. */
   maxBatch?: number;
@@ -90,6 +92,7 @@ export class Engine {
       maxLive: opts.maxLiveCampaigns,
       preload: opts.preloadCampaigns,
       refoldMs: opts.refreshIntervalMs || 2000,
+      idleMs: opts.campaignIdleMs,
     });
     this.live.addLoader(budgetLoader);
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);

@@ -28,6 +28,8 @@ import { isUnavailable, type Db } from "../store/db.ts";
 import {
   changedCampaigns,
   changeMark,
+  earlierMark,
+  type ChangeMark,
   hotCampaignIds,
   readCampaignRows,
   readLiveRows,
@@ -104,6 +106,8 @@ export interface LiveOptions {
    * pending trials weigh F(age), which moves with the clock). Idle campaigns are not refolded at all.
    */
   refoldMs?: number;
+  /** A campaign unused for this long (ms) leaves memory at a refresh, whatever the budget (default: never). */
+  idleMs?: number;
 }
 
 /** What the last refresh did (tests and the benchmark read it). */
@@ -174,8 +178,8 @@ export class LiveState {
   private syncScheduled = false;
   /** First uses being read (concurrent ones share one read). */
   private readonly loading = new Map<string, Promise<LiveCampaign | undefined>>();
-  /** Lower bound of the next change-feed read (a transaction id; null before start-up). */
-  private since: number | null = null;
+  /** Where the next change-feed read starts (null before the first mark). */
+  private since: ChangeMark | null = null;
   /** Campaigns to re-read at the next refresh whatever the feed says. */
   private readonly stale = new Set<string>();
   private readonly loaders: CampaignStateLoader[] = [];
@@ -196,7 +200,12 @@ export class LiveState {
     this.maxLive = opts.maxLive && opts.maxLive > 0 ? opts.maxLive : Number.POSITIVE_INFINITY;
     this.preload = opts.preload ?? DEFAULT_PRELOAD;
     this.refoldMs = opts.refoldMs ?? 2000;
+    this.idleMs = opts.idleMs && opts.idleMs > 0 ? opts.idleMs : 0;
   }
+
+  private readonly idleMs: number;
+  /** The use counter as it was at each refresh (when), to tell how long ago a campaign was last used. */
+  private readonly useMarks: { at: number; uses: number }[] = [];
 
   private readonly refoldMs: number;
 
@@ -310,8 +319,8 @@ export class LiveState {
     this.seen.add(c.id);
   }
 
-  private lowerSince(mark: number): void {
-    this.since = this.since === null ? mark : Math.min(this.since, mark);
+  private lowerSince(mark: ChangeMark): void {
+    this.since = this.since === null ? mark : earlierMark(this.since, mark);
   }
 
   /** A campaign not in memory: read without the lock, installed under the shared lock. */
@@ -607,6 +616,28 @@ export class LiveState {
     return evicted;
   }
 
+  /**
+   * Under the exclusive lock: campaigns not used for `idleMs` leave. The use counter is sampled at every
+   * refresh, so "unused since" costs no clock reading per decision.
+   */
+  private evictIdleUnlocked(now: number): number {
+    if (!this.idleMs) return 0;
+    this.useMarks.push({ at: now, uses: this.uses });
+    let threshold = -1;
+    while (this.useMarks.length && this.useMarks[0]!.at <= now - this.idleMs) threshold = this.useMarks.shift()!.uses;
+    if (threshold < 0) return 0;
+    let evicted = 0;
+    for (const c of [...this.campaigns.values()]) {
+      if (c.lastUsed > threshold || !this.evictable(c)) continue;
+      this.campaigns.delete(c.id);
+      this.dirty.delete(c);
+      this.stale.delete(c.id);
+      evicted++;
+    }
+    this.evictions += evicted;
+    return evicted;
+  }
+
   /** Campaigns in memory beyond the budget: a sweep soon (not on the request's path). */
   private scheduleSweep(): void {
     if (this.campaigns.size <= this.maxLive || this.sweepScheduled) return;
@@ -661,7 +692,7 @@ export class LiveState {
       }
       // Spend counters of campaigns with budgets: every refresh (src/budget/load.ts).
       await refreshBudgets(this.db, this.campaigns.values());
-      report.evicted = this.evictUnlocked(this.maxLive);
+      report.evicted = this.evictUnlocked(this.maxLive) + this.evictIdleUnlocked(Date.now());
       report.rowsRead = this.rowsRead - before;
       this.lastRefresh = report;
     });

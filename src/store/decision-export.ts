@@ -15,6 +15,7 @@ export interface ExportRow {
   context: Record<string, unknown> | null;
   unit_id: string | null;
   unit_hash: string | null;
+  timezone: string | null;
   position: number | null;
 }
 
@@ -32,7 +33,7 @@ export async function* decisionPages(
       : sql``;
     const page: ExportRow[] = await rows<ExportRow>(
       db,
-      sql`select id, created_at, arm_key, propensity, reward, context, unit_id, unit_hash, position from decisions
+      sql`select id, created_at, arm_key, propensity, reward, context, unit_id, unit_hash, timezone, position from decisions
           where campaign_id = ${campaignId}::uuid and served
           ${from ? sql`and created_at >= ${from.toISOString()}::timestamptz` : sql``}
           ${to ? sql`and created_at < ${to.toISOString()}::timestamptz` : sql``}

@@ -37,6 +37,7 @@ export async function insertDecisionsWithStats(
       context: r.context,
       unit_id: r.unitId,
       unit_hash: r.unitHash,
+      timezone: r.timezone,
       position: r.position,
       strategy_version: r.strategyVersion,
       created_at: r.createdAt.toISOString(),
@@ -45,10 +46,10 @@ export async function insertDecisionsWithStats(
     })),
   );
   await db.execute(sql`with ins as (
-      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, served, reason, context, unit_id, unit_hash, position, strategy_version, created_at, reward, converted)
-      select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, position, strategy_version, created_at, reward, converted
+      insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, served, reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted)
+      select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted
       from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, served boolean, reason text, context jsonb,
-        unit_id text, unit_hash text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
+        unit_id text, unit_hash text, timezone text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
     )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}${spend.length ? sql`, s as (${upsertSpend(spend)})` : sql``}
     ${upsertIncrements(incs)}`);
 }

@@ -4,10 +4,10 @@
  * parameter), and the change feed a refresh reads.
  *
  * The change feed: every write stamps its row's `change_xid` with the writing transaction's id (trigger
- * of migration 0007). A refresh asks which campaigns have a row with change_xid >= the xmin of the
- * previous refresh's snapshot — every transaction with a smaller id had ended before that snapshot, so its
- * writes were seen then; one still running then has an id >= xmin and is seen now. Exact whatever the
- * commit order, and an index probe that returns nothing when nothing changed.
+ * of migration 0007). A refresh asks which campaigns have a row written by a transaction the previous
+ * refresh's snapshot did not see: id >= its xmax (not started then) or in its xip list (in progress then);
+ * every other transaction had ended and its writes were read then. Exact whatever the commit order, and
+ * index probes that return nothing when nothing changed.
  */
 import { sql, type SQLWrapper } from "drizzle-orm";
 import { uuidArray } from "./arm-stats.ts";
@@ -28,29 +28,57 @@ export type DelayRow = { campaignId: string; hour: number; counts: number[] };
  */
 const single = sql`(select 1) as one`;
 
-/** The xmin of the current snapshot: the lower bound of the next change-feed read. */
-export async function changeMark(db: Db): Promise<number> {
-  const [r] = await db.select({ x: sql<string>`pg_snapshot_xmin(pg_current_snapshot())::text` }).from(single);
-  return Number(r!.x);
+/**
+ * Where the change feed stands: the snapshot of the last read — every transaction with an id below `xmax`
+ * and not in `xip` (those in progress then) had ended and was seen by it.
+ */
+export interface ChangeMark {
+  xmax: number;
+  xip: number[];
+}
+
+const SNAPSHOT = {
+  xmax: sql<string>`pg_snapshot_xmax(pg_current_snapshot())::text`,
+  xip: sql<string[] | string | null>`(select array_agg(x::text) from pg_snapshot_xip(pg_current_snapshot()) x)`,
+};
+const toMark = (r: { xmax: string; xip: string[] | string | null }): ChangeMark => ({
+  xmax: Number(r.xmax),
+  xip: parseTextArray(r.xip).map(Number),
+});
+
+/** The current snapshot, as a mark: a later read finds every row written by a transaction it did not see. */
+export async function changeMark(db: Db): Promise<ChangeMark> {
+  const [r] = await db.select(SNAPSHOT).from(single);
+  return toMark(r!);
+}
+
+/** A mark that misses nothing either of two marks would find (the union of what each did not see). */
+export function earlierMark(a: ChangeMark, b: ChangeMark): ChangeMark {
+  const xmax = Math.min(a.xmax, b.xmax);
+  return { xmax, xip: [...new Set([...a.xip, ...b.xip])].filter((x) => x < xmax).sort((x, y) => x - y) };
 }
 
 /**
- * Campaigns with a row (campaign, arm, arm_stats, bucket, delays) written by a transaction with id >=
- * `since`, and the mark for the next read (one statement, so both come from one snapshot).
+ * Campaigns with a row (campaign, arm, arm_stats, bucket, delays) written by a transaction the mark's
+ * snapshot did not see (id >= xmax, or in progress then), and the mark for the next read — one statement,
+ * so both come from one snapshot. A long transaction elsewhere on the server does not make it read again
+ * what it read already (an xmin bound would).
  */
-export async function changedCampaigns(db: Db, since: number): Promise<{ ids: string[]; mark: number }> {
+export async function changedCampaigns(db: Db, since: ChangeMark): Promise<{ ids: string[]; mark: ChangeMark }> {
+  const xip = `{${since.xip.join(",")}}`;
+  const unseen = (col: string) => sql`(${sql.raw(col)} >= ${since.xmax} or ${sql.raw(col)} = any(${xip}::bigint[]))`;
   const [r] = await db
     .select({
-      mark: sql<string>`pg_snapshot_xmin(pg_current_snapshot())::text`,
+      ...SNAPSHOT,
       ids: sql<string[] | string | null>`(select array_agg(id::text) from (
-        select id from campaigns where change_xid >= ${since}
-        union select campaign_id from arms where change_xid >= ${since}
-        union select campaign_id from arm_stats where change_xid >= ${since}
-        union select campaign_id from arm_stat_buckets where change_xid >= ${since}
-        union select campaign_id from conversion_delays where change_xid >= ${since}) as changed)`,
+        select id from campaigns where ${unseen("change_xid")}
+        union select campaign_id from arms where ${unseen("change_xid")}
+        union select campaign_id from arm_stats where ${unseen("change_xid")}
+        union select campaign_id from arm_stat_buckets where ${unseen("change_xid")}
+        union select campaign_id from conversion_delays where ${unseen("change_xid")}) as changed)`,
     })
     .from(single);
-  return { ids: parseTextArray(r!.ids), mark: Number(r!.mark) };
+  return { ids: parseTextArray(r!.ids), mark: toMark(r!) };
 }
 
 /** postgres.js gives text[] as an array; PGlite too — a string literal is handled all the same. */

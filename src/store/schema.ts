@@ -27,7 +27,7 @@ const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "dat
 /**
  * The id of the last transaction that wrote the row (`pg_current_xact_id()`, set by the trigger
  * `adbandit_mark_change`, migration 0007), indexed: a refresh reads what changed since the previous one's
- * snapshot (`change_xid >= its xmin`, src/store/live-load.ts) — exact whatever the commit order, and an
+ * snapshot (id >= its xmax or in progress then, src/store/live-load.ts) — exact whatever the commit order, and an
  * index probe that finds nothing when nothing changed. Costs HOT updates of these rows (the index).
  */
 export const changeXid = () => bigint("change_xid", { mode: "number" }).notNull().default(0);
@@ -228,6 +228,8 @@ export const decisions = pgTable(
     unitId: text("unit_id"),
     /** HMAC-SHA-256 of the unit id under the workspace's secret (src/privacy): what erasure finds. */
     unitHash: text("unit_hash"),
+    /** The recipient's IANA time zone a send-time decision was made for (evaluations can use it); else null. */
+    timezone: text("timezone"),
     /** Position of the request in a batch, when the decision came from /v1/decisions/batch. */
     position: integer("position"),
     strategyVersion: integer("strategy_version").notNull(),

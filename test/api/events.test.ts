@@ -286,8 +286,10 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
   it("a decision is logged, with its propensity, when its 201 is answered; accepted events when their 200 is", async () => {
     const id = await createCampaign(ws);
     const d = (await decide(ws, id, { unitId: "logged" })).body;
-    const [row] = await sql`select arm_key, propensity, unit_id from decisions where id = ${d.decisionId}`;
-    expect(row).toMatchObject({ arm_key: d.arm.key, unit_id: "logged" });
+    const [row] = await sql`select arm_key, propensity, unit_id, unit_hash from decisions where id = ${d.decisionId}`;
+    // pseudonymised by default (src/privacy): the unit's keyed hash, not the id
+    expect(row).toMatchObject({ arm_key: d.arm.key, unit_id: null });
+    expect(row.unit_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(row.propensity).toBeCloseTo(d.propensity, 12);
     const ev = {
       id: eventId("durable"),
@@ -302,9 +304,10 @@ describe.runIf(Boolean(process.env.DATABASE_URL))("what is in the database when 
       type: "conversion",
       attributed: true,
       invalid_reason: null,
-      source_ip: "198.51.100.4",
       source_publisher: "p",
     });
+    // stored as its /24's keyed hash (src/privacy), never raw
+    expect(e.source_ip).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);
   });
 
   it("Σ reward² stays exact when a decision's reward grows: (7.5 + 5)² not 7.5² + 5²", async () => {

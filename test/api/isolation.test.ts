@@ -156,7 +156,7 @@ describe("poison requests answer 400 naming the field", () => {
 
 describe("unknown fields are a 400 naming them", () => {
   const cases = (): Array<[string, string, unknown, string]> => [
-    ["POST", "/v1/campaigns", creativeCampaign({ dailyBudget: 100 }), "dailyBudget"],
+    ["POST", "/v1/campaigns", creativeCampaign({ dailyBudgt: 100 }), "dailyBudgt"],
     ["POST", "/v1/campaigns", creativeCampaign({ arms: [{ key: "a", colour: "red" }] }), "arms.0.colour"],
     ["PATCH", `/v1/campaigns/${attackerCampaign}`, { nmae: "typo" }, "nmae"],
     ["POST", `/v1/campaigns/${attackerCampaign}/arms`, { key: "q", weight: 2 }, "weight"],

@@ -118,7 +118,7 @@ describe("chooseWithBudget", () => {
 
 describe("an arm above target CPA loses its traffic (simulated days, same seeds)", () => {
   const s: BudgetScenario = JSON.parse(
-    readFileSync(new URL("../../simulations/scenarios/budget-guardrail.json", import.meta.url), "utf8"),
+    readFileSync(new URL("../../simulations/scenarios/budget/guardrail.json", import.meta.url), "utf8"),
   );
   it("with targetCpa the premium arm (CPA 0.67 > 0.5) keeps ≤ 7 % of the second day; without it, it takes most", () => {
     const withTarget = runBudget(s, "traffic", 0).days[1]!;

@@ -8,6 +8,7 @@ import { CachedFraudGate } from "../../src/fraud/gate.ts";
 import { type AdbanditClient, type Event, isDecision } from "../../src/client/index.ts";
 import { failure } from "./fake.ts";
 import { creativeCampaign } from "../helpers/service.ts";
+import { storedEntity } from "../helpers/privacy.ts";
 import { startServed, type Served } from "./serve.ts";
 
 let s: Served;
@@ -234,13 +235,16 @@ describe("anomalies and the blocklist", () => {
       recompute: (id) => s.h.service.deps.engine.recompute(id),
     });
     const [a] = await c.anomalies.list({ campaignId, status: "open" });
-    expect([a.detector, a.entityType, a.entity]).toEqual(["duplicate_click", "ip", "203.0.113.50"]);
+    // The source as stored: the keyed hash of its /24 (src/privacy).
+    const ip = await storedEntity(s.h.service.deps.db, wsId, "ip", src.ip);
+    expect(ip).not.toContain("203.0.113");
+    expect([a.detector, a.entityType, a.entity]).toEqual(["duplicate_click", "ip", ip]);
     expect((await c.anomalies.dismiss(a.id, "a slow network")).status).toBe("dismissed");
     expect((await c.anomalies.confirm(a.id)).status).toBe("confirmed");
     const { anomaly, entry } = await c.anomalies.block(a.id, { note: "click farm" });
     expect(anomaly.status).toBe("confirmed");
-    expect(entry).toMatchObject({ entityType: "ip", entity: "203.0.113.50", reason: "click farm" });
-    expect((await c.blocklist.list()).map((e) => e.entity)).toEqual(["203.0.113.50"]);
+    expect(entry).toMatchObject({ entityType: "ip", entity: ip, reason: "click farm" });
+    expect((await c.blocklist.list()).map((e) => e.entity)).toEqual([ip]);
     const [d] = (await c.decideBatch([{ campaignId }])).filter(isDecision);
     const r = await c.sendEvents([{ id: "from-blocked", decisionId: d.decisionId, type: "click", source: src }]);
     expect(r.accepted).toBe(1);

@@ -8,6 +8,9 @@
  * service stays unavailable.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AdbanditClient, RetryInfo } from "../../src/client/index.ts";
 import { EXIT } from "../../src/cli/output.ts";
@@ -121,6 +124,44 @@ describe("503 from the service (database unavailable)", () => {
     unavailableFor(3);
     const e = await failure(c.decide(campaignId));
     expect(e).toMatchObject({ code: "unavailable", status: 503, retryAfterMs: 1000 });
+  });
+
+  it("the CLI's imports ride out 503s: every row counted once, every decision and event stored once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "adbandit-retry-"));
+    try {
+      const env = { ADBANDIT_URL: s.url, ADBANDIT_API_KEY: apiKey };
+      const t0 = Date.now() - 2 * 86_400_000;
+      const ids = Array.from({ length: 3000 }, (_, i) => `60000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+      const decisions = join(dir, "d.csv");
+      writeFileSync(
+        decisions,
+        `decision_id,arm_key,propensity,decided_at\n${ids.map((id, i) => `${id},${"abc"[i % 3]},0.5,${new Date(t0 + i * 1000).toISOString()}`).join("\n")}\n`,
+      );
+      const events = join(dir, "e.csv");
+      writeFileSync(
+        events,
+        `id,decision_id,type,occurred_at\n${ids.map((id, i) => `r-${i},${id},impression,${new Date(t0 + i * 1000 + 5000).toISOString()}`).join("\n")}\n`,
+      );
+      const before = (await logged(s.client(apiKey), campaignId)).length;
+      for (const [kind, file, extra] of [
+        ["decisions", decisions, ["--campaign", campaignId]],
+        ["events", events, []],
+      ] as const) {
+        const refused = unavailableFor(3);
+        const r = await cli(["import", kind, file, "--batch", "500", "--concurrency", "1", "--json", ...extra], env);
+        expect(r.code, r.err).toBe(0);
+        expect(refused()).toBe(3);
+        expect(r.json()).toMatchObject({ rows: 3000, accepted: 3000, duplicates: 0, rejected: 0, recovered: 0 });
+      }
+      expect((await logged(s.client(apiKey), campaignId)).length).toBe(before + 3000);
+      const report = await s.client(apiKey).reports.campaign(campaignId, {
+        from: new Date(t0 - 3_600_000).toISOString(),
+        source: "direct",
+      });
+      expect(report.total.campaign.impressions).toBe(3000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the CLI exits 5 when the service stays unavailable", async () => {

@@ -157,6 +157,31 @@ describe("pseudonymous identifiers by default", () => {
   });
 });
 
+describe("send-time decisions", () => {
+  it("log the recipient's time zone (evaluations can use it), exported with the decision", async () => {
+    const cid = await createCampaign(ws, {
+      name: "send",
+      kind: "send_time",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+    });
+    const d = await decide(ws, cid, { unitId: "erin", timezone: "Europe/Paris" });
+    expect(d.status).toBe(201);
+    const [row] = await q<{ timezone: string | null }>(
+      sql`select timezone from decisions where id = ${d.body.decisionId}::uuid`,
+    );
+    expect(row.timezone).toBe("Europe/Paris");
+    const x = await ws.get(`/v1/campaigns/${cid}/decisions/export`);
+    expect(JSON.parse(x.text.trim().split("\n")[0]).timezone).toBe("Europe/Paris");
+    const creative = await createCampaign(ws, creativeCampaign());
+    const c = await decide(ws, creative, { unitId: "erin" });
+    const [r2] = await q<{ timezone: string | null }>(
+      sql`select timezone from decisions where id = ${c.body.decisionId}::uuid`,
+    );
+    expect(r2.timezone).toBeNull();
+  });
+});
+
 describe("erasure of one unit", () => {
   it("removes its decisions, their events and finding links; neither id nor hash remains; what was learned stays", async () => {
     const cid = await createCampaign(ws, creativeCampaign());

@@ -9,7 +9,7 @@ import { compareBudget, type BudgetScenario } from "../../simulations/budget.ts"
 import { budgetReportHtml } from "../../simulations/report/budget-html.ts";
 
 const s: BudgetScenario = {
-  ...JSON.parse(readFileSync(new URL("../../simulations/scenarios/budget-daypart.json", import.meta.url), "utf8")),
+  ...JSON.parse(readFileSync(new URL("../../simulations/scenarios/budget/daypart.json", import.meta.url), "utf8")),
   days: 2,
   repetitions: 1,
   requestsPerDay: 6000,

@@ -109,6 +109,7 @@ describe("arm_stats in SQL", () => {
       context: i === 0 ? null : { device: "ios", n: i, nested: { q: 'a "quoted" value' } },
       unitId: i === 1 ? null : `u${i}`,
       unitHash: i === 1 ? null : `h${i}`,
+      timezone: null,
       position: i === 2 ? 2 : null,
       strategyVersion: 4,
       createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),

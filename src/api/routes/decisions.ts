@@ -71,7 +71,7 @@ export function register(app: App, deps: AppDeps): void {
       responses: {
         200: {
           description:
-            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), position?}, or CSV",
+            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?}, or CSV",
           content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
         },
         400: errors[400],
@@ -126,6 +126,7 @@ function jsonLine(campaignId: string, r: ExportRow): string {
   // The raw id only where the workspace stores raw identifiers; else its keyed hash (groups a unit's rows).
   if (r.unit_id !== null) row.unitId = r.unit_id;
   else if (r.unit_hash !== null) row.unitHash = r.unit_hash;
+  if (r.timezone !== null) row.timezone = r.timezone;
   if (r.position !== null) row.position = r.position;
   return `${JSON.stringify(row)}\n`;
 }
