@@ -107,16 +107,32 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   const auth = requireWorkspace(deps);
   // Unknown paths skip auth so that they answer 404, not 401; the route table is read on first use,
-  // after every module (including those wired in later) has registered.
-  let known: { method: string; re: RegExp }[] | null = null;
-  const isRoute = (method: string, path: string) => {
-    known ??= app.routes
-      .filter((r) => !r.path.includes("*"))
-      .map((r) => ({
-        method: r.method,
-        re: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+")}/?$`),
-      }));
-    return known.some((r) => (r.method === method || r.method === "ALL") && r.re.test(path));
+  // after every module (including those wired in later) has registered. One alternation per method (a
+  // single regex test instead of one per route), and the answer is kept per request: three middlewares
+  // ask it on every request of the hot path.
+  let known: Map<string, RegExp> | null = null;
+  const matcher = (method: string): RegExp => {
+    known ??= (() => {
+      const by = new Map<string, string[]>();
+      for (const r of app.routes) {
+        if (r.path.includes("*")) continue;
+        const re = r.path.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/:[^/]+/g, "[^/]+");
+        const l = by.get(r.method);
+        if (l) l.push(re);
+        else by.set(r.method, [re]);
+      }
+      const all = by.get("ALL") ?? [];
+      const out = new Map<string, RegExp>();
+      for (const [m, l] of by) out.set(m, new RegExp(`^(?:${[...l, ...(m === "ALL" ? [] : all)].join("|")})/?$`));
+      return out;
+    })();
+    return known.get(method) ?? known.get("ALL") ?? /(?!)/;
+  };
+  const routeKnown = new WeakMap<object, boolean>();
+  const isRoute = (c: Context<AppEnv>): boolean => {
+    let k = routeKnown.get(c.req.raw);
+    if (k === undefined) routeKnown.set(c.req.raw, (k = matcher(c.req.method).test(c.req.path)));
+    return k;
   };
   // Authentication before any body is read: the admin key for POST /v1/workspaces, a workspace key
   // everywhere else. Only known routes answer 401; an unknown path falls through to the 404.
@@ -129,11 +145,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     try {
       await auth(c, async () => {});
     } catch (err) {
-      if (isRoute(c.req.method, c.req.path)) throw err;
+      if (isRoute(c)) throw err;
     }
     return next();
   });
-  app.use("/v1/*", (c, next) => (isRoute(c.req.method, c.req.path) ? requireRole(c, next) : next()));
+  app.use("/v1/*", (c, next) => (isRoute(c) ? requireRole(c, next) : next()));
   // Fair use: a token bucket per workspace (after auth, before the body is read).
   const limiter = deps.rateLimit ? new RateLimiter(deps.rateLimit) : null;
   if (limiter)
@@ -157,7 +173,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const budget = new BodyBudget(deps.bodyBudgetBytes ?? DEFAULT_BODY_BUDGET_BYTES);
   app.use("/v1/*", async (c, next) => {
     const m = c.req.method;
-    if ((m !== "POST" && m !== "PATCH" && m !== "PUT") || !isRoute(m, c.req.path)) return next();
+    if ((m !== "POST" && m !== "PATCH" && m !== "PUT") || !isRoute(c)) return next();
     const limit = bodyLimitFor(m, c.req.path);
     const declared = Number(c.req.header("content-length") ?? Number.NaN);
     if (declared > limit) throw tooLarge(limit);

@@ -234,6 +234,15 @@ export const CampaignIn = z
     contextFeatures: z.array(ContextFeature).max(100).optional(),
     conversionDelay: ConversionDelayIn.optional(),
     decay: DecayIn.optional(),
+    trialAt: z
+      .enum(["decision", "impression"])
+      .optional()
+      .openapi({
+        description:
+          "When a decision counts as a trial: `decision` (default, when it is made) or `impression` (at its first " +
+          "valid impression — or first click or conversion if none was reported — so a creative never shown is no " +
+          "trial, and the delay-aware pending weight runs from that time). Fixed at creation.",
+      }),
   })
   .openapi({ description: "A campaign: arms, objective and the strategy that chooses among them" });
 

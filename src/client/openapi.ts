@@ -660,6 +660,11 @@ export interface paths {
             targetCpa?: number | null;
             /** @description Spend limit over the campaign's life; null: none */
             totalBudget?: number | null;
+            /**
+             * @description When a decision counts as a trial: `decision` (default, when it is made) or `impression` (at its first valid impression — or first click or conversion if none was reported — so a creative never shown is no trial, and the delay-aware pending weight runs from that time). Fixed at creation.
+             * @enum {string}
+             */
+            trialAt?: "decision" | "impression";
           };
         };
       };

@@ -24,6 +24,7 @@ import type {
   GuardrailSpec,
   Objective,
   PacingSpec,
+  TrialAt,
 } from "../store/schema.ts";
 import { loadBudgets } from "../budget/load.ts";
 import { checkBudget, budgetChange } from "../budget/settings.ts";
@@ -74,6 +75,8 @@ export interface CampaignInput extends BudgetInput {
   contextFeatures?: ContextFeatureSpec[];
   conversionDelay?: ConversionDelaySpec | null;
   decay?: DecaySpec | null;
+  /** When a decision becomes a trial: when made (default) or at its first impression (fixed at creation). */
+  trialAt?: TrialAt;
 }
 
 /** conversionDelay and decay apply at once to the stored buckets (they are kept raw); null removes them. */
@@ -165,7 +168,7 @@ export class Campaigns {
       attributionWindowHours: windowHours,
       explorationFloor: floor,
       contextFeatures,
-      trialAt: "decision",
+      trialAt: input.trialAt ?? "decision",
       conversionDelay: input.conversionDelay ?? null,
       decay: input.decay ?? null,
       currency: input.currency ?? "USD",

@@ -30,7 +30,7 @@ import type { DecisionRequest, DecisionResult } from "./types.ts";
 /** A decision made and counted in memory, waiting for its commit. */
 export interface PendingDecision {
   row: DecisionRow;
-  /** Its trial (stats.ts trialIncrement); none when it was not served. */
+  /** Its trial (stats.ts trialIncrement); none when it was not served, or not yet a trial (trialAt impression). */
   inc?: ArmIncrement;
   /** What it adds to the campaign's spend counters (src/budget/). */
   spend?: SpendIncrement;
@@ -179,9 +179,11 @@ export class Decider {
     const choice = chooseWithBudget(c, x, this.o.rng, createdAt.getTime());
     const arm = choice.arm >= 0 ? c.arms[choice.arm] : undefined;
     const spend = spendOfDecision(c, arm, createdAt.getTime());
+    const reward = arm ? baseReward(c.objective, arm.cost) : 0;
     let inc: ArmIncrement | undefined;
-    if (arm) {
-      inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, baseReward(c.objective, arm.cost), x);
+    // trialAt "impression": logged now, counted as a trial when its first impression arrives (learn.ts).
+    if (arm && c.trialAt !== "impression") {
+      inc = trialIncrement({ campaignId: c.id, armKey: arm.key }, reward, x);
       this.o.live.queued(c, arm.index, inc, hourOf(createdAt.getTime()));
     }
     const id = randomUUID();
@@ -208,7 +210,7 @@ export class Decider {
       position,
       strategyVersion: c.version,
       createdAt,
-      reward: inc?.sum ?? 0,
+      reward,
       converted: false,
     };
     return { result, pending: { row, inc, spend } };
@@ -272,6 +274,8 @@ export class Decider {
       return;
     }
     for (const e of part) settle(live, e, true);
+    // Before the answers: a client's next decision sees these trials (one posterior sync per commit).
+    live.syncDirty();
     this.o.onDecisions?.(part.length);
     for (let i = from; i < to; i++) out[i] = undefined;
   }

@@ -217,8 +217,10 @@ export class Engine {
   }
 
   /** Commits everything queued (group commit); resolves when nothing is queued or in flight. */
-  flush(): Promise<void> {
-    return this.decider.flush();
+  async flush(): Promise<void> {
+    await this.decider.flush();
+    // the strategies see every flushed decision's trial at once (otherwise within POSTERIOR_SYNC_MS)
+    this.live.syncDirty();
   }
 
   ingest(workspaceId: string, input: EventInput[]): Promise<IngestResult> {

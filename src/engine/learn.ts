@@ -33,7 +33,7 @@ import { isUnavailable } from "../store/db.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type DecisionRow } from "../store/decisions.ts";
-import { applyRewards, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
+import { applyRewards, firstTeachingEvents, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
 import type { LiveCampaign } from "./campaign.ts";
 import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
@@ -44,7 +44,7 @@ import { incrementSpend, type SpendIncrement } from "../store/spend.ts";
 import { DELAY_BINS, delayBin } from "./delay.ts";
 import { isUuid, type BucketReward, type LiveState } from "./live.ts";
 import { applyEvent } from "./rewards.ts";
-import { rewardIncrement, type ArmIncrement } from "./stats.ts";
+import { rewardIncrement, trialIncrement, type ArmIncrement } from "./stats.ts";
 import type { EventResult, EventType, FraudGate, IncomingEvent, IngestResult } from "./types.ts";
 
 /**
@@ -157,9 +157,10 @@ export class Learner {
       await db.transaction(async (tx) => {
         const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
         this.classify(attributed);
+        const trialsAt = await priorTrials(tx, workspaceId, attributed);
         const kept = await persist(tx, workspaceId, attributed, results);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
-        const { updates, increments, rewards } = rewardDeltas(kept);
+        const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
         await applyRewards(tx, updates, increments);
         await persistBucketRewards(tx, rewards);
         spend = eventSpend(kept);
@@ -365,68 +366,113 @@ async function persist(
 
 /**
  * The running reward of each decision taught by the stored events (attributed and valid), in batch
- * order, and the reward increment each change implies.
+ * order, and the reward increment each change implies. In a campaign counting trials at impression,
+ * a decision's first teaching event also makes it a trial (`trialIncrement` at its reward so far) in
+ * the hour bucket of that event's time; its rewards and its delay are then counted from that time.
+ * `trialsAt`: when such decisions already became trials (events received before this batch).
  */
-function rewardDeltas(events: Attributed[]): {
+function rewardDeltas(
+  events: Attributed[],
+  trialsAt: ReadonlyMap<string, Date>,
+): {
   updates: { id: string; reward: number; converted: boolean }[];
   increments: ArmIncrement[];
   rewards: BucketReward[];
 } {
-  const running = new Map<string, { a: Attributed; reward: number; converted: boolean; convertedAt?: Date }>();
+  const running = new Map<
+    string,
+    { a: Attributed; reward: number; converted: boolean; convertedAt?: Date; firstAt: Date }
+  >();
   for (const a of events) {
     if (!a.attributed || a.invalidReason !== null) continue;
     let s = running.get(a.decision.id);
-    if (!s) running.set(a.decision.id, (s = { a, reward: a.decision.reward, converted: a.decision.converted }));
-    const was = s.converted;
+    if (!s)
+      running.set(
+        a.decision.id,
+        (s = { a, reward: a.decision.reward, converted: a.decision.converted, firstAt: a.ev.occurredAt }),
+      );
+    // The first conversion's time: the earliest among this batch's conversions (all received at once),
+    // as the exact rebuild (recompute.ts) reads it from the stored rows.
+    if (a.ev.type === "conversion" && !a.decision.converted && !(s.convertedAt && s.convertedAt <= a.ev.occurredAt))
+      s.convertedAt = a.ev.occurredAt;
     applyEvent(a.campaign.objective, s, a.ev);
-    if (!was && s.converted) s.convertedAt = a.ev.occurredAt;
+    if (a.ev.occurredAt < s.firstAt) s.firstAt = a.ev.occurredAt;
   }
   const updates: { id: string; reward: number; converted: boolean }[] = [];
   const increments: ArmIncrement[] = [];
   const rewards: BucketReward[] = [];
-  for (const { a, reward, converted, convertedAt } of running.values()) {
+  for (const { a, reward, converted, convertedAt, firstAt } of running.values()) {
     const d = a.decision;
-    if (reward === d.reward && converted === d.converted) continue;
-    updates.push({ id: d.id, reward, converted });
     const c = a.campaign;
+    const atImpression = c.trialAt === "impression";
+    const prior = atImpression ? trialsAt.get(d.id) : undefined;
+    const newTrial = atImpression && prior === undefined;
+    const changed = reward !== d.reward || converted !== d.converted;
+    if (!changed && !newTrial) continue;
+    if (changed) updates.push({ id: d.id, reward, converted });
     const first = converted && !d.converted;
-    const hour = hourOf(d.createdAt.getTime());
+    // The trial's time: the decision, or (trialAt impression) its first teaching event, never before the decision.
+    const startMs = atImpression
+      ? Math.max(d.createdAt.getTime(), (prior ?? firstAt).getTime())
+      : d.createdAt.getTime();
+    const hour = hourOf(startMs);
     const key = { campaignId: c.id, armKey: d.armKey };
-    if (reward === d.reward) {
-      // Converted without a change of reward (e.g. a conversion worth 0): the bucket counts it as arrived.
-      rewards.push({ ...key, hour, stats: { n: 1, sum: 0, sumSq: 0 }, delayHours: delayOf(d, convertedAt) });
-      continue;
-    }
     let x: Float64Array | undefined;
-    if (c.encoder) {
+    if (c.encoder && (newTrial || reward !== d.reward)) {
       try {
         x = c.encoder.encode(d.context ?? undefined);
       } catch {
         x = new Float64Array(c.dim);
       }
     }
-    const inc = rewardIncrement(key, d.reward, reward, x);
-    increments.push(inc);
-    rewards.push({
+    const entry: BucketReward = {
       ...key,
       hour,
-      // The rewards part of the decision's hour bucket: n counts the decisions that converted.
-      stats: { n: first ? 1 : 0, sum: inc.sum, sumSq: inc.sumSq, ...(inc.xr ? { xr: inc.xr } : {}) },
-      delayHours: first ? delayOf(d, convertedAt) : undefined,
-    });
+      stats: { n: 0, sum: 0, sumSq: 0 },
+      delayHours: first && convertedAt ? (convertedAt.getTime() - startMs) / 3_600_000 : undefined,
+    };
+    if (newTrial) {
+      const t = trialIncrement(key, d.reward, x);
+      increments.push(t);
+      entry.trial = { n: t.n, sum: t.sum, sumSq: t.sumSq, ...(t.xx ? { xx: t.xx, xr: t.xr } : {}) };
+    }
+    if (reward !== d.reward) {
+      const inc = rewardIncrement(key, d.reward, reward, x);
+      increments.push(inc);
+      // The rewards part of the trial's hour bucket: n counts the decisions that converted.
+      entry.stats = { n: first ? 1 : 0, sum: inc.sum, sumSq: inc.sumSq, ...(inc.xr ? { xr: inc.xr } : {}) };
+    } else if (first) {
+      // Converted without a change of reward (e.g. a conversion worth 0): the bucket counts it as arrived.
+      entry.stats = { n: 1, sum: 0, sumSq: 0 };
+    }
+    rewards.push(entry);
   }
   return { updates, increments, rewards };
 }
 
-const delayOf = (d: DecisionRow, at: Date | undefined) =>
-  at === undefined ? undefined : (at.getTime() - d.createdAt.getTime()) / 3_600_000;
+/** Decisions of campaigns counting trials at impression: when the ones already counted became trials. */
+async function priorTrials(
+  tx: Pick<Db, "execute">,
+  workspaceId: string,
+  events: Attributed[],
+): Promise<Map<string, Date>> {
+  const ids = new Set<string>();
+  for (const a of events) if (a.campaign.trialAt === "impression") ids.add(a.decision.id);
+  return ids.size ? firstTeachingEvents(tx, workspaceId, [...ids]) : new Map();
+}
 
 /** The rewards parts of the decisions' hour buckets, and the delays of first conversions per cohort hour. */
 async function persistBucketRewards(tx: Pick<Db, "execute">, rewards: BucketReward[]): Promise<void> {
   if (rewards.length === 0) return;
   await incrementBuckets(
     tx,
-    rewards.map((r) => ({ campaignId: r.campaignId, armKey: r.armKey, hour: r.hour, rewards: r.stats })),
+    rewards.map((r) => ({
+      campaignId: r.campaignId,
+      armKey: r.armKey,
+      hour: r.hour,
+      trials: r.trial,
+      rewards: r.stats,
+    })),
   );
   const delays = rewards
     .filter((r) => r.delayHours !== undefined)

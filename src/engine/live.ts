@@ -19,8 +19,8 @@
  *   statement) and re-reads only the campaigns in memory that changed; nothing changed → no statistics
  *   row is read.
  * - Strategy states see a campaign's statistics through `syncArm`. Decisions only mark their arm dirty;
- *   the dirty arms are synced once at the end of the event-loop turn, so every decision in one turn
- *   shares one posterior (a strategy's cached pmf is computed once per turn, not once per decision).
+ *   the dirty arms are synced when their group commit lands or within POSTERIOR_SYNC_MS, so the decisions
+ *   in between share one posterior (a strategy's cached pmf is computed once per sync, not per decision).
  */
 import type { Logger } from "pino";
 import type { ArmStats } from "../../strategies/types.ts";
@@ -68,9 +68,19 @@ export interface BucketReward {
   hour: number;
   /** n = 1 when the decision converted for the first time. */
   stats: ArmStats;
+  /** The decision's trial, when this ingest made it one (trialAt "impression", learn.ts). */
+  trial?: ArmStats;
   /** Decision → conversion delay in hours, on a first conversion. */
   delayHours?: number;
 }
+
+/**
+ * The strategy sees queued trials (and recomputes its exact pmf) when their group commit lands, before
+ * they are answered (decide.ts), or after at most this many milliseconds — not once per event-loop turn:
+ * the pmf was the largest single cost of a decision under load. Every propensity stays exact for the
+ * posterior the decision was made with.
+ */
+export const POSTERIOR_SYNC_MS = 10;
 
 /**
  * Per-campaign state kept beside the statistics (budgets, pacing): loaded for every campaign built from
@@ -491,7 +501,7 @@ export class LiveState {
     }
     if (!this.syncScheduled) {
       this.syncScheduled = true;
-      setImmediate(() => this.syncDirty());
+      setTimeout(() => this.syncDirty(), POSTERIOR_SYNC_MS).unref();
     }
   }
 
@@ -531,6 +541,7 @@ export class LiveState {
       const c = this.campaigns.get(r.campaignId);
       const a = c?.armByKey.get(r.armKey);
       if (!c || !a) continue;
+      if (r.trial) c.timed.trial(a.index, r.hour, r.trial);
       c.timed.reward(a.index, r.hour, r.stats, r.delayHours);
       touch(c, a.index);
     }

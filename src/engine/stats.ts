@@ -73,7 +73,16 @@ function statsOf(s: ArmStats, dim: number): ArmStats {
  * objective's base reward (0, or minus the arm's cost for profit).
  */
 export function trialIncrement(key: ArmKey, reward: number, x?: ArrayLike<number>): ArmIncrement {
-  const inc: ArmIncrement = { ...key, n: 1, sum: reward, sumSq: reward * reward };
+  // Fields listed rather than spread: one object shape on the hot path (a spread of `key` was a
+  // visible share of a decision's CPU in profiles).
+  const inc: ArmIncrement = {
+    campaignId: key.campaignId,
+    armKey: key.armKey,
+    n: 1,
+    sum: reward,
+    sumSq: reward * reward,
+  };
+  if (key.bucket !== undefined) inc.bucket = key.bucket;
   if (x) {
     const d = x.length;
     const xx = new Array<number>(d * d).fill(0);

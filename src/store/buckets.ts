@@ -133,7 +133,7 @@ export async function readBuckets(db: Db, campaignIds: string[], fromHour?: numb
 export type StoredBucket = Awaited<ReturnType<typeof readBuckets>>[number];
 
 /** Deletes a campaign's buckets before `hour` (their totals stay in arm_stats). */
-export async function deleteBucketsBefore(db: Db, campaignId: string, hour: number): Promise<void> {
+export async function deleteBucketsBefore(db: Pick<Db, "delete">, campaignId: string, hour: number): Promise<void> {
   const t = armStatBuckets;
   await db.delete(t).where(and(eq(t.campaignId, campaignId), lt(t.bucketStart, new Date(hour * HOUR_MS))));
 }

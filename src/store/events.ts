@@ -87,3 +87,24 @@ export async function applyRewards(
     )
     ${upsertIncrements(incs)}`);
 }
+
+/**
+ * When each of these decisions became a trial in a campaign counting trials at impression: the occurredAt
+ * of its first teaching event (attributed and valid) — the earliest received, the earliest occurred among
+ * those received at once. Decisions without one are absent. (The exact rebuild applies the same rule.)
+ */
+export async function firstTeachingEvents(
+  tx: Pick<Db, "execute">,
+  workspaceId: string,
+  decisionIds: string[],
+): Promise<Map<string, Date>> {
+  if (decisionIds.length === 0) return new Map();
+  const got = await rows<{ decision_id: string; occurred_at: Date | string }>(
+    tx,
+    sql`select distinct on (decision_id) decision_id, occurred_at from events
+        where workspace_id = ${workspaceId}::uuid and decision_id = any(${`{${decisionIds.join(",")}}`}::uuid[])
+          and attributed and invalid_reason is null
+        order by decision_id, received_at, occurred_at`,
+  );
+  return new Map(got.map((g) => [g.decision_id, new Date(g.occurred_at)]));
+}

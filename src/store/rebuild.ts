@@ -10,21 +10,44 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { uuidArray } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 import { decisions } from "./schema.ts";
-import type { Objective } from "./schema.ts";
+import type { DecaySpec, Objective, TrialAt } from "./schema.ts";
 
 export interface RebuildSnapshot {
   objective: Objective;
+  trialAt: TrialAt;
+  attributionWindowHours: number;
+  decay: DecaySpec | null;
+  /** The database's clock (epoch ms): which hour buckets the rebuild keeps (src/engine/timed.ts retentionHours). */
+  nowMs: number;
   arms: { key: string; cost: number }[];
   stats: { armKey: string; n: number; sum: number; sumSq: number; xx: number[] | null; xr: number[] | null }[];
   decisions: {
     id: string;
     armKey: string;
+    /** ISO-8601. */
+    createdAt: string;
     context: Record<string, unknown> | null;
     reward: number;
     converted: boolean;
   }[];
-  /** In arrival order. */
-  events: { decisionId: string; type: string; value: number; cost: number }[];
+  /** In arrival order (received_at, event_id); times ISO-8601. */
+  events: { decisionId: string; type: string; value: number; cost: number; occurredAt: string; receivedAt: string }[];
+  /** The campaign's arm_stat_buckets rows (hour = hours since the epoch). */
+  buckets: {
+    armKey: string;
+    hour: number;
+    n: number;
+    sum: number;
+    sumSq: number;
+    xx: number[] | null;
+    xr: number[] | null;
+    converted: number;
+    rewardSum: number;
+    rewardSumSq: number;
+    rewardXr: number[] | null;
+  }[];
+  /** The campaign's conversion_delays rows. */
+  delays: { hour: number; counts: number[] }[];
 }
 
 export async function rebuildSnapshot(
@@ -35,18 +58,28 @@ export async function rebuildSnapshot(
     tx,
     sql`select (
       select json_build_object(
-        'objective', c.objective,
+        'objective', c.objective, 'trialAt', c.trial_at, 'attributionWindowHours', c.attribution_window_hours,
+        'decay', c.decay, 'nowMs', (extract(epoch from now()) * 1000)::float8,
         'arms', (select coalesce(json_agg(json_build_object('key', a.key, 'cost', a.cost)), '[]'::json)
                  from arms a where a.campaign_id = c.id),
         'stats', (select coalesce(json_agg(json_build_object('armKey', s.arm_key, 'n', s.n, 'sum', s.sum,
                    'sumSq', s.sum_sq, 'xx', s.xx, 'xr', s.xr)), '[]'::json)
                   from arm_stats s where s.campaign_id = c.id),
-        'decisions', (select coalesce(json_agg(json_build_object('id', d.id, 'armKey', d.arm_key,
+        'decisions', (select coalesce(json_agg(json_build_object('id', d.id, 'armKey', d.arm_key, 'createdAt', d.created_at,
                        'context', d.context, 'reward', d.reward, 'converted', d.converted)), '[]'::json)
                       from decisions d where d.campaign_id = c.id and d.served),
         'events', (select coalesce(json_agg(json_build_object('decisionId', e.decision_id, 'type', e.type,
-                    'value', e.value, 'cost', e.cost) order by e.received_at, e.event_id), '[]'::json)
-                   from events e where e.campaign_id = c.id and e.attributed and e.invalid_reason is null)
+                    'value', e.value, 'cost', e.cost, 'occurredAt', e.occurred_at, 'receivedAt', e.received_at)
+                    order by e.received_at, e.event_id), '[]'::json)
+                   from events e where e.campaign_id = c.id and e.attributed and e.invalid_reason is null),
+        'buckets', (select coalesce(json_agg(json_build_object('armKey', b.arm_key,
+                     'hour', round(extract(epoch from b.bucket_start) / 3600), 'n', b.n, 'sum', b.sum, 'sumSq', b.sum_sq,
+                     'xx', b.xx, 'xr', b.xr, 'converted', b.converted, 'rewardSum', b.reward_sum,
+                     'rewardSumSq', b.reward_sum_sq, 'rewardXr', b.reward_xr)), '[]'::json)
+                    from arm_stat_buckets b where b.campaign_id = c.id),
+        'delays', (select coalesce(json_agg(json_build_object('hour', round(extract(epoch from g.cohort_start) / 3600),
+                    'counts', g.counts)), '[]'::json)
+                   from conversion_delays g where g.campaign_id = c.id)
       ) from campaigns c where c.id = ${campaignId}::uuid
     ) as snapshot`,
   );

@@ -139,7 +139,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
   },
   { arbitrary: fc.constant({ t: "refresh" as const }), weight: 1 },
   { arbitrary: fc.record({ t: fc.constant("recompute" as const), fail: fc.boolean() }), weight: 1 },
-  { arbitrary: fc.record({ t: fc.constant("flag" as const), pick: fc.nat() }), weight: 1 },
+  { arbitrary: fc.record({ t: fc.constant("flag" as const), pick: fc.nat() }), weight: 2 },
 );
 
 /** Flags events whose source ip is "bad" (the ingest-time fraud gate). */
@@ -159,36 +159,135 @@ afterAll(async () => {
   await database?.close();
 });
 
-/** What the stored rows imply for a revenue campaign: per arm n, Σr, Σr² and (contextual) Σxxᵀ, Σr·x. */
-async function implied(campaignId: string, encode?: (ctx: Record<string, unknown> | undefined) => ArrayLike<number>) {
-  const decs = await rows<{ id: string; arm_key: string; context: Record<string, unknown> | null; reward: number }>(
+/**
+ * What the stored rows imply for a revenue campaign: per arm n, Σr, Σr² and (contextual) Σxxᵀ, Σr·x; and
+ * per (arm, hour) bucket its trials part and its rewards part. A trial is every decision, in its hour —
+ * or, with `trialAt: "impression"`, a decision some valid attributed event reached, in the hour of its
+ * first such event (the earliest occurred among the first received).
+ */
+async function implied(
+  campaignId: string,
+  encode?: (ctx: Record<string, unknown> | undefined) => ArrayLike<number>,
+  trialAt: "decision" | "impression" = "decision",
+) {
+  const decs = await rows<{
+    id: string;
+    arm_key: string;
+    context: Record<string, unknown> | null;
+    reward: number;
+    created_at: Date | string;
+  }>(
     database.db,
-    sql`select id, arm_key, context, reward from decisions where campaign_id = ${campaignId}::uuid`,
+    sql`select id, arm_key, context, reward, created_at from decisions where campaign_id = ${campaignId}::uuid`,
   );
-  const evs = await rows<{ decision_id: string; value: number }>(
+  const evs = await rows<{
+    decision_id: string;
+    type: string;
+    value: number;
+    occurred_at: Date | string;
+    received_at: Date | string;
+  }>(
     database.db,
-    sql`select decision_id, value from events where campaign_id = ${campaignId}::uuid
-        and type = 'conversion' and attributed and invalid_reason is null`,
+    sql`select decision_id, type, value, occurred_at, received_at from events where campaign_id = ${campaignId}::uuid
+        and attributed and invalid_reason is null`,
   );
   const reward = new Map<string, number>();
-  for (const e of evs) reward.set(e.decision_id, (reward.get(e.decision_id) ?? 0) + Number(e.value));
+  const first = new Map<string, { rec: number; at: number }>();
+  for (const e of evs) {
+    if (e.type === "conversion") reward.set(e.decision_id, (reward.get(e.decision_id) ?? 0) + Number(e.value));
+    const rec = new Date(e.received_at).getTime();
+    const at = new Date(e.occurred_at).getTime();
+    const f = first.get(e.decision_id);
+    if (!f || rec < f.rec || (rec === f.rec && at < f.at)) first.set(e.decision_id, { rec, at });
+  }
+  const zero = (): ArmStats => (encode ? { n: 0, sum: 0, sumSq: 0, xx: [0], xr: [0] } : { n: 0, sum: 0, sumSq: 0 });
   const out = new Map<string, ArmStats>();
+  const buckets = new Map<string, { trials: ArmStats; rewards: ArmStats }>();
   for (const d of decs) {
     const r = reward.get(d.id) ?? 0;
     expect(Number(d.reward)).toBe(r); // the stored running reward, too
+    const created = new Date(d.created_at).getTime();
+    const f = first.get(d.id);
+    if (trialAt === "impression" && !f) continue;
+    const hour = Math.floor((trialAt === "impression" ? Math.max(created, f!.at) : created) / 3_600_000);
     let s = out.get(d.arm_key);
-    if (!s)
-      out.set(d.arm_key, (s = encode ? { n: 0, sum: 0, sumSq: 0, xx: [0], xr: [0] } : { n: 0, sum: 0, sumSq: 0 }));
+    if (!s) out.set(d.arm_key, (s = zero()));
+    const k = `${d.arm_key}/${hour}`;
+    let b = buckets.get(k);
+    if (!b) buckets.set(k, (b = { trials: zero(), rewards: zero() }));
     s.n += 1;
     s.sum += r;
     s.sumSq += r * r;
+    b.trials.n += 1;
+    if (r !== 0) {
+      b.rewards.n += 1; // converted (revenue: every conversion here is worth 1–9)
+      b.rewards.sum += r;
+      b.rewards.sumSq += r * r;
+    }
     if (encode) {
       const x = encode(d.context ?? undefined);
       s.xx![0] += x[0] * x[0];
       s.xr![0] += r * x[0];
+      b.trials.xx![0] += x[0] * x[0];
+      b.rewards.xr![0] += r * x[0];
     }
   }
-  return out;
+  return { totals: out, buckets };
+}
+
+/** The stored arm_stat_buckets rows of a campaign, keyed "arm/hour", as the two parts. */
+async function storedBuckets(campaignId: string, dim: number) {
+  const got = await rows<{
+    arm_key: string;
+    hour: number;
+    n: number;
+    sum: number;
+    sum_sq: number;
+    xx: number[] | null;
+    xr: number[] | null;
+    converted: number;
+    reward_sum: number;
+    reward_sum_sq: number;
+    reward_xr: number[] | null;
+  }>(
+    database.db,
+    sql`select arm_key, floor(extract(epoch from bucket_start) / 3600)::float8 as hour, n, sum, sum_sq, xx, xr,
+          converted, reward_sum, reward_sum_sq, reward_xr from arm_stat_buckets where campaign_id = ${campaignId}::uuid`,
+  );
+  const vec = (a: number[] | null) => (dim ? (a ?? [0]).map(Number) : undefined);
+  return new Map(
+    got.map((r) => [
+      `${r.arm_key}/${Number(r.hour)}`,
+      {
+        trials: { n: Number(r.n), sum: Number(r.sum), sumSq: Number(r.sum_sq), xx: vec(r.xx), xr: vec(r.xr) },
+        rewards: {
+          n: Number(r.converted),
+          sum: Number(r.reward_sum),
+          sumSq: Number(r.reward_sum_sq),
+          xr: vec(r.reward_xr),
+        },
+      },
+    ]),
+  );
+}
+
+/** Buckets equal, ignoring rows that are all zero (a trial taken back leaves its row at 0). */
+function expectBuckets(
+  got: Map<string, { trials: ArmStats; rewards: ArmStats }>,
+  want: Map<string, { trials: ArmStats; rewards: ArmStats }>,
+  what: string,
+) {
+  const isZero = (b: { trials: ArmStats; rewards: ArmStats }) =>
+    [b.trials, b.rewards].every(
+      (s) => Math.abs(s.n) < 1e-9 && Math.abs(s.sum) < 1e-9 && (s.xx ?? []).every((v) => Math.abs(v) < 1e-9),
+    );
+  for (const k of new Set([...got.keys(), ...want.keys()])) {
+    const g = got.get(k);
+    const w = want.get(k);
+    if (!w && g && isZero(g)) continue;
+    expectStats(g?.trials, w?.trials, `${what} ${k} trials`);
+    expectStats(g?.rewards, w?.rewards, `${what} ${k} rewards`);
+  }
 }
 
 function expectStats(got: ArmStats | undefined, want: ArmStats | undefined, what: string) {
@@ -201,8 +300,12 @@ function expectStats(got: ArmStats | undefined, want: ArmStats | undefined, what
   for (const [i, v] of (w.xr ?? []).entries()) expect(g.xr?.[i] ?? 0, `${what}: xr`).toBeCloseTo(v, 9);
 }
 
-for (const contextual of [false, true]) {
-  describe(`memory = database + queued = rows (${contextual ? "lin_ts" : "gaussian_thompson"})`, () => {
+for (const { contextual, trialAt } of [
+  { contextual: false, trialAt: "decision" as const },
+  { contextual: true, trialAt: "decision" as const },
+  { contextual: false, trialAt: "impression" as const },
+]) {
+  describe(`memory = database + queued = rows (${contextual ? "lin_ts" : "gaussian_thompson"}, trialAt ${trialAt})`, () => {
     it("holds under any interleaving of decisions, events, failed commits, refreshes, recomputes and take-backs", async () => {
       let runId = 0;
       await fc.assert(
@@ -226,11 +329,12 @@ for (const contextual of [false, true]) {
               objective: "revenue",
               strategy: { type: contextual ? "lin_ts" : "gaussian_thompson" },
               arms: [{ key: "a" }, { key: "b" }, { key: "c" }],
+              trialAt,
               ...(contextual ? { contextFeatures: [{ name: "age", type: "numeric" as const }] } : {}),
             });
             await other.start();
             const decided: string[] = [];
-            const sent: { id: string; decisionId: string }[] = [];
+            const sent: { id: string; decisionId: string; bad: boolean }[] = [];
             let eventSeq = 0;
             let external = false;
             const run = async (k: Cmd): Promise<void> => {
@@ -267,7 +371,7 @@ for (const contextual of [false, true]) {
                   });
                   try {
                     await main.ingest(ws, evs);
-                    for (const e of evs) sent.push({ id: e.id, decisionId: e.decisionId });
+                    for (const e of evs) sent.push({ id: e.id, decisionId: e.decisionId, bad: e.source.ip === "bad" });
                   } catch {
                     // the injected failure: nothing of the batch was stored
                   }
@@ -287,8 +391,10 @@ for (const contextual of [false, true]) {
                   );
                   return;
                 case "flag": {
-                  if (sent.length === 0) return;
-                  const e = sent[k.pick % sent.length];
+                  // a take-back of an event the gate let through (one it flagged teaches nothing already)
+                  const good = sent.filter((x) => !x.bad);
+                  if (good.length === 0) return;
+                  const e = good[k.pick % good.length];
                   await database.db.execute(
                     sql`update events set invalid_reason = 'test' where workspace_id = ${ws}::uuid and event_id = ${e.id}`,
                   );
@@ -322,18 +428,25 @@ for (const contextual of [false, true]) {
               const l = live();
               const s = await stored();
               const enc = l.encoder;
-              const want = await implied(c.id, enc ? (ctx) => enc.encode(ctx) : undefined);
+              const want = await implied(c.id, enc ? (ctx) => enc.encode(ctx) : undefined, trialAt);
               for (const a of l.arms) {
                 expectStats(l.stats[a.index], s.get(a.key), `after refresh: memory = database, arm ${a.key}`);
-                expectStats(s.get(a.key), want.get(a.key), `database = rows, arm ${a.key}`);
+                expectStats(s.get(a.key), want.totals.get(a.key), `database = rows, arm ${a.key}`);
               }
+              // the hour buckets too: stored rows = what the rows imply, and memory's buckets = stored rows
+              const sb = await storedBuckets(c.id, l.dim);
+              expectBuckets(sb, want.buckets, "stored buckets = rows, bucket");
+              const mem = new Map<string, { trials: ArmStats; rewards: ArmStats }>();
+              for (const a of l.arms)
+                for (const [hour, b] of l.timed.arms[a.index]!.buckets) mem.set(`${a.key}/${hour}`, b);
+              expectBuckets(mem, sb, "memory buckets = stored, bucket");
             } finally {
               await other.close();
               await main.close();
             }
           },
         ),
-        { seed: contextual ? 22 : 21, numRuns: 20, endOnFailure: true },
+        { seed: contextual ? 22 : trialAt === "impression" ? 23 : 21, numRuns: 20, endOnFailure: true },
       );
     }, 300_000);
   });
