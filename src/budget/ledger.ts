@@ -4,9 +4,11 @@
  * (committed decisions and ingested events), plus its still-queued decisions — the same invariant as the
  * arm statistics ("memory = database + still queued"), kept for spend.
  *
- * Only the rows of the recent hours can still change (decisions and events are counted in the hour they
- * are made / received), so the ledger caches the rows of the last WINDOW_HOURS hours and re-reads only
- * those on refresh; older rows are folded into a base read once at load. What the re-read finds beyond
+ * Live traffic writes the rows of the recent hours (decisions are counted in the hour they are made,
+ * events in the hour they occurred), so the ledger caches the rows of the last WINDOW_HOURS hours and
+ * re-reads only those on refresh; older rows are folded into a base read once at load. An event dated
+ * before the window (history sent late) is counted here at once by the replica that ingested it, by
+ * the others at their next load of the campaign. What the re-read finds beyond
  * the cached rows was spent by other replicas: its rate (exponentially weighted) extrapolates their spend
  * since the last read, which is what keeps N replicas' overspend small (README: "Budgets").
  */

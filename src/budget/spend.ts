@@ -42,14 +42,16 @@ export function settleSpend(c: LiveCampaign | undefined, inc: SpendIncrement, ok
 export interface SpentEvent {
   campaign: LiveCampaign;
   decision: { armKey: string | null };
-  ev: { type: string; value: number; cost: number; receivedAt: Date };
+  ev: { type: string; value: number; cost: number; occurredAt: Date; receivedAt: Date };
   attributed: boolean;
   invalidReason: string | null;
 }
 
 /**
  * The spend increments of stored events: cost of every valid event; conversions and revenue of valid
- * attributed conversions. Counted in the hour the event was received (when the service learns of it).
+ * attributed conversions. Counted in the hour the event occurred (its occurredAt, already checked against
+ * clock skew; a little in the future counts as received), so re-imported history spends on its own days,
+ * not today's budget.
  */
 export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
   const out: SpendIncrement[] = [];
@@ -57,7 +59,7 @@ export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
     if (a.invalidReason !== null || !a.campaign.budget || a.decision.armKey === null) continue;
     const conv = a.attributed && a.ev.type === "conversion";
     if (a.ev.cost === 0 && !conv) continue;
-    const ms = a.ev.receivedAt.getTime();
+    const ms = Math.min(a.ev.occurredAt.getTime(), a.ev.receivedAt.getTime());
     out.push({
       campaignId: a.campaign.id,
       armKey: a.decision.armKey,
