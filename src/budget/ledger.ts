@@ -96,6 +96,8 @@ export class BudgetLedger {
   day: BudgetDay;
   plan: Plan | null = null;
   pacer: PacerState | null = null;
+  /** The state last written to pacer_states (or read from it): `pacer` differs after a step. */
+  pacerStored: PacerState | null = null;
   /** Requests per local hour of day over the history days (traffic-shaped plans). */
   history: number[] = new Array<number>(24).fill(0);
   /** The history must be read again (a new budget day began). */
@@ -294,9 +296,17 @@ export class BudgetLedger {
     return this.plan;
   }
 
-  /** Carries the controller and the queued decisions over to a reloaded ledger. */
+  /** The controller as stored (pacer_states): a reloaded or restarted replica resumes its throttle. */
+  restorePacer(stored: PacerState | undefined): void {
+    if (!stored) return;
+    this.pacer = stored;
+    this.pacerStored = stored;
+  }
+
+  /** Carries the controller and the queued decisions over to a reloaded ledger (newer than the stored one). */
   carryFrom(prev: BudgetLedger): void {
     this.pacer = prev.pacer;
+    this.pacerStored = prev.pacerStored;
     this.othersRate = prev.othersRate;
     this.exhausted = prev.exhausted;
     this.verdicts = prev.verdicts;

@@ -5,7 +5,7 @@
  */
 import type { LiveArm, LiveCampaign } from "../engine/campaign.ts";
 import { hourOf } from "../engine/buckets.ts";
-import type { SpendIncrement } from "../store/spend.ts";
+import type { PacerRow, SpendIncrement } from "../store/spend.ts";
 
 /** A decision's spend increment (queued in the ledger at once), or none for a campaign not loaded with one. */
 export function spendOfDecision(c: LiveCampaign, arm: LiveArm | undefined, nowMs: number): SpendIncrement | undefined {
@@ -32,6 +32,34 @@ export function spendIncrements(batch: { spend?: SpendIncrement }[]): SpendIncre
   const out: SpendIncrement[] = [];
   for (const e of batch) if (e.spend) out.push(e.spend);
   return out;
+}
+
+/**
+ * The controller states to store with a decision batch: those of its campaigns that stepped since they
+ * were last stored (a step every `intervalSeconds`, so most batches carry none).
+ */
+export function pacerWrites(
+  campaigns: Map<string, LiveCampaign>,
+  batch: { row: { campaignId: string } }[],
+): PacerRow[] {
+  const out: PacerRow[] = [];
+  const seen = new Set<string>();
+  for (const e of batch) {
+    const id = e.row.campaignId;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const l = campaigns.get(id)?.budget;
+    if (l?.pacer && l.pacer !== l.pacerStored) out.push({ campaignId: id, state: l.pacer });
+  }
+  return out;
+}
+
+/** After the batch committed: these states are the stored ones. */
+export function pacersStored(campaigns: Map<string, LiveCampaign>, written: PacerRow[]): void {
+  for (const w of written) {
+    const l = campaigns.get(w.campaignId)?.budget;
+    if (l) l.pacerStored = w.state;
+  }
 }
 
 export function settleSpend(c: LiveCampaign | undefined, inc: SpendIncrement, ok: boolean): void {
