@@ -271,3 +271,36 @@ describe("historical event costs", () => {
     expect(after.body.budget.spendTotal).toBeCloseTo(8, 9);
   });
 });
+
+describe("the decision export with not-served decisions", () => {
+  it("served=all adds the decisions answered without an arm, with served and reason; the default is unchanged", async () => {
+    const id = await createCampaign(ws, priced({ totalBudget: 2 }));
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push((await decide(ws, id)).body);
+    expect(answers.filter((a) => a.arm !== null)).toHaveLength(2);
+    const lines = (text: string) =>
+      text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+    const served = lines((await ws.get(`/v1/campaigns/${id}/decisions/export`)).text);
+    expect(served).toHaveLength(2);
+    for (const r of served) {
+      expect(r.action).not.toBeNull();
+      expect(r).not.toHaveProperty("served");
+      expect(r).not.toHaveProperty("reason");
+    }
+    const all = lines((await ws.get(`/v1/campaigns/${id}/decisions/export?served=all`)).text);
+    expect(all).toHaveLength(5);
+    expect(new Set(all.map((r) => r.decisionId))).toEqual(new Set(answers.map((a) => a.decisionId)));
+    const not = all.filter((r) => !r.served);
+    expect(not).toHaveLength(3);
+    for (const r of not) expect(r).toMatchObject({ action: null, reason: "budget_exhausted", propensity: 1 });
+    for (const r of all.filter((x) => x.served)) expect(r.reason).toBeNull();
+    const csv = (await ws.get(`/v1/campaigns/${id}/decisions/export?served=all&format=csv`)).text.trim().split("\n");
+    expect(csv[0]).toBe("decision_id,timestamp,action,propensity,reward,context_json,served,reason");
+    expect(csv.slice(1).filter((l) => l.endsWith(",false,budget_exhausted"))).toHaveLength(3);
+    expect(csv.slice(1).filter((l) => l.endsWith(",true,"))).toHaveLength(2);
+    expectInvalid(await ws.get(`/v1/campaigns/${id}/decisions/export?served=maybe`), "served");
+  });
+});
