@@ -6,10 +6,11 @@
  */
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { throttleOf } from "../../src/budget/pacing.ts";
+import { initialPacer, throttleOf } from "../../src/budget/pacing.ts";
 import { Engine, type CampaignInput } from "../../src/engine/engine.ts";
 import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
 import { openDatabase, type Database } from "../../src/store/db.ts";
+import { readPacers, upsertPacers } from "../../src/store/spend.ts";
 import { workspaces } from "../../src/store/schema.ts";
 import { testDatabase, type TestDatabase } from "../helpers/db.ts";
 
@@ -97,5 +98,30 @@ describe("the pacing controller after a reload", () => {
     const next = throttle(e2, c.id);
     expect(next).toBeGreaterThanOrEqual(theta * Math.exp(-0.3) - 1e-12);
     expect(next).toBeLessThanOrEqual(theta * Math.exp(0.3) + 1e-12);
+  });
+});
+
+describe("pacer_states", () => {
+  it("a state older than the stored one (a late batch of another replica) does not replace it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-06-01T12:00:00Z") });
+    const e = await engine();
+    const c = await e.createCampaign(ws, {
+      name: "two writers",
+      kind: "creative",
+      objective: "conversions",
+      strategy: { type: "thompson" },
+      arms: [{ key: "a", cost: 1 }],
+      dailyBudget: 100,
+      pacing: { mode: "even" },
+    } as CampaignInput);
+    const t = Date.parse("2026-06-01T12:00:00Z");
+    const newer = { ...initialPacer(t + 120_000, "2026-06-01", 5), mu: 3 };
+    const older = { ...initialPacer(t + 60_000, "2026-06-01", 2), mu: 0.5 };
+    await database.db.execute(upsertPacers([{ campaignId: c.id, state: newer }]));
+    await database.db.execute(upsertPacers([{ campaignId: c.id, state: older }]));
+    expect((await readPacers(database.db, [c.id])).get(c.id)).toEqual(newer);
+    const newest = { ...newer, lastMs: t + 180_000, mu: 1 };
+    await database.db.execute(upsertPacers([{ campaignId: c.id, state: newest }]));
+    expect((await readPacers(database.db, [c.id])).get(c.id)).toEqual(newest);
   });
 });
