@@ -4,9 +4,11 @@
  * (committed decisions and ingested events), plus its still-queued decisions — the same invariant as the
  * arm statistics ("memory = database + still queued"), kept for spend.
  *
- * Only the rows of the recent hours can still change (decisions and events are counted in the hour they
- * are made / received), so the ledger caches the rows of the last WINDOW_HOURS hours and re-reads only
- * those on refresh; older rows are folded into a base read once at load. What the re-read finds beyond
+ * Live traffic writes the rows of the recent hours (decisions are counted in the hour they are made,
+ * events in the hour they occurred), so the ledger caches the rows of the last WINDOW_HOURS hours and
+ * re-reads only those on refresh; older rows are folded into a base read once at load. An event dated
+ * before the window (history sent late) is counted here at once by the replica that ingested it, by
+ * the others at their next load of the campaign. What the re-read finds beyond
  * the cached rows was spent by other replicas: its rate (exponentially weighted) extrapolates their spend
  * since the last read, which is what keeps N replicas' overspend small (README: "Budgets").
  */
@@ -94,6 +96,8 @@ export class BudgetLedger {
   day: BudgetDay;
   plan: Plan | null = null;
   pacer: PacerState | null = null;
+  /** The state last written to pacer_states (or read from it): `pacer` differs after a step. */
+  pacerStored: PacerState | null = null;
   /** Requests per local hour of day over the history days (traffic-shaped plans). */
   history: number[] = new Array<number>(24).fill(0);
   /** The history must be read again (a new budget day began). */
@@ -292,9 +296,17 @@ export class BudgetLedger {
     return this.plan;
   }
 
-  /** Carries the controller and the queued decisions over to a reloaded ledger. */
+  /** The controller as stored (pacer_states): a reloaded or restarted replica resumes its throttle. */
+  restorePacer(stored: PacerState | undefined): void {
+    if (!stored) return;
+    this.pacer = stored;
+    this.pacerStored = stored;
+  }
+
+  /** Carries the controller and the queued decisions over to a reloaded ledger (newer than the stored one). */
   carryFrom(prev: BudgetLedger): void {
     this.pacer = prev.pacer;
+    this.pacerStored = prev.pacerStored;
     this.othersRate = prev.othersRate;
     this.exhausted = prev.exhausted;
     this.verdicts = prev.verdicts;

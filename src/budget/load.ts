@@ -2,7 +2,8 @@
  * The ledger's reads. `budgetLoader` is registered with the live state (src/engine/live.ts
  * `addLoader`): every campaign built from the database — start-up, first use, reload, a refresh's
  * rebuild — gets its ledger before it serves, read in one statement for all of them (workspace time
- * zones, the base sums, the recent rows; plus one for each traffic-paced campaign's history). `refreshBudgets` runs in
+ * zones, the base sums, the recent rows; one for the paced campaigns' stored controller states; plus one
+ * for each traffic-paced campaign's history). `refreshBudgets` runs in
  * every refresh (inside its exclusive lock) for the campaigns with a budget, one statement for all, so
  * "memory = database + still queued" holds for spend as it does for arm statistics.
  */
@@ -10,7 +11,7 @@ import type { LiveCampaign } from "../engine/campaign.ts";
 import type { CampaignStateLoader } from "../engine/live.ts";
 import { HOUR_MS } from "../store/buckets.ts";
 import type { Db } from "../store/db.ts";
-import { readHourlyRequests, readLedgerRows, readSpendRows } from "../store/spend.ts";
+import { readHourlyRequests, readLedgerRows, readPacers, readSpendRows } from "../store/spend.ts";
 import { hourOf } from "../engine/buckets.ts";
 import { localHour } from "./day.ts";
 import { BudgetLedger, budgetConfig, WINDOW_HOURS } from "./ledger.ts";
@@ -32,11 +33,17 @@ export async function loadBudgets(
     fromHour,
     nowMs,
   );
+  const paced = built.filter((b) => b.campaign.pacing?.mode && b.campaign.pacing.mode !== "none");
+  const pacers = await readPacers(
+    db,
+    paced.map((b) => b.campaign.id),
+  );
   for (const { campaign: c, prev } of built) {
     const r = read.get(c.id);
     const l = new BudgetLedger(c.id, r?.timezone ?? "UTC", budgetConfig(c, c.arms), nowMs);
     l.load(r?.base ?? [], r?.recent ?? [], nowMs);
     await readHistory(db, l);
+    if (l.config.pacing) l.restorePacer(pacers.get(c.id));
     if (prev?.budget) l.carryFrom(prev.budget);
     c.budget = l;
   }

@@ -5,7 +5,7 @@
  */
 import type { LiveArm, LiveCampaign } from "../engine/campaign.ts";
 import { hourOf } from "../engine/buckets.ts";
-import type { SpendIncrement } from "../store/spend.ts";
+import type { PacerRow, SpendIncrement } from "../store/spend.ts";
 
 /** A decision's spend increment (queued in the ledger at once), or none for a campaign not loaded with one. */
 export function spendOfDecision(c: LiveCampaign, arm: LiveArm | undefined, nowMs: number): SpendIncrement | undefined {
@@ -34,6 +34,34 @@ export function spendIncrements(batch: { spend?: SpendIncrement }[]): SpendIncre
   return out;
 }
 
+/**
+ * The controller states to store with a decision batch: those of its campaigns that stepped since they
+ * were last stored (a step every `intervalSeconds`, so most batches carry none).
+ */
+export function pacerWrites(
+  campaigns: Map<string, LiveCampaign>,
+  batch: { row: { campaignId: string } }[],
+): PacerRow[] {
+  const out: PacerRow[] = [];
+  const seen = new Set<string>();
+  for (const e of batch) {
+    const id = e.row.campaignId;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const l = campaigns.get(id)?.budget;
+    if (l?.pacer && l.pacer !== l.pacerStored) out.push({ campaignId: id, state: l.pacer });
+  }
+  return out;
+}
+
+/** After the batch committed: these states are the stored ones. */
+export function pacersStored(campaigns: Map<string, LiveCampaign>, written: PacerRow[]): void {
+  for (const w of written) {
+    const l = campaigns.get(w.campaignId)?.budget;
+    if (l) l.pacerStored = w.state;
+  }
+}
+
 export function settleSpend(c: LiveCampaign | undefined, inc: SpendIncrement, ok: boolean): void {
   c?.budget?.settle(inc, ok);
 }
@@ -42,14 +70,16 @@ export function settleSpend(c: LiveCampaign | undefined, inc: SpendIncrement, ok
 export interface SpentEvent {
   campaign: LiveCampaign;
   decision: { armKey: string | null };
-  ev: { type: string; value: number; cost: number; receivedAt: Date };
+  ev: { type: string; value: number; cost: number; occurredAt: Date; receivedAt: Date };
   attributed: boolean;
   invalidReason: string | null;
 }
 
 /**
  * The spend increments of stored events: cost of every valid event; conversions and revenue of valid
- * attributed conversions. Counted in the hour the event was received (when the service learns of it).
+ * attributed conversions. Counted in the hour the event occurred (its occurredAt, already checked against
+ * clock skew; a little in the future counts as received), so re-imported history spends on its own days,
+ * not today's budget.
  */
 export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
   const out: SpendIncrement[] = [];
@@ -57,7 +87,7 @@ export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
     if (a.invalidReason !== null || !a.campaign.budget || a.decision.armKey === null) continue;
     const conv = a.attributed && a.ev.type === "conversion";
     if (a.ev.cost === 0 && !conv) continue;
-    const ms = a.ev.receivedAt.getTime();
+    const ms = Math.min(a.ev.occurredAt.getTime(), a.ev.receivedAt.getTime());
     out.push({
       campaignId: a.campaign.id,
       armKey: a.decision.armKey,

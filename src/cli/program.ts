@@ -427,12 +427,24 @@ server (400/404/409/413) · 4 authentication or permission (401/403) · 5 unavai
       .option("--from <time>", "ISO time")
       .option("--to <time>", "ISO time")
       .addOption(new Option("--format <f>").choices(["jsonl", "csv"]).default("jsonl"))
+      .addOption(
+        new Option(
+          "--served <which>",
+          "all: also the decisions not served (paced, budget_exhausted), with served and reason",
+        )
+          .choices(["true", "all"])
+          .default("true"),
+      )
       .option("-o, --out <file>", "write to a file instead of stdout"),
   ).action(
     action(
-      async (campaign: string, o: Common & { from?: string; to?: string; format: "jsonl" | "csv"; out?: string }) => {
+      async (
+        campaign: string,
+        o: Common & { from?: string; to?: string; format: "jsonl" | "csv"; served: "true" | "all"; out?: string },
+      ) => {
         const body = await client(o).exportDecisions(campaign, {
           format: o.format,
+          served: o.served,
           ...(o.from ? { from: o.from } : {}),
           ...(o.to ? { to: o.to } : {}),
         });

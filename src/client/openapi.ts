@@ -1410,6 +1410,8 @@ export interface paths {
         query?: {
           format?: "jsonl" | "csv";
           from?: string;
+          /** @description `true`: served decisions only; `all`: also those answered without an arm (budget_exhausted, paced, roi_guardrail), with `served` and `reason` columns and `action` null — their propensities complete each request's distribution, so an off-policy evaluation can account for the throttle */
+          served?: "true" | "all";
           to?: string;
         };
         header?: never;
@@ -1420,7 +1422,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?}, or CSV */
+        /** @description JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?, served and reason (with served=all)}, or CSV (served and reason as the last columns with served=all) */
         200: {
           headers: {
             [name: string]: unknown;

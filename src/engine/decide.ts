@@ -22,8 +22,8 @@ import { baseReward } from "./rewards.ts";
 import { isValidTimeZone, nextSendAt } from "./sendtime.ts";
 import { hourOf } from "./buckets.ts";
 import { chooseWithBudget } from "../budget/serve.ts";
-import { settleSpend, spendIncrements, spendOfDecision } from "../budget/spend.ts";
-import type { SpendIncrement } from "../store/spend.ts";
+import { pacersStored, pacerWrites, settleSpend, spendIncrements, spendOfDecision } from "../budget/spend.ts";
+import type { PacerRow, SpendIncrement } from "../store/spend.ts";
 import { trialIncrement, type ArmIncrement } from "./stats.ts";
 import type { DecisionRequest, DecisionResult } from "./types.ts";
 
@@ -242,8 +242,10 @@ export class Decider {
   ): Promise<void> {
     const { live, db, logger } = this.o;
     const part = from === 0 && to === batch.length ? batch : batch.slice(from, to);
+    let pacers: PacerRow[] = [];
     try {
       const served = part.filter((e) => e.inc !== undefined);
+      pacers = pacerWrites(live.campaigns, part);
       await insertDecisionsWithStats(
         db,
         part.map((e) => e.row),
@@ -255,6 +257,7 @@ export class Decider {
           trials: e.inc,
         })),
         spendIncrements(part),
+        pacers,
       );
     } catch (err) {
       if (isUnavailable(err) || part.length === 1) {
@@ -274,6 +277,7 @@ export class Decider {
       return;
     }
     for (const e of part) settle(live, e, true);
+    pacersStored(live.campaigns, pacers);
     // Before the answers: a client's next decision sees these trials (one posterior sync per commit).
     live.syncDirty();
     this.o.onDecisions?.(part.length);

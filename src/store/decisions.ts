@@ -7,7 +7,7 @@ import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements, uuidArray } from "./arm-stats.ts";
 import { upsertBucketIncrements, type BucketIncrement } from "./buckets.ts";
 import type { Db } from "./db.ts";
-import { upsertSpend, type SpendIncrement } from "./spend.ts";
+import { upsertPacers, upsertSpend, type PacerRow, type SpendIncrement } from "./spend.ts";
 import { decisions } from "./schema.ts";
 
 /** A decision as stored (the decision log's row). */
@@ -15,7 +15,8 @@ export type DecisionRow = typeof decisions.$inferSelect;
 
 /**
  * Logs a batch of decisions and adds their trials to arm_stats and to their hour buckets
- * (arm_stat_buckets), and their spend to spend_counters, in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
+ * (arm_stat_buckets), their spend to spend_counters and their campaigns' changed pacing controller states
+ * to pacer_states, in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
 export async function insertDecisionsWithStats(
   db: Pick<Db, "execute">,
@@ -23,6 +24,7 @@ export async function insertDecisionsWithStats(
   incs: ArmIncrement[],
   buckets: BucketIncrement[] = [],
   spend: SpendIncrement[] = [],
+  pacers: PacerRow[] = [],
 ): Promise<void> {
   if (decisions.length === 0) return;
   const d = JSON.stringify(
@@ -50,7 +52,7 @@ export async function insertDecisionsWithStats(
       select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted
       from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, served boolean, reason text, context jsonb,
         unit_id text, unit_hash text, timezone text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
-    )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}${spend.length ? sql`, s as (${upsertSpend(spend)})` : sql``}
+    )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}${spend.length ? sql`, s as (${upsertSpend(spend)})` : sql``}${pacers.length ? sql`, p as (${upsertPacers(pacers)})` : sql``}
     ${upsertIncrements(incs)}`);
 }
 

@@ -7,7 +7,7 @@
  * A local day that starts at a half hour (UTC+5:30) splits an hour between two rows: the day column, not
  * the hour, says which daily budget a row counts against.
  */
-import { date, doublePrecision, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { date, doublePrecision, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import { campaigns } from "./schema.ts";
 
 export const spendCounters = pgTable(
@@ -35,3 +35,17 @@ export const spendCounters = pgTable(
   },
   (t) => [primaryKey({ columns: [t.campaignId, t.armKey, t.day, t.hourStart] })],
 );
+
+/**
+ * The pacing controller's state per campaign (src/budget/pacing.ts `PacerState`: the dual multiplier,
+ * its last step, where today's pacing started), so a restarted or reloaded replica resumes the throttle
+ * instead of serving at full rate. Written in the decision-log batch's statement (no round trip of its
+ * own), only when the state changed (a step every `intervalSeconds`); the newest step wins.
+ */
+export const pacerStates = pgTable("pacer_states", {
+  campaignId: uuid("campaign_id")
+    .primaryKey()
+    .references(() => campaigns.id, { onDelete: "cascade" }),
+  state: jsonb("state").notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+});

@@ -6,6 +6,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { uuidArray } from "./arm-stats.ts";
 import { HOUR_MS } from "./buckets.ts";
+import type { PacerState } from "../budget/pacing.ts";
 import { rows, type Db } from "./db.ts";
 
 /** What a decision or an event adds to one row of spend_counters. */
@@ -190,4 +191,38 @@ export async function readSpendByHour(db: Pick<Db, "execute">, campaignId: strin
     group by campaign_id, arm_key, hour_start order by hour_start, arm_key`,
   );
   return res.map(toRow);
+}
+
+/** A campaign's pacing controller state as stored in pacer_states (src/budget/pacing.ts `PacerState`). */
+export interface PacerRow {
+  campaignId: string;
+  state: PacerState;
+}
+
+/**
+ * `insert into pacer_states … on conflict update` (one JSON parameter); usable as a CTE of the
+ * decision-log statement. A state older (by its last step) than the stored one does not replace it, so a
+ * replica whose batch commits late does not roll another's controller back.
+ */
+export function upsertPacers(states: PacerRow[]): SQL {
+  const rows = [...new Map(states.map((s) => [s.campaignId, s])).values()]
+    .sort((a, b) => (a.campaignId < b.campaignId ? -1 : a.campaignId > b.campaignId ? 1 : 0))
+    .map((s) => ({ campaign_id: s.campaignId, state: s.state }));
+  return sql`insert into pacer_states (campaign_id, state)
+    select campaign_id, state from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as s(campaign_id uuid, state jsonb)
+    order by campaign_id
+    on conflict (campaign_id) do update set state = excluded.state, updated_at = now()
+    where (pacer_states.state->>'lastMs')::float8 <= (excluded.state->>'lastMs')::float8`;
+}
+
+/** The stored controller states of the campaigns (read with the ledger, at load). */
+export async function readPacers(db: Pick<Db, "execute">, campaignIds: string[]): Promise<Map<string, PacerState>> {
+  if (campaignIds.length === 0) return new Map();
+  const rs = await rows<{ campaign_id: string; state: PacerState | string }>(
+    db,
+    sql`select campaign_id, state from pacer_states where campaign_id = any(${uuidArray(campaignIds)})`,
+  );
+  return new Map(
+    rs.map((r) => [String(r.campaign_id), typeof r.state === "string" ? (JSON.parse(r.state) as PacerState) : r.state]),
+  );
 }

@@ -4,6 +4,7 @@
  * event costs, per-arm caps, not-served decisions taking no events, the guardrail demoting an arm above
  * target CPA, and the report's budget section.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createCampaign,
@@ -230,5 +231,76 @@ describe("pacing through the API", () => {
     expect(
       rep.body.budget.projectedExhaustion === null || typeof rep.body.budget.projectedExhaustion === "string",
     ).toBe(true);
+  });
+});
+
+describe("historical event costs", () => {
+  it("an imported decision's event dated days ago spends on its own day, not today's budget", async () => {
+    const id = await createCampaign(ws, priced({ dailyBudget: 5 }));
+    const DAY = 24 * 3_600_000;
+    const decidedAt = new Date(Date.now() - 3 * DAY);
+    const decisionId = randomUUID();
+    const imp = await ws.post(`/v1/campaigns/${id}/decisions/import`, {
+      decisions: [{ decisionId, armKey: "a", propensity: 0.5, decidedAt: decidedAt.toISOString() }],
+    });
+    expect(imp.body.accepted).toBe(1);
+    const occurredAt = new Date(decidedAt.getTime() + 60_000);
+    const ev = await ws.post("/v1/events", {
+      events: [{ id: randomUUID(), decisionId, type: "click", cost: 7, occurredAt: occurredAt.toISOString() }],
+    });
+    expect(ev.body.accepted).toBe(1);
+    // Counted by arrival, 7 > the daily budget of 5 would exhaust today; counted on its own day it does not.
+    const c = await ws.get(`/v1/campaigns/${id}`);
+    expect(c.body.budget.spendToday).toBe(0);
+    expect(c.body.budget.spendTotal).toBe(7);
+    expect(c.body.budget.exhausted).toBeFalsy();
+    expect((await decide(ws, id)).body.arm).not.toBeNull();
+    const dayStart = new Date(Math.floor(occurredAt.getTime() / DAY) * DAY);
+    const rep = await ws.get(
+      `/v1/campaigns/${id}/report?granularity=day&from=${dayStart.toISOString()}&to=${new Date(dayStart.getTime() + DAY).toISOString()}`,
+    );
+    expect(rep.status).toBe(200);
+    expect(rep.body.periods).toHaveLength(1);
+    // The report's cost of that day: the click's 7 + the arm's cost of 1 per decision (the report prices
+    // imported decisions too; the budget does not, they were paid for elsewhere).
+    expect(rep.body.periods[0].campaign.cost).toBeCloseTo(8, 9);
+    // After a restart the ledger, read from the counters, agrees.
+    await h.restart();
+    const after = await ws.get(`/v1/campaigns/${id}`);
+    expect(after.body.budget.spendToday).toBeCloseTo(1, 9);
+    expect(after.body.budget.spendTotal).toBeCloseTo(8, 9);
+  });
+});
+
+describe("the decision export with not-served decisions", () => {
+  it("served=all adds the decisions answered without an arm, with served and reason; the default is unchanged", async () => {
+    const id = await createCampaign(ws, priced({ totalBudget: 2 }));
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push((await decide(ws, id)).body);
+    expect(answers.filter((a) => a.arm !== null)).toHaveLength(2);
+    const lines = (text: string) =>
+      text
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+    const served = lines((await ws.get(`/v1/campaigns/${id}/decisions/export`)).text);
+    expect(served).toHaveLength(2);
+    for (const r of served) {
+      expect(r.action).not.toBeNull();
+      expect(r).not.toHaveProperty("served");
+      expect(r).not.toHaveProperty("reason");
+    }
+    const all = lines((await ws.get(`/v1/campaigns/${id}/decisions/export?served=all`)).text);
+    expect(all).toHaveLength(5);
+    expect(new Set(all.map((r) => r.decisionId))).toEqual(new Set(answers.map((a) => a.decisionId)));
+    const not = all.filter((r) => !r.served);
+    expect(not).toHaveLength(3);
+    for (const r of not) expect(r).toMatchObject({ action: null, reason: "budget_exhausted", propensity: 1 });
+    for (const r of all.filter((x) => x.served)) expect(r.reason).toBeNull();
+    const csv = (await ws.get(`/v1/campaigns/${id}/decisions/export?served=all&format=csv`)).text.trim().split("\n");
+    expect(csv[0]).toBe("decision_id,timestamp,action,propensity,reward,context_json,served,reason");
+    expect(csv.slice(1).filter((l) => l.endsWith(",false,budget_exhausted"))).toHaveLength(3);
+    expect(csv.slice(1).filter((l) => l.endsWith(",true,"))).toHaveLength(2);
+    expectInvalid(await ws.get(`/v1/campaigns/${id}/decisions/export?served=maybe`), "served");
   });
 });

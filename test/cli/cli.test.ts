@@ -183,6 +183,15 @@ describe("campaigns and arms", () => {
     const out = join(dir, "log.csv");
     expect((await cli(["export", id, "--format", "csv", "-o", out], env)).code).toBe(0);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(21);
+    // --served all: the same decisions (all served here), now with served and reason.
+    const a = await cli(["export", id, "--served", "all"], env);
+    expect(a.code, a.err).toBe(0);
+    const allRows = a.stream
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(allRows.map((r) => [r.served, r.reason])).toEqual(ids.map(() => [true, null]));
+    expect((await cli(["export", id, "--served", "some"], env)).code).toBe(EXIT.usage);
   });
 });
 

@@ -59,6 +59,10 @@ export function register(app: App, deps: AppDeps): void {
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     format: z.enum(["jsonl", "csv"]).default("jsonl"),
+    served: z.enum(["true", "all"]).default("true").openapi({
+      description:
+        "`true`: served decisions only; `all`: also those answered without an arm (budget_exhausted, paced, roi_guardrail), with `served` and `reason` columns and `action` null — their propensities complete each request's distribution, so an off-policy evaluation can account for the throttle",
+    }),
   });
   app.openapi(
     createRoute({
@@ -71,7 +75,7 @@ export function register(app: App, deps: AppDeps): void {
       responses: {
         200: {
           description:
-            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?}, or CSV",
+            "JSONL rows {decisionId, timestamp, campaignId, action, propensity, reward, context, unitId? (raw storage only), unitHash? (the unit's keyed hash), timezone? (send-time decisions), position?, served and reason (with served=all)}, or CSV (served and reason as the last columns with served=all)",
           content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } },
         },
         400: errors[400],
@@ -90,16 +94,18 @@ export function register(app: App, deps: AppDeps): void {
           { path: "from", message: "must not be after to" },
         ]);
       await deps.engine.flush();
-      const pages = decisionPages(deps.db, camp.id, from, to);
+      const all = q.served === "all";
+      const pages = decisionPages(deps.db, camp.id, from, to, undefined, all);
       // Read the first page before answering, so a database error is still a proper error response.
       const first = await pages.next();
       const csv = q.format === "csv";
       c.header("content-type", csv ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8");
       return stream(c, async (s) => {
-        if (csv) await s.write("decision_id,timestamp,action,propensity,reward,context_json\n");
+        if (csv)
+          await s.write(`decision_id,timestamp,action,propensity,reward,context_json${all ? ",served,reason" : ""}\n`);
         const write = async (page: ExportRow[]) => {
           let out = "";
-          for (const r of page) out += csv ? csvLine(r) : jsonLine(camp.id, r);
+          for (const r of page) out += csv ? csvLine(r, all) : jsonLine(camp.id, r, all);
           await s.write(out);
         };
         if (!first.done) await write(first.value);
@@ -113,7 +119,7 @@ function iso(t: Date | string): string {
   return (t instanceof Date ? t : new Date(t)).toISOString();
 }
 
-function jsonLine(campaignId: string, r: ExportRow): string {
+function jsonLine(campaignId: string, r: ExportRow, all: boolean): string {
   const row: Record<string, unknown> = {
     decisionId: r.id,
     timestamp: iso(r.created_at),
@@ -128,6 +134,10 @@ function jsonLine(campaignId: string, r: ExportRow): string {
   else if (r.unit_hash !== null) row.unitHash = r.unit_hash;
   if (r.timezone !== null) row.timezone = r.timezone;
   if (r.position !== null) row.position = r.position;
+  if (all) {
+    row.served = r.served;
+    row.reason = r.reason;
+  }
   return `${JSON.stringify(row)}\n`;
 }
 
@@ -135,13 +145,15 @@ function csvField(s: string): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function csvLine(r: ExportRow): string {
-  return `${[
+function csvLine(r: ExportRow, all: boolean): string {
+  const f = [
     r.id,
     iso(r.created_at),
-    csvField(r.arm_key),
+    csvField(r.arm_key ?? ""),
     String(Number(r.propensity)),
     String(Number(r.reward)),
     csvField(JSON.stringify(r.context ?? {})),
-  ].join(",")}\n`;
+  ];
+  if (all) f.push(String(r.served), r.reason ?? "");
+  return `${f.join(",")}\n`;
 }
