@@ -49,7 +49,9 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<ServerProces
   for (const [k, v] of Object.entries({ ...process.env, ...opts.env, PORT: String(port) })) {
     if (v !== undefined) env[k] = v;
   }
-  const child = spawn(process.execPath, ["--import", "tsx", opts.entry ?? "src/server.ts", ...(opts.args ?? [])], {
+  // SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service under a benchmark.
+  const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", opts.entry ?? "src/server.ts", ...(opts.args ?? [])], {
     cwd: repoRoot,
     env,
     stdio: ["ignore", "pipe", "pipe"],
