@@ -33,7 +33,7 @@ import { isUnavailable } from "../store/db.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type DecisionRow, type MadeWithin } from "../store/decisions.ts";
-import { applyRewards, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
+import { applyRewards, insertEvents, storedEvents, type EventRow, type RewardUpdate } from "../store/events.ts";
 import { MAX_ATTRIBUTION_WINDOW_HOURS, type LiveCampaign } from "./campaign.ts";
 import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
@@ -392,7 +392,7 @@ async function persist(
  * order, and the reward increment each change implies.
  */
 function rewardDeltas(events: Attributed[]): {
-  updates: { id: string; createdAt: Date; reward: number; converted: boolean }[];
+  updates: RewardUpdate[];
   increments: ArmIncrement[];
   rewards: BucketReward[];
 } {
@@ -405,7 +405,7 @@ function rewardDeltas(events: Attributed[]): {
     applyEvent(a.campaign.objective, s, a.ev);
     if (!was && s.converted) s.convertedAt = a.ev.occurredAt;
   }
-  const updates: { id: string; createdAt: Date; reward: number; converted: boolean }[] = [];
+  const updates: RewardUpdate[] = [];
   const increments: ArmIncrement[] = [];
   const rewards: BucketReward[] = [];
   for (const { a, reward, converted, convertedAt } of running.values()) {

@@ -73,13 +73,21 @@ export async function storedEvents(tx: Pick<Db, "select">, workspaceId: string, 
   return new Map(r.map((e) => [e.eventId, e]));
 }
 
+/** A decision's new running reward; its created_at locates its partition. */
+export interface RewardUpdate {
+  id: string;
+  createdAt: Date;
+  reward: number;
+  converted: boolean;
+}
+
 /**
  * New running rewards of decisions, and the arm increments they imply, in one statement. Each update
  * names its decision's created_at, so only the day partitions between the oldest and newest are touched.
  */
 export async function applyRewards(
   tx: Pick<Db, "execute">,
-  updates: { id: string; createdAt: Date; reward: number; converted: boolean }[],
+  updates: RewardUpdate[],
   incs: ArmIncrement[],
 ): Promise<void> {
   if (updates.length === 0 && incs.length === 0) return;
