@@ -82,8 +82,8 @@ export interface RewardUpdate {
 }
 
 /**
- * New running rewards of decisions, and the arm increments they imply, in one statement. Each update
- * names its decision's created_at, so only the day partitions between the oldest and newest are touched.
+ * New running rewards of decisions, and the arm increments they imply, in one statement. The updates'
+ * created_at range bounds it, so only the day partitions between the oldest and newest are touched.
  */
 export async function applyRewards(
   tx: Pick<Db, "execute">,
@@ -93,13 +93,13 @@ export async function applyRewards(
   if (updates.length === 0 && incs.length === 0) return;
   const u = JSON.stringify(updates);
   const times = updates.map((x) => x.createdAt.getTime());
+  // created_at is stored to the µs, a Date holds ms: the range is [earliest ms, latest ms + 1 ms), not equality.
   const from = new Date(times.length ? Math.min(...times) : 0).toISOString();
-  const to = new Date(times.length ? Math.max(...times) : 0).toISOString();
+  const to = new Date(times.length ? Math.max(...times) + 1 : 0).toISOString();
   await tx.execute(sql`with upd as (
       update decisions as d set reward = v.reward, converted = v.converted
-      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, "createdAt" timestamptz, reward float8, converted boolean)
-      where d.id = v.id and d.created_at = v."createdAt"
-        and d.created_at between ${from}::timestamptz and ${to}::timestamptz
+      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean)
+      where d.id = v.id and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
     )
     ${upsertIncrements(incs)}`);
 }
