@@ -9,6 +9,7 @@
  *   - every body: strings without U+0000 or lone surrogates, depth ≤ 32, finite numbers (input.ts).
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_ATTRIBUTION_WINDOW_HOURS } from "../engine/campaign.ts";
 import { BODY_MAX_DEPTH, boundedJson } from "./input.ts";
 
 export const CONTEXT_LIMITS = { maxDepth: 4, maxBytes: 8192, maxAbs: 1e9 } as const;
@@ -228,7 +229,7 @@ export const CampaignIn = z
       .number()
       .finite()
       .min(1 / 60, "must be at least one minute (1/60 h)")
-      .max(24 * 366)
+      .max(MAX_ATTRIBUTION_WINDOW_HOURS)
       .optional(),
     explorationFloor: z.number().min(0).max(1).optional(),
     contextFeatures: z.array(ContextFeature).max(100).optional(),
@@ -260,7 +261,7 @@ export const CampaignPatchIn = z
       .number()
       .finite()
       .min(1 / 60, "must be at least one minute (1/60 h)")
-      .max(24 * 366)
+      .max(MAX_ATTRIBUTION_WINDOW_HOURS)
       .optional(),
     conversionDelay: ConversionDelayIn.nullable().optional(),
     decay: DecayIn.nullable().optional(),

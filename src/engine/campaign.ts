@@ -29,6 +29,9 @@ export interface LiveArm {
 /** A campaign's configuration as stored. */
 export type CampaignConfig = CampaignRow;
 
+/** The longest attribution window a campaign may have (the API's validation; learn.ts bounds lookups by it). */
+export const MAX_ATTRIBUTION_WINDOW_HOURS = 24 * 366;
+
 export interface LiveCampaign extends CampaignConfig {
   impl: Strategy;
   state: BaseState;

@@ -32,9 +32,16 @@ import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
-import { lockDecisions, type DecisionRow } from "../store/decisions.ts";
-import { applyRewards, firstTeachingEvents, insertEvents, storedEvents, type EventRow } from "../store/events.ts";
-import type { LiveCampaign } from "./campaign.ts";
+import { lockDecisions, type DecisionRow, type MadeWithin } from "../store/decisions.ts";
+import {
+  applyRewards,
+  firstTeachingEvents,
+  insertEvents,
+  storedEvents,
+  type EventRow,
+  type RewardUpdate,
+} from "../store/events.ts";
+import { MAX_ATTRIBUTION_WINDOW_HOURS, type LiveCampaign } from "./campaign.ts";
 import { isTransient } from "./db-errors.ts";
 import { DomainError } from "./errors.ts";
 import { incrementBuckets, upsertDelayIncrements } from "../store/buckets.ts";
@@ -187,7 +194,9 @@ export class Learner {
     mayLoad: boolean,
   ): Promise<Attributed[]> {
     const ids = [...new Set(candidates.map((c) => c.ev.decisionId))];
-    const decisions = new Map((await lockDecisions(tx, workspaceId, ids)).map((d) => [d.id, d]));
+    const decisions = new Map(
+      (await lockDecisions(tx, workspaceId, ids, this.madeWithin(workspaceId, candidates))).map((d) => [d.id, d]),
+    );
     const missing = new Set<string>();
     for (const d of decisions.values()) if (!this.o.live.campaigns.has(d.campaignId)) missing.add(d.campaignId);
     if (missing.size && mayLoad) throw new CampaignsMissing([...missing]);
@@ -212,6 +221,28 @@ export class Learner {
       out.push({ ...c, decision: decision as Attributed["decision"], campaign, attributed, invalidReason: null });
     }
     return out;
+  }
+
+  /**
+   * When the decisions these events can be attributed to were made: from the earliest event less the
+   * longest attribution window of the workspace's campaigns in memory (the longest allowed when none is)
+   * and the skew tolerance, to the latest event plus the tolerance. Only a bound for the lookup's
+   * partition pruning: decisions outside it are still found (lockDecisions), so the answers are unchanged.
+   */
+  private madeWithin(workspaceId: string, candidates: Candidate[]): MadeWithin {
+    let windowHours = 0;
+    for (const c of this.o.live.campaigns.values())
+      if (c.workspaceId === workspaceId && c.attributionWindowHours > windowHours)
+        windowHours = c.attributionWindowHours;
+    if (windowHours === 0) windowHours = MAX_ATTRIBUTION_WINDOW_HOURS;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const c of candidates) {
+      const t = c.ev.occurredAt.getTime();
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
+    }
+    return { from: new Date(lo - windowHours * 3_600_000 - this.skew), to: new Date(hi + this.skew) };
   }
 
   private classify(events: Attributed[]): void {
@@ -375,7 +406,7 @@ function rewardDeltas(
   events: Attributed[],
   trialsAt: ReadonlyMap<string, Date>,
 ): {
-  updates: { id: string; reward: number; converted: boolean }[];
+  updates: RewardUpdate[];
   increments: ArmIncrement[];
   rewards: BucketReward[];
 } {
@@ -398,7 +429,7 @@ function rewardDeltas(
     applyEvent(a.campaign.objective, s, a.ev);
     if (a.ev.occurredAt < s.firstAt) s.firstAt = a.ev.occurredAt;
   }
-  const updates: { id: string; reward: number; converted: boolean }[] = [];
+  const updates: RewardUpdate[] = [];
   const increments: ArmIncrement[] = [];
   const rewards: BucketReward[] = [];
   for (const { a, reward, converted, convertedAt, firstAt } of running.values()) {
@@ -409,7 +440,7 @@ function rewardDeltas(
     const newTrial = atImpression && prior === undefined;
     const changed = reward !== d.reward || converted !== d.converted;
     if (!changed && !newTrial) continue;
-    if (changed) updates.push({ id: d.id, reward, converted });
+    if (changed) updates.push({ id: d.id, createdAt: d.createdAt, reward, converted });
     const first = converted && !d.converted;
     // The trial's time: the decision, or (trialAt impression) its first teaching event, never before the decision.
     const startMs = atImpression

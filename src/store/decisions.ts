@@ -56,15 +56,55 @@ export async function insertDecisionsWithStats(
     ${upsertIncrements(incs)}`);
 }
 
-/** The workspace's decisions among `ids`, locked (FOR UPDATE, in id order) for the running-reward update. */
-export function lockDecisions(tx: Pick<Db, "select">, workspaceId: string, ids: string[]): Promise<DecisionRow[]> {
-  if (ids.length === 0) return Promise.resolve([]);
+/** When the decisions an event batch can refer to were made (learn.ts `madeWithin`). */
+export interface MadeWithin {
+  from: Date;
+  to: Date;
+}
+
+/** The select-for-update of the workspace's decisions among `ids` (made within `within`, if given), in id order. */
+export function decisionsToLock(tx: Pick<Db, "select">, workspaceId: string, ids: string[], within?: MadeWithin) {
   return tx
     .select()
     .from(decisions)
-    .where(and(eq(decisions.workspaceId, workspaceId), sql`${decisions.id} = any(${uuidArray(ids)})`))
+    .where(
+      and(
+        eq(decisions.workspaceId, workspaceId),
+        sql`${decisions.id} = any(${uuidArray(ids)})`,
+        within
+          ? sql`${decisions.createdAt} between ${within.from.toISOString()}::timestamptz and ${within.to.toISOString()}::timestamptz`
+          : undefined,
+      ),
+    )
     .orderBy(asc(decisions.id))
     .for("update");
+}
+
+/**
+ * The workspace's decisions among `ids`, locked (FOR UPDATE, in id order) for the running-reward update.
+ * With `madeWithin` the lookup is bounded by created_at, so PostgreSQL prunes the day partitions outside
+ * it instead of probing every partition's index (an event does not know its decision's day); ids not
+ * found within it are looked up again unbounded, so the answer is the same as without the bound.
+ */
+export async function lockDecisions(
+  tx: Pick<Db, "select">,
+  workspaceId: string,
+  ids: string[],
+  madeWithin?: MadeWithin,
+): Promise<DecisionRow[]> {
+  if (ids.length === 0) return [];
+  if (!madeWithin) return decisionsToLock(tx, workspaceId, ids);
+  const found = await decisionsToLock(tx, workspaceId, ids, madeWithin);
+  if (found.length === ids.length) return found;
+  const have = new Set(found.map((d) => d.id));
+  return [
+    ...found,
+    ...(await decisionsToLock(
+      tx,
+      workspaceId,
+      ids.filter((id) => !have.has(id)),
+    )),
+  ];
 }
 
 /** What identifies a logged decision for an import's idempotency check (decision-import.ts). */

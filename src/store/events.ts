@@ -73,17 +73,33 @@ export async function storedEvents(tx: Pick<Db, "select">, workspaceId: string, 
   return new Map(r.map((e) => [e.eventId, e]));
 }
 
-/** New running rewards of decisions, and the arm increments they imply, in one statement. */
+/** A decision's new running reward; its created_at locates its partition. */
+export interface RewardUpdate {
+  id: string;
+  createdAt: Date;
+  reward: number;
+  converted: boolean;
+}
+
+/**
+ * New running rewards of decisions, and the arm increments they imply, in one statement. The updates'
+ * created_at range bounds it, so only the day partitions between the oldest and newest are touched.
+ */
 export async function applyRewards(
   tx: Pick<Db, "execute">,
-  updates: { id: string; reward: number; converted: boolean }[],
+  updates: RewardUpdate[],
   incs: ArmIncrement[],
 ): Promise<void> {
   if (updates.length === 0 && incs.length === 0) return;
   const u = JSON.stringify(updates);
+  const times = updates.map((x) => x.createdAt.getTime());
+  // created_at is stored to the µs, a Date holds ms: the range is [earliest ms, latest ms + 1 ms), not equality.
+  const from = new Date(times.length ? Math.min(...times) : 0).toISOString();
+  const to = new Date(times.length ? Math.max(...times) + 1 : 0).toISOString();
   await tx.execute(sql`with upd as (
       update decisions as d set reward = v.reward, converted = v.converted
-      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean) where d.id = v.id
+      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean)
+      where d.id = v.id and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
     )
     ${upsertIncrements(incs)}`);
 }
