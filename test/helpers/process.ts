@@ -51,11 +51,15 @@ export async function spawnServer(opts: SpawnOptions = {}): Promise<ServerProces
   }
   // SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the service under a benchmark.
   const nodeArgs = process.env.SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", opts.entry ?? "src/server.ts", ...(opts.args ?? [])], {
-    cwd: repoRoot,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", opts.entry ?? "src/server.ts", ...(opts.args ?? [])],
+    {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   const keep = (chunk: Buffer) => {
     out += chunk.toString();
