@@ -225,6 +225,10 @@ export class LiveState {
    * others load on first use.
    */
   async loadAll(): Promise<void> {
+    // The change feed starts here, before anything is read or created: a campaign created or first used
+    // before the first refresh must not miss what other replicas write meanwhile (the mark was taken at
+    // the first refresh, so everything written by others in a replica's first interval was lost).
+    this.lowerSince(await changeMark(this.db));
     const limit = Number.isFinite(this.maxLive) ? this.maxLive : 2 ** 31 - 1;
     const ids = await hotCampaignIds(this.db, limit);
     const first = Math.max(0, Math.min(this.preload, ids.length));
