@@ -168,10 +168,14 @@ export class Learner {
         const kept = await persist(tx, workspaceId, attributed, results);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
         const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
-        await applyRewards(tx, updates, increments);
-        await persistBucketRewards(tx, rewards);
         spend = eventSpend(kept);
-        await incrementSpend(tx, spend);
+        // Independent commutative writes, sent together: the connection runs them in this order (the
+        // lock order), and the transaction waits one round trip instead of four.
+        await Promise.all([
+          applyRewards(tx, updates, increments),
+          ...persistBucketRewards(tx, rewards),
+          incrementSpend(tx, spend),
+        ]);
         incs = increments;
         bucketRewards = rewards;
       });
@@ -492,19 +496,24 @@ async function priorTrials(
   return ids.size ? firstTeachingEvents(tx, workspaceId, [...ids]) : new Map();
 }
 
-/** The rewards parts of the decisions' hour buckets, and the delays of first conversions per cohort hour. */
-async function persistBucketRewards(tx: Pick<Db, "execute">, rewards: BucketReward[]): Promise<void> {
-  if (rewards.length === 0) return;
-  await incrementBuckets(
-    tx,
-    rewards.map((r) => ({
-      campaignId: r.campaignId,
-      armKey: r.armKey,
-      hour: r.hour,
-      trials: r.trial,
-      rewards: r.stats,
-    })),
-  );
+/**
+ * The rewards parts of the decisions' hour buckets, and the delays of first conversions per cohort hour:
+ * the statements, started (in this order), for the caller to await together.
+ */
+function persistBucketRewards(tx: Pick<Db, "execute">, rewards: BucketReward[]): Promise<unknown>[] {
+  if (rewards.length === 0) return [];
+  const writes: Promise<unknown>[] = [
+    incrementBuckets(
+      tx,
+      rewards.map((r) => ({
+        campaignId: r.campaignId,
+        armKey: r.armKey,
+        hour: r.hour,
+        trials: r.trial,
+        rewards: r.stats,
+      })),
+    ),
+  ];
   const delays = rewards
     .filter((r) => r.delayHours !== undefined)
     .map((r) => {
@@ -512,5 +521,6 @@ async function persistBucketRewards(tx: Pick<Db, "execute">, rewards: BucketRewa
       counts[delayBin(r.delayHours!)] = 1;
       return { campaignId: r.campaignId, hour: r.hour, counts };
     });
-  if (delays.length) await tx.execute(upsertDelayIncrements(delays));
+  if (delays.length) writes.push(tx.execute(upsertDelayIncrements(delays)));
+  return writes;
 }
