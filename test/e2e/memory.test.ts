@@ -19,7 +19,8 @@ const ADMIN = "memory-test-admin-key-0123456789";
  * growth over the idle process, and the whole RSS on PostgreSQL (PGlite's heap is counted in the RSS).
  */
 const GROWTH_BOUND_MB = 300;
-const RSS_BOUND_MB = process.env.DATABASE_URL ? 400 : 1200;
+// 400 MB until budgets, pseudonymisation and the change feed: 438 MB measured under the CI's load (README).
+const RSS_BOUND_MB = process.env.DATABASE_URL ? 500 : 1200;
 const MAX_BATCH = 4 * 1024 * 1024;
 
 let dir: string;
