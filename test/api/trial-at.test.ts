@@ -270,12 +270,15 @@ describe("old bucket rows", () => {
     ).toBe(true);
     for (const k of ["a", "b"]) {
       expect(after[k].decisions, `arm ${k}: totals`).toBe(before[k].decisions);
-      expect(after[k].posteriorMean, `arm ${k}: posterior`).toBe(before[k].posteriorMean);
+      // Within 5e-5: the 50 recent decisions are pending, and their weight F(age) moves the mean by ~1e-5
+      // between two reads a second apart; dropping the old rows' 30 / 10 trials and 6 conversions would move
+      // it by orders of magnitude more.
+      expect(after[k].posteriorMean, `arm ${k}: posterior`).toBeCloseTo(before[k].posteriorMean, 4);
     }
     // memory read back from the database again: still the same posterior
     await engine.reloadStats(id);
     const again = await arms(id);
     for (const k of ["a", "b"])
-      expect(again[k].posteriorMean, `arm ${k}: after a reload`).toBe(before[k].posteriorMean);
+      expect(again[k].posteriorMean, `arm ${k}: after a reload`).toBeCloseTo(before[k].posteriorMean, 4);
   });
 });
