@@ -16,7 +16,6 @@
  *        --connections 32  --cold 40  --max-live <ADBANDIT_MAX_LIVE_CAMPAIGNS for the service; default
  *        the service's own, 10,000>. Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres).
  */
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -26,6 +25,7 @@ import postgres from "postgres";
 import { createDatabase } from "../test/helpers/db.ts";
 import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
 import { seedCampaigns } from "./campaigns-seed.ts";
+import { cpuSeconds } from "./proc.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -66,25 +66,6 @@ type Autocannon = (opts: {
   timeout: number;
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** User + system CPU seconds of a process so far (Linux /proc). */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** Resident memory of a process in MB (Linux /proc). */
 function rssMb(pid: number | undefined): number {

@@ -21,14 +21,13 @@
  * Env: DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS
  * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100).
  */
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, loadavg } from "node:os";
 import postgres from "postgres";
 import { createDatabase } from "../test/helpers/db.ts";
 import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
+import { cpuSeconds } from "./proc.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -73,25 +72,8 @@ type Autocannon = (opts: {
 }) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon;
 
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** User + system CPU time of a process so far, in microseconds (Linux /proc; NaN elsewhere). */
-function cpuMicros(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // the fields after the parenthesised command name start at field 3 (state); utime is 14, stime 15
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
+/** User + system CPU time of a process so far, in microseconds. */
+const cpuMicros = (pid: number | undefined) => cpuSeconds(pid) * 1e6;
 
 async function cannon(
   url: string,

@@ -7,6 +7,7 @@
  * added like any other increment, so decision commits and ingests that land meanwhile are kept.
  */
 import { and, asc, eq, sql } from "drizzle-orm";
+import type { StoredBucketStats } from "../engine/timed.ts";
 import { uuidArray } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 import { decisions } from "./schema.ts";
@@ -33,19 +34,7 @@ export interface RebuildSnapshot {
   /** In arrival order (received_at, event_id); times ISO-8601. */
   events: { decisionId: string; type: string; value: number; cost: number; occurredAt: string; receivedAt: string }[];
   /** The campaign's arm_stat_buckets rows (hour = hours since the epoch). */
-  buckets: {
-    armKey: string;
-    hour: number;
-    n: number;
-    sum: number;
-    sumSq: number;
-    xx: number[] | null;
-    xr: number[] | null;
-    converted: number;
-    rewardSum: number;
-    rewardSumSq: number;
-    rewardXr: number[] | null;
-  }[];
+  buckets: StoredBucketStats[];
   /** The campaign's conversion_delays rows. */
   delays: { hour: number; counts: number[] }[];
 }
