@@ -19,8 +19,8 @@ import { budgetConfig, BudgetLedger } from "../src/budget/ledger.ts";
 import { localHour } from "../src/budget/day.ts";
 import { planShare, type PacingMode } from "../src/budget/pacing.ts";
 import { chooseWithBudget } from "../src/budget/serve.ts";
+import { spendOfDecision } from "../src/budget/spend.ts";
 import { hourOf } from "../src/engine/buckets.ts";
-import type { SpendIncrement } from "../src/store/spend.ts";
 import { Mulberry32 } from "../strategies/rng.ts";
 import { thompson } from "../strategies/thompson.ts";
 import { deriveSeed } from "./random.ts";
@@ -123,7 +123,7 @@ export function runBudget(s: BudgetScenario, mode: PacingMode, repetition: numbe
     [],
   );
   const ledger = new BudgetLedger("sim", s.timezone, cfg, t0);
-  const campaign = { impl: thompson, state, arms, budget: ledger };
+  const campaign = { id: "sim", impl: thompson, state, arms, budget: ledger };
   const dayWeight = s.dayPart.reduce((x, y) => x + y, 0);
   const mu = s.arms.map((a) => a.rate * a.value - a.cost);
   const best = Math.max(...mu);
@@ -192,19 +192,8 @@ export function runBudget(s: BudgetScenario, mode: PacingMode, repetition: numbe
       const now = minuteMs + Math.floor((i * 60_000) / n);
       const ch = chooseWithBudget(campaign, undefined, policy, now);
       const arm = ch.arm >= 0 ? s.arms[ch.arm]! : undefined;
-      const inc: SpendIncrement = {
-        campaignId: "sim",
-        armKey: arm?.key ?? "",
-        day: ledger.dayOf(now),
-        hour: hourOf(now),
-        requests: 1,
-        served: arm ? 1 : 0,
-        decisionCost: arm?.cost ?? 0,
-        eventCost: 0,
-        conversions: 0,
-        revenue: 0,
-      };
-      ledger.queue(inc);
+      // The service's own spend accounting of a decision (queued in the ledger), settled as committed.
+      const inc = spendOfDecision(campaign, arm, now)!;
       ledger.settle(inc, true);
       requestsByHour.set(hourOf(now), (requestsByHour.get(hourOf(now)) ?? 0) + 1);
       hourSlot.requests++;

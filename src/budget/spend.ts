@@ -8,7 +8,11 @@ import { hourOf } from "../engine/buckets.ts";
 import type { PacerRow, SpendIncrement } from "../store/spend.ts";
 
 /** A decision's spend increment (queued in the ledger at once), or none for a campaign not loaded with one. */
-export function spendOfDecision(c: LiveCampaign, arm: LiveArm | undefined, nowMs: number): SpendIncrement | undefined {
+export function spendOfDecision(
+  c: Pick<LiveCampaign, "id" | "budget">,
+  arm: Pick<LiveArm, "key" | "cost"> | undefined,
+  nowMs: number,
+): SpendIncrement | undefined {
   const l = c.budget;
   if (!l) return undefined;
   if (!l.active) l.advance(nowMs);
