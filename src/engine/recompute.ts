@@ -97,13 +97,22 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
     bucketsRepaired: 0,
     delaysRepaired: 0,
   };
-  const first = await rebuildSnapshot(tx, campaignId);
-  if (!first) return none;
-  const toLock = rebuiltRewards(first).changed.map((c) => c.id);
-  if (toLock.length) await lockDecisionRewards(tx, campaignId, toLock);
-  const locked = new Set(toLock);
-  const snap = toLock.length ? await rebuildSnapshot(tx, campaignId) : first;
+  let snap = await rebuildSnapshot(tx, campaignId);
   if (!snap) return none;
+  // Lock the decisions to rewrite and read again, until every one to rewrite is locked: a locked decision
+  // cannot move, so under steady ingest this converges instead of restarting the whole transaction.
+  const locked = new Set<string>();
+  for (let round = 0; ; round++) {
+    const more = rebuiltRewards(snap)
+      .changed.map((c) => c.id)
+      .filter((id) => !locked.has(id));
+    if (more.length === 0) break;
+    if (round === 5) throw new MovedSinceSnapshot();
+    await lockDecisionRewards(tx, campaignId, more);
+    for (const id of more) locked.add(id);
+    snap = await rebuildSnapshot(tx, campaignId);
+    if (!snap) return none;
+  }
   const contextual = (opts.dim ?? 0) > 0 && opts.encode !== undefined;
   if (!contextual && snap.stats.some((r) => r.xx !== null))
     throw new Error("recomputeArmStats: contextual campaign needs opts.encode and opts.dim");
