@@ -27,7 +27,7 @@ import { cpus, loadavg } from "node:os";
 import postgres from "postgres";
 import { createDatabase } from "../test/helpers/db.ts";
 import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
-import { cpuSeconds } from "./proc.ts";
+import { cpuSeconds, cpuSecondsOfAll } from "./proc.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -44,6 +44,8 @@ interface Run {
   p99: number;
   /** CPU microseconds the server process spent per 2xx answer during the run (NaN when unknown). */
   cpuPerRequest: number;
+  /** CPU microseconds PostgreSQL's processes spent per 2xx answer during the run (NaN when unknown). */
+  dbCpuPerRequest: number;
 }
 
 // autocannon ships no type declarations: the part of its API used here.
@@ -84,6 +86,7 @@ async function cannon(
   pid?: number,
 ): Promise<Run> {
   const cpuBefore = cpuMicros(pid);
+  const dbBefore = cpuSecondsOfAll("postgres");
   const started = process.hrtime.bigint();
   const r = await autocannon({
     url,
@@ -95,6 +98,7 @@ async function cannon(
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuMicros(pid) - cpuBefore;
+  const dbCpu = (cpuSecondsOfAll("postgres") - dbBefore) * 1e6;
   const answered2xx = r["2xx"];
   return {
     answered2xx,
@@ -105,6 +109,7 @@ async function cannon(
     p50: r.latency.p50,
     p99: r.latency.p99,
     cpuPerRequest: cpu / answered2xx,
+    dbCpuPerRequest: dbCpu / answered2xx,
   };
 }
 
@@ -254,6 +259,8 @@ async function main(): Promise<void> {
       auth,
       eventRequest,
       Math.max(CONNECTIONS * 2, Math.round(eventsCal.rps * SECONDS)),
+      undefined,
+      svc.child.pid,
     );
     const eventsPerSecond = (eventsRun.answered2xx * EVENT_BATCH) / eventsRun.seconds;
 
@@ -279,6 +286,7 @@ async function main(): Promise<void> {
       ["decisions p50 / p99 ms", `${decisions.p50} / ${decisions.p99}`],
       ["decisions: ratio to ceiling (mean of before/after)", (decisions.rps / ceiling.rps).toFixed(3)],
       ["service CPU µs per decision", decisions.cpuPerRequest.toFixed(1)],
+      ["database CPU µs per decision", decisions.dbCpuPerRequest.toFixed(1)],
       ["ceiling CPU µs per request", ceiling.cpuPerRequest.toFixed(1)],
       ["CPU ratio (ceiling µs / decision µs)", (ceiling.cpuPerRequest / decisions.cpuPerRequest).toFixed(3)],
       ["decisions answered 201", String(decisions.answered2xx)],
@@ -286,6 +294,10 @@ async function main(): Promise<void> {
       ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
       [`events/s (batches of ${EVENT_BATCH})`, fmt(eventsPerSecond)],
       ["event batches p50 / p99 ms", `${eventsRun.p50} / ${eventsRun.p99}`],
+      [
+        "service / database CPU µs per event",
+        `${(eventsRun.cpuPerRequest / EVENT_BATCH).toFixed(1)} / ${(eventsRun.dbCpuPerRequest / EVENT_BATCH).toFixed(1)}`,
+      ],
       ["events accepted / stored (measured run)", `${accepted} / ${eventsStored}`],
       ["events non-2xx / errors", `${eventsRun.non2xx} / ${eventsRun.errors}`],
       ["service exit code on SIGTERM", String(exitCode)],
@@ -327,9 +339,12 @@ async function main(): Promise<void> {
     line("service_cpu_us_per_decision", decisions.cpuPerRequest, "us", {
       ceiling_cpu_us_per_request: round(ceiling.cpuPerRequest),
       cpu_ratio_to_ceiling: round(ceiling.cpuPerRequest / decisions.cpuPerRequest),
+      db_cpu_us_per_decision: round(decisions.dbCpuPerRequest),
     });
     line("events_per_s", eventsPerSecond, "events/s", {
       batch: EVENT_BATCH,
+      service_cpu_us_per_event: round(eventsRun.cpuPerRequest / EVENT_BATCH),
+      db_cpu_us_per_event: round(eventsRun.dbCpuPerRequest / EVENT_BATCH),
       p50_ms: eventsRun.p50,
       p99_ms: eventsRun.p99,
     });
