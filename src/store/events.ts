@@ -4,7 +4,7 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
-import { upsertIncrements } from "./arm-stats.ts";
+import { upsertIncrements, uuidArray } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 import { events } from "./schema.ts";
 
@@ -94,12 +94,17 @@ export async function applyRewards(
   const u = JSON.stringify(updates);
   const times = updates.map((x) => x.createdAt.getTime());
   // created_at is stored to the µs, a Date holds ms: the range is [earliest ms, latest ms + 1 ms), not equality.
+  // `id = any(…)` beside the join is an index condition on every partition's primary key: without it the
+  // planner joined by a hash over the day partition's rows — or, under a generic plan, a nested loop over
+  // them — whenever the partition's statistics were stale (a new day, a fresh database): 13–440 ms for
+  // 100 ids instead of ~2 ms.
   const from = new Date(times.length ? Math.min(...times) : 0).toISOString();
   const to = new Date(times.length ? Math.max(...times) + 1 : 0).toISOString();
   await tx.execute(sql`with upd as (
       update decisions as d set reward = v.reward, converted = v.converted
       from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean)
-      where d.id = v.id and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
+      where d.id = v.id and d.id = any(${uuidArray(updates.map((x) => x.id))})
+        and d.created_at >= ${from}::timestamptz and d.created_at < ${to}::timestamptz
     )
     ${upsertIncrements(incs)}`);
 }

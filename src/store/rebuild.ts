@@ -96,8 +96,10 @@ export async function setDecisionRewards(
   changed: { id: string; reward: number; converted: boolean }[],
 ): Promise<void> {
   for (let i = 0; i < changed.length; i += 1000) {
-    const u = JSON.stringify(changed.slice(i, i + 1000));
+    const part = changed.slice(i, i + 1000);
+    // `id = any(…)` as well as the join: an index condition the planner takes whatever the statistics (see applyRewards).
     await tx.execute(sql`update decisions as d set reward = v.reward, converted = v.converted
-      from jsonb_to_recordset(${u}::jsonb) as v(id uuid, reward float8, converted boolean) where d.id = v.id`);
+      from jsonb_to_recordset(${JSON.stringify(part)}::jsonb) as v(id uuid, reward float8, converted boolean)
+      where d.id = v.id and d.id = any(${uuidArray(part.map((c) => c.id))})`);
   }
 }
