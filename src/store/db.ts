@@ -15,7 +15,7 @@ import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql, type SQL } from "drizzle-orm";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
@@ -49,6 +49,20 @@ export async function rows<T = Record<string, unknown>>(
 ): Promise<T[]> {
   const r = (await db.execute(q)) as unknown;
   return (Array.isArray(r) ? r : (r as { rows: T[] }).rows) as T[];
+}
+
+const dialect = new PgDialect();
+
+/**
+ * Runs `q` as a named prepared statement: PostgreSQL parses and plans it once per connection instead of
+ * on every call (drizzle sends `execute` and builder queries unnamed, so parse + plan ran each time —
+ * 0.76 ms of a 1.4 ms group commit of 8 decisions). For the hot statements only, and only those whose
+ * text does not vary with their parameters (rows travel as one JSON or array parameter): postgres.js
+ * keeps every distinct prepared text for the life of the connection. Same result as `execute`; on
+ * PGlite it is `execute`.
+ */
+export function executePrepared(db: Pick<Db, "_">, q: SQL): Promise<unknown> {
+  return db._.session.prepareQuery(dialect.sqlToQuery(q), undefined, "prepared", false).execute();
 }
 
 // Any fixed number: serialises migrations when several processes start on one server at once.

@@ -6,7 +6,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements, uuidArray } from "./arm-stats.ts";
 import { upsertBucketIncrements, type BucketIncrement } from "./buckets.ts";
-import type { Db } from "./db.ts";
+import { executePrepared, type Db } from "./db.ts";
 import { upsertPacers, upsertSpend, type PacerRow, type SpendIncrement } from "./spend.ts";
 import { decisions } from "./schema.ts";
 
@@ -19,7 +19,7 @@ export type DecisionRow = typeof decisions.$inferSelect;
  * to pacer_states, in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
 export async function insertDecisionsWithStats(
-  db: Pick<Db, "execute">,
+  db: Pick<Db, "_">,
   decisions: DecisionRow[],
   incs: ArmIncrement[],
   buckets: BucketIncrement[] = [],
@@ -47,13 +47,16 @@ export async function insertDecisionsWithStats(
       converted: r.converted,
     })),
   );
-  await db.execute(sql`with ins as (
+  await executePrepared(
+    db,
+    sql`with ins as (
       insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, served, reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted)
       select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted
       from jsonb_to_recordset(${d}::jsonb) as x(id uuid, workspace_id uuid, campaign_id uuid, arm_key text, propensity float8, served boolean, reason text, context jsonb,
         unit_id text, unit_hash text, timezone text, position int, strategy_version int, created_at timestamptz, reward float8, converted boolean)
     )${buckets.length ? sql`, b as (${upsertBucketIncrements(buckets)})` : sql``}${spend.length ? sql`, s as (${upsertSpend(spend)})` : sql``}${pacers.length ? sql`, p as (${upsertPacers(pacers)})` : sql``}
-    ${upsertIncrements(incs)}`);
+    ${upsertIncrements(incs)}`,
+  );
 }
 
 /** When the decisions an event batch can refer to were made (learn.ts `madeWithin`). */
