@@ -6,7 +6,7 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
 import { upsertIncrements, uuidArray } from "./arm-stats.ts";
 import { upsertBucketIncrements, type BucketIncrement } from "./buckets.ts";
-import { executePrepared, type Db } from "./db.ts";
+import type { Db } from "./db.ts";
 import { upsertPacers, upsertSpend, type PacerRow, type SpendIncrement } from "./spend.ts";
 import { decisions } from "./schema.ts";
 
@@ -19,7 +19,7 @@ export type DecisionRow = typeof decisions.$inferSelect;
  * to pacer_states, in one statement (atomic, one round trip). Rows travel as JSON (numbers print in shortest round-trip form, so floats are exact).
  */
 export async function insertDecisionsWithStats(
-  db: Pick<Db, "_">,
+  db: Pick<Db, "execute">,
   decisions: DecisionRow[],
   incs: ArmIncrement[],
   buckets: BucketIncrement[] = [],
@@ -47,8 +47,7 @@ export async function insertDecisionsWithStats(
       converted: r.converted,
     })),
   );
-  await executePrepared(
-    db,
+  await db.execute(
     sql`with ins as (
       insert into decisions (id, workspace_id, campaign_id, arm_key, propensity, served, reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted)
       select id, workspace_id, campaign_id, arm_key, propensity, coalesce(served, true), reason, context, unit_id, unit_hash, timezone, position, strategy_version, created_at, reward, converted
