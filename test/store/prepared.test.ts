@@ -69,4 +69,18 @@ describe.skipIf(!url)("prepared statements (PostgreSQL)", () => {
       await client.end({ timeout: 5 });
     }
   });
+
+  it("prepares nothing with ?prepare=false in the URL (poolers that cannot keep prepared statements)", async () => {
+    const off = await openDatabase({ databaseUrl: `${target.url}?prepare=false`, poolSize: 1 });
+    try {
+      for (let i = 0; i < 3; i++) await off.db.execute(sql`select ${i}::int as v /* opted-out-e */`);
+      const [r] = await rows<{ n: number }>(
+        off.db,
+        sql`select count(*)::int as n from pg_prepared_statements where statement like ${"%opted-out-e%"}`,
+      );
+      expect(r!.n).toBe(0);
+    } finally {
+      await off.close();
+    }
+  });
 });
