@@ -2,7 +2,8 @@
  * Heap per live campaign (`npm run bench:memory`): builds N live campaigns in-process (no database), the way
  * LiveState builds them from their rows (src/engine/live.ts: `buildLive`, then the hour buckets read back
  * through `timedFromStored` with all-time totals, then every arm's posterior folded at now), keeps them all
- * referenced, collects garbage (`--expose-gc`) and prints the heap they hold per campaign and per arm.
+ * referenced, collects garbage (`--expose-gc`) and prints the bytes they hold (heap + ArrayBuffers) per campaign
+ * and per arm.
  * `--decide` also draws one decision per campaign (the strategy's pmf caches, as a campaign in use has).
  *
  * The share of each part is measured by dropping it from every campaign and collecting again: the hour
@@ -45,9 +46,14 @@ const STRATEGY = flags.strategy;
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run node with --expose-gc (npm run bench:memory does)");
+/**
+ * Bytes held: the JavaScript heap plus ArrayBuffer backing stores (a typed array over 64 bytes keeps its
+ * elements outside the heap, where heapUsed does not see them).
+ */
 function heap(): number {
   for (let i = 0; i < 3; i++) gc!();
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
 }
 
 // Arm keys as the service has them: interned, shared by every campaign (live.ts `intern`).
@@ -166,4 +172,4 @@ for (const [name, drop] of parts) {
   prev = h;
 }
 console.log(`  the rest             ${per(prev - h0)}`);
-console.log(`  (heap ${(h1 / 2 ** 20).toFixed(1)} MB with them, node ${process.version})`);
+console.log(`  (heap + ArrayBuffers ${(h1 / 2 ** 20).toFixed(1)} MB with them, node ${process.version})`);

@@ -10,6 +10,7 @@
  */
 import type { ArmStats } from "../../strategies/types.ts";
 import {
+  addBucketsTo,
   addReward,
   addTrial,
   bucketWeigher,
@@ -19,6 +20,7 @@ import {
   type ArmBuckets,
   type FoldOptions,
   type TrialCounting,
+  trimArm,
   type Weigher,
 } from "./buckets.ts";
 import { checkDecay, type DecaySpec } from "./decay.ts";
@@ -183,13 +185,9 @@ export function timedFromStored(
       if (!total) return;
       const arm = t.arms[i]!;
       addStats(arm.base, total);
-      for (const b of arm.buckets.values()) {
-        addStats(arm.base, b.trials, -1);
-        const n = arm.base.n;
-        addStats(arm.base, b.rewards, -1);
-        arm.base.n = n;
-      }
+      addBucketsTo(arm.base, arm, dim, -1);
     });
+  for (const arm of t.arms) trimArm(arm, dim);
   return t;
 }
 
