@@ -237,15 +237,24 @@ export function addBucketsTo(target: ArmStats, arm: ArmBuckets, dim: number, sig
   }
 }
 
-/** The slab's capacity cut to its buckets plus `spare` (a campaign read back from the database). */
-export function trimArm(arm: ArmBuckets, dim: number, spare = 2): void {
+/**
+ * Room for `counts[i]` more buckets (+ `spare`) in arm i, all arms' slabs views of one campaign-level
+ * Float64Array: one allocation for a campaign read back from the database instead of one per arm and per
+ * growth step, and a view costs half the bytes of a typed array of its own. An arm that outgrows its view
+ * gets its own slab (bucketAt); an arm with no bucket to come gets none.
+ */
+export function reserveBuckets(arms: readonly ArmBuckets[], counts: readonly number[], dim: number, spare = 2): void {
   const S = bucketWidth(dim);
-  if (arm.count === 0) {
-    arm.slab = NO_SLAB;
-    return;
-  }
-  if (arm.slab.length <= (arm.count + spare) * S) return;
-  arm.slab = arm.slab.slice(0, (arm.count + spare) * S);
+  const room = arms.map((a, i) => ((counts[i] ?? 0) > 0 ? a.count + counts[i]! + spare : 0));
+  const slab = new Float64Array(room.reduce((t, r) => t + r, 0) * S);
+  let at = 0;
+  arms.forEach((a, i) => {
+    if (room[i] === 0) return;
+    const view = slab.subarray(at * S, (at + room[i]!) * S);
+    view.set(a.slab.subarray(0, a.count * S));
+    a.slab = view;
+    at += room[i]!;
+  });
 }
 
 export interface BucketWeight {

@@ -20,7 +20,7 @@ import {
   type ArmBuckets,
   type FoldOptions,
   type TrialCounting,
-  trimArm,
+  reserveBuckets,
   type Weigher,
 } from "./buckets.ts";
 import { checkDecay, type DecaySpec } from "./decay.ts";
@@ -163,7 +163,14 @@ export function timedFromStored(
 ): TimedStats {
   const t = new TimedStats(armKeys.length, dim, options);
   const index = new Map(armKeys.map((k, i) => [k, i]));
-  for (const b of buckets) {
+  const rows = Array.isArray(buckets) ? (buckets as StoredBucketStats[]) : [...buckets];
+  const counts = new Array<number>(armKeys.length).fill(0);
+  for (const b of rows) {
+    const i = index.get(b.armKey);
+    if (i !== undefined) counts[i]!++;
+  }
+  reserveBuckets(t.arms, counts, dim);
+  for (const b of rows) {
     const i = index.get(b.armKey);
     if (i === undefined) continue;
     t.trial(i, b.hour, { n: b.n, sum: b.sum, sumSq: b.sumSq, xx: arr(b.xx, dim * dim), xr: arr(b.xr, dim) });
@@ -187,7 +194,6 @@ export function timedFromStored(
       addStats(arm.base, total);
       addBucketsTo(arm.base, arm, dim, -1);
     });
-  for (const arm of t.arms) trimArm(arm, dim);
   return t;
 }
 

@@ -18,7 +18,7 @@ import {
   compactArm,
   emptyArmBuckets,
   foldArm,
-  trimArm,
+  reserveBuckets,
   type FoldOptions,
 } from "../../src/engine/buckets.ts";
 import type { DecaySpec } from "../../src/engine/decay.ts";
@@ -128,7 +128,6 @@ describe("compact buckets = the Map of ArmStats they replaced, bit for bit", () 
         expect(got).toEqual(want);
         const to = emptyArmBuckets(dim);
         addTrialsOf(to, slab, dim);
-        trimArm(to, dim);
         const toMap = emptyMapArmBuckets(dim);
         for (const [h, b] of map.buckets) refAddTrial(toMap, h, b.trials, dim);
         for (const [hour, b] of bucketEntries(to, dim)) expect(b.trials).toEqual(toMap.buckets.get(hour)!.trials);
@@ -138,18 +137,23 @@ describe("compact buckets = the Map of ArmStats they replaced, bit for bit", () 
     );
   });
 
-  it("an arm without buckets shares one empty slab; a trimmed one keeps room for two more", () => {
+  it("an arm without buckets shares one empty slab; reserved arms share one buffer until they outgrow it", () => {
     const a = emptyArmBuckets(0);
     const b = emptyArmBuckets(0);
     expect(a.slab).toBe(b.slab);
-    for (let h = 0; h < 48; h++) addTrial(a, H0 + h, { n: 1, sum: 0, sumSq: 0 }, 0);
-    expect(a.count).toBe(48);
+    for (let h = 0; h < 3; h++) addTrial(a, H0 + h, { n: 1, sum: 0, sumSq: 0 }, 0);
     expect(b.count).toBe(0); // the shared empty slab was not written
-    addTrial(a, H0 + 48, { n: 1, sum: 0, sumSq: 0 }, 0); // grown by half: room for 72
-    expect(a.slab.length).toBe(72 * 7);
-    trimArm(a, 0);
-    expect(a.slab.length).toBe(51 * 7);
-    addTrial(a, H0 - 5, { n: 1, sum: 1, sumSq: 1 }, 0); // a late hour goes in order
-    expect(bucketHours(a, 0).slice(0, 2)).toEqual([H0 - 5, H0]);
+    const c = emptyArmBuckets(0);
+    reserveBuckets([a, b, c], [1, 0, 2], 0);
+    expect(a.slab.length).toBe((3 + 1 + 2) * 7);
+    expect(b.slab.length).toBe(0);
+    const shared = a.slab.buffer;
+    expect(c.slab.buffer).toBe(shared);
+    expect(bucketHours(a, 0)).toEqual([H0, H0 + 1, H0 + 2]); // kept
+    for (let h = 0; h < 5; h++) addTrial(c, H0 + h, { n: 1, sum: 0, sumSq: 0 }, 0);
+    expect(c.slab.buffer).not.toBe(shared); // outgrew its view: a slab of its own
+    addTrial(a, H0 - 5, { n: 1, sum: 1, sumSq: 1 }, 0); // a late hour goes in order, within the view
+    expect(bucketHours(a, 0)).toEqual([H0 - 5, H0, H0 + 1, H0 + 2]);
+    expect(a.slab.buffer).toBe(shared);
   });
 });
