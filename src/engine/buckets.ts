@@ -279,17 +279,29 @@ const NO_WEIGHTS = new Float64Array(0);
  * now − bucket hour); F̄ uses the exact ages.
  */
 export class Weigher {
-  readonly nowHour: number;
+  nowHour: number;
   /** The weights of the last `load`ed hour (read right after it: foldArm allocates nothing per bucket). */
   trial = 0;
   reward = 0;
   private memo = NO_WEIGHTS;
 
   constructor(
-    readonly nowHours: number,
-    readonly opts: FoldOptions,
+    public nowHours: number,
+    public opts: FoldOptions,
   ) {
     this.nowHour = Math.floor(nowHours);
+  }
+
+  /**
+   * The same weigher moved to another `now` (or options), its memo forgotten but its array kept: a
+   * campaign's weights are reset at every posterior sync and ingest, and a fresh off-heap array each time
+   * would cost more than the Map it replaced.
+   */
+  reset(nowHours: number, opts: FoldOptions): void {
+    this.nowHours = nowHours;
+    this.nowHour = Math.floor(nowHours);
+    this.opts = opts;
+    this.memo.fill(Number.NaN);
   }
 
   /** The weights of bucket `hour` as an object (tests, callers off the hot path). */

@@ -117,7 +117,7 @@ export class TimedStats {
       const o = this.foldOptions();
       if (this.options.compact !== false) for (const a of this.arms) compactArm(a, nowHours, o, this.dim);
     }
-    this.weigher = bucketWeigher(nowHours, this.foldOptions());
+    this.weigher.reset(nowHours, this.foldOptions());
   }
 
   /** Delays added straight into `delays` (a load from the database). */
