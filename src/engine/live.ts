@@ -41,7 +41,7 @@ import {
   type LiveRows,
 } from "../store/live-load.ts";
 import { refreshBudgets } from "../budget/load.ts";
-import { addTrial, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
+import { addTrial, addTrialsOf, emptyArmBuckets, hourOf, type ArmBuckets } from "./buckets.ts";
 import { buildLive, refreshWeights, syncPosterior, timedOptions, type LiveArm, type LiveCampaign } from "./campaign.ts";
 import { RwLock } from "./mutex.ts";
 import type { RecomputeOptions } from "./recompute.ts";
@@ -435,7 +435,7 @@ export class LiveState {
         if (!n) continue;
         const queuedByHour = prev.pendingBuckets[a.index];
         if (!queuedByHour) continue;
-        for (const [h, b] of queuedByHour.buckets) addTrial(pendingOf(live, n.index), h, b.trials, live.dim);
+        addTrialsOf(pendingOf(live, n.index), queuedByHour, live.dim);
       }
     }
     this.rebuildTimed(live, d.buckets, d.delays);
@@ -458,7 +458,7 @@ export class LiveState {
     c.timed = timedFromStored(keys, c.dim, timedOptions(c), allTime, rows, delays);
     c.arms.forEach((a) => {
       const queuedByHour = c.pendingBuckets[a.index];
-      if (queuedByHour) for (const [h, b] of queuedByHour.buckets) addTrial(c.timed.arms[a.index]!, h, b.trials, c.dim);
+      if (queuedByHour) addTrialsOf(c.timed.arms[a.index]!, queuedByHour, c.dim);
     });
     this.refold(c);
   }

@@ -10,6 +10,7 @@
  */
 import type { ArmStats } from "../../strategies/types.ts";
 import {
+  addBucketsTo,
   addReward,
   addTrial,
   bucketWeigher,
@@ -19,6 +20,7 @@ import {
   type ArmBuckets,
   type FoldOptions,
   type TrialCounting,
+  reserveBuckets,
   type Weigher,
 } from "./buckets.ts";
 import { checkDecay, type DecaySpec } from "./decay.ts";
@@ -115,7 +117,7 @@ export class TimedStats {
       const o = this.foldOptions();
       if (this.options.compact !== false) for (const a of this.arms) compactArm(a, nowHours, o, this.dim);
     }
-    this.weigher = bucketWeigher(nowHours, this.foldOptions());
+    this.weigher.reset(nowHours, this.foldOptions());
   }
 
   /** Delays added straight into `delays` (a load from the database). */
@@ -161,7 +163,14 @@ export function timedFromStored(
 ): TimedStats {
   const t = new TimedStats(armKeys.length, dim, options);
   const index = new Map(armKeys.map((k, i) => [k, i]));
-  for (const b of buckets) {
+  const rows = Array.isArray(buckets) ? (buckets as StoredBucketStats[]) : [...buckets];
+  const counts = new Array<number>(armKeys.length).fill(0);
+  for (const b of rows) {
+    const i = index.get(b.armKey);
+    if (i !== undefined) counts[i]!++;
+  }
+  reserveBuckets(t.arms, counts, dim);
+  for (const b of rows) {
     const i = index.get(b.armKey);
     if (i === undefined) continue;
     t.trial(i, b.hour, { n: b.n, sum: b.sum, sumSq: b.sumSq, xx: arr(b.xx, dim * dim), xr: arr(b.xr, dim) });
@@ -183,12 +192,7 @@ export function timedFromStored(
       if (!total) return;
       const arm = t.arms[i]!;
       addStats(arm.base, total);
-      for (const b of arm.buckets.values()) {
-        addStats(arm.base, b.trials, -1);
-        const n = arm.base.n;
-        addStats(arm.base, b.rewards, -1);
-        arm.base.n = n;
-      }
+      addBucketsTo(arm.base, arm, dim, -1);
     });
   return t;
 }

@@ -19,6 +19,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArmStats } from "../../strategies/types.ts";
 import { Engine } from "../../src/engine/engine.ts";
+import { bucketEntries } from "../../src/engine/buckets.ts";
 import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
 import { addStats, foldBuckets, mergeIncrements, scaleStats, type ArmIncrement } from "../../src/engine/stats.ts";
 import type { FraudGate } from "../../src/engine/types.ts";
@@ -438,7 +439,7 @@ for (const { contextual, trialAt } of [
               expectBuckets(sb, want.buckets, "stored buckets = rows, bucket");
               const mem = new Map<string, { trials: ArmStats; rewards: ArmStats }>();
               for (const a of l.arms)
-                for (const [hour, b] of l.timed.arms[a.index]!.buckets) mem.set(`${a.key}/${hour}`, b);
+                for (const [hour, b] of bucketEntries(l.timed.arms[a.index]!, l.dim)) mem.set(`${a.key}/${hour}`, b);
               expectBuckets(mem, sb, "memory buckets = stored, bucket");
             } finally {
               await other.close();

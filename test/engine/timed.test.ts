@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { bucketEntries } from "../../src/engine/buckets.ts";
 import { meanCdf } from "../../src/engine/delay.ts";
 import type { DomainError } from "../../src/engine/errors.ts";
 import { checkTimedSettings, delayModelView, TimedStats, timedFromStored } from "../../src/engine/timed.ts";
@@ -67,7 +68,7 @@ describe("timedFromStored", () => {
     // What the database keeps: the buckets of the last 60 hours only.
     const rows = [];
     for (const [i, key] of ["a", "b"].entries())
-      for (const [hour, b] of ref.arms[i]!.buckets)
+      for (const [hour, b] of bucketEntries(ref.arms[i]!, 0))
         if (hour >= H0 + 60)
           rows.push({
             armKey: key,
