@@ -32,7 +32,7 @@ import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
-import { lockDecisions, type DecisionRow, type MadeWithin } from "../store/decisions.ts";
+import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
 import {
   applyRewards,
   firstTeachingEvents,
@@ -86,7 +86,7 @@ interface Candidate {
 
 interface Attributed extends Candidate {
   /** A served decision (one answered without an arm takes no events). */
-  decision: DecisionRow & { armKey: string };
+  decision: LockedDecision & { armKey: string };
   campaign: LiveCampaign;
   attributed: boolean;
   invalidReason: string | null;
@@ -191,7 +191,7 @@ export class Learner {
    * outside the lock) or, once loading did not find it, rejects its events.
    */
   private async attribute(
-    tx: Pick<Db, "select">,
+    tx: Pick<Db, "execute">,
     workspaceId: string,
     candidates: Candidate[],
     results: EventResult[],
@@ -444,7 +444,7 @@ function rewardDeltas(
     const newTrial = atImpression && prior === undefined;
     const changed = reward !== d.reward || converted !== d.converted;
     if (!changed && !newTrial) continue;
-    if (changed) updates.push({ id: d.id, createdAt: d.createdAt, reward, converted });
+    if (changed) updates.push({ id: d.id, rowId: d.rowId, createdAt: d.createdAt, reward, converted });
     const first = converted && !d.converted;
     // The trial's time: the decision, or (trialAt impression) its first teaching event, never before the decision.
     const startMs = atImpression
