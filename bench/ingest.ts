@@ -3,7 +3,7 @@
  * PostgreSQL database, with no HTTP in front — so the service CPU it reports is the learn path's own
  * (parse → attribute → classify → persist → reward deltas → apply), and the SQL statements per batch are
  * counted exactly (postgres.js `debug` hook; BEGIN and COMMIT included, the live state's background
- * refresh too, which is a few statements every 2 s).
+ * refresh too, which is a few statements every 2 s), and so are the round trips (socket writes after a read).
  *
  * Phases, after a warm-up: sequential batches (one at a time: latency and statements per batch), then
  * BENCH_CONCURRENCY batches at once for BENCH_SECONDS (events/s). Events are shaped as bench/http.ts
@@ -13,6 +13,7 @@
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_SECONDS (8),
  * BENCH_CONCURRENCY (32), BENCH_EVENT_BATCH (100), BENCH_SEQUENTIAL (200 batches), BENCH_POOL (10).
  */
+import { Socket } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/postgres-js";
@@ -34,6 +35,28 @@ const POOL = Number(process.env.BENCH_POOL ?? 10);
 const SOURCES = process.env.BENCH_SOURCES === "1";
 
 let statements = 0;
+let roundTrips = 0;
+
+/**
+ * Round trips to PostgreSQL: a write to a database socket after something was read from it (or its
+ * first) starts one; writes pipelined with no answer read in between are the same round trip.
+ */
+function countRoundTrips(port: number): void {
+  const waiting = new WeakSet<Socket>();
+  const watched = new WeakSet<Socket>();
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, ...args: unknown[]) {
+    if (this.remotePort === port && !waiting.has(this)) {
+      roundTrips++;
+      waiting.add(this);
+      if (!watched.has(this)) {
+        watched.add(this);
+        this.prependListener("data", () => waiting.delete(this));
+      }
+    }
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof Socket.prototype.write;
+}
 
 /** The service's PostgreSQL database, on a client whose every statement is counted. */
 function countingDatabase(url: string): { database: Database; end(): Promise<void> } {
@@ -75,6 +98,7 @@ const cpuMicros = () => {
 
 async function main(): Promise<void> {
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+  countRoundTrips(Number(new URL(base).port || 5432));
   const created = await createDatabase(base, "adbandit_ingest_");
   const migrated = await openDatabase({ databaseUrl: created.url, poolSize: 1 });
   await migrated.close();
@@ -135,6 +159,7 @@ async function main(): Promise<void> {
     let cpu0 = cpuMicros();
     let db0 = cpuSecondsOfAll("postgres");
     let st0 = statements;
+    let rt0 = roundTrips;
     let t0 = performance.now();
     for (let i = 0; i < SEQUENTIAL; i++) {
       const s = performance.now();
@@ -149,6 +174,7 @@ async function main(): Promise<void> {
       service_cpu_us_per_event: (cpuMicros() - cpu0) / (SEQUENTIAL * BATCH),
       db_cpu_us_per_event: ((cpuSecondsOfAll("postgres") - db0) * 1e6) / (SEQUENTIAL * BATCH),
       statements_per_batch: (statements - st0) / SEQUENTIAL,
+      round_trips_per_batch: (roundTrips - rt0) / SEQUENTIAL,
     };
 
     // concurrent
@@ -157,6 +183,7 @@ async function main(): Promise<void> {
     cpu0 = cpuMicros();
     db0 = cpuSecondsOfAll("postgres");
     st0 = statements;
+    rt0 = roundTrips;
     t0 = performance.now();
     const deadline = t0 + SECONDS * 1000;
     await Promise.all(
@@ -177,6 +204,7 @@ async function main(): Promise<void> {
       service_cpu_us_per_event: (cpuMicros() - cpu0) / (batches * BATCH),
       db_cpu_us_per_event: ((cpuSecondsOfAll("postgres") - db0) * 1e6) / (batches * BATCH),
       statements_per_batch: (statements - st0) / batches,
+      round_trips_per_batch: (roundTrips - rt0) / batches,
     };
     const stored = (
       await rows<{ n: number }>(database.db, sql`select count(*)::int as n from events where campaign_id = ${c.id}`)
@@ -191,7 +219,7 @@ async function main(): Promise<void> {
       [`${CONCURRENCY} at once`, conRow],
     ] as const)
       console.log(
-        `${name.padEnd(12)} ${f(r.events_per_s, 0).padStart(7)} events/s   batch p50 ${f(r.ms_p50)} ms   service ${f(r.service_cpu_us_per_event)} µs/event   database ${f(r.db_cpu_us_per_event)} µs/event   ${f(r.statements_per_batch, 2)} statements/batch`,
+        `${name.padEnd(12)} ${f(r.events_per_s, 0).padStart(7)} events/s   batch p50 ${f(r.ms_p50)} ms   service ${f(r.service_cpu_us_per_event)} µs/event   database ${f(r.db_cpu_us_per_event)} µs/event   ${f(r.statements_per_batch, 2)} statements / ${f(r.round_trips_per_batch, 2)} round trips per batch`,
       );
     console.log(`events accepted / stored: ${accepted} / ${stored}`);
     for (const [phase, r] of [

@@ -30,6 +30,7 @@
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
+import { preparedExecute } from "../store/prepared.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
@@ -162,19 +163,24 @@ export class Learner {
       let spend: SpendIncrement[] = [];
       let invalid = 0;
       await db.transaction(async (tx) => {
-        const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
+        // Prepared statements: one round trip each, and those started together are pipelined (prepared.ts).
+        const q = preparedExecute(tx);
+        const attributed = await this.attribute(q, workspaceId, candidates, results, mayLoad);
         this.classify(attributed);
-        const trialsAt = await priorTrials(tx, workspaceId, attributed);
-        const kept = await persist(tx, workspaceId, attributed, results);
+        // The earlier teaching events are read before this batch's are inserted: sent in that order, together.
+        const [trialsAt, kept] = await Promise.all([
+          priorTrials(q, workspaceId, attributed),
+          persist(q, tx, workspaceId, attributed, results),
+        ]);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
         const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
         spend = eventSpend(kept);
         // Independent commutative writes, sent together: the connection runs them in this order (the
         // lock order), and the transaction waits one round trip instead of four.
         await Promise.all([
-          applyRewards(tx, updates, increments),
-          ...persistBucketRewards(tx, rewards),
-          incrementSpend(tx, spend),
+          applyRewards(q, updates, increments),
+          ...persistBucketRewards(q, rewards),
+          incrementSpend(q, spend),
         ]);
         incs = increments;
         bucketRewards = rewards;
@@ -339,7 +345,8 @@ function parse(
  * flagged it), duplicate or conflict. Returns the events inserted.
  */
 async function persist(
-  tx: Pick<Db, "execute" | "select">,
+  q: Pick<Db, "execute">,
+  tx: Pick<Db, "select">,
   workspaceId: string,
   events: Attributed[],
   results: EventResult[],
@@ -362,7 +369,7 @@ async function persist(
     attributed,
     invalidReason,
   }));
-  const inserted = await insertEvents(tx, rows);
+  const inserted = await insertEvents(q, rows);
   const kept: Attributed[] = [];
   const resent: Attributed[] = [];
   for (const a of events) {
