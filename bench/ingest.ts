@@ -5,6 +5,9 @@
  * counted exactly (postgres.js `debug` hook; BEGIN and COMMIT included, the live state's background
  * refresh too, which is a few statements every 2 s), and so are the round trips (socket writes after a read).
  *
+ * Database CPU is that of the backends connected to the benchmark's own database (/proc), so other work on a
+ * shared server is not counted (bench:http sums every postgres process).
+ *
  * Phases, after a warm-up: sequential batches (one at a time: latency and statements per batch), then
  * BENCH_CONCURRENCY batches at once for BENCH_SECONDS (events/s). Events are shaped as bench/http.ts
  * sends them (alternating clicks with a cost and conversions worth 1, on a pool of 20,000 decisions);
@@ -25,7 +28,7 @@ import { loadRegistry } from "../src/engine/registry.ts";
 import { openDatabase, rows, type Database, type Db } from "../src/store/db.ts";
 import { workspaces } from "../src/store/schema.ts";
 import { createDatabase } from "../test/helpers/db.ts";
-import { cpuSecondsOfAll } from "./proc.ts";
+import { cpuSeconds } from "./proc.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -103,6 +106,7 @@ async function main(): Promise<void> {
   const migrated = await openDatabase({ databaseUrl: created.url, poolSize: 1 });
   await migrated.close();
   const { database, end } = countingDatabase(created.url);
+  const admin = postgres(created.url, { max: 1, onnotice: () => {} });
   const logger = pino({ level: "warn" });
   const engine = new Engine({ database, registry: await loadRegistry(), logger, seed: 1, refreshIntervalMs: 2000 });
   try {
@@ -157,7 +161,19 @@ async function main(): Promise<void> {
     // sequential
     const latencies: number[] = [];
     let cpu0 = cpuMicros();
-    let db0 = cpuSecondsOfAll("postgres");
+    // The database's CPU: its backends serving this database only (other work on a shared server is not counted).
+    const backends = async () =>
+      (
+        await admin<
+          { pid: number }[]
+        >`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`
+      ).map((r) => r.pid);
+    const dbCpu = async () => {
+      let t = 0;
+      for (const pid of await backends()) t += cpuSeconds(pid);
+      return t;
+    };
+    let db0 = await dbCpu();
     let st0 = statements;
     let rt0 = roundTrips;
     let t0 = performance.now();
@@ -172,7 +188,7 @@ async function main(): Promise<void> {
       ms_p50: median(latencies),
       events_per_s: (SEQUENTIAL * BATCH) / seqWall,
       service_cpu_us_per_event: (cpuMicros() - cpu0) / (SEQUENTIAL * BATCH),
-      db_cpu_us_per_event: ((cpuSecondsOfAll("postgres") - db0) * 1e6) / (SEQUENTIAL * BATCH),
+      db_cpu_us_per_event: (((await dbCpu()) - db0) * 1e6) / (SEQUENTIAL * BATCH),
       statements_per_batch: (statements - st0) / SEQUENTIAL,
       round_trips_per_batch: (roundTrips - rt0) / SEQUENTIAL,
     };
@@ -181,7 +197,7 @@ async function main(): Promise<void> {
     let batches = 0;
     const concurrentLatencies: number[] = [];
     cpu0 = cpuMicros();
-    db0 = cpuSecondsOfAll("postgres");
+    db0 = await dbCpu();
     st0 = statements;
     rt0 = roundTrips;
     t0 = performance.now();
@@ -202,7 +218,7 @@ async function main(): Promise<void> {
       ms_p50: median(concurrentLatencies),
       events_per_s: (batches * BATCH) / wall,
       service_cpu_us_per_event: (cpuMicros() - cpu0) / (batches * BATCH),
-      db_cpu_us_per_event: ((cpuSecondsOfAll("postgres") - db0) * 1e6) / (batches * BATCH),
+      db_cpu_us_per_event: (((await dbCpu()) - db0) * 1e6) / (batches * BATCH),
       statements_per_batch: (statements - st0) / batches,
       round_trips_per_batch: (roundTrips - rt0) / batches,
     };
@@ -231,6 +247,7 @@ async function main(): Promise<void> {
   } finally {
     await engine.close();
     await end();
+    await admin.end({ timeout: 5 });
     await created.drop();
   }
 }

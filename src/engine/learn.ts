@@ -30,7 +30,7 @@
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
-import { preparedExecute } from "../store/prepared.ts";
+import { commitPipelines, preparedExecute } from "../store/prepared.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { pseudonymiseSource } from "../privacy/pseudonym.ts";
 import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
@@ -162,6 +162,7 @@ export class Learner {
       let bucketRewards: BucketReward[] = [];
       let spend: SpendIncrement[] = [];
       let invalid = 0;
+      let last: Promise<unknown> | undefined;
       await db.transaction(async (tx) => {
         // Prepared statements: one round trip each, and those started together are pipelined (prepared.ts).
         const q = preparedExecute(tx);
@@ -177,14 +178,26 @@ export class Learner {
         spend = eventSpend(kept);
         // Independent commutative writes, sent together: the connection runs them in this order (the
         // lock order), and the transaction waits one round trip instead of four.
-        await Promise.all([
+        const writes = Promise.all([
           applyRewards(q, updates, increments),
           ...persistBucketRewards(q, rewards),
           incrementSpend(q, spend),
         ]);
         incs = increments;
         bucketRewards = rewards;
+        // On PostgreSQL the COMMIT follows them in the same round trip: the hot rows they lock (arm_stats,
+        // buckets, spend counters — every batch writes the same few) are then held for their execution
+        // and the commit only, not also until their answers reach this process and it sends the COMMIT.
+        if (commitPipelines(tx)) {
+          last = writes;
+          writes.catch(() => {}); // awaited below, once the transaction has returned
+          return;
+        }
+        await writes;
       });
+      // A write that failed aborted the transaction, and PostgreSQL answered its COMMIT with ROLLBACK:
+      // nothing is stored, nothing is applied, and the error goes to the caller (retried if transient).
+      await last;
       live.applied(incs, bucketRewards);
       applyEventSpend(live.campaigns, spend);
       if (invalid) this.o.onEvents?.("invalid", invalid);

@@ -8,7 +8,8 @@
  * statement (postgres.js caches it per connection by its text) is one Bind + Execute, pipelined, and
  * the server parses it once per connection. PGlite has no round trips: there it runs as drizzle would.
  */
-import type { SQL } from "drizzle-orm";
+import { is, type SQL } from "drizzle-orm";
+import { PostgresJsTransaction } from "drizzle-orm/postgres-js";
 import type { PgDialect } from "drizzle-orm/pg-core";
 import type { Db } from "./db.ts";
 
@@ -27,3 +28,12 @@ export function preparedExecute(db: Pick<Db, "execute">): Pick<Db, "execute"> {
   const execute = (q: SQL) => session.prepareQuery(dialect.sqlToQuery(q), undefined, "hot", false).execute();
   return { execute } as unknown as Pick<Db, "execute">;
 }
+
+/**
+ * Whether a transaction's COMMIT may be sent right behind its last statements, before their answers are
+ * read (`Db.transaction` returning without awaiting them): postgres.js sends it on the same connection,
+ * in order, so it runs after them — and after a failed one PostgreSQL answers the COMMIT with ROLLBACK
+ * (the transaction is aborted), so the caller must await those statements afterwards and fail if one did.
+ * On PGlite there is no round trip to save: it awaits them as usual.
+ */
+export const commitPipelines = (tx: unknown): boolean => is(tx, PostgresJsTransaction);
