@@ -32,7 +32,7 @@ import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
 import { commitPipelines, preparedExecute } from "../store/prepared.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
-import { pseudonymiseSource } from "../privacy/pseudonym.ts";
+import { sourcePseudonymiser } from "../privacy/pseudonym.ts";
 import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
 import {
   applyRewards,
@@ -125,7 +125,8 @@ export class Learner {
     if (candidates.length) {
       const ws = this.o.privacy.get(workspaceId) ?? (await this.o.privacy.load(workspaceId));
       if (!ws) throw new DomainError("not_found", "workspace not found");
-      for (const c of candidates) c.ev.source = pseudonymiseSource(ws, c.ev.source);
+      const pseudonymise = sourcePseudonymiser(ws);
+      for (const c of candidates) c.ev.source = pseudonymise(c.ev.source);
     }
     let mayLoad = true;
     for (let attempt = 1; candidates.length; attempt++) {
