@@ -24,6 +24,11 @@
  * A serialization failure or deadlock (40001, 40P01) is still run again, a bounded number of times
  * (db-errors.ts), so it never reaches a client.
  *
+ * Round trips on PostgreSQL, four per batch: BEGIN; the lock; the insert (the trialAt read sent ahead of
+ * it); the reward, bucket, delay and spend writes with the COMMIT pipelined behind them (a failed write
+ * turns the COMMIT into a ROLLBACK, so the writes are awaited after it). Statements run prepared
+ * (store/prepared.ts): unprepared, postgres.js spends two round trips on each and pipelines nothing.
+ *
  * The transaction runs under the live state's shared lock. A campaign not in memory yet (created by
  * another process) is loaded before the transaction, never inside it (load takes the exclusive lock).
  */
