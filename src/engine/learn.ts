@@ -24,15 +24,21 @@
  * A serialization failure or deadlock (40001, 40P01) is still run again, a bounded number of times
  * (db-errors.ts), so it never reaches a client.
  *
+ * Round trips on PostgreSQL, four per batch: BEGIN; the lock; the insert (the trialAt read sent ahead of
+ * it); the reward, bucket, delay and spend writes with the COMMIT pipelined behind them (a failed write
+ * turns the COMMIT into a ROLLBACK, so the writes are awaited after it). Statements run prepared
+ * (store/prepared.ts): unprepared, postgres.js spends two round trips on each and pipelines nothing.
+ *
  * The transaction runs under the live state's shared lock. A campaign not in memory yet (created by
  * another process) is loaded before the transaction, never inside it (load takes the exclusive lock).
  */
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
 import { isUnavailable } from "../store/db.ts";
+import { commitPipelines, preparedExecute } from "../store/prepared.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
-import { pseudonymiseSource } from "../privacy/pseudonym.ts";
-import { lockDecisions, type DecisionRow, type MadeWithin } from "../store/decisions.ts";
+import { sourcePseudonymiser } from "../privacy/pseudonym.ts";
+import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
 import {
   applyRewards,
   firstTeachingEvents,
@@ -86,7 +92,7 @@ interface Candidate {
 
 interface Attributed extends Candidate {
   /** A served decision (one answered without an arm takes no events). */
-  decision: DecisionRow & { armKey: string };
+  decision: LockedDecision & { armKey: string };
   campaign: LiveCampaign;
   attributed: boolean;
   invalidReason: string | null;
@@ -124,7 +130,8 @@ export class Learner {
     if (candidates.length) {
       const ws = this.o.privacy.get(workspaceId) ?? (await this.o.privacy.load(workspaceId));
       if (!ws) throw new DomainError("not_found", "workspace not found");
-      for (const c of candidates) c.ev.source = pseudonymiseSource(ws, c.ev.source);
+      const pseudonymise = sourcePseudonymiser(ws);
+      for (const c of candidates) c.ev.source = pseudonymise(c.ev.source);
     }
     let mayLoad = true;
     for (let attempt = 1; candidates.length; attempt++) {
@@ -161,24 +168,42 @@ export class Learner {
       let bucketRewards: BucketReward[] = [];
       let spend: SpendIncrement[] = [];
       let invalid = 0;
+      let last: Promise<unknown> | undefined;
       await db.transaction(async (tx) => {
-        const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
+        // Prepared statements: one round trip each, and those started together are pipelined (prepared.ts).
+        const q = preparedExecute(tx);
+        const attributed = await this.attribute(q, workspaceId, candidates, results, mayLoad);
         this.classify(attributed);
-        const trialsAt = await priorTrials(tx, workspaceId, attributed);
-        const kept = await persist(tx, workspaceId, attributed, results);
+        // The earlier teaching events are read before this batch's are inserted: sent in that order, together.
+        const [trialsAt, kept] = await Promise.all([
+          priorTrials(q, workspaceId, attributed),
+          persist(q, tx, workspaceId, attributed, results),
+        ]);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
         const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
         spend = eventSpend(kept);
         // Independent commutative writes, sent together: the connection runs them in this order (the
         // lock order), and the transaction waits one round trip instead of four.
-        await Promise.all([
-          applyRewards(tx, updates, increments),
-          ...persistBucketRewards(tx, rewards),
-          incrementSpend(tx, spend),
+        const writes = Promise.all([
+          applyRewards(q, updates, increments),
+          ...persistBucketRewards(q, rewards),
+          incrementSpend(q, spend),
         ]);
         incs = increments;
         bucketRewards = rewards;
+        // On PostgreSQL the COMMIT follows them in the same round trip: the hot rows they lock (arm_stats,
+        // buckets, spend counters — every batch writes the same few) are then held for their execution
+        // and the commit only, not also until their answers reach this process and it sends the COMMIT.
+        if (commitPipelines(tx)) {
+          last = writes;
+          writes.catch(() => {}); // awaited below, once the transaction has returned
+          return;
+        }
+        await writes;
       });
+      // A write that failed aborted the transaction, and PostgreSQL answered its COMMIT with ROLLBACK:
+      // nothing is stored, nothing is applied, and the error goes to the caller (retried if transient).
+      await last;
       live.applied(incs, bucketRewards);
       applyEventSpend(live.campaigns, spend);
       if (invalid) this.o.onEvents?.("invalid", invalid);
@@ -191,7 +216,7 @@ export class Learner {
    * outside the lock) or, once loading did not find it, rejects its events.
    */
   private async attribute(
-    tx: Pick<Db, "select">,
+    tx: Pick<Db, "execute">,
     workspaceId: string,
     candidates: Candidate[],
     results: EventResult[],
@@ -339,7 +364,8 @@ function parse(
  * flagged it), duplicate or conflict. Returns the events inserted.
  */
 async function persist(
-  tx: Pick<Db, "execute" | "select">,
+  q: Pick<Db, "execute">,
+  tx: Pick<Db, "select">,
   workspaceId: string,
   events: Attributed[],
   results: EventResult[],
@@ -362,7 +388,7 @@ async function persist(
     attributed,
     invalidReason,
   }));
-  const inserted = await insertEvents(tx, rows);
+  const inserted = await insertEvents(q, rows);
   const kept: Attributed[] = [];
   const resent: Attributed[] = [];
   for (const a of events) {
@@ -444,7 +470,7 @@ function rewardDeltas(
     const newTrial = atImpression && prior === undefined;
     const changed = reward !== d.reward || converted !== d.converted;
     if (!changed && !newTrial) continue;
-    if (changed) updates.push({ id: d.id, createdAt: d.createdAt, reward, converted });
+    if (changed) updates.push({ id: d.id, rowId: d.rowId, createdAt: d.createdAt, reward, converted });
     const first = converted && !d.converted;
     // The trial's time: the decision, or (trialAt impression) its first teaching event, never before the decision.
     const startMs = atImpression

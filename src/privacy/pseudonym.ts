@@ -118,6 +118,34 @@ export function pseudonymiseSource<S extends { ip?: string; userAgent?: string }
   return out;
 }
 
+/**
+ * `pseudonymiseSource` for the events of one batch: each distinct IP network and user agent is hashed once (a
+ * batch's events mostly share a few of each; one HMAC is ~1–2 µs alone but far more under load, and an
+ * event carries two). The memo lives as long as the function, i.e. the batch: no raw IP outlives it.
+ */
+export function sourcePseudonymiser(ws: WorkspacePrivacy): <S extends { ip?: string; userAgent?: string }>(s: S) => S {
+  if (ws.rawIdentifiers) return (s) => s;
+  const ips = new Map<string, string>();
+  const uas = new Map<string, string>();
+  return (s) => {
+    if (s.ip === undefined && s.userAgent === undefined) return s;
+    const out = { ...s };
+    if (s.ip !== undefined && !isIpPseudonym(s.ip)) {
+      // by network: the addresses of one /24 (or /48) share their pseudonym
+      const net = truncateIp(s.ip);
+      let v = ips.get(net);
+      if (v === undefined) ips.set(net, (v = `ip:${short(ws.secret, "ip", net)}`));
+      out.ip = v;
+    }
+    if (s.userAgent !== undefined) {
+      let v = uas.get(s.userAgent);
+      if (v === undefined) uas.set(s.userAgent, (v = pseudonymiseUserAgent(ws, s.userAgent)));
+      out.userAgent = v;
+    }
+    return out;
+  };
+}
+
 /** The stored form of a blocklist entity (what the gate and the retroactive block compare with events). */
 export function pseudonymiseEntity(ws: WorkspacePrivacy, type: string, entity: string): string {
   if (type === "ip") return pseudonymiseIp(ws, entity);

@@ -163,6 +163,42 @@ describe("learning from censored delays", () => {
     expect(cohorts - counts.cohorts.size).toBe(12);
     expect(delayLogLik(1.8, 0.9, 48, counts, 60, { weights: binMasses(prior) })).toBeCloseTo(before, 8);
   });
+  it("the likelihood is the one the public curves give, bin by bin and cohort by cohort", () => {
+    // delayLogLik evaluates F and ∫F once per edge and cohort age (it runs hundreds of times per refit);
+    // this rebuilds it from delayCdf, observedMass and meanCdf, as the header states it.
+    const { counts } = observe(3, 60, 100, 0.2, false);
+    const w = { weights: binMasses(prior) };
+    for (const [mu, sigma, W] of [
+      [1.8, 0.9, 48],
+      [-4, 3.9, 168],
+      [0.5, 0.3, 24],
+    ] as const) {
+      const m = { mu, sigma, windowHours: W };
+      const edge = (j: number) => (j < DELAY_BIN_EDGES.length ? DELAY_BIN_EDGES[j]! : Infinity);
+      const mass = (j: number) => (j + 1 < DELAY_BINS ? delayCdf(m, edge(j + 1)) : 1) - delayCdf(m, edge(j));
+      let ll = 0;
+      const add = (n: number, p: number) => {
+        if (n !== 0) ll += p > 0 ? n * Math.log(p) : n > 0 ? -Infinity : 0;
+      };
+      for (let j = 0; j < DELAY_BINS; j++) {
+        add(counts.matured[j]!, mass(j));
+        add(w.weights[j]!, mass(j));
+      }
+      for (const [h, hist] of counts.cohorts) {
+        const a0 = Math.max(0, 60 - h - 1);
+        const a1 = 60 - h;
+        if (a1 <= 0) continue;
+        let total = 0;
+        for (let j = 0; j < DELAY_BINS; j++) {
+          if (hist[j] === 0) continue;
+          total += hist[j]!;
+          add(hist[j]!, Math.max(1e-300, observedMass(m, edge(j), edge(j + 1), a0, a1)));
+        }
+        if (total > 0) add(-total, meanCdf(m, a0, a1));
+      }
+      expect(delayLogLik(mu, sigma, W, counts, 60, w)).toBe(ll);
+    }
+  });
   it("is deterministic (replicas agree)", () => {
     const { counts } = observe(4, 30);
     expect(learnDelay(prior, counts, 30)).toEqual(learnDelay(prior, counts, 30));

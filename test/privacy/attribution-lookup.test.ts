@@ -64,7 +64,7 @@ describe("attribution lookup bounded by time", () => {
     const ids = ["00000000-0000-4000-8000-000000000001"];
     const within = { from: new Date(now - 24 * HOUR - 300_000), to: new Date(now + 300_000) };
     const plan = async (w?: typeof within) => {
-      const got = await q<Record<string, string>>(sql`explain ${decisionsToLock(db(), ws.id, ids, w).getSQL()}`);
+      const got = await q<Record<string, string>>(sql`explain ${decisionsToLock(ws.id, ids, w)}`);
       const text = got.map((p) => Object.values(p)[0]).join("\n");
       return new Set(text.match(/decisions_(p\d{8}|default)/g) ?? []);
     };

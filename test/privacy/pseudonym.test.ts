@@ -8,6 +8,7 @@ import {
   pseudonymiseSource,
   pseudonymiseUnit,
   pseudonymiseUserAgent,
+  sourcePseudonymiser,
   truncateIp,
   unitHash,
 } from "../../src/privacy/pseudonym.ts";
@@ -74,5 +75,23 @@ describe("user agents", () => {
     });
     expect(pseudonymiseEntity(a, "publisher", "p1")).toBe("p1");
     expect(pseudonymiseEntity(a, "ip", "203.0.113.1")).toBe(s.ip);
+  });
+  it("a batch's pseudonymiser gives what pseudonymiseSource gives, per workspace, raw where allowed", () => {
+    const sources = [
+      { ip: "203.0.113.9", userAgent: CHROME },
+      { ip: "203.0.113.200", userAgent: "curl/8.4.0", publisher: "p1" },
+      { ip: "203.0.113.9", userAgent: CHROME, placement: "x" },
+      { ip: "2001:db8::1" },
+      { userAgent: CHROME },
+      { publisher: "p2" },
+      {},
+    ];
+    for (const ws of [a, b, raw]) {
+      const batch = sourcePseudonymiser(ws);
+      for (const src of sources) expect(batch(src)).toEqual(pseudonymiseSource(ws, src));
+    }
+    // one memo per batch and workspace: b's pseudonymiser does not answer with a's hashes
+    expect(sourcePseudonymiser(b)(sources[0]!).ip).not.toBe(sourcePseudonymiser(a)(sources[0]!).ip);
+    expect(sourcePseudonymiser(raw)(sources[0]!)).toEqual(sources[0]);
   });
 });
