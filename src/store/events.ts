@@ -4,7 +4,7 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { ArmIncrement } from "../engine/stats.ts";
-import { upsertIncrements, uuidArray } from "./arm-stats.ts";
+import { upsertIncrements } from "./arm-stats.ts";
 import { rows, type Db } from "./db.ts";
 import { events } from "./schema.ts";
 
