@@ -72,6 +72,8 @@ export interface RebuildReadOptions {
   chunkRows?: number;
   /** Read each decision's logged context (contextual campaigns only: it is the largest column). */
   withContext?: boolean;
+  /** Statement timeout of the first FETCH, the one that sorts (default 300,000 ms; see streamRebuildSnapshot). */
+  sortTimeoutMs?: number;
 }
 
 /** One row of the cursor: a kind and generic columns, what each holds per kind is in `deliver`. */
@@ -113,9 +115,16 @@ export async function streamRebuildSnapshot(
 ): Promise<boolean> {
   const chunk = Math.max(1, Math.floor(opts.chunkRows ?? 5000));
   await tx.execute(declareCursor(campaignId, opts.withContext ?? false));
+  // The first FETCH sorts the whole union (declareCursor): a cost in proportion to the campaign, which the
+  // service's statement timeout (10 s, a bound meant for requests) would cancel past a few million rows, so
+  // the consistency job would fail on such a campaign every time. It gets a bound of its own; the later
+  // FETCHes, a chunk each, run under the session's.
+  const [prev] = await rows<{ t: string }>(tx, sql`select current_setting('statement_timeout') as t`);
+  await tx.execute(sql`select set_config('statement_timeout', ${String(opts.sortTimeoutMs ?? 300_000)}, true)`);
   let found = false;
-  for (;;) {
+  for (let n = 0; ; n++) {
     const part = await rows<Row>(tx, sql.raw(`fetch ${chunk} from rebuild_c`));
+    if (n === 0) await tx.execute(sql`select set_config('statement_timeout', ${prev!.t}, true)`);
     for (const r of part) {
       if (r.k === HEADER) found = true;
       deliver(r, sink);

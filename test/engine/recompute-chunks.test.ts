@@ -13,7 +13,7 @@ import { Engine, type EventInput } from "../../src/engine/engine.ts";
 import { recomputeArmStats, type RecomputeOptions } from "../../src/engine/recompute.ts";
 import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
 import { readArmStats } from "../../src/store/arm-stats.ts";
-import { openDatabase, sql, type Database, type Db } from "../../src/store/db.ts";
+import { openDatabase, rows, sql, type Database, type Db } from "../../src/store/db.ts";
 import { streamRebuildSnapshot, type RebuildSink } from "../../src/store/rebuild.ts";
 import { workspaces } from "../../src/store/schema.ts";
 import { testDatabase, type TestDatabase } from "../helpers/db.ts";
@@ -59,7 +59,11 @@ async function readAll(campaignId: string, chunkRows: number, withContext: boole
         return tx.execute(q);
       },
     } as Pick<Db, "execute">;
+    const timeout = () => rows<{ t: string }>(tx, sql`select current_setting('statement_timeout') as t`);
+    const before = await timeout();
     expect(await streamRebuildSnapshot(counting, campaignId, sink, { chunkRows, withContext })).toBe(true);
+    // the sorting FETCH's own timeout does not outlive it
+    expect(await timeout()).toEqual(before);
   });
   return { got, fetches };
 }
