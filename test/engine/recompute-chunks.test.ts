@@ -124,7 +124,10 @@ describe("exact rebuild read in FETCH chunks", () => {
         Array.from({ length: 30 }, (_, i) => e.decide(ws, campaign.id, { context: c.context(i) })),
       );
       // three batches: each batch's events share one arrival instant, so their order is the event ids'
-      // (not the request's: the z… impressions come last); repeated conversions, clicks with a cost
+      // (not the request's: the z… impressions come last); repeated conversions, clicks with a cost.
+      // Not a batch with a conversion before its click (a reversed batch): ingest applies a batch in request
+      // order, the rebuild in (received_at, event_id) order, so such a decision's reward can differ by an ulp
+      // (32.150000000000006 vs 32.15 here) and is rewritten — main's rebuild read in the same order.
       const batch = (tag: string, pick: (i: number) => boolean): EventInput[] =>
         ds.flatMap((d, i) =>
           pick(i)
