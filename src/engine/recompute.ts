@@ -32,7 +32,15 @@ import {
   type BucketIncrement,
   type DelayIncrement,
 } from "../store/buckets.ts";
-import { lockDecisionRewards, rebuildSnapshot, setDecisionRewards, type RebuildSnapshot } from "../store/rebuild.ts";
+import {
+  lockDecisionRewards,
+  setDecisionRewards,
+  streamRebuildSnapshot,
+  type RebuildDecision,
+  type RebuildEvent,
+  type RebuildHeader,
+  type RebuildSink,
+} from "../store/rebuild.ts";
 import { retryTransient } from "./db-errors.ts";
 import { applyEvent, baseReward, type RewardState } from "./rewards.ts";
 import { hourOf } from "./buckets.ts";
@@ -46,7 +54,7 @@ import {
   zeroStats,
   type ArmIncrement,
 } from "./stats.ts";
-import { retentionHours } from "./timed.ts";
+import { retentionHours, type StoredBucketStats } from "./timed.ts";
 import type { ArmStats } from "../../strategies/types.ts";
 
 export interface RecomputeOptions {
@@ -54,6 +62,8 @@ export interface RecomputeOptions {
   encode?: (ctx: Record<string, unknown> | undefined) => ArrayLike<number>;
   /** Context dimension (encode's length) for contextual campaigns. */
   dim?: number;
+  /** Rows per FETCH of the snapshot's cursor (default 5000; tests set it small to cross chunks). */
+  chunkRows?: number;
 }
 
 /** One arm whose stored totals differed from what the rows imply (before the repair). */
@@ -97,37 +107,46 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
     bucketsRepaired: 0,
     delaysRepaired: 0,
   };
-  let snap = await rebuildSnapshot(tx, campaignId);
+  const contextual = (opts.dim ?? 0) > 0 && opts.encode !== undefined;
+  const read = () => readSnapshot(tx, campaignId, contextual, opts.chunkRows);
+  let snap: Snapshot | undefined = await read();
   if (!snap) return none;
   // Lock the decisions to rewrite and read again, until every one to rewrite is locked: a locked decision
   // cannot move, so under steady ingest this converges instead of restarting the whole transaction.
   const locked = new Set<string>();
   for (let round = 0; ; round++) {
-    const more = rebuiltRewards(snap)
-      .changed.map((c) => c.id)
+    const more = snap
+      .changed()
+      .map((c) => c.id)
       .filter((id) => !locked.has(id));
     if (more.length === 0) break;
     if (round === 5) throw new MovedSinceSnapshot();
     await lockDecisionRewards(tx, campaignId, more);
     for (const id of more) locked.add(id);
-    snap = await rebuildSnapshot(tx, campaignId);
+    snap = undefined; // not kept while the next one is read: a snapshot of a large campaign weighs
+    snap = await read();
     if (!snap) return none;
   }
-  const contextual = (opts.dim ?? 0) > 0 && opts.encode !== undefined;
   if (!contextual && snap.stats.some((r) => r.xx !== null))
     throw new Error("recomputeArmStats: contextual campaign needs opts.encode and opts.dim");
   const dim = contextual ? opts.dim! : 0;
+  const h = snap.head!;
 
-  const { state, changed } = rebuiltRewards(snap);
+  const changed = snap.changed();
   if (changed.some((c) => !locked.has(c.id))) throw new MovedSinceSnapshot();
 
-  // R: every arm at zero, plus each trial with its rebuilt reward; the buckets and delays it implies
-  const incs: ArmIncrement[] = [];
-  for (const a of snap.arms) incs.push({ campaignId, armKey: a.key, ...zeroStats(dim) });
-  for (const r of snap.stats) incs.push({ campaignId, armKey: r.armKey, ...zeroStats(dim) });
-  const cost = new Map(snap.arms.map((a) => [a.key, a.cost]));
+  // R: every arm at zero, plus each trial with its rebuilt reward (summed per arm in decision order, as
+  // mergeIncrements of the list of them would); the buckets and delays it implies
+  const totals = new Map<string, ArmIncrement>();
+  const total = (armKey: string) => {
+    let t = totals.get(armKey);
+    if (!t) totals.set(armKey, (t = { campaignId, armKey, ...zeroStats(dim) }));
+    return t;
+  };
+  for (const a of snap.arms) total(a.key);
+  for (const r of snap.stats) total(r.armKey);
   const fromHour =
-    hourOf(snap.nowMs) - retentionHours({ windowHours: snap.attributionWindowHours, decay: snap.decay ?? undefined });
+    hourOf(h.nowMs) - retentionHours({ windowHours: h.attributionWindowHours, decay: h.decay ?? undefined });
   const buckets = new Map<string, { armKey: string; hour: number; trials: ArmStats; rewards: ArmStats }>();
   const bucket = (armKey: string, hour: number) => {
     const k = `${armKey}\u0000${hour}`;
@@ -136,31 +155,36 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
     return b;
   };
   const delays = new Map<number, number[]>();
-  for (const d of snap.decisions) {
-    const s = state.get(d.id)!;
-    const createdMs = Date.parse(d.createdAt);
+  const d = snap.decisions;
+  for (let i = 0; i < d.count; i++) {
+    const firstAt = d.firstAt.at(i);
     // trialAt impression: a decision no teaching event reached is no trial
-    if (snap.trialAt === "impression" && s.firstAt === undefined) continue;
-    const startMs = snap.trialAt === "impression" ? Math.max(createdMs, s.firstAt!) : createdMs;
-    const x = contextual ? opts.encode!(d.context ?? undefined) : undefined;
-    const key = { campaignId, armKey: d.armKey };
-    incs.push(trialIncrement(key, s.reward, x));
+    if (h.trialAt === "impression" && Number.isNaN(firstAt)) continue;
+    const createdMs = d.createdMs.at(i);
+    const startMs = h.trialAt === "impression" ? Math.max(createdMs, firstAt) : createdMs;
+    const x = contextual ? opts.encode!(d.contexts[i] ?? undefined) : undefined;
+    const armKey = snap.armKeys[d.arm.at(i)]!;
+    const key = { campaignId, armKey };
+    const reward = d.reward.at(i);
+    const converted = d.converted.at(i) === 1;
+    addStats(total(armKey), trialIncrement(key, reward, x));
     const hour = hourOf(startMs);
-    if (s.convertedAt !== undefined) {
+    const convertedAt = d.convertedAt.at(i);
+    if (!Number.isNaN(convertedAt)) {
       const counts = delays.get(hour) ?? new Array<number>(DELAY_BINS).fill(0);
-      counts[delayBin((s.convertedAt - startMs) / 3_600_000)]! += 1;
+      counts[delayBin((convertedAt - startMs) / 3_600_000)]! += 1;
       delays.set(hour, counts);
     }
     if (hour < fromHour) continue;
-    const b = bucket(d.armKey, hour);
-    const r0 = baseReward(snap.objective, cost.get(d.armKey) ?? 0);
+    const b = bucket(armKey, hour);
+    const r0 = baseReward(h.objective, snap.cost.get(armKey) ?? 0);
     addStats(b.trials, trialIncrement(key, r0, x));
-    if (s.reward !== r0 || s.converted) {
-      const inc = rewardIncrement(key, r0, s.reward, x);
-      addStats(b.rewards, { ...inc, n: s.converted ? 1 : 0 });
+    if (reward !== r0 || converted) {
+      const inc = rewardIncrement(key, r0, reward, x);
+      addStats(b.rewards, { ...inc, n: converted ? 1 : 0 });
     }
   }
-  const rebuilt = mergeIncrements(incs);
+  const rebuilt = mergeIncrements(totals.values());
   const stored = new Map(snap.stats.map((r) => [r.armKey, foldBuckets([r], dim)]));
   await setDecisionRewards(tx, changed);
 
@@ -221,45 +245,163 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
   };
 }
 
-/** What the teaching events imply for one decision (learn.ts applies the same rules as they arrive). */
-interface Rebuilt extends RewardState {
-  /** Its first teaching event's time (epoch ms): the earliest occurred among the first received. */
-  firstAt?: number;
-  firstReceived?: string;
-  /** Its first conversion's time, likewise among the conversions received with the first one. */
-  convertedAt?: number;
-  convertedReceived?: string;
+async function readSnapshot(
+  tx: Db,
+  campaignId: string,
+  withContext: boolean,
+  chunkRows: number | undefined,
+): Promise<Snapshot | undefined> {
+  const snap = new Snapshot(withContext);
+  const found = await streamRebuildSnapshot(tx, campaignId, snap, { chunkRows, withContext });
+  return found ? snap : undefined;
 }
 
-/** Each decision's running reward per the teaching events, and the decisions whose stored one differs. */
-function rebuiltRewards(snap: RebuildSnapshot) {
-  const cost = new Map(snap.arms.map((a) => [a.key, a.cost]));
-  const state = new Map<string, Rebuilt>();
-  for (const d of snap.decisions)
-    state.set(d.id, { reward: baseReward(snap.objective, cost.get(d.armKey) ?? 0), converted: false });
-  for (const e of snap.events) {
-    const s = state.get(e.decisionId);
-    if (!s) continue;
-    const at = Date.parse(e.occurredAt);
-    if (s.firstReceived === undefined) {
-      s.firstReceived = e.receivedAt;
-      s.firstAt = at;
-    } else if (s.firstReceived === e.receivedAt && at < s.firstAt!) s.firstAt = at;
+/** A growable typed array: the per-decision columns, 8 bytes (or 1–4) a value instead of an object each. */
+class Column<A extends Float64Array | Uint8Array | Uint32Array> {
+  private a: A;
+  private n = 0;
+  constructor(private readonly make: (n: number) => A) {
+    this.a = make(1024);
+  }
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const b = this.make(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = v;
+  }
+  at(i: number): number {
+    return this.a[i]!;
+  }
+  set(i: number, v: number): void {
+    this.a[i] = v;
+  }
+}
+
+const floats = () => new Column((n) => new Float64Array(n));
+
+/**
+ * The decisions of a snapshot, by their order in it: what was stored, and their rebuilt running reward
+ * with the times learn.ts's rules need (NaN: none), filled in as the events stream in.
+ */
+class Decisions {
+  count = 0;
+  readonly ids: string[] = [];
+  readonly index = new Map<string, number>();
+  /** Index into Snapshot.armKeys. */
+  readonly arm = new Column((n) => new Uint32Array(n));
+  readonly createdMs = floats();
+  readonly contexts: (Record<string, unknown> | null)[] = [];
+  readonly storedReward = floats();
+  readonly storedConverted = new Column((n) => new Uint8Array(n));
+  readonly reward = floats();
+  readonly converted = new Column((n) => new Uint8Array(n));
+  /** Its first teaching event's time (epoch ms): the earliest occurred among the first received. */
+  readonly firstAt = floats();
+  readonly firstReceivedUs = floats();
+  /** Its first conversion's time, likewise among the conversions received with the first one. */
+  readonly convertedAt = floats();
+  readonly convertedReceivedUs = floats();
+}
+
+/**
+ * The snapshot as the rebuild keeps it: the small rows as they come, the decisions as compact columns,
+ * the events not kept at all — each is applied to its decision on arrival (they come in arrival order,
+ * after every decision).
+ */
+class Snapshot implements RebuildSink {
+  head?: RebuildHeader;
+  readonly arms: { key: string; cost: number }[] = [];
+  readonly cost = new Map<string, number>();
+  readonly stats: Parameters<RebuildSink["stat"]>[0][] = [];
+  readonly buckets: StoredBucketStats[] = [];
+  readonly delays: { hour: number; counts: number[] }[] = [];
+  readonly decisions = new Decisions();
+  /** Arm keys interned: a decision holds an index, not its own copy of the string. */
+  readonly armKeys: string[] = [];
+  private readonly armIndex = new Map<string, number>();
+  private readonly scratch: RewardState = { reward: 0, converted: false };
+
+  constructor(private readonly withContext: boolean) {}
+
+  header(h: RebuildHeader): void {
+    this.head = h;
+  }
+  arm(a: { key: string; cost: number }): void {
+    this.arms.push(a);
+    this.cost.set(a.key, a.cost);
+  }
+  stat(s: Parameters<RebuildSink["stat"]>[0]): void {
+    this.stats.push(s);
+  }
+  bucket(b: StoredBucketStats): void {
+    this.buckets.push(b);
+  }
+  delay(d: { hour: number; counts: number[] }): void {
+    this.delays.push(d);
+  }
+
+  decision(r: RebuildDecision): void {
+    const d = this.decisions;
+    d.index.set(r.id, d.count++);
+    d.ids.push(r.id);
+    d.arm.push(this.intern(r.armKey));
+    d.createdMs.push(r.createdMs);
+    if (this.withContext) d.contexts.push(r.context);
+    d.storedReward.push(r.reward);
+    d.storedConverted.push(r.converted ? 1 : 0);
+    d.reward.push(baseReward(this.head!.objective, this.cost.get(r.armKey) ?? 0));
+    d.converted.push(0);
+    for (const c of [d.firstAt, d.firstReceivedUs, d.convertedAt, d.convertedReceivedUs]) c.push(Number.NaN);
+  }
+
+  /** learn.ts's rules for one teaching event, in arrival order. */
+  event(e: RebuildEvent): void {
+    const d = this.decisions;
+    const i = d.index.get(e.decisionId);
+    if (i === undefined) return;
+    const at = e.occurredMs;
+    const first = d.firstReceivedUs.at(i);
+    if (Number.isNaN(first)) {
+      d.firstReceivedUs.set(i, e.receivedUs);
+      d.firstAt.set(i, at);
+    } else if (first === e.receivedUs && at < d.firstAt.at(i)) d.firstAt.set(i, at);
+    const s = this.scratch;
+    s.reward = d.reward.at(i);
+    s.converted = d.converted.at(i) === 1;
     if (e.type === "conversion") {
       if (!s.converted) {
-        s.convertedReceived = e.receivedAt;
-        s.convertedAt = at;
-      } else if (s.convertedReceived === e.receivedAt && at < s.convertedAt!) s.convertedAt = at;
+        d.convertedReceivedUs.set(i, e.receivedUs);
+        d.convertedAt.set(i, at);
+      } else if (d.convertedReceivedUs.at(i) === e.receivedUs && at < d.convertedAt.at(i)) d.convertedAt.set(i, at);
     }
-    applyEvent(snap.objective, s, e);
+    applyEvent(this.head!.objective, s, e);
+    d.reward.set(i, s.reward);
+    d.converted.set(i, s.converted ? 1 : 0);
   }
-  const changed: { id: string; reward: number; converted: boolean }[] = [];
-  for (const d of snap.decisions) {
-    const s = state.get(d.id)!;
-    if (s.reward !== d.reward || s.converted !== d.converted)
-      changed.push({ id: d.id, reward: s.reward, converted: s.converted });
+
+  /** The decisions whose stored running reward differs from the rebuilt one. */
+  changed(): { id: string; reward: number; converted: boolean }[] {
+    const d = this.decisions;
+    const out: { id: string; reward: number; converted: boolean }[] = [];
+    for (let i = 0; i < d.count; i++) {
+      const reward = d.reward.at(i);
+      const converted = d.converted.at(i);
+      if (reward !== d.storedReward.at(i) || converted !== d.storedConverted.at(i))
+        out.push({ id: d.ids[i]!, reward, converted: converted === 1 });
+    }
+    return out;
   }
-  return { state, changed };
+
+  private intern(armKey: string): number {
+    let i = this.armIndex.get(armKey);
+    if (i === undefined) {
+      i = this.armKeys.push(armKey) - 1;
+      this.armIndex.set(armKey, i);
+    }
+    return i;
+  }
 }
 
 function differs(a: ArmStats, b: ArmStats): boolean {
