@@ -16,7 +16,8 @@
  * CPU: the user + system CPU time of the server process (Linux /proc/<pid>/stat of the child) during a
  * measured run, divided by the requests it answered: the CPU microseconds one decision costs the service,
  * and one request the bare hono ceiling. Their ratio (ceiling µs / decision µs) is the throughput ratio
- * without the noise of a shared machine's load.
+ * without the noise of a shared machine's load. The database's CPU per decision and per event is that of the
+ * PostgreSQL backends serving the benchmark's database (bench/proc.ts `databaseCpuSeconds`).
  *
  * Env: DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS
  * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100).
@@ -27,7 +28,7 @@ import { cpus, loadavg } from "node:os";
 import postgres from "postgres";
 import { createDatabase } from "../test/helpers/db.ts";
 import { http, spawnServer, type ServerProcess } from "../test/helpers/process.ts";
-import { cpuSeconds, cpuSecondsOfAll } from "./proc.ts";
+import { cpuSeconds, databaseCpuSeconds } from "./proc.ts";
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -84,9 +85,10 @@ async function cannon(
   amount?: number,
   duration?: number,
   pid?: number,
+  dbCpu?: () => Promise<number>,
 ): Promise<Run> {
   const cpuBefore = cpuMicros(pid);
-  const dbBefore = cpuSecondsOfAll("postgres");
+  const dbBefore = dbCpu ? await dbCpu() : Number.NaN;
   const started = process.hrtime.bigint();
   const r = await autocannon({
     url,
@@ -98,7 +100,7 @@ async function cannon(
   });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuMicros(pid) - cpuBefore;
-  const dbCpu = (cpuSecondsOfAll("postgres") - dbBefore) * 1e6;
+  const dbMicros = ((dbCpu ? await dbCpu() : Number.NaN) - dbBefore) * 1e6;
   const answered2xx = r["2xx"];
   return {
     answered2xx,
@@ -109,7 +111,7 @@ async function cannon(
     p50: r.latency.p50,
     p99: r.latency.p99,
     cpuPerRequest: cpu / answered2xx,
-    dbCpuPerRequest: dbCpu / answered2xx,
+    dbCpuPerRequest: dbMicros / answered2xx,
   };
 }
 
@@ -155,6 +157,9 @@ async function main(): Promise<void> {
       env: { DATABASE_URL: db.url, ADBANDIT_ADMIN_KEY: ADMIN, LOG_LEVEL: "warn", NODE_ENV: "production" },
     });
     procs.push(svc);
+    // the database's own backends (other databases on a shared server are not counted)
+    const statsSql = postgres(db.url, { max: 1, onnotice: () => {} });
+    const dbCpu = () => databaseCpuSeconds(statsSql);
     const ws = await http(svc.url, "POST", "/v1/workspaces", ADMIN, { name: "bench" });
     if (ws.status !== 201) throw new Error(`workspace: ${ws.status} ${ws.text}`);
     const key = ws.body.apiKey as string;
@@ -200,6 +205,7 @@ async function main(): Promise<void> {
       amount,
       undefined,
       svc.child.pid,
+      dbCpu,
     );
     const ceilingAfter = await ceilingRun();
     await ceilingProc.stop("SIGTERM");
@@ -261,6 +267,7 @@ async function main(): Promise<void> {
       Math.max(CONNECTIONS * 2, Math.round(eventsCal.rps * SECONDS)),
       undefined,
       svc.child.pid,
+      dbCpu,
     );
     const eventsPerSecond = (eventsRun.answered2xx * EVENT_BATCH) / eventsRun.seconds;
 
@@ -277,6 +284,7 @@ async function main(): Promise<void> {
       (await sql<{ n: number }[]>`select count(*)::int as n from events where campaign_id = ${eventsCampaign}`)[0].n -
       storedBefore;
     await sql.end();
+    await statsSql.end();
 
     const rows: Array<[string, string]> = [
       ["connections", String(CONNECTIONS)],

@@ -28,7 +28,7 @@ import { loadRegistry } from "../src/engine/registry.ts";
 import { openDatabase, rows, type Database, type Db } from "../src/store/db.ts";
 import { workspaces } from "../src/store/schema.ts";
 import { createDatabase } from "../test/helpers/db.ts";
-import { cpuSeconds } from "./proc.ts";
+import { databaseCpuSeconds } from "./proc.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -162,17 +162,7 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     let cpu0 = cpuMicros();
     // The database's CPU: its backends serving this database only (other work on a shared server is not counted).
-    const backends = async () =>
-      (
-        await admin<
-          { pid: number }[]
-        >`select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`
-      ).map((r) => r.pid);
-    const dbCpu = async () => {
-      let t = 0;
-      for (const pid of await backends()) t += cpuSeconds(pid);
-      return t;
-    };
+    const dbCpu = () => databaseCpuSeconds(admin);
     let db0 = await dbCpu();
     let st0 = statements;
     let rt0 = roundTrips;

@@ -3,7 +3,8 @@
  * benchmark can report the service's own CPU per request without the noise of a shared machine's load.
  */
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import type postgres from "postgres";
 
 const CLK_TCK = (() => {
   try {
@@ -26,30 +27,17 @@ export function cpuSeconds(pid: number | undefined): number {
 }
 
 /**
- * User + system CPU seconds of every process named `comm` so far (for the database server: its
- * backends come and go, so a reading sums those alive; a backend that exits in between is missed, the
- * benchmarks' pooled connections stay up).
+ * User + system CPU seconds so far of the PostgreSQL backends serving the database `sql` is connected to
+ * (pg_stat_activity, then /proc), except the one asking: on a shared server, other databases' work is not
+ * counted. A backend that exits in between is missed; the benchmarks' pooled connections stay up.
  */
-export function cpuSecondsOfAll(comm: string): number {
+export async function databaseCpuSeconds(sql: postgres.Sql): Promise<number> {
+  const pids = await sql<{ pid: number }[]>`select pid from pg_stat_activity
+    where datname = current_database() and pid <> pg_backend_pid()`;
   let total = 0;
-  let dir: string[];
-  try {
-    dir = readdirSync("/proc");
-  } catch {
-    return Number.NaN;
-  }
-  for (const name of dir) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const open = stat.indexOf("(");
-      const close = stat.lastIndexOf(")");
-      if (stat.slice(open + 1, close) !== comm) continue;
-      const f = stat.slice(close + 2).split(" ");
-      total += (Number(f[11]) + Number(f[12])) / CLK_TCK;
-    } catch {
-      // the process ended while the directory was read
-    }
+  for (const { pid } of pids) {
+    const s = cpuSeconds(pid);
+    if (Number.isFinite(s)) total += s;
   }
   return total;
 }

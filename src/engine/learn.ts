@@ -27,15 +27,14 @@
  * Round trips on PostgreSQL, four per batch: BEGIN; the lock; the insert (the trialAt read sent ahead of
  * it); the reward, bucket, delay and spend writes with the COMMIT pipelined behind them (a failed write
  * turns the COMMIT into a ROLLBACK, so the writes are awaited after it). Statements run prepared
- * (store/prepared.ts): unprepared, postgres.js spends two round trips on each and pipelines nothing.
+ * (store/db.ts `preparing`): unprepared, postgres.js spends two round trips on each and pipelines nothing.
  *
  * The transaction runs under the live state's shared lock. A campaign not in memory yet (created by
  * another process) is loaded before the transaction, never inside it (load takes the exclusive lock).
  */
 import type { Logger } from "pino";
 import type { Db } from "../store/db.ts";
-import { isUnavailable } from "../store/db.ts";
-import { commitPipelines, preparedExecute } from "../store/prepared.ts";
+import { commitPipelines, isUnavailable } from "../store/db.ts";
 import type { PrivacyKeys } from "../privacy/keys.ts";
 import { sourcePseudonymiser } from "../privacy/pseudonym.ts";
 import { lockDecisions, type LockedDecision, type MadeWithin } from "../store/decisions.ts";
@@ -170,14 +169,12 @@ export class Learner {
       let invalid = 0;
       let last: Promise<unknown> | undefined;
       await db.transaction(async (tx) => {
-        // Prepared statements: one round trip each, and those started together are pipelined (prepared.ts).
-        const q = preparedExecute(tx);
-        const attributed = await this.attribute(q, workspaceId, candidates, results, mayLoad);
+        const attributed = await this.attribute(tx, workspaceId, candidates, results, mayLoad);
         this.classify(attributed);
         // The earlier teaching events are read before this batch's are inserted: sent in that order, together.
         const [trialsAt, kept] = await Promise.all([
-          priorTrials(q, workspaceId, attributed),
-          persist(q, tx, workspaceId, attributed, results),
+          priorTrials(tx, workspaceId, attributed),
+          persist(tx, workspaceId, attributed, results),
         ]);
         invalid = kept.filter((a) => a.invalidReason !== null).length;
         const { updates, increments, rewards } = rewardDeltas(kept, trialsAt);
@@ -185,9 +182,9 @@ export class Learner {
         // Independent commutative writes, sent together: the connection runs them in this order (the
         // lock order), and the transaction waits one round trip instead of four.
         const writes = Promise.all([
-          applyRewards(q, updates, increments),
-          ...persistBucketRewards(q, rewards),
-          incrementSpend(q, spend),
+          applyRewards(tx, updates, increments),
+          ...persistBucketRewards(tx, rewards),
+          incrementSpend(tx, spend),
         ]);
         incs = increments;
         bucketRewards = rewards;
@@ -364,8 +361,7 @@ function parse(
  * flagged it), duplicate or conflict. Returns the events inserted.
  */
 async function persist(
-  q: Pick<Db, "execute">,
-  tx: Pick<Db, "select">,
+  tx: Pick<Db, "execute" | "select">,
   workspaceId: string,
   events: Attributed[],
   results: EventResult[],
@@ -388,7 +384,7 @@ async function persist(
     attributed,
     invalidReason,
   }));
-  const inserted = await insertEvents(q, rows);
+  const inserted = await insertEvents(tx, rows);
   const kept: Attributed[] = [];
   const resent: Attributed[] = [];
   for (const a of events) {

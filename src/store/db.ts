@@ -14,11 +14,11 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import { sql, type SQL } from "drizzle-orm";
+import { is, sql, type SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { drizzle as drizzlePg } from "drizzle-orm/postgres-js";
+import { drizzle as drizzlePg, PostgresJsTransaction } from "drizzle-orm/postgres-js";
 import { migrate as migratePg } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 
@@ -117,6 +117,16 @@ export function preparing(client: postgres.Sql, seen: Set<string>): postgres.Sql
     },
   });
 }
+
+/**
+ * Whether a transaction's COMMIT may be sent right behind its last statements, before their answers are
+ * read (`Db.transaction` returning without awaiting them): postgres.js sends it on the same connection,
+ * in order, so it runs after them — and after a failed one PostgreSQL answers the COMMIT with ROLLBACK
+ * (the transaction is aborted), so the caller must await those statements afterwards and fail if one did.
+ * Prepared statements are what lets them pipeline at all (`preparing`). On PGlite there is no round trip
+ * to save: it awaits them as usual.
+ */
+export const commitPipelines = (tx: unknown): boolean => is(tx, PostgresJsTransaction);
 
 async function openPostgres(url: string, poolSize: number): Promise<Database> {
   const common = {

@@ -1,7 +1,7 @@
 /**
  * An event batch whose last writes fail is not accepted and leaves nothing behind. On PostgreSQL the
  * ingest sends its COMMIT right behind those writes without reading their answers first (learn.ts, store/
- * prepared.ts `commitPipelines`); a failed write aborts the transaction, so PostgreSQL answers the COMMIT
+ * db.ts `commitPipelines`); a failed write aborts the transaction, so PostgreSQL answers the COMMIT
  * with ROLLBACK — the request must then fail, not answer "accepted". The failure is a trigger on
  * spend_counters (the last write of every batch with a cost). On PGlite the writes are awaited before the
  * COMMIT: the same answers.
