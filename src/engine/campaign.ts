@@ -41,7 +41,8 @@ export interface LiveCampaign extends CampaignConfig {
   armByKey: Map<string, LiveArm>;
   /** All-time totals (arm_stats) + pending: the ledger of stats.ts. */
   stats: ArmStats[];
-  pending: ArmStats[];
+  /** Created on an arm's first queued decision (stats.ts `Ledger`). */
+  pending: (ArmStats | undefined)[];
   /**
    * The hour buckets (database + pending) and the delay model: what the strategy sees is their fold at
    * `now` (delay-aware trials, decay), not the all-time totals.
@@ -124,7 +125,7 @@ export function buildLive(
     arms: ordered,
     armByKey: new Map(ordered.map((a) => [a.key, a])),
     stats: ordered.map(() => zeroStats(dim)),
-    pending: ordered.map(() => zeroStats(dim)),
+    pending: new Array(ordered.length),
     timed: new TimedStats(ordered.length, dim, timedOptions(cfg)),
     pendingBuckets: new Array(ordered.length),
     lastUsed: 0,

@@ -451,7 +451,8 @@ export class LiveState {
     for (const a of c.arms) {
       const t = zeroStats(c.dim);
       addStats(t, c.stats[a.index]!);
-      addStats(t, c.pending[a.index]!, -1);
+      const queuedHere = c.pending[a.index];
+      if (queuedHere) addStats(t, queuedHere, -1);
       allTime.set(a.key, t);
     }
     const keys = c.arms.map((a) => a.key);

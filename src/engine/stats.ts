@@ -193,23 +193,34 @@ export function foldBuckets(
 export interface Ledger {
   readonly dim: number;
   readonly stats: ArmStats[];
-  readonly pending: ArmStats[];
+  /**
+   * Created on an arm's first queued decision: most arms of most campaigns in memory have none in this
+   * process, and a missing entry is all zeros (adding it changed nothing, bit for bit).
+   */
+  readonly pending: (ArmStats | undefined)[];
+}
+
+/** Arm i's pending part, created (zeros) on first use. */
+function pendingOf(l: Ledger, i: number): ArmStats {
+  let p = l.pending[i];
+  if (!p) l.pending[i] = p = zeroStats(l.dim);
+  return p;
 }
 
 /** A decision was made and queued: memory counts it at once, and it is pending until committed. */
 export function queued(l: Ledger, i: number, inc: ArmStats): void {
   addStats(l.stats[i], inc);
-  addStats(l.pending[i], inc);
+  addStats(pendingOf(l, i), inc);
 }
 
 /** The decision log committed it: the database now holds it, so it is no longer pending. */
 export function committed(l: Ledger, i: number, inc: ArmStats): void {
-  addStats(l.pending[i], inc, -1);
+  addStats(pendingOf(l, i), inc, -1);
 }
 
 /** Its commit failed: not logged, so not counted — it leaves memory altogether. */
 export function failed(l: Ledger, i: number, inc: ArmStats): void {
-  addStats(l.pending[i], inc, -1);
+  addStats(pendingOf(l, i), inc, -1);
   addStats(l.stats[i], inc, -1);
 }
 
@@ -221,7 +232,8 @@ export function applied(l: Ledger, i: number, inc: ArmStats): void {
 /** The database's totals were read (load, refresh, recompute): memory = database + pending. */
 export function fromDatabase(l: Ledger, i: number, db: ArmStats): void {
   const t = statsOf(db, l.dim);
-  addStats(t, l.pending[i]);
+  const p = l.pending[i];
+  if (p) addStats(t, p);
   l.stats[i] = t;
 }
 
@@ -232,8 +244,9 @@ export function carryPending(
 ): void {
   for (const a of from.arms) {
     const n = to.armByKey.get(a.key);
-    if (!n) continue;
-    addStats(to.pending[n.index], from.pending[a.index]);
-    addStats(to.stats[n.index], from.pending[a.index]);
+    const p = from.pending[a.index];
+    if (!n || !p) continue;
+    addStats(pendingOf(to, n.index), p);
+    addStats(to.stats[n.index], p);
   }
 }

@@ -67,7 +67,7 @@ describe("group commit", () => {
     const live = e.campaigns.get(c.id)!;
     for (const a of live.arms) {
       expect(live.stats[a.index].n).toBe(st[a.key].n);
-      expect(live.pending[a.index].n).toBe(0);
+      expect(live.pending[a.index]?.n ?? 0).toBe(0);
       expect(out.filter((d) => d.arm?.key === a.key).length).toBe(st[a.key].n);
     }
     await e.close();
@@ -356,7 +356,7 @@ describe("database lost", () => {
     await expect(e.decide(w.id, c.id, {})).rejects.toMatchObject({ code: "unavailable" });
     const live = e.campaigns.get(c.id)!;
     expect(live.stats.reduce((s, x) => s + x.n, 0)).toBe(1);
-    expect(live.pending.reduce((s, x) => s + x.n, 0)).toBe(0);
+    expect(live.pending.reduce((s, x) => s + (x?.n ?? 0), 0)).toBe(0);
     await e.close();
   });
 });

@@ -418,7 +418,7 @@ for (const { contextual, trialAt } of [
                 faults.execute = 0;
                 faults.transaction = 0;
                 const l = live();
-                for (const a of l.arms) expect(l.pending[a.index].n, "nothing queued after a flush").toBe(0);
+                for (const a of l.arms) expect(l.pending[a.index]?.n ?? 0, "nothing queued after a flush").toBe(0);
                 if (!external) {
                   const s = await stored();
                   for (const a of l.arms)
