@@ -8,8 +8,9 @@
  * Concurrency, without blocking decision commits:
  * 1. a first read finds the decisions whose running reward must change (those with events flagged
  *    since), and they are locked (FOR UPDATE, id order: the lock order of every transaction, learn.ts);
- * 2. one statement then reads the stored totals S, the decisions and the teaching events (one
- *    snapshot, taken with those decisions locked, so no ingest can move them meanwhile);
+ * 2. one query then reads the stored totals S, the decisions and the teaching events (one snapshot,
+ *    taken with those decisions locked, so no ingest can move them meanwhile) — a cursor fetched in
+ *    chunks (store/rebuild.ts), kept as compact columns, each event applied as it arrives;
  * 3. the rebuilt totals R follow from the rows (rewards.ts, stats.ts); should a decision outside the
  *    locked ones need rewriting too (flagged in between), the attempt is run again (bounded);
  * 4. their rewards are rewritten and the correction R − S is added to arm_stats like any increment.
@@ -123,7 +124,7 @@ async function rebuild(tx: Db, campaignId: string, opts: RecomputeOptions): Prom
     if (round === 5) throw new MovedSinceSnapshot();
     await lockDecisionRewards(tx, campaignId, more);
     for (const id of more) locked.add(id);
-    snap = undefined; // not kept while the next one is read: a snapshot of a large campaign weighs
+    snap = undefined; // not kept while the next one is read: a large campaign's is hundreds of MB
     snap = await read();
     if (!snap) return none;
   }
