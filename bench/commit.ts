@@ -28,8 +28,9 @@ const ARMS = 10;
 async function main(): Promise<void> {
   const base = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const target = await createDatabase(base, "adbandit_bench_");
-  const database = await openDatabase({ databaseUrl: target.url, poolSize: 1 });
-  const { db } = database;
+  const database = await openDatabase({ databaseUrl: target.url, poolSize: 1, logPoolSize: 1 });
+  // the set-up on the main pool; the commits on the decision log's own, as the service runs them
+  const { db, logDb } = database;
   try {
     const workspaceId = randomUUID();
     const campaignId = randomUUID();
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
       await db.execute(
         sql`insert into arms (campaign_id, key, name, position) values (${campaignId}, ${`a${a}`}, ${`arm ${a}`}, ${a})`,
       );
-    const [{ pid }] = (await db.execute(sql`select pg_backend_pid() as pid`)) as unknown as { pid: number }[];
+    const [{ pid }] = (await logDb.execute(sql`select pg_backend_pid() as pid`)) as unknown as { pid: number }[];
 
     const commit = async (size: number, seq: number) => {
       const now = Date.now();
@@ -80,7 +81,7 @@ async function main(): Promise<void> {
         revenue: 0,
       }));
       await insertDecisionsWithStats(
-        db,
+        logDb,
         rows,
         incs,
         rows.map((r, i) => ({ campaignId, armKey: r.armKey!, hour: hourOf(now), trials: incs[i] })),

@@ -25,7 +25,7 @@ import postgres from "postgres";
 import { Engine } from "../src/engine/engine.ts";
 import type { EventInput } from "../src/engine/learn.ts";
 import { loadRegistry } from "../src/engine/registry.ts";
-import { openDatabase, rows, type Database, type Db } from "../src/store/db.ts";
+import { openDatabase, preparing, rows, type Database, type Db } from "../src/store/db.ts";
 import { workspaces } from "../src/store/schema.ts";
 import { createDatabase } from "../test/helpers/db.ts";
 import { databaseCpuSeconds } from "./proc.ts";
@@ -61,7 +61,10 @@ function countRoundTrips(port: number): void {
   } as typeof Socket.prototype.write;
 }
 
-/** The service's PostgreSQL database, on a client whose every statement is counted. */
+/**
+ * The service's PostgreSQL database as `openDatabase` opens it (statements prepared, custom plans), on a
+ * client whose every statement is counted.
+ */
 function countingDatabase(url: string): { database: Database; end(): Promise<void> } {
   const client = postgres(url, {
     max: POOL,
@@ -69,6 +72,7 @@ function countingDatabase(url: string): { database: Database; end(): Promise<voi
     connection: {
       statement_timeout: 10_000,
       lock_timeout: 5_000,
+      plan_cache_mode: "force_custom_plan",
       // BENCH_EXPLAIN=<ms>: the server logs the plan (with actual times) of statements slower than that.
       ...(process.env.BENCH_EXPLAIN
         ? {
@@ -83,9 +87,9 @@ function countingDatabase(url: string): { database: Database; end(): Promise<voi
       statements++;
     },
   });
-  const db = drizzle(client) as unknown as Db;
+  const db = drizzle(preparing(client, new Set())) as unknown as Db;
   return {
-    database: { db, driver: "postgres", ping: async () => true, close: async () => {} },
+    database: { db, logDb: db, driver: "postgres", ping: async () => true, close: async () => {} },
     end: () => client.end({ timeout: 5 }),
   };
 }

@@ -81,7 +81,12 @@ export async function buildService(opts: ServiceOptions): Promise<Service> {
   let opening: Promise<void> | null = null;
 
   const open = async () => {
-    const db = await openDatabase({ databaseUrl: opts.databaseUrl, dataDir: opts.dataDir, poolSize: opts.poolSize });
+    const db = await openDatabase({
+      databaseUrl: opts.databaseUrl,
+      dataDir: opts.dataDir,
+      poolSize: opts.poolSize,
+      logPoolSize: opts.maxInflight,
+    });
     try {
       if (await pseudonymiseStoredRows(db.db))
         logger.info("identifiers stored before pseudonymisation are pseudonymised");

@@ -98,7 +98,7 @@ export class Engine {
     this.campaignsFlow = new Campaigns(db, this.live, opts.registry);
     this.privacy = new PrivacyKeys(() => db, opts.refreshIntervalMs ?? 2000);
     this.decider = new Decider({
-      db,
+      db: opts.database.logDb,
       live: this.live,
       logger: opts.logger,
       rng: new Xoshiro128(opts.seed ?? randomBytes(4).readUInt32LE(0)),

@@ -27,6 +27,13 @@ export type Db = PgDatabase<PgQueryResultHKT, any>;
 
 export interface Database {
   db: Db;
+  /**
+   * What the decision log commits on. PostgreSQL: a pool of its own (`logPoolSize` connections), whose
+   * statements keep their generic plans — the commit's insert-and-upsert statement has no plan to get
+   * wrong, and planning it on every commit cost ~35 % of its database CPU (bench:commit) — and which a
+   * slow report or export in the main pool can never keep waiting. PGlite: `db`.
+   */
+  logDb: Db;
   driver: "postgres" | "pglite";
   /** Reachability check bounded by `timeoutMs` (PostgreSQL: on its own connection, outside the pool). */
   ping(timeoutMs?: number): Promise<boolean>;
@@ -38,6 +45,8 @@ export interface OpenOptions {
   dataDir?: string;
   /** Connections in the postgres.js pool. */
   poolSize?: number;
+  /** Connections of the decision log's pool (PostgreSQL; default 2, the commits in flight by default). */
+  logPoolSize?: number;
 }
 
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -55,7 +64,7 @@ export async function rows<T = Record<string, unknown>>(
 const MIGRATION_LOCK = 727_261_501;
 
 export async function openDatabase(opts: OpenOptions): Promise<Database> {
-  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10);
+  if (opts.databaseUrl) return openPostgres(opts.databaseUrl, opts.poolSize ?? 10, opts.logPoolSize ?? 2);
   return openPglite(opts.dataDir ?? "./data");
 }
 
@@ -128,12 +137,16 @@ export function preparing(client: postgres.Sql, seen: Set<string>): postgres.Sql
  */
 export const commitPipelines = (tx: unknown): boolean => is(tx, PostgresJsTransaction);
 
-async function openPostgres(url: string, poolSize: number): Promise<Database> {
+async function openPostgres(url: string, poolSize: number, logPoolSize: number): Promise<Database> {
+  const timeouts = { statement_timeout: 10_000, lock_timeout: 5_000 };
   const common = {
     onnotice: () => {},
     connect_timeout: 2,
     backoff: reconnectBackoff,
-    connection: { statement_timeout: 10_000, lock_timeout: 5_000 },
+    // Prepared statements (`preparing`) are planned for their parameters every time, as unnamed ones are:
+    // a generic plan made while a day partition was new and had no statistics kept scanning it as it grew
+    // (the duplicate-event check: ~105 ms a batch instead of ~3 under bench:http).
+    connection: { ...timeouts, plan_cache_mode: "force_custom_plan" },
   } as const;
   const migrator = postgres(url, { ...common, max: 1 });
   try {
@@ -145,9 +158,13 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
   }
   const client = postgres(url, { ...common, max: poolSize, idle_timeout: 60 });
   const probe = postgres(url, { ...common, max: 1, connect_timeout: 1, idle_timeout: 0 });
-  const db = drizzlePg(preparing(client, new Set())) as unknown as Db;
+  const logClient = postgres(url, { ...common, connection: timeouts, max: logPoolSize, idle_timeout: 60 });
+  const seen = new Set<string>();
+  const db = drizzlePg(preparing(client, seen)) as unknown as Db;
+  const logDb = drizzlePg(preparing(logClient, seen)) as unknown as Db;
   return {
     db,
+    logDb,
     driver: "postgres",
     ping: (timeoutMs = 1500) =>
       withTimeout(
@@ -156,7 +173,7 @@ async function openPostgres(url: string, poolSize: number): Promise<Database> {
         false,
       ),
     close: async () => {
-      await Promise.all([client.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
+      await Promise.all([client.end({ timeout: 5 }), logClient.end({ timeout: 5 }), probe.end({ timeout: 1 })]);
     },
   };
 }
@@ -169,6 +186,7 @@ async function openPglite(dataDir: string): Promise<Database> {
   let closed = false;
   return {
     db: pdb as unknown as Db,
+    logDb: pdb as unknown as Db,
     driver: "pglite",
     ping: (timeoutMs = 1500) =>
       closed

@@ -83,4 +83,11 @@ describe.skipIf(!url)("prepared statements (PostgreSQL)", () => {
       await off.close();
     }
   });
+
+  it("plans the main pool's statements for their parameters, and keeps the decision log's generic", async () => {
+    const mode = async (db: Database["db"]) =>
+      (await rows<{ plan_cache_mode: string }>(db, sql`show plan_cache_mode`))[0]!.plan_cache_mode;
+    expect(await mode(database.db)).toBe("force_custom_plan");
+    expect(await mode(database.logDb)).toBe("auto");
+  });
 });
