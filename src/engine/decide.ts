@@ -85,7 +85,8 @@ export class Decider {
   async decide(workspaceId: string, campaignId: string, req: DecisionRequest): Promise<DecisionResult> {
     const got = this.campaign(workspaceId, campaignId);
     const c = got instanceof Promise ? await got : got;
-    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
+    const known = this.o.privacy.require(workspaceId);
+    const ws = known instanceof Promise ? await known : known;
     const { result, pending } = this.prepare(c, req, null, ws);
     await this.log.append(pending);
     return result;
@@ -98,7 +99,7 @@ export class Decider {
   ): Promise<BatchItemResult[]> {
     const out: BatchItemResult[] = new Array(requests.length);
     const waits: Promise<void>[] = [];
-    const ws = this.o.privacy.get(workspaceId) ?? (await this.workspace(workspaceId));
+    const ws = await this.o.privacy.require(workspaceId);
     for (let i = 0; i < requests.length; i++) {
       const r = requests[i];
       try {
@@ -126,13 +127,6 @@ export class Decider {
   /** Resolves when nothing is queued or in flight. */
   flush(): Promise<void> {
     return this.log.flush();
-  }
-
-  /** The workspace's privacy entry, read once (then cached by PrivacyKeys). */
-  private async workspace(workspaceId: string): Promise<WorkspacePrivacy> {
-    const ws = await this.o.privacy.load(workspaceId);
-    if (!ws) throw new DomainError("not_found", "workspace not found");
-    return ws;
   }
 
   /**

@@ -127,9 +127,7 @@ export class Learner {
     const receivedAt = new Date();
     const { results, candidates } = parse(input, receivedAt, this.skew);
     if (candidates.length) {
-      const ws = this.o.privacy.get(workspaceId) ?? (await this.o.privacy.load(workspaceId));
-      if (!ws) throw new DomainError("not_found", "workspace not found");
-      const pseudonymise = sourcePseudonymiser(ws);
+      const pseudonymise = sourcePseudonymiser(await this.o.privacy.require(workspaceId));
       for (const c of candidates) c.ev.source = pseudonymise(c.ev.source);
     }
     let mayLoad = true;

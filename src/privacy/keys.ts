@@ -1,10 +1,11 @@
 /**
  * The workspaces' privacy settings and secrets, cached in memory: the decision hot path reads them
- * synchronously (`get`), and awaits `load` only for a workspace it has not seen yet. A cached entry is
+ * synchronously (`require`), and awaits a read only for a workspace it has not seen yet. A cached entry is
  * re-read in the background after `ttlMs`, so a settings change made on another replica is seen here
  * within that time (the secret itself never changes).
  */
 import { eq } from "drizzle-orm";
+import { DomainError } from "../engine/errors.ts";
 import type { Db } from "../store/db.ts";
 import { workspaces } from "../store/schema.ts";
 import type { WorkspacePrivacy } from "./pseudonym.ts";
@@ -31,7 +32,7 @@ export class PrivacyKeys {
   ) {}
 
   /** The workspace's cached entry (a stale one triggers a background reload), or undefined. */
-  get(workspaceId: string): WorkspacePrivacy | undefined {
+  private get(workspaceId: string): WorkspacePrivacy | undefined {
     const e = this.cache.get(workspaceId);
     if (!e) return undefined;
     if (e.until < performance.now() && !e.reloading)
@@ -41,16 +42,18 @@ export class PrivacyKeys {
     return e.ws;
   }
 
-  /** The workspace's entry, read from the database when not cached; undefined if no such workspace. */
-  async load(workspaceId: string): Promise<WorkspacePrivacy | undefined> {
-    return this.get(workspaceId) ?? this.fetch(workspaceId);
-  }
-
-  /** The workspace's entry; throws when it does not exist (callers hold an authenticated workspace id). */
-  async require(workspaceId: string): Promise<WorkspacePrivacy> {
-    const ws = await this.load(workspaceId);
-    if (!ws) throw new Error(`workspace ${workspaceId} not found`);
-    return ws;
+  /**
+   * The workspace's entry: synchronously when cached (the decision hot path then awaits nothing), else
+   * read; not_found when there is no such workspace (callers hold an authenticated workspace id).
+   */
+  require(workspaceId: string): WorkspacePrivacy | Promise<WorkspacePrivacy> {
+    return (
+      this.get(workspaceId) ??
+      this.fetch(workspaceId).then((ws) => {
+        if (!ws) throw new DomainError("not_found", "workspace not found");
+        return ws;
+      })
+    );
   }
 
   /** Forgets a workspace (its settings changed here): the next use reads them again. */
