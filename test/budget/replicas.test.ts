@@ -6,38 +6,15 @@
  * later for decisions already served). Both stop serving once they have read the spend, and the spend
  * counters equal what the stored decisions imply.
  */
-import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, type CampaignInput } from "../../src/engine/engine.ts";
-import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
-import { openDatabase, rows, sql, type Database } from "../../src/store/db.ts";
-import { workspaces } from "../../src/store/schema.ts";
-import { testDatabase, type TestDatabase } from "../helpers/db.ts";
+import { describe, expect, it } from "vitest";
+import type { Engine, CampaignInput } from "../../src/engine/engine.ts";
+import { rows, sql } from "../../src/store/db.ts";
+import { engineSuite } from "../helpers/engines.ts";
 
-const logger = pino({ level: "silent" });
-let tdb: TestDatabase;
-let database: Database;
-let registry: StrategyRegistry;
-let ws: string;
-const engines: Engine[] = [];
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  database = await openDatabase(tdb.options);
-  registry = await loadRegistry();
-  const [w] = await database.db.insert(workspaces).values({ name: "replicas", timezone: "Europe/Paris" }).returning();
-  ws = w.id;
-});
-afterAll(async () => {
-  for (const e of engines.splice(0)) await e.close();
-  await database?.close();
-  await tdb?.drop();
-});
+const s = engineSuite({ name: "replicas", timezone: "Europe/Paris" });
 
 function engine(seed: number): Engine {
-  const e = new Engine({ database, registry, logger, seed, refreshIntervalMs: 0 });
-  engines.push(e);
-  return e;
+  return s.engine({ seed });
 }
 
 describe("two replicas, one budget", () => {
@@ -48,7 +25,7 @@ describe("two replicas, one budget", () => {
     await B.start();
     const BUDGET = 100;
     const PER_INTERVAL = 10;
-    const c = await A.createCampaign(ws, {
+    const c = await A.createCampaign(s.ws, {
       name: "shared budget",
       kind: "creative",
       objective: "conversions",
@@ -62,8 +39,8 @@ describe("two replicas, one budget", () => {
     let served = 0;
     for (let round = 0; round < 20; round++) {
       const out = await Promise.all([
-        ...Array.from({ length: PER_INTERVAL }, () => A.decide(ws, c.id, {})),
-        ...Array.from({ length: PER_INTERVAL }, () => B.decide(ws, c.id, {})),
+        ...Array.from({ length: PER_INTERVAL }, () => A.decide(s.ws, c.id, {})),
+        ...Array.from({ length: PER_INTERVAL }, () => B.decide(s.ws, c.id, {})),
       ]);
       served += out.filter((d) => d.arm !== null).length;
       for (const d of out) if (d.arm === null) expect(d.reason).toBe("budget_exhausted");
@@ -71,7 +48,7 @@ describe("two replicas, one budget", () => {
       await B.refresh();
     }
     const [stored] = await rows<{ spend: number; served: number; refused: number }>(
-      database.db,
+      s.database.db,
       sql`select coalesce(sum(case when d.served then a.cost else 0 end), 0)::float8 as spend,
             count(*) filter (where d.served)::int as served, count(*) filter (where not d.served)::int as refused
           from decisions d left join arms a on a.campaign_id = d.campaign_id and a.key = d.arm_key
@@ -84,7 +61,7 @@ describe("two replicas, one budget", () => {
     expect(stored.spend).toBeLessThanOrEqual(bound);
     // The counters equal the log.
     const [counted] = await rows<{ spend: number; requests: number }>(
-      database.db,
+      s.database.db,
       sql`select sum(decision_cost + event_cost)::float8 as spend, sum(requests)::float8 as requests
           from spend_counters where campaign_id = ${c.id}::uuid`,
     );
@@ -92,8 +69,8 @@ describe("two replicas, one budget", () => {
     expect(counted.requests).toBe(stored.served + stored.refused);
     // After a refresh both replicas refuse everything, and agree on the spend.
     const after = await Promise.all([
-      ...Array.from({ length: 10 }, () => A.decide(ws, c.id, {})),
-      ...Array.from({ length: 10 }, () => B.decide(ws, c.id, {})),
+      ...Array.from({ length: 10 }, () => A.decide(s.ws, c.id, {})),
+      ...Array.from({ length: 10 }, () => B.decide(s.ws, c.id, {})),
     ]);
     expect(after.every((d) => d.arm === null && d.reason === "budget_exhausted")).toBe(true);
     const la = A.campaigns.get(c.id)!.budget!;

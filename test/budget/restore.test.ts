@@ -4,42 +4,16 @@
  * engine on the same database — is exactly the throttle it had, not a restart at full rate. On PGlite,
  * and on PostgreSQL with DATABASE_URL.
  */
-import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { initialPacer, throttleOf } from "../../src/budget/pacing.ts";
-import { Engine, type CampaignInput } from "../../src/engine/engine.ts";
-import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
-import { openDatabase, type Database } from "../../src/store/db.ts";
+import type { Engine, CampaignInput } from "../../src/engine/engine.ts";
 import { readPacers, upsertPacers } from "../../src/store/spend.ts";
-import { workspaces } from "../../src/store/schema.ts";
-import { testDatabase, type TestDatabase } from "../helpers/db.ts";
+import { engineSuite } from "../helpers/engines.ts";
 
-const logger = pino({ level: "silent" });
-let tdb: TestDatabase;
-let database: Database;
-let registry: StrategyRegistry;
-let ws: string;
-const engines: Engine[] = [];
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  database = await openDatabase(tdb.options);
-  registry = await loadRegistry();
-  const [w] = await database.db.insert(workspaces).values({ name: "pacer restore" }).returning();
-  ws = w.id;
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const e of engines.splice(0)) await e.close();
-});
-afterAll(async () => {
-  await database?.close();
-  await tdb?.drop();
-});
+const s = engineSuite({ name: "pacer restore" });
 
 async function engine(seed = 1): Promise<Engine> {
-  const e = new Engine({ database, registry, logger, seed, refreshIntervalMs: 0 });
-  engines.push(e);
+  const e = s.engine({ seed });
   await e.start();
   return e;
 }
@@ -58,7 +32,7 @@ describe("the pacing controller after a reload", () => {
     const e = await engine();
     // Even plan of 1440 a day: about 1 per minute (2 per minute for the rest of the day at noon); the
     // traffic spends 8 per minute at full rate, so the controller must throttle to about 1/4.
-    const c = await e.createCampaign(ws, {
+    const c = await e.createCampaign(s.ws, {
       name: "paced",
       kind: "creative",
       objective: "conversions",
@@ -73,7 +47,7 @@ describe("the pacing controller after a reload", () => {
     for (let m = 0; m < 40; m++) {
       now += MINUTE;
       vi.setSystemTime(now);
-      for (let i = 0; i < 8; i++) await e.decide(ws, c.id, { unitId: `u${m}-${i}` });
+      for (let i = 0; i < 8; i++) await e.decide(s.ws, c.id, { unitId: `u${m}-${i}` });
     }
     await e.flush();
     const before = pacerOf(e, c.id)!;
@@ -81,12 +55,12 @@ describe("the pacing controller after a reload", () => {
     expect(theta).toBeLessThan(0.6); // throttled: a restart at full rate would be θ = 1
 
     expect(await e.liveState.evict([c.id])).toBe(1);
-    await e.campaign(ws, c.id);
+    await e.campaign(s.ws, c.id);
     expect(pacerOf(e, c.id)).toEqual(before);
     expect(throttle(e, c.id)).toBe(theta);
 
     const e2 = await engine(2);
-    await e2.campaign(ws, c.id);
+    await e2.campaign(s.ws, c.id);
     expect(pacerOf(e2, c.id)).toEqual(before);
     expect(throttle(e2, c.id)).toBe(theta);
 
@@ -94,7 +68,7 @@ describe("the pacing controller after a reload", () => {
     // a factor e^{±η}, η = 0.3), not from 1.
     now += MINUTE;
     vi.setSystemTime(now);
-    await e2.decide(ws, c.id, { unitId: "next" });
+    await e2.decide(s.ws, c.id, { unitId: "next" });
     const next = throttle(e2, c.id);
     expect(next).toBeGreaterThanOrEqual(theta * Math.exp(-0.3) - 1e-12);
     expect(next).toBeLessThanOrEqual(theta * Math.exp(0.3) + 1e-12);
@@ -105,7 +79,7 @@ describe("pacer_states", () => {
   it("a state older than the stored one (a late batch of another replica) does not replace it", async () => {
     vi.useFakeTimers({ toFake: ["Date"], now: Date.parse("2026-06-01T12:00:00Z") });
     const e = await engine();
-    const c = await e.createCampaign(ws, {
+    const c = await e.createCampaign(s.ws, {
       name: "two writers",
       kind: "creative",
       objective: "conversions",
@@ -117,11 +91,11 @@ describe("pacer_states", () => {
     const t = Date.parse("2026-06-01T12:00:00Z");
     const newer = { ...initialPacer(t + 120_000, "2026-06-01", 5), mu: 3 };
     const older = { ...initialPacer(t + 60_000, "2026-06-01", 2), mu: 0.5 };
-    await database.db.execute(upsertPacers([{ campaignId: c.id, state: newer }]));
-    await database.db.execute(upsertPacers([{ campaignId: c.id, state: older }]));
-    expect((await readPacers(database.db, [c.id])).get(c.id)).toEqual(newer);
+    await s.database.db.execute(upsertPacers([{ campaignId: c.id, state: newer }]));
+    await s.database.db.execute(upsertPacers([{ campaignId: c.id, state: older }]));
+    expect((await readPacers(s.database.db, [c.id])).get(c.id)).toEqual(newer);
     const newest = { ...newer, lastMs: t + 180_000, mu: 1 };
-    await database.db.execute(upsertPacers([{ campaignId: c.id, state: newest }]));
-    expect((await readPacers(database.db, [c.id])).get(c.id)).toEqual(newest);
+    await s.database.db.execute(upsertPacers([{ campaignId: c.id, state: newest }]));
+    expect((await readPacers(s.database.db, [c.id])).get(c.id)).toEqual(newest);
   });
 });

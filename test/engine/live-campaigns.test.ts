@@ -5,52 +5,25 @@
  * not block the others, start-up reads in a constant number of statements, and eviction never takes a
  * campaign with an unsettled decision. On PGlite, and on PostgreSQL with DATABASE_URL.
  */
-import { pino } from "pino";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Xoshiro128 } from "../../strategies/rng.ts";
 import type { LiveCampaign } from "../../src/engine/campaign.ts";
-import { Engine, type CampaignInput, type EventInput } from "../../src/engine/engine.ts";
-import { loadRegistry, type StrategyRegistry } from "../../src/engine/registry.ts";
+import type { Engine, CampaignInput, EventInput } from "../../src/engine/engine.ts";
 import { readArmStats } from "../../src/store/arm-stats.ts";
 import { openDatabase, type Database, type Db } from "../../src/store/db.ts";
 import { workspaces } from "../../src/store/schema.ts";
-import { testDatabase, type TestDatabase } from "../helpers/db.ts";
+import { testDatabase } from "../helpers/db.ts";
+import { engineSuite } from "../helpers/engines.ts";
 
-const logger = pino({ level: "silent" });
-let tdb: TestDatabase;
-let database: Database;
-let registry: StrategyRegistry;
-let ws: string;
-const engines: Engine[] = [];
-
-beforeAll(async () => {
-  tdb = await testDatabase();
-  database = await openDatabase(tdb.options);
-  registry = await loadRegistry();
-  const [w] = await database.db.insert(workspaces).values({ name: "many" }).returning();
-  ws = w.id;
-});
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const e of engines.splice(0)) await e.close();
-});
-afterAll(async () => {
-  await database?.close();
-  await tdb?.drop();
-});
+const s = engineSuite({ name: "many" });
 
 function engine(opts: { seed?: number; maxLive?: number; preload?: number; db?: Database } = {}): Engine {
-  const e = new Engine({
-    database: opts.db ?? database,
-    registry,
-    logger,
+  return s.engine({
+    database: opts.db ?? s.database,
     seed: opts.seed ?? 1,
-    refreshIntervalMs: 0,
     maxLiveCampaigns: opts.maxLive,
     preloadCampaigns: opts.preload,
   });
-  engines.push(e);
-  return e;
 }
 
 const creative = (name: string, over: Partial<CampaignInput> = {}): CampaignInput =>
@@ -65,7 +38,7 @@ const creative = (name: string, over: Partial<CampaignInput> = {}): CampaignInpu
 
 let evSeq = 0;
 /** `n` decisions, and a conversion (value 1..5) for every `every`-th. */
-async function traffic(e: Engine, id: string, n: number, every = 3, workspace = ws): Promise<void> {
+async function traffic(e: Engine, id: string, n: number, every = 3, workspace = s.ws): Promise<void> {
   const ds = await Promise.all(Array.from({ length: n }, (_, i) => e.decide(workspace, id, { unitId: `u${i}` })));
   const evs: EventInput[] = ds
     .filter((_, i) => i % every === 0)
@@ -88,7 +61,7 @@ function snapshot(c: LiveCampaign) {
 }
 
 async function dbTotals(id: string) {
-  const r = await readArmStats(database.db, [id]);
+  const r = await readArmStats(s.database.db, [id]);
   return Object.fromEntries(r.map((x) => [x.armKey, { n: x.n, sum: x.sum }]));
 }
 
@@ -118,16 +91,16 @@ describe("eviction and reload", () => {
       vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
       const e = engine({ seed: 4 });
       await e.start();
-      const c = await e.createCampaign(ws, creative(`evict ${label}`, over as Partial<CampaignInput>));
+      const c = await e.createCampaign(s.ws, creative(`evict ${label}`, over as Partial<CampaignInput>));
       await traffic(e, c.id, 60);
       await e.flush();
       await e.refresh(); // memory rebuilt from the database's rows, as a reload will
-      const before = snapshot(await e.campaign(ws, c.id));
+      const before = snapshot(await e.campaign(s.ws, c.id));
       expect(before.stats.reduce((s, x) => s + x.n, 0)).toBe(60);
 
       expect(await e.liveState.evict([c.id])).toBe(1);
       expect(e.campaigns.has(c.id)).toBe(false);
-      const back = await e.campaign(ws, c.id);
+      const back = await e.campaign(s.ws, c.id);
       expect(back).not.toBe(before);
       expect(snapshot(back)).toEqual(before);
       const sum = snapshot(back).probabilities.reduce((s, p) => s + p, 0);
@@ -138,9 +111,9 @@ describe("eviction and reload", () => {
   it("never takes a campaign whose decision is not yet committed", async () => {
     const e = engine();
     await e.start();
-    const c = await e.createCampaign(ws, creative("unsettled"));
-    await e.decide(ws, c.id, {}); // the workspace's privacy key is read on its first decision, then cached
-    const pending = e.decide(ws, c.id, {}); // counted in memory at once, committed later
+    const c = await e.createCampaign(s.ws, creative("unsettled"));
+    await e.decide(s.ws, c.id, {}); // the workspace's privacy key is read on its first decision, then cached
+    const pending = e.decide(s.ws, c.id, {}); // counted in memory at once, committed later
     expect(e.campaigns.get(c.id)!.unsettled).toBe(1);
     expect(await e.liveState.evict([c.id])).toBe(0);
     await pending;
@@ -154,28 +127,27 @@ describe("eviction and reload", () => {
     const e = engine({ maxLive: 4 });
     await e.start();
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) ids.push((await e.createCampaign(ws, creative(`budget ${i}`))).id);
+    for (let i = 0; i < 8; i++) ids.push((await e.createCampaign(s.ws, creative(`budget ${i}`))).id);
     for (const id of ids) await traffic(e, id, 3);
     await e.flush();
-    await e.decide(ws, ids[1]!, {}); // the oldest but one is used again
+    await e.decide(s.ws, ids[1]!, {}); // the oldest but one is used again
     await e.flush();
     await e.refresh();
     expect(e.campaigns.size).toBeLessThanOrEqual(4);
     expect(e.campaigns.has(ids[1]!)).toBe(true);
     expect(e.campaigns.has(ids[0]!)).toBe(false);
     // an evicted one comes back with its counts
-    const back = await e.campaign(ws, ids[0]!);
+    const back = await e.campaign(s.ws, ids[0]!);
     expect(memTotals(back)).toEqual(await dbTotals(ids[0]!));
   });
 });
 
 describe("idle campaigns", () => {
   it("leave memory once unused for campaignIdleMs, and the one in use stays", async () => {
-    const e = new Engine({ database, registry, logger, seed: 51, refreshIntervalMs: 0, campaignIdleMs: 150 });
-    engines.push(e);
+    const e = s.engine({ seed: 51, campaignIdleMs: 150 });
     await e.start();
-    const used = await e.createCampaign(ws, creative("idle: used"));
-    const idle = await e.createCampaign(ws, creative("idle: idle"));
+    const used = await e.createCampaign(s.ws, creative("idle: used"));
+    const idle = await e.createCampaign(s.ws, creative("idle: idle"));
     await e.refresh();
     await traffic(e, used.id, 3);
     await e.flush();
@@ -186,7 +158,7 @@ describe("idle campaigns", () => {
     await new Promise((r) => setTimeout(r, 250));
     await e.refresh();
     expect(e.campaigns.has(used.id)).toBe(false);
-    expect(memTotals(await e.campaign(ws, used.id))).toEqual(await dbTotals(used.id));
+    expect(memTotals(await e.campaign(s.ws, used.id))).toEqual(await dbTotals(used.id));
   });
 });
 
@@ -196,7 +168,7 @@ describe("replicas with eviction on", () => {
     const b = engine({ seed: 12, maxLive: 3 });
     await Promise.all([a.start(), b.start()]);
     const ids: string[] = [];
-    for (let i = 0; i < 8; i++) ids.push((await a.createCampaign(ws, creative(`pair ${i}`))).id);
+    for (let i = 0; i < 8; i++) ids.push((await a.createCampaign(s.ws, creative(`pair ${i}`))).id);
     for (let round = 0; round < 3; round++) {
       for (const [i, id] of ids.entries()) await traffic(i % 2 === round % 2 ? a : b, id, 7, 2);
       await Promise.all([a.flush(), b.flush()]);
@@ -205,7 +177,7 @@ describe("replicas with eviction on", () => {
     expect(a.liveState.evictions + b.liveState.evictions).toBeGreaterThan(0);
     vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
     for (const id of ids) {
-      const [ca, cb] = [await a.campaign(ws, id), await b.campaign(ws, id)];
+      const [ca, cb] = [await a.campaign(s.ws, id), await b.campaign(s.ws, id)];
       await Promise.all([a.refresh(), b.refresh()]);
       const db = await dbTotals(id);
       expect(memTotals(ca)).toEqual(db);
@@ -221,26 +193,26 @@ describe("replicas with eviction on", () => {
     const a = engine({ seed: 21 });
     const b = engine({ seed: 22 });
     await Promise.all([a.start(), b.start()]);
-    const c = await a.createCampaign(ws, creative("changed elsewhere"));
+    const c = await a.createCampaign(s.ws, creative("changed elsewhere"));
     await traffic(a, c.id, 10);
     await a.flush();
     await a.refresh();
     expect(await a.liveState.evict([c.id])).toBe(1);
 
     await traffic(b, c.id, 25, 2);
-    await b.patchArm(ws, c.id, "b", { status: "paused" });
-    await b.addArm(ws, c.id, { key: "e" });
+    await b.patchArm(s.ws, c.id, "b", { status: "paused" });
+    await b.addArm(s.ws, c.id, { key: "e" });
     await b.flush();
     await a.refresh(); // not in memory here: nothing to re-read
     expect(a.campaigns.has(c.id)).toBe(false);
 
-    const back = await a.campaign(ws, c.id);
+    const back = await a.campaign(s.ws, c.id);
     expect(memTotals(back)).toEqual(await dbTotals(c.id));
     expect(Object.values(memTotals(back)).reduce((s, x) => s + x.n, 0)).toBe(35);
     expect(back.armByKey.get("b")!.status).toBe("paused");
     expect(back.armByKey.has("e")).toBe(true);
     const served = new Set(
-      (await Promise.all(Array.from({ length: 40 }, () => a.decide(ws, c.id, {})))).map((d) => d.arm?.key),
+      (await Promise.all(Array.from({ length: 40 }, () => a.decide(s.ws, c.id, {})))).map((d) => d.arm?.key),
     );
     expect(served.has("b")).toBe(false);
   });
@@ -252,10 +224,10 @@ describe("refresh costs what changed", () => {
     const b = engine({ seed: 32 });
     await Promise.all([a.start(), b.start()]);
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push((await a.createCampaign(ws, creative(`feed ${i}`))).id);
+    for (let i = 0; i < 6; i++) ids.push((await a.createCampaign(s.ws, creative(`feed ${i}`))).id);
     for (const id of ids) await traffic(a, id, 5);
     await a.flush();
-    for (const id of ids) await b.campaign(ws, id);
+    for (const id of ids) await b.campaign(s.ws, id);
     await a.refresh(); // reads back its own writes once
     await a.refresh();
     expect(a.liveState.lastRefresh).toEqual({ changed: 0, reread: 0, rowsRead: 0, evicted: 0 });
@@ -292,14 +264,7 @@ describe("start-up and first use", () => {
       // the statements start-up sends do not grow with the campaigns it loads (3 per campaign before)
       const startWith = async (maxLive: number) => {
         const counted = countingDb(db);
-        const e = new Engine({
-          database: counted.database,
-          registry,
-          logger,
-          refreshIntervalMs: 0,
-          maxLiveCampaigns: maxLive,
-        });
-        engines.push(e);
+        const e = s.engine({ database: counted.database, seed: undefined, maxLiveCampaigns: maxLive });
         await e.start();
         return { e, counted, statements: counted.statements() };
       };
@@ -318,7 +283,7 @@ describe("start-up and first use", () => {
       expect(counted.statements() - before).toBeLessThanOrEqual(10);
       for (const x of [e, large.e, seed]) {
         await x.close();
-        engines.splice(engines.indexOf(x), 1);
+        s.engines.splice(s.engines.indexOf(x), 1);
       }
     } finally {
       await db.close();
@@ -329,8 +294,8 @@ describe("start-up and first use", () => {
   it("a first use does not block decisions and events of campaigns in memory", async () => {
     const e = engine({ seed: 41 });
     await e.start();
-    const hot = await e.createCampaign(ws, creative("hot"));
-    const cold = await e.createCampaign(ws, creative("cold"));
+    const hot = await e.createCampaign(s.ws, creative("hot"));
+    const cold = await e.createCampaign(s.ws, creative("cold"));
     await e.flush();
     await e.liveState.evict([cold.id]);
     let release!: () => void;
@@ -344,11 +309,11 @@ describe("start-up and first use", () => {
         }
       },
     });
-    const coldDecision = e.decide(ws, cold.id, {});
+    const coldDecision = e.decide(s.ws, cold.id, {});
     await vi.waitFor(() => expect(held).toBe(1));
     // while the cold campaign's load is held, the hot one decides, commits and learns
-    const d = await e.decide(ws, hot.id, {});
-    const r = await e.ingest(ws, [{ id: `ev-${evSeq++}`, decisionId: d.decisionId, type: "conversion" }]);
+    const d = await e.decide(s.ws, hot.id, {});
+    const r = await e.ingest(s.ws, [{ id: `ev-${evSeq++}`, decisionId: d.decisionId, type: "conversion" }]);
     expect(r.accepted).toBe(1);
     expect(e.campaigns.has(cold.id)).toBe(false);
     release();
