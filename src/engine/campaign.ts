@@ -81,9 +81,9 @@ export function syncPosterior(c: LiveCampaign, index: number): void {
   syncArm(c.impl, c.state, index, c.timed.fold(index));
 }
 
-/** Moves the buckets' weights to `nowMs` (the delay model is refitted once an hour). */
-export function refreshWeights(c: LiveCampaign, nowMs = Date.now()): void {
-  c.timed.refresh(hoursOf(nowMs));
+/** Moves the buckets' weights to `nowMs`, and refits the delay model when due (timed.ts `refresh`). */
+export function refreshWeights(c: LiveCampaign, nowMs = Date.now(), refit: "due" | "now" = "due"): void {
+  c.timed.refresh(hoursOf(nowMs), refit);
 }
 
 /** The strategy's params: the campaign's `{type, ...params}` minus type, with the campaign-level floor. */

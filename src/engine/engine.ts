@@ -174,9 +174,14 @@ export class Engine {
 
   // ---------------------------------------------------------------- campaigns
 
-  /** The live campaign if it belongs to the workspace (foreign ids answer not_found, like unknown ones). */
-  campaign(workspaceId: string, id: string): Promise<LiveCampaign> {
-    return this.campaignsFlow.get(workspaceId, id);
+  /**
+   * The live campaign if it belongs to the workspace (foreign ids answer not_found, like unknown ones), its
+   * delay model fitted on every delay observed so far (between refreshes refits wait up to a second).
+   */
+  async campaign(workspaceId: string, id: string): Promise<LiveCampaign> {
+    const c = await this.campaignsFlow.get(workspaceId, id);
+    this.live.refitNow(c);
+    return c;
   }
 
   /** Re-reads one campaign (configuration, arms and totals) from the database. */

@@ -175,6 +175,8 @@ export class LiveState {
   private readonly lock = new RwLock();
   /** Arms whose trials were counted since the strategy state last saw them. */
   private dirty = new Map<LiveCampaign, Set<number>>();
+  /** Campaigns with delays observed since their model was fitted (refitPendingUnlocked). */
+  private refitDue = new Set<LiveCampaign>();
   private syncScheduled = false;
   /** First uses being read (concurrent ones share one read). */
   private readonly loading = new Map<string, Promise<LiveCampaign | undefined>>();
@@ -554,7 +556,29 @@ export class LiveState {
       this.touch(c);
       refreshWeights(c);
       for (const i of arms) this.sync(c, i);
+      if (c.timed.refitPending) this.refitDue.add(c);
     }
+  }
+
+  /**
+   * The campaigns whose delay counts moved since their model was fitted (refits are at most once a second
+   * on new counts, timed.ts): refitted now, every arm handed the new weights — at each refresh, so two
+   * replicas that read the same counts also use the same model.
+   */
+  private refitPendingUnlocked(): void {
+    if (this.refitDue.size === 0) return;
+    const due = this.refitDue;
+    this.refitDue = new Set();
+    const now = Date.now();
+    for (const c of due) if (this.campaigns.get(c.id) === c) this.refitNow(c, now);
+  }
+
+  /** The campaign's delay model refitted if delays arrived since its fit (what a view of it shows). */
+  refitNow(c: LiveCampaign, nowMs = Date.now()): void {
+    this.refitDue.delete(c);
+    if (!c.timed.refitPending) return;
+    refreshWeights(c, nowMs, "now");
+    for (const a of c.arms) this.sync(c, a.index);
   }
 
   /** Hands the dirty arms' statistics to their strategies (once per event-loop turn). */
@@ -695,6 +719,7 @@ export class LiveState {
         report.reread = todo.size;
         this.since = mark;
       }
+      this.refitPendingUnlocked();
       // Spend counters of campaigns with budgets: every refresh (src/budget/load.ts).
       await refreshBudgets(this.db, this.campaigns.values());
       report.evicted = this.evictUnlocked(this.maxLive) + this.evictIdleUnlocked(Date.now());

@@ -5,7 +5,7 @@
  *
  *   trial(arm, hour, delta)          a trial counts (decision or first impression), in its decision's hour
  *   reward(arm, hour, delta, delay)  an event changed that decision's reward; `delay` = hours since it
- *   refresh(now)                     the delay model in use, compaction, and the weights of every bucket
+ *   refresh(now, refit?)             the delay model in use, compaction, and the weights of every bucket
  *   fold(arm)                        the totals to hand to `setArmStats` at the last refresh's `now`
  */
 import type { ArmStats } from "../../strategies/types.ts";
@@ -39,6 +39,9 @@ import {
 import { DomainError } from "./errors.ts";
 import { addStats } from "./stats.ts";
 
+/** The shortest time between two refits of a delay model on new counts within one minute. */
+export const REFIT_SECONDS = 1;
+
 export interface TimedOptions {
   windowHours: number;
   counting?: TrialCounting;
@@ -60,7 +63,7 @@ export class TimedStats {
   private lastRefreshHour = -Infinity;
   /** Observed delays counted so far, and what the model in use was fitted on. */
   private observed = 0;
-  private fit = { minute: -Infinity, observed: -1 };
+  private fit = { minute: -Infinity, observed: -1, atHours: -Infinity };
 
   constructor(
     armCount: number,
@@ -71,6 +74,11 @@ export class TimedStats {
     this.prior = priorDelay(options.windowHours, options.conversionDelay);
     this.model = this.prior;
     this.weigher = bucketWeigher(0, this.foldOptions());
+  }
+
+  /** Delays observed since the model in use was fitted (a refit is due). */
+  get refitPending(): boolean {
+    return this.counting === "delay-aware" && this.observed !== this.fit.observed;
   }
 
   get counting(): TrialCounting {
@@ -100,16 +108,26 @@ export class TimedStats {
 
   /**
    * At `nowHours`: the delay model in use is the fit of the observed delays as of the minute of `now`
-   * (delay-aware counting, unless `learn: false`), refitted when that minute or the counts change — a
-   * function of (counts, minute) only, so replicas and restarts agree. Once an hour, complete delay cohorts
-   * and matured buckets are folded. Every call sets the weights `fold` uses.
+   * (delay-aware counting, unless `learn: false`) — a function of (counts, minute) only, so replicas and
+   * restarts that refit on the same counts agree. It is refitted when the minute changes, and on new counts
+   * at most once per REFIT_SECONDS (`refit: "due"`, the default) or at once (`"now"`): a refit evaluates the
+   * likelihood a few hundred times over every cohort of the window (2 to 20 ms), and one per event batch
+   * capped a campaign's ingest at tens of batches a second while it blocked the event loop. `refitPending`
+   * says when the counts moved since the model in use; the live state refits those at its next refresh.
+   * Once an hour, complete delay cohorts and matured buckets are folded. Every call sets the weights
+   * `fold` uses.
    */
-  refresh(nowHours: number): void {
+  refresh(nowHours: number, refit: "due" | "now" = "due"): void {
     const hour = Math.floor(nowHours);
     const minute = Math.floor(nowHours * 60) / 60;
-    if (this.counting === "delay-aware" && (minute !== this.fit.minute || this.observed !== this.fit.observed)) {
+    if (
+      this.counting === "delay-aware" &&
+      (minute !== this.fit.minute ||
+        (this.observed !== this.fit.observed &&
+          (refit === "now" || nowHours - this.fit.atHours >= REFIT_SECONDS / 3600)))
+    ) {
       this.model = learnDelay(this.prior, this.delays, minute, this.options.conversionDelay?.learn ?? true);
-      this.fit = { minute, observed: this.observed };
+      this.fit = { minute, observed: this.observed, atHours: nowHours };
     }
     if (hour !== this.lastRefreshHour) {
       this.lastRefreshHour = hour;

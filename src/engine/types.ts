@@ -34,7 +34,7 @@ export interface IncomingEvent {
  * inside the ingest transaction.
  */
 export interface FraudGate {
-  classify(ev: IncomingEvent, decision: DecisionRow): string | null;
+  classify(ev: IncomingEvent, decision: Pick<DecisionRow, "workspaceId">): string | null;
 }
 
 export const allowAll: FraudGate = { classify: () => null };

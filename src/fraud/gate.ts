@@ -22,7 +22,7 @@ export class CachedFraudGate implements FraudGate {
 
   constructor(private readonly opts: { declaredBots?: boolean } = {}) {}
 
-  classify(ev: IncomingEvent, decision: DecisionRow): string | null {
+  classify(ev: IncomingEvent, decision: Pick<DecisionRow, "workspaceId">): string | null {
     const set = this.blocked.get(decision.workspaceId);
     if (set) {
       const s = ev.source;

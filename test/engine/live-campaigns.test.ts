@@ -162,6 +162,25 @@ describe("idle campaigns", () => {
   });
 });
 
+describe("the delay model between refreshes", () => {
+  it("new delays within a second of its fit wait for the refresh or a view of the campaign, which refit it", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    const e = engine({ seed: 5 });
+    await e.start();
+    const c = await e.createCampaign(s.ws, creative("refit cadence"));
+    await traffic(e, c.id, 30); // 10 conversions, the clock stopped: within a second of the campaign's fit
+    const live = e.campaigns.get(c.id)!;
+    expect(live.timed.refitPending).toBe(true);
+    expect(live.timed.model.observations).toBe(0);
+    await e.refresh();
+    expect(live.timed.refitPending).toBe(false);
+    expect(live.timed.model).toMatchObject({ source: "learned", observations: 10 });
+    await traffic(e, c.id, 9);
+    expect(live.timed.model.observations).toBe(10);
+    expect((await e.campaign(s.ws, c.id)).timed.model.observations).toBe(13);
+  });
+});
+
 describe("replicas with eviction on", () => {
   it("two replicas with a budget of 3 agree on every one of 8 campaigns", async () => {
     const a = engine({ seed: 11, maxLive: 3 });

@@ -2,7 +2,13 @@ import { describe, expect, it } from "vitest";
 import { bucketEntries } from "../../src/engine/buckets.ts";
 import { meanCdf } from "../../src/engine/delay.ts";
 import type { DomainError } from "../../src/engine/errors.ts";
-import { checkTimedSettings, delayModelView, TimedStats, timedFromStored } from "../../src/engine/timed.ts";
+import {
+  checkTimedSettings,
+  delayModelView,
+  REFIT_SECONDS,
+  TimedStats,
+  timedFromStored,
+} from "../../src/engine/timed.ts";
 
 const H0 = 490_000;
 
@@ -26,6 +32,36 @@ describe("TimedStats", () => {
     expect(t.model).not.toBe(m);
     expect(t.model.observations).toBe(31);
     expect(t.fold(1).n).toBe(0);
+  });
+  it("on new counts within a minute refits at most once per REFIT_SECONDS, unless asked now; a new minute refits", () => {
+    const t = new TimedStats(1, 0, { windowHours: 48, conversionDelay: { medianHours: 2, p95Hours: 6 } });
+    const s = 1 / 3600;
+    const at = H0 + 20.5;
+    t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 10);
+    t.refresh(at);
+    expect(t.model.observations).toBe(1);
+    expect(t.refitPending).toBe(false);
+    t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 11);
+    t.refresh(at + 0.5 * s); // half a second later: the model in use stays, the refit is pending
+    expect(t.model.observations).toBe(1);
+    expect(t.refitPending).toBe(true);
+    t.refresh(at + 0.6 * s, "now");
+    expect(t.model.observations).toBe(2);
+    expect(t.refitPending).toBe(false);
+    t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 12);
+    t.refresh(at + 1.2 * s); // 0.6 s after the last fit
+    expect(t.model.observations).toBe(2);
+    t.refresh(at + (0.7 + REFIT_SECONDS) * s); // over a second after it
+    expect(t.model.observations).toBe(3);
+    // The fit is the same function of (counts, minute) however it was reached.
+    const fresh = new TimedStats(1, 0, { windowHours: 48, conversionDelay: { medianHours: 2, p95Hours: 6 } });
+    for (const d of [10, 11, 12]) fresh.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, d);
+    fresh.refresh(at + 1.8 * s);
+    expect(fresh.model).toEqual(t.model);
+    t.reward(0, H0, { n: 1, sum: 1, sumSq: 1 }, 13);
+    const nextMinute = Math.floor((at + 1.8 * s) * 60 + 1) / 60;
+    t.refresh(nextMinute); // a new minute refits at once
+    expect(t.model.observations).toBe(4);
   });
   it("learn: false keeps the declared prior; other countings need no model", () => {
     const fixed = new TimedStats(1, 0, {
