@@ -55,6 +55,62 @@ export function jsonProblem(value: unknown, maxDepth: number, maxAbs = Number.PO
   return null;
 }
 
+const isDigit = (ch: number) => ch >= 48 && ch <= 57;
+const isHex = (ch: number) => isDigit(ch) || (ch >= 97 && ch <= 102) || (ch >= 65 && ch <= 70);
+
+/**
+ * Whether the parsed value of this JSON text certainly passes `jsonProblem(·, maxDepth)`, read off the text
+ * in one scan without allocating — so the walk, which allocates a path per node, runs only on texts that
+ * may fail it (an event batch's walk cost more than its JSON.parse). Suspect, and so walked: a \u0000 or
+ * surrogate escape (raw U+0000 is not valid JSON, and a text decoded from UTF-8 holds no lone surrogate;
+ * isWellFormed covers any other), an exponent of three digits or a run of 300 digits (the only ways to
+ * an infinite number), nesting deeper than `maxDepth` (brackets outside strings; the body is depth 1).
+ */
+export function textIsPlain(text: string, maxDepth: number): boolean {
+  if (!(text as unknown as WellFormed).isWellFormed()) return false;
+  let depth = 0;
+  let inString = false;
+  let digits = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 34) inString = false;
+      else if (ch === 92) {
+        // an escape: \u0000, or \uD800–\uDFFF (a surrogate, paired or not: the walk decides)
+        if (text.charCodeAt(i + 1) === 117) {
+          const a = text.charCodeAt(i + 2);
+          const b = text.charCodeAt(i + 3);
+          if ((a === 100 || a === 68) && ((b >= 56 && b <= 57) || (b >= 97 && b <= 102) || (b >= 65 && b <= 70)))
+            return false;
+          if (a === 48 && b === 48 && text.charCodeAt(i + 4) === 48 && text.charCodeAt(i + 5) === 48) return false;
+          if (!isHex(a)) return false; // not valid JSON anyway
+        }
+        i++;
+      }
+      continue;
+    }
+    if (isDigit(ch)) {
+      if (++digits >= 300) return false;
+      continue;
+    }
+    digits = 0;
+    if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) {
+      if (++depth > maxDepth) return false;
+    } else if (ch === 125 || ch === 93) depth--;
+    else if (ch === 101 || ch === 69) {
+      // an exponent (or the e of true/false): three digits after an optional sign are suspect
+      let j = i + 1;
+      const sign = text.charCodeAt(j);
+      if (sign === 43 || sign === 45) j++;
+      if (isDigit(text.charCodeAt(j)) && isDigit(text.charCodeAt(j + 1)) && isDigit(text.charCodeAt(j + 2)))
+        return false;
+    }
+  }
+  return true;
+}
+
 /** Parses a request body and checks it (`jsonProblem` with `BODY_MAX_DEPTH`); throws a 400 naming the field. */
 export function parseBody(text: string): unknown {
   let value: unknown;
@@ -63,6 +119,7 @@ export function parseBody(text: string): unknown {
   } catch {
     throw new ApiError("invalid_request", "malformed JSON in request body");
   }
+  if (textIsPlain(text, BODY_MAX_DEPTH)) return value;
   const p = jsonProblem(value, BODY_MAX_DEPTH);
   if (p) {
     const path = p.path.join(".");

@@ -249,16 +249,13 @@ export class Learner {
 
   /**
    * When the decisions these events can be attributed to were made: from the earliest event less the
-   * longest attribution window of the workspace's campaigns in memory (the longest allowed when none is)
-   * and the skew tolerance, to the latest event plus the tolerance. Only a bound for the lookup's
-   * partition pruning: decisions outside it are still found (lockDecisions), so the answers are unchanged.
+   * longest attribution window of the workspace's campaigns loaded (the longest allowed when none is;
+   * LiveState.attributionWindowBound) and the skew tolerance, to the latest event plus the tolerance. Only
+   * a bound for the lookup's partition pruning: decisions outside it are still found (lockDecisions), so
+   * the answers are unchanged.
    */
   private madeWithin(workspaceId: string, candidates: Candidate[]): MadeWithin {
-    let windowHours = 0;
-    for (const c of this.o.live.campaigns.values())
-      if (c.workspaceId === workspaceId && c.attributionWindowHours > windowHours)
-        windowHours = c.attributionWindowHours;
-    if (windowHours === 0) windowHours = MAX_ATTRIBUTION_WINDOW_HOURS;
+    const windowHours = this.o.live.attributionWindowBound(workspaceId) || MAX_ATTRIBUTION_WINDOW_HOURS;
     let lo = Number.POSITIVE_INFINITY;
     let hi = Number.NEGATIVE_INFINITY;
     for (const c of candidates) {

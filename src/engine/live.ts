@@ -177,6 +177,8 @@ export class LiveState {
   private dirty = new Map<LiveCampaign, Set<number>>();
   /** Campaigns with delays observed since their model was fitted (refitPendingUnlocked). */
   private refitDue = new Set<LiveCampaign>();
+  /** Per workspace, the longest attribution window loaded (attributionWindowBound). */
+  private windows = new Map<string, number>();
   private syncScheduled = false;
   /** First uses being read (concurrent ones share one read). */
   private readonly loading = new Map<string, Promise<LiveCampaign | undefined>>();
@@ -322,7 +324,23 @@ export class LiveState {
   private install(c: LiveCampaign): void {
     this.touch(c);
     this.campaigns.set(c.id, c);
+    this.noteWindow(c);
     this.seen.add(c.id);
+  }
+
+  /**
+   * The longest attribution window (hours) of the workspace's campaigns loaded since start, 0 if none: a
+   * bound for the event lookup's partition pruning (learn.ts `madeWithin`), kept per workspace so an event
+   * batch does not scan every campaign in memory. It never shrinks (an evicted or shortened campaign's
+   * window stays): too long only prunes less.
+   */
+  attributionWindowBound(workspaceId: string): number {
+    return this.windows.get(workspaceId) ?? 0;
+  }
+
+  private noteWindow(c: LiveCampaign): void {
+    if (c.attributionWindowHours > (this.windows.get(c.workspaceId) ?? 0))
+      this.windows.set(c.workspaceId, c.attributionWindowHours);
   }
 
   private lowerSince(mark: ChangeMark): void {
@@ -369,6 +387,7 @@ export class LiveState {
         c.lastUsed = p?.lastUsed ?? ++this.uses;
         c.loggedWarnings = p?.loggedWarnings;
         this.campaigns.set(id, c);
+        this.noteWindow(c);
       } else if (p && !found.has(id) && p.unsettled === 0) this.campaigns.delete(id);
     }
     return built;
