@@ -255,10 +255,12 @@ export function runStrategy(
         syncArm(a);
       }
   };
-  /** The buckets' weights move (as the engine's refresh from the database): every arm is refolded. */
-  // "now": the model refits on every new count, as the service's does at each of its refreshes (a
-  // simulated refresh stands for one); the service's once-a-second cap on refits between refreshes is a
-  // matter of CPU, not of what is learned.
+  /**
+   * The buckets' weights move (as the engine's refresh from the database): every arm is refolded. "now":
+   * the model refits on every new count, as the service's does at each of its refreshes (a simulated
+   * refresh stands for one); the service's once-a-second cap between refreshes is a matter of CPU, not of
+   * what is learned.
+   */
   const refresh = (t: number) => {
     timed!.refresh(t / perHour, "now");
     dirty.fill(1);

@@ -81,8 +81,7 @@ export function textIsPlain(text: string, maxDepth: number): boolean {
         if (text.charCodeAt(i + 1) === 117) {
           const a = text.charCodeAt(i + 2);
           const b = text.charCodeAt(i + 3);
-          if ((a === 100 || a === 68) && ((b >= 56 && b <= 57) || (b >= 97 && b <= 102) || (b >= 65 && b <= 70)))
-            return false;
+          if ((a === 100 || a === 68) && (b === 56 || b === 57 || (b > 57 && isHex(b)))) return false;
           if (a === 48 && b === 48 && text.charCodeAt(i + 4) === 48 && text.charCodeAt(i + 5) === 48) return false;
           if (!isHex(a)) return false; // not valid JSON anyway
         }

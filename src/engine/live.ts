@@ -323,9 +323,15 @@ export class LiveState {
 
   private install(c: LiveCampaign): void {
     this.touch(c);
-    this.campaigns.set(c.id, c);
-    this.noteWindow(c);
+    this.put(c);
     this.seen.add(c.id);
+  }
+
+  /** The one way a campaign enters the map: its attribution window joins its workspace's bound. */
+  private put(c: LiveCampaign): void {
+    this.campaigns.set(c.id, c);
+    if (c.attributionWindowHours > (this.windows.get(c.workspaceId) ?? 0))
+      this.windows.set(c.workspaceId, c.attributionWindowHours);
   }
 
   /**
@@ -336,11 +342,6 @@ export class LiveState {
    */
   attributionWindowBound(workspaceId: string): number {
     return this.windows.get(workspaceId) ?? 0;
-  }
-
-  private noteWindow(c: LiveCampaign): void {
-    if (c.attributionWindowHours > (this.windows.get(c.workspaceId) ?? 0))
-      this.windows.set(c.workspaceId, c.attributionWindowHours);
   }
 
   private lowerSince(mark: ChangeMark): void {
@@ -386,8 +387,7 @@ export class LiveState {
       if (c) {
         c.lastUsed = p?.lastUsed ?? ++this.uses;
         c.loggedWarnings = p?.loggedWarnings;
-        this.campaigns.set(id, c);
-        this.noteWindow(c);
+        this.put(c);
       } else if (p && !found.has(id) && p.unsettled === 0) this.campaigns.delete(id);
     }
     return built;

@@ -68,17 +68,13 @@ export interface MadeWithin {
  * A decision locked for the running-reward update: what learning reads of it (attribution, the fraud gate,
  * the reward and its trial's features), and where its row is (applyRewards updates it there).
  */
-export type LockedDecision = Pick<
-  DecisionRow,
-  "id" | "workspaceId" | "campaignId" | "armKey" | "createdAt" | "reward" | "converted" | "context"
-> & { rowId: string };
+export type LockedDecision = Pick<DecisionRow, (typeof LOCKED)[number]> & { rowId: string };
 
 // Only these columns: an event batch locks a row per event, and the others (unit, propensity, time zone,
 // …) were read, sent and mapped for nothing.
 const LOCKED = ["id", "workspaceId", "campaignId", "armKey", "createdAt", "reward", "converted", "context"] as const;
 const COLUMNS = Object.entries(getTableColumns(decisions)).filter(([k]) => (LOCKED as readonly string[]).includes(k));
 const SELECT_LIST = sql.raw(COLUMNS.map(([, c]) => `d."${c.name}"`).join(", "));
-const LOCKED_LIST = sql.raw(COLUMNS.map(([, c]) => `decisions."${c.name}"`).join(", "));
 
 /**
  * The select-for-update of the workspace's decisions among `ids` (made within `within`, if given), in id
@@ -94,7 +90,7 @@ export function decisionsToLock(workspaceId: string, ids: string[], within?: Mad
   return sql`select ${SELECT_LIST}, d.ctid::text as row_id
     from unnest(${uuidArray(sorted)}) with ordinality as i(id, k)
     cross join lateral (
-      select ${LOCKED_LIST}, ctid from decisions
+      select *, ctid from decisions
       where decisions.id = i.id and decisions.workspace_id = ${workspaceId}::uuid${
         within
           ? sql` and decisions.created_at between ${within.from.toISOString()}::timestamptz and ${within.to.toISOString()}::timestamptz`
