@@ -391,6 +391,23 @@ export function betaTable(alpha: number, beta: number, N = GRID): DistTable {
   );
 }
 
+/**
+ * An upper bound on KL(Beta(a, b) ‖ Beta(a2, b2)) that needs no special function and loses no digits to
+ * cancellation (the closed form subtracts log-gammas of the order of n·ln n). With
+ * D(y, x) = lnΓ(y) − lnΓ(x) − (y − x)ψ(x) = ∫ₓʸ (y − t) ψ′(t) dt, KL = D(a2, a) + D(b2, b) − D(a2 + b2, a + b);
+ * ψ′ decreasing gives ½h²ψ′(max) ≤ D ≤ ½h²ψ′(min) (h = y − x), and 1/x < ψ′(x) < 1/x + 1/x² (x > 0).
+ */
+export function betaKlBound(a: number, b: number, a2: number, b2: number): number {
+  const up = (x: number, y: number) => {
+    const h = y - x;
+    const m = Math.min(x, y);
+    return 0.5 * h * h * (1 / m + 1 / (m * m));
+  };
+  const ha = a2 - a + (b2 - b);
+  const lower = (0.5 * ha * ha) / Math.max(a + b, a2 + b2);
+  return Math.max(0, up(a, a2) + up(b, b2) - lower);
+}
+
 /** Normal(m, s²) table. */
 export function normalTable(m: number, s: number, N = GRID): DistTable {
   return tableFromDensity(m, s, -Infinity, Infinity, (z) => Math.exp(-0.5 * z * z), N);

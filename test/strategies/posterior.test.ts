@@ -16,6 +16,7 @@ import {
 } from "../../strategies/index.ts";
 import { posterior } from "../../strategies/gaussian_thompson.ts";
 import { topTwoFromArgmax } from "../../strategies/top_two_thompson.ts";
+import { PMF_TOLERANCE } from "../../strategies/thompson.ts";
 import { invert } from "../../strategies/linear.ts";
 import type { ArmSlot } from "../../strategies/types.ts";
 
@@ -111,6 +112,97 @@ describe("thompson (Beta–Bernoulli)", () => {
     thompson.update(s, 2, 0);
     const p2 = thompson.probabilities(s, undefined, new Xoshiro128(1));
     expect(p2[2]).toBeLessThan(p1[2]!);
+  });
+});
+
+describe("thompson's pmf within PMF_TOLERANCE of the posterior", () => {
+  const arms = ["a", "b", "c", "d", "e", "f"];
+  const fresh = (n: number[], sum: number[]) => {
+    const s = thompson.init(arms, thompson.parseParams({}), 0);
+    n.forEach((v, a) => {
+      thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
+    });
+    return thompson.probabilities(s, undefined, new Xoshiro128(1));
+  };
+
+  it("small moves reuse the pmf and cannot add up: every answer within the tolerance of a fresh computation (property)", () => {
+    let reused = 0;
+    let recomputed = 0;
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.double({ min: -7, max: -1, noNaN: true }), fc.boolean()), {
+          minLength: 20,
+          maxLength: 120,
+        }),
+        (steps) => {
+          const n = [40, 42, 44, 46, 48, 50];
+          const sum = [4, 4.2, 4.4, 4.6, 4.8, 5];
+          const s = thompson.init(arms, thompson.parseParams({}), 0);
+          n.forEach((v, a) => {
+            thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
+          });
+          let prev = thompson.probabilities(s, undefined, new Xoshiro128(1));
+          for (const [a, e, success] of steps) {
+            const dn = 10 ** e;
+            n[a] = n[a]! + dn;
+            if (success) sum[a] = sum[a]! + dn;
+            thompson.setArmStats(s, a, { n: n[a]!, sum: sum[a]!, sumSq: sum[a]! });
+            const p = thompson.probabilities(s, undefined, new Xoshiro128(1));
+            const f = fresh(n, sum);
+            for (let k = 0; k < arms.length; k++) expect(Math.abs(p[k]! - f[k]!)).toBeLessThanOrEqual(PMF_TOLERANCE);
+            if (p.every((v, k) => v === prev[k])) reused++;
+            else recomputed++;
+            prev = p;
+          }
+        },
+      ),
+      { seed: 20261202, numRuns: 40 },
+    );
+    // Both paths ran: moves of 1e-7 to 0.1 trials (the share of a fresh decision's conversion that can
+    // be in already), some within the tolerance, some beyond it, and their sums.
+    expect(reused).toBeGreaterThan(100);
+    expect(recomputed).toBeGreaterThan(100);
+  });
+
+  it("many moves each far within it, all one way, are compared with the pmf's own posterior, not the last one", () => {
+    const n = [40, 42, 44, 46, 48, 50];
+    const sum = [4, 4.2, 4.4, 4.6, 4.8, 5];
+    const s = thompson.init(arms, thompson.parseParams({}), 0);
+    n.forEach((v, a) => {
+      thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
+    });
+    const first = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    let changes = 0;
+    let prev = first;
+    for (let i = 0; i < 3000; i++) {
+      n[0] = n[0]! + 1e-4;
+      thompson.setArmStats(s, 0, { n: n[0]!, sum: sum[0]!, sumSq: sum[0]! });
+      const p = thompson.probabilities(s, undefined, new Xoshiro128(1));
+      if (p[0] !== prev[0]) changes++;
+      prev = p;
+    }
+    const f = fresh(n, sum);
+    expect(first[0]! - f[0]!).toBeGreaterThan(5 * PMF_TOLERANCE); // 0.3 failures moved it this far
+    expect(changes).toBeGreaterThan(10);
+    for (let k = 0; k < arms.length; k++) expect(Math.abs(prev[k]! - f[k]!)).toBeLessThanOrEqual(PMF_TOLERANCE);
+  });
+
+  it("a move beyond it is computed at once; so is a change of the arms that compete", () => {
+    const s = thompson.init(arms, thompson.parseParams({}), 0);
+    arms.forEach((_, a) => {
+      thompson.setArmStats(s, a, { n: 100, sum: 10 + a, sumSq: 10 + a });
+    });
+    const before = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    thompson.setArmStats(s, 0, { n: 100.001, sum: 10, sumSq: 10 });
+    expect(Array.from(thompson.probabilities(s, undefined, new Xoshiro128(1)))).toEqual(Array.from(before));
+    thompson.setArmStats(s, 0, { n: 101, sum: 10, sumSq: 10 });
+    const moved = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    expect(moved[0]).toBeLessThan(before[0]!);
+    expect(Array.from(moved)).toEqual(Array.from(fresh([101, 100, 100, 100, 100, 100], [10, 11, 12, 13, 14, 15])));
+    thompson.setArmStatus(s, 5, "paused");
+    const paused = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    expect(paused[5]).toBe(0);
+    expect(paused.reduce((t, v) => t + v, 0)).toBeCloseTo(1, 12);
   });
 });
 
