@@ -52,6 +52,13 @@ export interface DistTable {
   /** F(x) = 0 below lo and 1 above hi, to 1e-15. */
   lo: number;
   hi: number;
+  /**
+   * The Hermite cubic of each node interval in powers of r = (x − xs[i]) · inv[i]: F = c0 + r(c1 + r(c2 +
+   * r·c3)), c at 4i…4i+3 (`finish` computes them once; the sweep evaluates thousands of F per pmf).
+   * Empty for `singular` tables.
+   */
+  coef: Float64Array;
+  inv: Float64Array;
 }
 
 /**
@@ -103,7 +110,7 @@ export function tableFromDensity(
     xs[0] = xmin;
     xs[N] = xmax;
   }
-  return finish({ m, s, th0, dth, xs, F, fx, w, singular: false, unbounded, lo: xmin, hi: xmax });
+  return finish({ m, s, th0, dth, xs, F, fx, w, singular: false, unbounded, lo: xmin, hi: xmax, coef: NONE, inv: NONE });
 }
 
 /** Tabulates from an exact CDF on a bounded support (used for densities with an infinite endpoint). */
@@ -138,11 +145,32 @@ export function tableFromCdf(
     unbounded: false,
     lo: xmin,
     hi: xmax,
+    coef: NONE,
+    inv: NONE,
   });
 }
 
+const NONE = new Float64Array(0);
+
 function finish(t: DistTable): DistTable {
   const N = t.F.length - 1;
+  if (!t.singular) {
+    // h00 F0 + h10 h f0 + h01 F1 + h11 h f1 (cubic Hermite basis) collected by powers of r.
+    t.coef = new Float64Array(4 * N);
+    t.inv = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      const F0 = t.F[i]!;
+      const F1 = t.F[i + 1]!;
+      const h = t.xs[i + 1]! - t.xs[i]!;
+      const d0 = h * t.fx[i]!;
+      const d1 = h * t.fx[i + 1]!;
+      t.coef[4 * i] = F0;
+      t.coef[4 * i + 1] = d0;
+      t.coef[4 * i + 2] = 3 * (F1 - F0) - 2 * d0 - d1;
+      t.coef[4 * i + 3] = 2 * (F0 - F1) + d0 + d1;
+      t.inv[i] = h > 0 ? 1 / h : 0;
+    }
+  }
   let i = 0;
   while (i < N && t.F[i + 1]! <= 1e-15) i++;
   t.lo = t.xs[i]!;
@@ -157,8 +185,6 @@ function cdfIn(t: DistTable, i: number, x: number): number {
   const F0 = t.F[i]!;
   const F1 = t.F[i + 1]!;
   if (F0 === F1) return F0;
-  const x0 = t.xs[i]!;
-  const h = t.xs[i + 1]! - x0;
   let v: number;
   if (t.singular) v = t.exact!(x);
   else if (t.unbounded && (i === 0 || i === t.F.length - 2)) {
@@ -172,14 +198,10 @@ function cdfIn(t: DistTable, i: number, x: number): number {
       (-2 * r3 + 3 * r2) * F1 +
       (r3 - r2) * t.dth * t.w[i + 1]!;
   } else {
-    const r = (x - x0) / h;
-    const r2 = r * r;
-    const r3 = r2 * r;
-    v =
-      (2 * r3 - 3 * r2 + 1) * F0 +
-      (r3 - 2 * r2 + r) * h * t.fx[i]! +
-      (-2 * r3 + 3 * r2) * F1 +
-      (r3 - r2) * h * t.fx[i + 1]!;
+    const r = (x - t.xs[i]!) * t.inv[i]!;
+    const c = t.coef;
+    const j = 4 * i;
+    v = c[j]! + r * (c[j + 1]! + r * (c[j + 2]! + r * c[j + 3]!));
   }
   return v < 0 ? 0 : Math.min(v, 1);
 }
@@ -210,7 +232,7 @@ function maxCdf(tables: readonly (DistTable | null)[], x: number): number {
 
 // Scratch buffers reused across calls (the service calls this once per decision after each update).
 let cap = 0;
-let ptr = new Int32Array(0);
+let nodes = new Float64Array(0);
 let nxt = new Int32Array(0);
 let Fprev = new Float64Array(0);
 let Fcur = new Float64Array(0);
@@ -223,7 +245,6 @@ const idx: number[] = [];
 function ensure(C: number): void {
   if (C <= cap) return;
   cap = Math.max(C, 2 * cap);
-  ptr = new Int32Array(cap);
   nxt = new Int32Array(cap);
   Fprev = new Float64Array(cap);
   Fcur = new Float64Array(cap);
@@ -322,44 +343,34 @@ export function probMax(tables: readonly (DistTable | null)[], out: Float64Array
     return out;
   }
   ensure(C);
+  // The merged grid: every competing table's nodes strictly inside (L', U'), ascending, then U'.
+  let M = 0;
+  for (let c = 0; c < C; c++) M += comp[c]!.xs.length;
+  if (nodes.length < M) nodes = new Float64Array(Math.max(M, 2 * nodes.length));
+  let m = 0;
   for (let c = 0; c < C; c++) {
-    const t = comp[c]!;
+    const xs = comp[c]!.xs;
     let k = 0;
-    while (k < t.xs.length && t.xs[k]! <= L) k++;
-    ptr[c] = k;
+    while (k < xs.length && xs[k]! <= L) k++;
     nxt[c] = Math.max(0, k - 1);
     acc[c] = 0;
+    for (; k < xs.length && xs[k]! < U; k++) nodes[m++] = xs[k]!;
   }
+  const grid = nodes.subarray(0, m).sort();
   let xPrev = L;
   cdfsAt(L, C, Fprev);
   productsExcluding(Fprev, gprev, C);
-  // Sweep the merged node lists (k-way merge; C is small) from L' to U'.
-  for (;;) {
-    let x = U;
-    let from = -1;
+  for (let i = 0; i <= m; i++) {
+    const x = i < m ? grid[i]! : U;
+    if (!(x > xPrev)) continue;
+    cdfsAt(x, C, Fcur);
+    productsExcluding(Fcur, gcur, C);
     for (let c = 0; c < C; c++) {
-      const t = comp[c]!;
-      const k = ptr[c]!;
-      if (k < t.xs.length) {
-        const v = t.xs[k]!;
-        if (v < x) {
-          x = v;
-          from = c;
-        }
-      }
+      acc[c] = acc[c]! + (Fcur[c]! - Fprev[c]!) * 0.5 * (gcur[c]! + gprev[c]!);
+      Fprev[c] = Fcur[c]!;
+      gprev[c] = gcur[c]!;
     }
-    if (from >= 0) ptr[from] = ptr[from]! + 1;
-    if (x > xPrev) {
-      cdfsAt(x, C, Fcur);
-      productsExcluding(Fcur, gcur, C);
-      for (let c = 0; c < C; c++) {
-        acc[c] = acc[c]! + (Fcur[c]! - Fprev[c]!) * 0.5 * (gcur[c]! + gprev[c]!);
-        Fprev[c] = Fcur[c]!;
-        gprev[c] = gcur[c]!;
-      }
-      xPrev = x;
-    }
-    if (from < 0 || x >= U) break;
+    xPrev = x;
   }
   let total = 0;
   for (let c = 0; c < C; c++) total += acc[c]!;
