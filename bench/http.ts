@@ -4,9 +4,10 @@
  * Starts the service (`src/server.ts`) in a child process on a fresh PostgreSQL database, creates a
  * workspace and a Thompson-sampling campaign of 10 arms, and drives it with autocannon at a fixed
  * concurrency: single decisions (decisions/s, p50/p99 latency), then event batches (events/s). A bare hono
- * JSON endpoint, in its own child process and measured the same way right before and right after the
+ * JSON endpoint, in its own child process and measured the same way right before and right after each
  * decisions run (the load of a shared machine drifts), gives the ceiling of this machine and stack; the
- * ratio to it says how much the service's own work costs. Finally it checks that the number of decisions
+ * ratio to it says how much the service's own work costs. BENCH_ROUNDS decisions runs alternate with the
+ * ceiling runs, and the medians over rounds are reported (each round's figures are printed too). Finally it checks that the number of decisions
  * logged in the database equals the number answered 201.
  *
  * Each measured run asks a fixed number of requests sized from a short calibration run (≈ the target
@@ -20,7 +21,7 @@
  * PostgreSQL backends serving the benchmark's database (bench/proc.ts `databaseCpuSeconds`).
  *
  * Env: DATABASE_URL (server; default postgres://postgres@127.0.0.1:5432/postgres), BENCH_CONNECTIONS
- * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100).
+ * (default 32), BENCH_SECONDS (default 10), BENCH_EVENT_BATCH (default 100), BENCH_ROUNDS (default 3).
  */
 import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
@@ -33,6 +34,7 @@ import { cpuSeconds, databaseCpuSeconds } from "./proc.ts";
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const EVENT_BATCH = Number(process.env.BENCH_EVENT_BATCH ?? 100);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const ADMIN = `bench-admin-${randomUUID()}`;
 
 interface Run {
@@ -197,24 +199,49 @@ async function main(): Promise<void> {
       2,
     );
     const amount = Math.max(CONNECTIONS * 10, Math.round(decisionsCal.rps * SECONDS));
-    const ceilingBefore = await ceilingRun();
-    const decisions = await cannon(
-      `${svc.url}/v1/campaigns/${decisionsCampaign}/decisions`,
-      auth,
-      { method: "POST", body: JSON.stringify({ unitId: "u" }) },
-      amount,
-      undefined,
-      svc.child.pid,
-      dbCpu,
-    );
-    const ceilingAfter = await ceilingRun();
+    // ROUNDS decisions runs, each between two ceiling runs: per round the ratio to the mean of the
+    // ceiling right before and right after it; the medians over rounds are reported (the machine is shared).
+    const ceilings: Run[] = [await ceilingRun()];
+    const rounds: { decisions: Run; ceilingRps: number; ceilingCpu: number }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const decisions = await cannon(
+        `${svc.url}/v1/campaigns/${decisionsCampaign}/decisions`,
+        auth,
+        { method: "POST", body: JSON.stringify({ unitId: "u" }) },
+        amount,
+        undefined,
+        svc.child.pid,
+        dbCpu,
+      );
+      ceilings.push(await ceilingRun());
+      const [before, after] = [ceilings[r]!, ceilings[r + 1]!];
+      rounds.push({
+        decisions,
+        ceilingRps: (before.rps + after.rps) / 2,
+        ceilingCpu: (before.cpuPerRequest + after.cpuPerRequest) / 2,
+      });
+    }
     await ceilingProc.stop("SIGTERM");
     procs.splice(procs.indexOf(ceilingProc), 1);
+    const ratios = rounds.map((r) => r.decisions.rps / r.ceilingRps);
+    const cpuRatios = rounds.map((r) => r.ceilingCpu / r.decisions.cpuPerRequest);
+    // The round of median ratio gives the latencies shown; every other figure is its own median.
+    const middle = rounds[ratios.indexOf(median(ratios))]!;
+    const decisions = {
+      rps: median(rounds.map((r) => r.decisions.rps)),
+      p50: middle.decisions.p50,
+      p99: middle.decisions.p99,
+      cpuPerRequest: median(rounds.map((r) => r.decisions.cpuPerRequest)),
+      dbCpuPerRequest: median(rounds.map((r) => r.decisions.dbCpuPerRequest)),
+      answered2xx: rounds.reduce((t, r) => t + r.decisions.answered2xx, 0),
+      non2xx: rounds.reduce((t, r) => t + r.decisions.non2xx, 0),
+      errors: rounds.reduce((t, r) => t + r.decisions.errors, 0),
+    };
     const ceiling = {
-      rps: (ceilingBefore.rps + ceilingAfter.rps) / 2,
-      p50: Math.max(ceilingBefore.p50, ceilingAfter.p50),
-      p99: Math.max(ceilingBefore.p99, ceilingAfter.p99),
-      cpuPerRequest: (ceilingBefore.cpuPerRequest + ceilingAfter.cpuPerRequest) / 2,
+      rps: median(rounds.map((r) => r.ceilingRps)),
+      p50: Math.max(...ceilings.map((c) => c.p50)),
+      p99: Math.max(...ceilings.map((c) => c.p99)),
+      cpuPerRequest: median(rounds.map((r) => r.ceilingCpu)),
     };
 
     // a pool of decisions to send feedback for
@@ -288,16 +315,20 @@ async function main(): Promise<void> {
 
     const rows: Array<[string, string]> = [
       ["connections", String(CONNECTIONS)],
-      ["ceiling (bare hono JSON) req/s, before / after", `${fmt(ceilingBefore.rps)} / ${fmt(ceilingAfter.rps)}`],
+      ["rounds (decisions runs, each between two ceiling runs)", String(ROUNDS)],
+      ["ceiling (bare hono JSON) req/s, each run", ceilings.map((c) => fmt(c.rps)).join(" / ")],
       ["ceiling p50 / p99 ms", `${ceiling.p50} / ${ceiling.p99}`],
-      ["decisions/s", fmt(decisions.rps)],
+      ["decisions/s, each round", rounds.map((r) => fmt(r.decisions.rps)).join(" / ")],
+      ["decisions/s (median)", fmt(decisions.rps)],
       ["decisions p50 / p99 ms", `${decisions.p50} / ${decisions.p99}`],
-      ["decisions: ratio to ceiling (mean of before/after)", (decisions.rps / ceiling.rps).toFixed(3)],
-      ["service CPU µs per decision", decisions.cpuPerRequest.toFixed(1)],
+      ["decisions: ratio to ceiling, each round", ratios.map((x) => x.toFixed(3)).join(" / ")],
+      ["decisions: ratio to ceiling (median)", median(ratios).toFixed(3)],
+      ["service CPU µs per decision, each round", rounds.map((r) => r.decisions.cpuPerRequest.toFixed(1)).join(" / ")],
+      ["service CPU µs per decision (median)", decisions.cpuPerRequest.toFixed(1)],
       ["database CPU µs per decision", decisions.dbCpuPerRequest.toFixed(1)],
       ["ceiling CPU µs per request", ceiling.cpuPerRequest.toFixed(1)],
-      ["CPU ratio (ceiling µs / decision µs)", (ceiling.cpuPerRequest / decisions.cpuPerRequest).toFixed(3)],
-      ["decisions answered 201", String(decisions.answered2xx)],
+      ["CPU ratio (ceiling µs / decision µs), median", median(cpuRatios).toFixed(3)],
+      ["decisions answered 201 (all rounds)", String(decisions.answered2xx)],
       ["decisions non-2xx / errors", `${decisions.non2xx} / ${decisions.errors}`],
       ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
       [`events/s (batches of ${EVENT_BATCH})`, fmt(eventsPerSecond)],
@@ -333,20 +364,21 @@ async function main(): Promise<void> {
         }),
       );
     line("ceiling_requests_per_s", ceiling.rps, "req/s", {
-      before: round(ceilingBefore.rps),
-      after: round(ceilingAfter.rps),
+      runs: ceilings.map((c) => round(c.rps)),
       p50_ms: ceiling.p50,
       p99_ms: ceiling.p99,
     });
     line("decisions_per_s", decisions.rps, "decisions/s", {
+      rounds: rounds.map((r) => round(r.decisions.rps)),
       p50_ms: decisions.p50,
       p99_ms: decisions.p99,
       answered_201: decisions.answered2xx,
     });
-    line("decisions_ratio_to_ceiling", decisions.rps / ceiling.rps, "ratio");
+    line("decisions_ratio_to_ceiling", median(ratios), "ratio", { rounds: ratios.map(round) });
     line("service_cpu_us_per_decision", decisions.cpuPerRequest, "us", {
       ceiling_cpu_us_per_request: round(ceiling.cpuPerRequest),
-      cpu_ratio_to_ceiling: round(ceiling.cpuPerRequest / decisions.cpuPerRequest),
+      cpu_ratio_to_ceiling: round(median(cpuRatios)),
+      rounds: rounds.map((r) => round(r.decisions.cpuPerRequest)),
       db_cpu_us_per_decision: round(decisions.dbCpuPerRequest),
     });
     line("events_per_s", eventsPerSecond, "events/s", {
@@ -385,6 +417,12 @@ function spawnCeiling(): Promise<ServerProcess> {
 
 function fmt(x: number): string {
   return Math.round(x).toLocaleString("en-US");
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  // An odd count's middle; an even count's lower middle (a figure that was measured, not interpolated).
+  return s[(s.length - 1) >> 1]!;
 }
 
 function round(x: number): number {
