@@ -110,7 +110,22 @@ export function tableFromDensity(
     xs[0] = xmin;
     xs[N] = xmax;
   }
-  return finish({ m, s, th0, dth, xs, F, fx, w, singular: false, unbounded, lo: xmin, hi: xmax, coef: NONE, inv: NONE });
+  return finish({
+    m,
+    s,
+    th0,
+    dth,
+    xs,
+    F,
+    fx,
+    w,
+    singular: false,
+    unbounded,
+    lo: xmin,
+    hi: xmax,
+    coef: NONE,
+    inv: NONE,
+  });
 }
 
 /** Tabulates from an exact CDF on a bounded support (used for densities with an infinite endpoint). */

@@ -99,7 +99,15 @@ export function trialIncrement(key: ArmKey, reward: number, x?: ArrayLike<number
  */
 export function rewardIncrement(key: ArmKey, before: number, after: number, x?: ArrayLike<number>): ArmIncrement {
   const dr = after - before;
-  const inc: ArmIncrement = { ...key, n: 0, sum: dr, sumSq: after * after - before * before };
+  // Fields listed, as in trialIncrement (one increment per taught decision on the ingest path).
+  const inc: ArmIncrement = {
+    campaignId: key.campaignId,
+    armKey: key.armKey,
+    n: 0,
+    sum: dr,
+    sumSq: after * after - before * before,
+  };
+  if (key.bucket !== undefined) inc.bucket = key.bucket;
   if (x) inc.xr = Array.from(x, (v) => dr * v);
   return inc;
 }

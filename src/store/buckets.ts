@@ -150,7 +150,7 @@ export function upsertDelayIncrements(incs: DelayIncrement[]): SQL {
   for (const i of incs) {
     const k = `${i.campaignId}\u0000${i.hour}`;
     const m = by.get(k);
-    if (!m) by.set(k, { ...i, counts: [...i.counts] });
+    if (!m) by.set(k, { campaignId: i.campaignId, hour: i.hour, counts: [...i.counts] });
     else for (let j = 0; j < i.counts.length; j++) m.counts[j] = (m.counts[j] ?? 0) + i.counts[j]!;
   }
   const s = JSON.stringify(

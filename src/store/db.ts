@@ -115,8 +115,13 @@ export function preparing(client: postgres.Sql, seen: Set<string>): postgres.Sql
     get(target, prop, receiver) {
       if (prop === "unsafe") {
         const unsafe = target.unsafe as unknown as Unsafe;
-        return ((query, params, opts) =>
-          unsafe(query, params, { ...opts, prepare: opts?.prepare || prepare(query, params) })) satisfies Unsafe;
+        // Options copied by hand: `{ ...opts, prepare }` is built in V8's runtime, on every statement sent.
+        return ((query, params, opts) => {
+          const o: Record<string, unknown> = {};
+          if (opts) for (const k in opts) o[k] = (opts as Record<string, unknown>)[k];
+          o.prepare = opts?.prepare || prepare(query, params);
+          return unsafe(query, params, o);
+        }) satisfies Unsafe;
       }
       if (prop === "begin" || prop === "savepoint") {
         const open = Reflect.get(target, prop, receiver);
