@@ -5,7 +5,7 @@
  */
 import type { LiveArm, LiveCampaign } from "../engine/campaign.ts";
 import { hourOf } from "../engine/buckets.ts";
-import type { PacerRow, SpendIncrement } from "../store/spend.ts";
+import { mergeSpend, type PacerRow, type SpendIncrement } from "../store/spend.ts";
 
 /** A decision's spend increment (queued in the ledger at once), or none for a campaign not loaded with one. */
 export function spendOfDecision(
@@ -83,7 +83,7 @@ export interface SpentEvent {
  * The spend increments of stored events: cost of every valid event; conversions and revenue of valid
  * attributed conversions. Counted in the hour the event occurred (its occurredAt, already checked against
  * clock skew; a little in the future counts as received), so re-imported history spends on its own days,
- * not today's budget.
+ * not today's budget. One increment per (campaign, arm, day, hour), sorted.
  */
 export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
   const out: SpendIncrement[] = [];
@@ -105,7 +105,9 @@ export function eventSpend(events: SpentEvent[]): SpendIncrement[] {
       revenue: conv ? a.ev.value : 0,
     });
   }
-  return out;
+  // Merged per (campaign, arm, day, hour) before they are stored and applied: a batch's hundred events
+  // fall into a few such rows, and the ledgers' sums do not depend on how they are grouped.
+  return mergeSpend(out);
 }
 
 /** After the ingest committed: the ledgers follow. */

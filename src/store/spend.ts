@@ -37,9 +37,13 @@ export function mergeSpend(incs: Iterable<SpendIncrement>): SpendIncrement[] {
     if (!r) by.set(k, { ...i });
     else for (const f of SPEND_FIELDS) r[f] += i[f];
   }
-  const key = (r: SpendIncrement) =>
-    `${r.campaignId}\u0000${r.armKey}\u0000${r.day}\u0000${String(r.hour).padStart(12, "0")}`;
-  return [...by.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  // Each row's sort key built once (a comparator building both keys built 2 n log n strings).
+  const keyed = [...by.values()].map((r) => ({
+    r,
+    k: `${r.campaignId}\u0000${r.armKey}\u0000${r.day}\u0000${String(r.hour).padStart(12, "0")}`,
+  }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  return keyed.map((x) => x.r);
 }
 
 /** `insert into spend_counters … on conflict add` (one JSON parameter); usable as a CTE. */
