@@ -7,8 +7,8 @@
  * JSON endpoint, in its own child process and measured the same way right before and right after each
  * decisions run (the load of a shared machine drifts), gives the ceiling of this machine and stack; the
  * ratio to it says how much the service's own work costs. BENCH_ROUNDS decisions runs alternate with the
- * ceiling runs, and the medians over rounds are reported (each round's figures are printed too). Finally it checks that the number of decisions
- * logged in the database equals the number answered 201.
+ * ceiling runs, and the medians over rounds are reported (each round's figures are printed too). Finally
+ * it checks that the number of decisions logged in the database equals the number answered 201.
  *
  * Each measured run asks a fixed number of requests sized from a short calibration run (≈ the target
  * duration), so every request is answered and "answered 201" is exact (a duration-bounded run aborts
@@ -224,9 +224,10 @@ async function main(): Promise<void> {
     await ceilingProc.stop("SIGTERM");
     procs.splice(procs.indexOf(ceilingProc), 1);
     const ratios = rounds.map((r) => r.decisions.rps / r.ceilingRps);
-    const cpuRatios = rounds.map((r) => r.ceilingCpu / r.decisions.cpuPerRequest);
+    const ratio = median(ratios);
+    const cpuRatio = median(rounds.map((r) => r.ceilingCpu / r.decisions.cpuPerRequest));
     // The round of median ratio gives the latencies shown; every other figure is its own median.
-    const middle = rounds[ratios.indexOf(median(ratios))]!;
+    const middle = rounds[ratios.indexOf(ratio)]!;
     const decisions = {
       rps: median(rounds.map((r) => r.decisions.rps)),
       p50: middle.decisions.p50,
@@ -322,12 +323,12 @@ async function main(): Promise<void> {
       ["decisions/s (median)", fmt(decisions.rps)],
       ["decisions p50 / p99 ms", `${decisions.p50} / ${decisions.p99}`],
       ["decisions: ratio to ceiling, each round", ratios.map((x) => x.toFixed(3)).join(" / ")],
-      ["decisions: ratio to ceiling (median)", median(ratios).toFixed(3)],
+      ["decisions: ratio to ceiling (median)", ratio.toFixed(3)],
       ["service CPU µs per decision, each round", rounds.map((r) => r.decisions.cpuPerRequest.toFixed(1)).join(" / ")],
       ["service CPU µs per decision (median)", decisions.cpuPerRequest.toFixed(1)],
       ["database CPU µs per decision", decisions.dbCpuPerRequest.toFixed(1)],
       ["ceiling CPU µs per request", ceiling.cpuPerRequest.toFixed(1)],
-      ["CPU ratio (ceiling µs / decision µs), median", median(cpuRatios).toFixed(3)],
+      ["CPU ratio (ceiling µs / decision µs), median", cpuRatio.toFixed(3)],
       ["decisions answered 201 (all rounds)", String(decisions.answered2xx)],
       ["decisions non-2xx / errors", `${decisions.non2xx} / ${decisions.errors}`],
       ["decisions logged in DB (before / after SIGTERM)", `${loggedBeforeStop} / ${loggedAfterStop}`],
@@ -374,10 +375,10 @@ async function main(): Promise<void> {
       p99_ms: decisions.p99,
       answered_201: decisions.answered2xx,
     });
-    line("decisions_ratio_to_ceiling", median(ratios), "ratio", { rounds: ratios.map(round) });
+    line("decisions_ratio_to_ceiling", ratio, "ratio", { rounds: ratios.map(round) });
     line("service_cpu_us_per_decision", decisions.cpuPerRequest, "us", {
       ceiling_cpu_us_per_request: round(ceiling.cpuPerRequest),
-      cpu_ratio_to_ceiling: round(median(cpuRatios)),
+      cpu_ratio_to_ceiling: round(cpuRatio),
       rounds: rounds.map((r) => round(r.decisions.cpuPerRequest)),
       db_cpu_us_per_decision: round(decisions.dbCpuPerRequest),
     });

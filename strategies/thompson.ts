@@ -7,9 +7,9 @@
  * `choose` computes that pmf by numerical integration (argmax.ts, error < 5e-4), applies the exploration
  * floor and draws the arm from it: the same distribution as drawing the Betas when the floor is 0,
  * and the logged propensity is the exact probability of the draw. The pmf is cached per state.version,
- * so decisions on an unchanged state cost O(K), and recomputed only once the posteriors have moved by more
- * than PMF_TOLERANCE in total variation from those it was computed on. `select` is the plain fast path for simulations:
- * one Beta draw per active arm, argmax, no propensity (with a floor > 0 it uses the pmf instead).
+ * so decisions on an unchanged state cost O(K), and recomputed only once the posteriors have moved by
+ * more than PMF_TOLERANCE in total variation from those it was computed on. `select` is the plain fast path
+ * for simulations: one Beta draw per active arm, argmax, no propensity (with a floor > 0 it uses the pmf).
  *
  * Drifting rates: `discount` γ ∈ (0, 1] multiplies every arm's S and F by γ before each update
  * (discounted TS, Raj & Kalyani 2017), or `window` W keeps only the last W observations (all arms).
@@ -64,7 +64,6 @@ export interface ThompsonState extends BaseState {
 }
 
 const pmfCache = new PmfCache<ThompsonState>();
-const tableCache = new WeakMap<BaseState, { a: number; b: number; t: DistTable }[]>();
 
 /**
  * How far (total variation) the Beta posteriors may move from those a pmf was computed on before it is
@@ -78,35 +77,37 @@ const tableCache = new WeakMap<BaseState, { a: number; b: number; t: DistTable }
  */
 export const PMF_TOLERANCE = 1e-4;
 
-/** What a state's last computed argmax pmf was computed from. */
-interface ArgmaxMemo {
-  alphas: Float64Array;
-  betas: Float64Array;
-  /** 1 where the arm competed (active). */
-  active: Uint8Array;
-  pmf: Float64Array;
+/**
+ * Per state: each arm's integration table with the (α, β) it tabulates, and the last pmf with the arms that
+ * competed in it. Tables are rebuilt only when a pmf is computed, so those of the competing arms are the
+ * posteriors that pmf was computed on.
+ */
+interface ArgmaxCache {
+  tables: { a: number; b: number; t: DistTable }[];
+  last?: { pmf: Float64Array; active: Uint8Array };
 }
-const argmaxMemo = new WeakMap<BaseState, ArgmaxMemo>();
+const argmaxCache = new WeakMap<BaseState, ArgmaxCache>();
 
 /**
- * Whether the posteriors now are within PMF_TOLERANCE of the memo's in total variation: by Pinsker,
- * TV ≤ √(KL / 2), and the KL of independent arms is the sum of theirs (bounded by betaKlBound).
+ * Whether the posteriors now are within PMF_TOLERANCE of those the last pmf was computed on, in total
+ * variation: by Pinsker, TV ≤ √(KL / 2), and the KL of independent arms is the sum of theirs (betaKlBound).
  */
 function withinTolerance(
-  m: ArgmaxMemo,
+  c: ArgmaxCache,
   state: BaseState,
   alphas: ArrayLike<number>,
   betas: ArrayLike<number>,
 ): boolean {
   const K = state.arms.length;
-  if (m.pmf.length !== K) return false;
+  if (!c.last || c.last.pmf.length !== K) return false;
   const budget = 2 * PMF_TOLERANCE * PMF_TOLERANCE;
   let kl = 0;
   for (let a = 0; a < K; a++) {
     const active = state.arms[a]!.status === "active";
-    if (active !== (m.active[a] === 1)) return false;
+    if (active !== (c.last.active[a] === 1)) return false;
     if (!active) continue;
-    kl += betaKlBound(m.alphas[a]!, m.betas[a]!, alphas[a]!, betas[a]!);
+    const t = c.tables[a]!;
+    kl += betaKlBound(t.a, t.b, alphas[a]!, betas[a]!);
     if (!(kl <= budget)) return false;
   }
   return true;
@@ -119,10 +120,9 @@ function withinTolerance(
  */
 export function betaArgmaxPmf(state: BaseState, alphas: ArrayLike<number>, betas: ArrayLike<number>): Float64Array {
   const K = state.arms.length;
-  const memo = argmaxMemo.get(state);
-  if (memo && withinTolerance(memo, state, alphas, betas)) return Float64Array.from(memo.pmf);
-  let cache = tableCache.get(state);
-  if (!cache) tableCache.set(state, (cache = []));
+  let cache = argmaxCache.get(state);
+  if (!cache) argmaxCache.set(state, (cache = { tables: [] }));
+  if (withinTolerance(cache, state, alphas, betas)) return Float64Array.from(cache.last!.pmf);
   const tables: (DistTable | null)[] = new Array(K).fill(null);
   const active = new Uint8Array(K);
   for (let a = 0; a < K; a++) {
@@ -130,17 +130,12 @@ export function betaArgmaxPmf(state: BaseState, alphas: ArrayLike<number>, betas
     active[a] = 1;
     const al = alphas[a]!;
     const be = betas[a]!;
-    let c = cache[a];
-    if (!c || c.a !== al || c.b !== be) cache[a] = c = { a: al, b: be, t: betaTable(al, be) };
+    let c = cache.tables[a];
+    if (!c || c.a !== al || c.b !== be) cache.tables[a] = c = { a: al, b: be, t: betaTable(al, be) };
     tables[a] = c.t;
   }
   const p = probMax(tables, new Float64Array(K));
-  argmaxMemo.set(state, {
-    alphas: Float64Array.from(alphas),
-    betas: Float64Array.from(betas),
-    active,
-    pmf: Float64Array.from(p),
-  });
+  cache.last = { pmf: Float64Array.from(p), active };
   return p;
 }
 

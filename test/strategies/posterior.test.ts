@@ -117,13 +117,19 @@ describe("thompson (Beta–Bernoulli)", () => {
 
 describe("thompson's pmf within PMF_TOLERANCE of the posterior", () => {
   const arms = ["a", "b", "c", "d", "e", "f"];
-  const fresh = (n: number[], sum: number[]) => {
+  /** A state holding these totals (sum of 0/1 rewards, so Σr² = Σr). */
+  const stateWith = (n: readonly number[], sum: readonly number[]) => {
     const s = thompson.init(arms, thompson.parseParams({}), 0);
     n.forEach((v, a) => {
       thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
     });
-    return thompson.probabilities(s, undefined, new Xoshiro128(1));
+    return s;
   };
+  const pmfOf = (s: ReturnType<typeof stateWith>) => thompson.probabilities(s, undefined, new Xoshiro128(1));
+  /** The pmf computed afresh (a new state, no earlier pmf to reuse). */
+  const fresh = (n: readonly number[], sum: readonly number[]) => pmfOf(stateWith(n, sum));
+  /** Six learned arms, close to one another. */
+  const learned = () => ({ n: [40, 42, 44, 46, 48, 50], sum: [4, 4.2, 4.4, 4.6, 4.8, 5] });
 
   it("small moves reuse the pmf and cannot add up: every answer within the tolerance of a fresh computation (property)", () => {
     let reused = 0;
@@ -135,19 +141,15 @@ describe("thompson's pmf within PMF_TOLERANCE of the posterior", () => {
           maxLength: 120,
         }),
         (steps) => {
-          const n = [40, 42, 44, 46, 48, 50];
-          const sum = [4, 4.2, 4.4, 4.6, 4.8, 5];
-          const s = thompson.init(arms, thompson.parseParams({}), 0);
-          n.forEach((v, a) => {
-            thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
-          });
-          let prev = thompson.probabilities(s, undefined, new Xoshiro128(1));
+          const { n, sum } = learned();
+          const s = stateWith(n, sum);
+          let prev = pmfOf(s);
           for (const [a, e, success] of steps) {
             const dn = 10 ** e;
             n[a] = n[a]! + dn;
             if (success) sum[a] = sum[a]! + dn;
             thompson.setArmStats(s, a, { n: n[a]!, sum: sum[a]!, sumSq: sum[a]! });
-            const p = thompson.probabilities(s, undefined, new Xoshiro128(1));
+            const p = pmfOf(s);
             const f = fresh(n, sum);
             for (let k = 0; k < arms.length; k++) expect(Math.abs(p[k]! - f[k]!)).toBeLessThanOrEqual(PMF_TOLERANCE);
             if (p.every((v, k) => v === prev[k])) reused++;
@@ -165,19 +167,15 @@ describe("thompson's pmf within PMF_TOLERANCE of the posterior", () => {
   });
 
   it("many moves each far within it, all one way, are compared with the pmf's own posterior, not the last one", () => {
-    const n = [40, 42, 44, 46, 48, 50];
-    const sum = [4, 4.2, 4.4, 4.6, 4.8, 5];
-    const s = thompson.init(arms, thompson.parseParams({}), 0);
-    n.forEach((v, a) => {
-      thompson.setArmStats(s, a, { n: v, sum: sum[a]!, sumSq: sum[a]! });
-    });
-    const first = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    const { n, sum } = learned();
+    const s = stateWith(n, sum);
+    const first = pmfOf(s);
     let changes = 0;
     let prev = first;
     for (let i = 0; i < 3000; i++) {
       n[0] = n[0]! + 1e-4;
       thompson.setArmStats(s, 0, { n: n[0]!, sum: sum[0]!, sumSq: sum[0]! });
-      const p = thompson.probabilities(s, undefined, new Xoshiro128(1));
+      const p = pmfOf(s);
       if (p[0] !== prev[0]) changes++;
       prev = p;
     }
@@ -188,19 +186,16 @@ describe("thompson's pmf within PMF_TOLERANCE of the posterior", () => {
   });
 
   it("a move beyond it is computed at once; so is a change of the arms that compete", () => {
-    const s = thompson.init(arms, thompson.parseParams({}), 0);
-    arms.forEach((_, a) => {
-      thompson.setArmStats(s, a, { n: 100, sum: 10 + a, sumSq: 10 + a });
-    });
-    const before = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    const s = stateWith([100, 100, 100, 100, 100, 100], [10, 11, 12, 13, 14, 15]);
+    const before = pmfOf(s);
     thompson.setArmStats(s, 0, { n: 100.001, sum: 10, sumSq: 10 });
-    expect(Array.from(thompson.probabilities(s, undefined, new Xoshiro128(1)))).toEqual(Array.from(before));
+    expect(Array.from(pmfOf(s))).toEqual(Array.from(before));
     thompson.setArmStats(s, 0, { n: 101, sum: 10, sumSq: 10 });
-    const moved = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    const moved = pmfOf(s);
     expect(moved[0]).toBeLessThan(before[0]!);
     expect(Array.from(moved)).toEqual(Array.from(fresh([101, 100, 100, 100, 100, 100], [10, 11, 12, 13, 14, 15])));
     thompson.setArmStatus(s, 5, "paused");
-    const paused = thompson.probabilities(s, undefined, new Xoshiro128(1));
+    const paused = pmfOf(s);
     expect(paused[5]).toBe(0);
     expect(paused.reduce((t, v) => t + v, 0)).toBeCloseTo(1, 12);
   });
